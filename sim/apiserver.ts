@@ -1,0 +1,292 @@
+/**
+ * The simulator's API server: Kubernetes REST paths over the Store. The same
+ * router serves the in-process SimTransport and the HTTP facade, so both speak
+ * exactly the same protocol (Status errors, watch semantics, subresources).
+ */
+import { ApiError, type Store, translateForWatch, type WatchFilter } from "./store.ts";
+import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
+import { parseSelector, type Selector } from "../src/kube/selectors.ts";
+
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly body?: unknown;
+  readonly contentType?: string;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export interface WatchSink {
+  event(type: string, object: unknown): void;
+  /** The server ended the watch (e.g. dropped by fault injection). */
+  close(): void;
+}
+
+export interface ParsedPath {
+  readonly kind: KindInfo;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}
+
+/** Pod logs, served by the kubelet simulation. */
+export interface LogSource {
+  /** Lines already written, and a subscription for new ones when following. */
+  read(
+    namespace: string,
+    pod: string,
+    opts: { container?: string; follow: boolean; tailLines?: number; sinceTime?: number; timestamps: boolean },
+    onLine: (line: string) => void,
+    onEnd: () => void,
+  ): () => void;
+}
+
+/** A hook that may fail a request before it reaches the store (fault injection). */
+export type RequestInterceptor = (req: ApiRequest, parsed: ParsedPath | undefined) => ApiError | undefined;
+
+const notFoundPath = () => new ApiError(404, "NotFound", "the server could not find the requested resource");
+
+export const parsePath = (path: string): ParsedPath | undefined => {
+  const seg = path.split("?")[0].split("/").filter((s) => s !== "").map(decodeURIComponent);
+  let group: string, version: string, rest: string[];
+  if (seg[0] === "api" && seg.length >= 2) {
+    group = "";
+    version = seg[1];
+    rest = seg.slice(2);
+  } else if (seg[0] === "apis" && seg.length >= 3) {
+    group = seg[1];
+    version = seg[2];
+    rest = seg.slice(3);
+  } else return undefined;
+  if (rest.length === 0) return undefined;
+  let namespace: string | undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const kind = findKind(group, version, rest[0]);
+  if (!kind) return undefined;
+  if (namespace !== undefined && !kind.namespaced) return undefined;
+  return { kind, namespace, name: rest[1], subresource: rest[2] };
+};
+
+const truthy = (v: string | undefined) => v === "1" || v === "true";
+
+const fieldFilter = (
+  fieldSelector: string | undefined,
+): { fieldName?: string; match?: (o: KObj) => boolean } | ApiError => {
+  if (!fieldSelector) return {};
+  const checks: ((o: KObj) => boolean)[] = [];
+  let fieldName: string | undefined;
+  for (const part of fieldSelector.split(",")) {
+    const m = /^([a-zA-Z.]+)(==|=|!=)(.*)$/.exec(part.trim());
+    if (!m) return new ApiError(400, "BadRequest", `invalid field selector: ${part}`);
+    const [, field, op, value] = m;
+    const get = (o: KObj): unknown => field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o);
+    if (!["metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "involvedObject.name"].includes(field)) {
+      return new ApiError(400, "BadRequest", `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+    }
+    if (field === "metadata.name" && op !== "!=") fieldName = value;
+    checks.push(op === "!=" ? (o) => String(get(o) ?? "") !== value : (o) => String(get(o) ?? "") === value);
+  }
+  return { fieldName, match: (o) => checks.every((c) => c(o)) };
+};
+
+export class SimApiServer {
+  interceptor: RequestInterceptor | undefined;
+
+  constructor(readonly store: Store, private readonly logs?: LogSource) {}
+
+  /** Handles one request; never throws. */
+  handle(req: ApiRequest): ApiResponse {
+    try {
+      return this.route(req);
+    } catch (e) {
+      if (e instanceof ApiError) {
+        const headers: Record<string, string> = e.retryAfterSeconds !== undefined
+          ? { "retry-after": String(e.retryAfterSeconds) }
+          : {};
+        return { status: e.code, body: e.toStatus(), headers };
+      }
+      return { status: 500, body: new ApiError(500, "InternalError", String(e)).toStatus() };
+    }
+  }
+
+  private route(req: ApiRequest): ApiResponse {
+    const parsed = parsePath(req.path);
+    const fault = this.interceptor?.(req, parsed);
+    if (fault) throw fault;
+    if (!parsed) throw notFoundPath();
+    const q = req.query ?? {};
+    const { kind, namespace, name, subresource } = parsed;
+    const dryRun = q.dryRun === "All";
+    const store = this.store;
+    if (subresource === "log" && kind === Kinds.Pod) {
+      throw new ApiError(400, "BadRequest", "pod logs are a stream: use the log reader");
+    }
+    if (subresource && !(subresource === "status" && kind.hasStatus) && !(subresource === "scale" && kind === Kinds.Deployment)) {
+      throw notFoundPath();
+    }
+    if (subresource === "scale") return this.scale(req, kind, namespace, name!);
+    switch (req.method) {
+      case "GET": {
+        if (truthy(q.watch)) throw new ApiError(400, "BadRequest", "watch requests are served as streams");
+        if (name) return { status: 200, body: store.get(kind, namespace, name) };
+        const selector = this.selector(q.labelSelector);
+        const fields = fieldFilter(q.fieldSelector);
+        if (fields instanceof ApiError) throw fields;
+        const { items, resourceVersion } = store.list(kind, namespace, selector, fields.match);
+        return {
+          status: 200,
+          body: {
+            apiVersion: kind.group ? `${kind.group}/${kind.version}` : kind.version,
+            kind: `${kind.kind}List`,
+            metadata: { resourceVersion },
+            items,
+          },
+        };
+      }
+      case "POST":
+        if (name) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        return { status: dryRun ? 200 : 201, body: store.create(kind, namespace, this.object(req.body), { dryRun }) };
+      case "PUT":
+        if (!name) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        return {
+          status: 200,
+          body: store.update(kind, namespace, name, this.object(req.body), {
+            subresource: subresource as "status" | undefined,
+            dryRun,
+          }),
+        };
+      case "PATCH":
+        if (!name) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        if (req.contentType?.includes("json-patch+json")) {
+          throw new ApiError(415, "UnsupportedMediaType", "json-patch is not supported by the simulator; use a merge patch");
+        }
+        return { status: 200, body: store.patch(kind, namespace, name, req.body, subresource as "status" | undefined) };
+      case "DELETE":
+        if (!name) throw new ApiError(405, "MethodNotAllowed", "deletecollection is not supported by the simulator");
+        return { status: 200, body: store.delete(kind, namespace, name, { dryRun }) };
+      default:
+        throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    }
+  }
+
+  private selector(text: string | undefined): Selector {
+    const s = parseSelector(text);
+    if (typeof s === "string") throw new ApiError(400, "BadRequest", `unable to parse requirement: ${s}`);
+    return s;
+  }
+
+  private object(body: unknown): KObj {
+    if (!body || typeof body !== "object" || Array.isArray(body)) {
+      throw new ApiError(400, "BadRequest", "the request body must be a JSON object");
+    }
+    const o = body as KObj;
+    o.metadata ??= {};
+    return o;
+  }
+
+  private scale(req: ApiRequest, kind: KindInfo, namespace: string | undefined, name: string): ApiResponse {
+    const toScale = (d: KObj) => ({
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      metadata: {
+        name: d.metadata.name,
+        namespace: d.metadata.namespace,
+        uid: d.metadata.uid,
+        resourceVersion: d.metadata.resourceVersion,
+        creationTimestamp: d.metadata.creationTimestamp,
+      },
+      spec: { replicas: d.spec.replicas },
+      status: {
+        replicas: d.status?.replicas ?? 0,
+        selector: Object.entries(d.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+      },
+    });
+    if (req.method === "GET") return { status: 200, body: toScale(this.store.get(kind, namespace, name)) };
+    if (req.method !== "PUT" && req.method !== "PATCH") {
+      throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    }
+    const body = this.object(req.body);
+    const replicas = body.spec?.replicas;
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(422, "Invalid", `Scale "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`);
+    }
+    const current = this.store.get(kind, namespace, name);
+    const rv = body.metadata?.resourceVersion;
+    if (req.method === "PUT" && rv && rv !== current.metadata.resourceVersion) {
+      throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+    }
+    current.spec.replicas = replicas;
+    return { status: 200, body: toScale(this.store.update(kind, namespace, name, current)) };
+  }
+
+  /**
+   * Starts a watch. Throws ApiError for a bad path or selector, and 410 Expired
+   * when resuming from a compacted resourceVersion. Returns a cancel function.
+   */
+  watch(path: string, query: Readonly<Record<string, string | undefined>>, sink: WatchSink): () => void {
+    const parsed = parsePath(path);
+    const fault = this.interceptor?.({ method: "WATCH", path, query }, parsed);
+    if (fault) throw fault;
+    if (!parsed || parsed.subresource) throw notFoundPath();
+    const fields = fieldFilter(query.fieldSelector);
+    if (fields instanceof ApiError) throw fields;
+    const filter: WatchFilter = {
+      kind: parsed.kind,
+      namespace: parsed.namespace,
+      selector: this.selector(query.labelSelector),
+      fieldName: parsed.name ?? fields.fieldName,
+    };
+    const rvText = query.resourceVersion ?? "";
+    const fieldMatch = fields.match;
+    const backlog: { type: string; object: KObj }[] = [];
+    if (rvText === "" || rvText === "0") {
+      const { items } = this.store.list(parsed.kind, parsed.namespace, filter.selector);
+      for (const o of items) {
+        if ((!filter.fieldName || o.metadata.name === filter.fieldName) && (!fieldMatch || fieldMatch(o))) {
+          backlog.push({ type: "ADDED", object: o });
+        }
+      }
+    } else {
+      const rv = Number(rvText);
+      if (!Number.isInteger(rv) || rv < 0) throw new ApiError(400, "BadRequest", `invalid resource version: ${rvText}`);
+      for (const e of this.store.eventsSince(rv, filter)) backlog.push({ type: e.type, object: structuredClone(e.object) });
+    }
+    for (const e of backlog) sink.event(e.type, e.object);
+    return this.store.subscribe((raw) => {
+      const e = translateForWatch(raw, filter);
+      if (e && (!fieldMatch || fieldMatch(e.object) || e.type === "DELETED")) {
+        sink.event(e.type, structuredClone(e.object));
+      }
+    });
+  }
+
+  /** Streams a pod's log lines (`pods/{name}/log`). */
+  readLog(path: string, query: Readonly<Record<string, string | undefined>>, onLine: (l: string) => void, onEnd: () => void) {
+    const parsed = parsePath(path);
+    if (!parsed || parsed.kind !== Kinds.Pod || parsed.subresource !== "log" || !parsed.name) throw notFoundPath();
+    const pod = this.store.get(Kinds.Pod, parsed.namespace, parsed.name);
+    if (!this.logs) throw new ApiError(400, "BadRequest", "this simulator keeps no logs");
+    const container = query.container ?? pod.spec.containers[0].name;
+    if (!pod.spec.containers.some((c: { name: string }) => c.name === container)) {
+      throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${parsed.name}`);
+    }
+    const tail = query.tailLines !== undefined ? Number(query.tailLines) : undefined;
+    let sinceTime = query.sinceTime ? Date.parse(query.sinceTime) : undefined;
+    if (query.sinceSeconds !== undefined) sinceTime = Number.NaN;
+    return this.logs.read(parsed.namespace!, parsed.name, {
+      container,
+      follow: truthy(query.follow),
+      tailLines: Number.isFinite(tail) ? tail : undefined,
+      sinceTime: Number.isNaN(sinceTime ?? 0) ? undefined : sinceTime,
+      timestamps: truthy(query.timestamps),
+    }, onLine, onEnd);
+  }
+}

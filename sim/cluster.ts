@@ -1,0 +1,111 @@
+/**
+ * A simulated Kubernetes cluster: the object store and API server, nodes,
+ * the default namespaces, and the controllers (deployment, scheduler, kubelet,
+ * endpoints), all driven by Effect's Clock.
+ */
+import { Context, Effect, Layer } from "effect";
+import { makeSimEnv, type SimEnv } from "./env.ts";
+import { Store } from "./store.ts";
+import { SimApiServer } from "./apiserver.ts";
+import { Kinds } from "./kinds.ts";
+import { LogStore } from "./logs.ts";
+import { ImageCatalog, type SimImage } from "./images/catalog.ts";
+import { ControllerHub } from "./controllers/hub.ts";
+import { DeploymentController } from "./controllers/deployment.ts";
+import { Scheduler } from "./controllers/scheduler.ts";
+import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
+import { EndpointsController } from "./controllers/endpoints.ts";
+
+export interface SimOptions {
+  readonly seed?: number;
+  readonly nodes?: number;
+  readonly nodeCpu?: string;
+  readonly nodeMemory?: string;
+  readonly images?: readonly SimImage[];
+  /** Namespace marked `openfaas=1` at start (besides `openfaas`). */
+  readonly functionNamespace?: string;
+  readonly historySize?: number;
+  readonly kubelet?: KubeletOptions;
+}
+
+export interface SimClusterShape {
+  readonly env: SimEnv;
+  readonly store: Store;
+  readonly api: SimApiServer;
+  readonly logs: LogStore;
+  readonly catalog: ImageCatalog;
+  readonly kubelet: Kubelet;
+  readonly options: Required<Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace">>;
+}
+
+export class SimCluster extends Context.Service<SimCluster, SimClusterShape>()("faas/sim/SimCluster") {
+  static layer(options: SimOptions = {}): Layer.Layer<SimCluster> {
+    return Layer.effect(SimCluster, makeSimCluster(options));
+  }
+}
+
+export const makeSimCluster = (options: SimOptions = {}) =>
+  Effect.gen(function* () {
+    const opts = {
+      seed: options.seed ?? 1,
+      nodes: options.nodes ?? 3,
+      nodeCpu: options.nodeCpu ?? "4",
+      nodeMemory: options.nodeMemory ?? "16Gi",
+      functionNamespace: options.functionNamespace ?? "openfaas-fn",
+    };
+    const env = yield* makeSimEnv(opts.seed);
+    const store = new Store({ now: env.now, uid: env.uid, historySize: options.historySize });
+    const logs = new LogStore();
+    const catalog = new ImageCatalog(options.images);
+    const api = new SimApiServer(store, logs);
+    const kubelet = new Kubelet(store, env, catalog, logs, options.kubelet);
+    new ControllerHub(store, [
+      new DeploymentController(store, env),
+      new Scheduler(store, env),
+      kubelet,
+      new EndpointsController(store),
+    ]);
+    for (const ns of ["default", "kube-system", "kube-public", "openfaas", opts.functionNamespace]) {
+      if (store.peek(Kinds.Namespace, undefined, ns)) continue;
+      const marked = ns === "openfaas" || ns === opts.functionNamespace;
+      store.create(Kinds.Namespace, undefined, {
+        metadata: {
+          name: ns,
+          ...(marked ? { labels: { openfaas: "1" }, annotations: { openfaas: "1" } } : {}),
+        },
+      });
+    }
+    for (let i = 1; i <= opts.nodes; i++) {
+      const name = `sim-node-${i}`;
+      const resources = { cpu: opts.nodeCpu, memory: opts.nodeMemory, pods: "110", "ephemeral-storage": "100Gi" };
+      store.create(Kinds.Node, undefined, {
+        metadata: {
+          name,
+          labels: {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "node.kubernetes.io/instance-type": "sim",
+          },
+        },
+        spec: {},
+      });
+      store.mutate(Kinds.Node, undefined, name, (o) => {
+        o.status = {
+          capacity: resources,
+          allocatable: resources,
+          conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
+          addresses: [{ type: "InternalIP", address: `192.168.0.${10 + i}` }, { type: "Hostname", address: name }],
+          nodeInfo: {
+            kubeletVersion: "v1.33.0-sim",
+            containerRuntimeVersion: "sim://1.0",
+            operatingSystem: "linux",
+            architecture: "amd64",
+            osImage: "faas-deno simulator",
+            kernelVersion: "sim",
+          },
+        };
+      });
+    }
+    return SimCluster.of({ env, store, api, logs, catalog, kubelet, options: opts });
+  });

@@ -1,0 +1,327 @@
+/**
+ * The kubelet: for each pod bound to a node, pulls the image (from the
+ * simulator's catalog, with ErrImagePull -> ImagePullBackOff and back-off for an
+ * unknown one), starts the container, marks it ready when its readiness probe
+ * would first pass, and restarts it with back-off (10 s doubling to 5 min) when
+ * it crashes or is OOMKilled. Container logs go to the LogStore.
+ */
+import type { SimEnv } from "../env.ts";
+import { Kinds, type KObj } from "../kinds.ts";
+import type { Store, StoreEvent } from "../store.ts";
+import type { ImageCatalog, SimImage } from "../images/catalog.ts";
+import type { LogStore } from "../logs.ts";
+import { type Controller, nsName, splitKey } from "./hub.ts";
+import { recordEvent } from "./events.ts";
+import { quantityValue } from "./quantity.ts";
+
+const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+
+export const backOffBaseMs = 10_000;
+export const backOffMaxMs = 300_000;
+
+/** Back-off before the n-th retry (n >= 1): 10 s, 20 s, 40 s ... capped at 5 minutes. */
+export const backOffMs = (n: number) => Math.min(backOffMaxMs, backOffBaseMs * 2 ** Math.max(0, n - 1));
+
+/** Renders a duration the way Go prints it in kubelet messages (`10s`, `2m40s`, `5m0s`). */
+export const goDuration = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
+};
+
+interface PodRun {
+  readonly uid: string;
+  readonly ns: string;
+  readonly name: string;
+  readonly container: string;
+  readonly image: string;
+  cancel: (() => void)[];
+  pullFailures: number;
+  restarts: number;
+}
+
+export interface KubeletOptions {
+  /** Extra lines an image writes to its log when its container starts. */
+  readonly startupLog?: (image: SimImage, pod: KObj, container: KObj) => string[];
+}
+
+export class Kubelet implements Controller {
+  readonly name = "kubelet";
+  private readonly runs = new Map<string, PodRun>();
+  private readonly nodeImages = new Map<string, Set<string>>();
+  private readonly nodeIps = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly env: SimEnv,
+    private readonly catalog: ImageCatalog,
+    private readonly logs: LogStore,
+    private readonly options: KubeletOptions = {},
+  ) {}
+
+  keysFor(e: StoreEvent): string[] {
+    if (e.kind !== Kinds.Pod) return [];
+    if (e.type === "DELETED" || e.object.spec?.nodeName) return [nsName(e.object)];
+    return [];
+  }
+
+  /** The simulated image a running pod's container runs (for the request path). */
+  imageOf(pod: KObj): SimImage | undefined {
+    return this.catalog.lookup(pod.spec.containers[0].image);
+  }
+
+  reconcile(key: string): void {
+    const [ns, name] = splitKey(key);
+    const pod = this.store.peek(Kinds.Pod, ns, name);
+    const run = this.runs.get(key);
+    if (run && (!pod || pod.metadata.uid !== run.uid)) {
+      run.cancel.forEach((c) => c());
+      this.runs.delete(key);
+      this.logs.end(ns, name);
+    }
+    if (!pod || !pod.spec?.nodeName || this.runs.has(key)) return;
+    this.start(key, pod);
+  }
+
+  private patchStatus(r: PodRun, change: (status: Record<string, unknown>, pod: KObj) => void) {
+    if (!this.alive(r)) return;
+    this.store.mutate(Kinds.Pod, r.ns, r.name, (o) => {
+      o.status ??= {};
+      change(o.status, o);
+    });
+  }
+
+  private alive(r: PodRun): boolean {
+    return this.store.peek(Kinds.Pod, r.ns, r.name)?.metadata.uid === r.uid;
+  }
+
+  private pod(r: PodRun): KObj {
+    return this.store.peek(Kinds.Pod, r.ns, r.name)!;
+  }
+
+  private after(r: PodRun, ms: number, fn: () => void) {
+    const cancel = this.env.after(ms, () => {
+      r.cancel = r.cancel.filter((c) => c !== cancel);
+      if (this.alive(r)) fn();
+    });
+    r.cancel.push(cancel);
+  }
+
+  private containerStatus(r: PodRun, pod: KObj, fields: Record<string, unknown>) {
+    const previous = (pod.status?.containerStatuses ?? [])[0] ?? {};
+    return [{
+      name: r.container,
+      image: r.image,
+      imageID: previous.imageID ?? "",
+      restartCount: r.restarts,
+      ready: false,
+      started: false,
+      ...(previous.lastState ? { lastState: previous.lastState } : {}),
+      ...fields,
+    }];
+  }
+
+  private conditions(pod: KObj, ready: boolean, r: PodRun) {
+    const now = rfc3339(this.env.now());
+    const previous: { type: string; status: string; lastTransitionTime?: string }[] = pod.status?.conditions ?? [];
+    const cond = (type: string, ok: boolean) => {
+      const status = ok ? "True" : "False";
+      const before = previous.find((c) => c.type === type);
+      return {
+        type,
+        status,
+        lastTransitionTime: before?.status === status ? before.lastTransitionTime : now,
+        ...(ok ? {} : { reason: "ContainersNotReady", message: `containers with unready status: [${r.container}]` }),
+      };
+    };
+    return [
+      { ...cond("PodReadyToStartContainers", true), reason: undefined, message: undefined },
+      { ...cond("Initialized", true), reason: undefined, message: undefined },
+      cond("Ready", ready),
+      cond("ContainersReady", ready),
+      previous.find((c) => c.type === "PodScheduled") ?? { type: "PodScheduled", status: "True", lastTransitionTime: now },
+    ].map((c) => JSON.parse(JSON.stringify(c)));
+  }
+
+  private start(key: string, pod: KObj) {
+    const container = pod.spec.containers[0];
+    const r: PodRun = {
+      uid: pod.metadata.uid,
+      ns: pod.metadata.namespace!,
+      name: pod.metadata.name!,
+      container: container.name,
+      image: container.image,
+      cancel: [],
+      pullFailures: 0,
+      restarts: 0,
+    };
+    this.runs.set(key, r);
+    const node = pod.spec.nodeName as string;
+    const nodeObj = this.store.peek(Kinds.Node, undefined, node);
+    const n = (this.nodeIps.get(node) ?? 0) + 1;
+    this.nodeIps.set(node, n);
+    const nodeIndex = Number(/(\d+)$/.exec(node)?.[1] ?? 0);
+    const podIP = `10.244.${nodeIndex}.${(n % 250) + 2}`;
+    const hostIP = (nodeObj?.status?.addresses ?? []).find((a: { type: string }) => a.type === "InternalIP")?.address ??
+      "192.168.0.1";
+    this.patchStatus(r, (s, o) => {
+      s.phase = "Pending";
+      s.hostIP = hostIP;
+      s.hostIPs = [{ ip: hostIP }];
+      s.podIP = podIP;
+      s.podIPs = [{ ip: podIP }];
+      s.startTime = rfc3339(this.env.now());
+      s.qosClass = qosClass(o);
+      s.conditions = this.conditions(o, false, r);
+      s.containerStatuses = this.containerStatus(r, o, { state: { waiting: { reason: "ContainerCreating" } } });
+    });
+    this.pull(r);
+  }
+
+  private pull(r: PodRun) {
+    const pod = this.pod(r);
+    const node = pod.spec.nodeName as string;
+    const container = pod.spec.containers[0];
+    const policy = container.imagePullPolicy ?? "IfNotPresent";
+    const present = this.nodeImages.get(node)?.has(r.image) ?? false;
+    const image = this.catalog.lookup(r.image);
+    if (policy === "Never" && !present) {
+      this.patchStatus(r, (s, o) => {
+        s.containerStatuses = this.containerStatus(r, o, {
+          state: {
+            waiting: {
+              reason: "ErrImageNeverPull",
+              message: `Container image "${r.image}" is not present with pull policy of Never`,
+            },
+          },
+        });
+      });
+      recordEvent(this.store, this.env, pod, "Warning", "ErrImageNeverPull", `Container image "${r.image}" is not present with pull policy of Never`, "kubelet");
+      return;
+    }
+    if (present && policy !== "Always" && image) {
+      recordEvent(this.store, this.env, pod, "Normal", "Pulled", `Container image "${r.image}" already present on machine`, "kubelet");
+      this.startContainer(r, image);
+      return;
+    }
+    recordEvent(this.store, this.env, pod, "Normal", "Pulling", `Pulling image "${r.image}"`, "kubelet");
+    const pullMs = image?.pullMs ?? 1_000;
+    this.after(r, present ? 200 : pullMs, () => {
+      const p = this.pod(r);
+      if (!image) {
+        r.pullFailures++;
+        const ref = r.image.includes(":") || r.image.includes("@") ? r.image : `${r.image}:latest`;
+        const message =
+          `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": pull access denied, repository does not exist or may require authorization`;
+        this.patchStatus(r, (s, o) => {
+          s.containerStatuses = this.containerStatus(r, o, { state: { waiting: { reason: "ErrImagePull", message } } });
+        });
+        recordEvent(this.store, this.env, p, "Warning", "Failed", `Failed to pull image "${r.image}": ${message}`, "kubelet");
+        recordEvent(this.store, this.env, p, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
+        this.after(r, 1_000, () => {
+          this.patchStatus(r, (s, o) => {
+            s.containerStatuses = this.containerStatus(r, o, {
+              state: { waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${r.image}"` } },
+            });
+          });
+          recordEvent(this.store, this.env, this.pod(r), "Normal", "BackOff", `Back-off pulling image "${r.image}"`, "kubelet");
+          recordEvent(this.store, this.env, this.pod(r), "Warning", "Failed", "Error: ImagePullBackOff", "kubelet");
+          this.after(r, backOffMs(r.pullFailures), () => this.pull(r));
+        });
+        return;
+      }
+      let images = this.nodeImages.get(node);
+      if (!images) this.nodeImages.set(node, images = new Set());
+      images.add(r.image);
+      recordEvent(this.store, this.env, p, "Normal", "Pulled", `Successfully pulled image "${r.image}" in ${(pullMs / 1000).toFixed(3)}s`, "kubelet");
+      this.startContainer(r, image);
+    });
+  }
+
+  private startContainer(r: PodRun, image: SimImage) {
+    const startedAt = this.env.now();
+    const pod = this.pod(r);
+    const container = pod.spec.containers[0];
+    recordEvent(this.store, this.env, pod, "Normal", "Created", `Created container ${r.container}`, "kubelet");
+    recordEvent(this.store, this.env, pod, "Normal", "Started", `Started container ${r.container}`, "kubelet");
+    const digest = `sha256:${r.uid.replaceAll("-", "").padEnd(64, "0").slice(0, 64)}`;
+    this.patchStatus(r, (s, o) => {
+      s.phase = "Running";
+      s.conditions = this.conditions(o, false, r);
+      s.containerStatuses = this.containerStatus(r, o, {
+        imageID: `${image.repository}@${digest}`,
+        containerID: `containerd://${r.uid.replaceAll("-", "")}${r.restarts}`,
+        started: true,
+        state: { running: { startedAt: rfc3339(startedAt) } },
+      });
+    });
+    for (const line of this.options.startupLog?.(image, pod, container) ?? []) {
+      this.logs.append(r.ns, r.name, r.container, this.env.now(), line);
+    }
+    const limit = quantityValue(container.resources?.limits?.memory);
+    if (image.behaviour === "crash") {
+      this.after(r, image.failAfterMs ?? 1_000, () => this.exited(r, startedAt, 1, "Error"));
+      return;
+    }
+    if (image.behaviour === "oom" && limit > 0 && (image.memoryBytes ?? 0) > limit) {
+      this.after(r, image.failAfterMs ?? 1_000, () => this.exited(r, startedAt, 137, "OOMKilled"));
+      return;
+    }
+    if (image.behaviour === "hang") return;
+    const probe = container.readinessProbe;
+    let readyAt = image.startupMs;
+    if (probe) {
+      const initial = (probe.initialDelaySeconds ?? 0) * 1000;
+      const period = Math.max(1, probe.periodSeconds ?? 10) * 1000;
+      readyAt = initial + Math.ceil(Math.max(0, image.startupMs - initial) / period) * period;
+    }
+    this.after(r, readyAt, () => {
+      this.patchStatus(r, (s, o) => {
+        s.conditions = this.conditions(o, true, r);
+        const cs = this.containerStatus(r, o, {});
+        cs[0] = { ...o.status.containerStatuses[0], ready: true };
+        s.containerStatuses = cs;
+      });
+    });
+  }
+
+  private exited(r: PodRun, startedAt: number, exitCode: number, reason: string) {
+    const pod = this.pod(r);
+    r.restarts++;
+    // Back-off resets after ten minutes of running, as in the kubelet.
+    const ranFor = this.env.now() - startedAt;
+    const delay = ranFor > 600_000 ? backOffBaseMs : backOffMs(r.restarts);
+    const message = `back-off ${goDuration(delay)} restarting failed container=${r.container} pod=${r.name}_${r.ns}(${r.uid})`;
+    this.patchStatus(r, (s, o) => {
+      s.conditions = this.conditions(o, false, r);
+      s.containerStatuses = this.containerStatus(r, o, {
+        lastState: {
+          terminated: {
+            exitCode,
+            reason,
+            startedAt: rfc3339(startedAt),
+            finishedAt: rfc3339(this.env.now()),
+            containerID: o.status.containerStatuses?.[0]?.containerID,
+          },
+        },
+        imageID: o.status.containerStatuses?.[0]?.imageID ?? "",
+        state: { waiting: { reason: "CrashLoopBackOff", message } },
+      });
+    });
+    if (reason === "OOMKilled") {
+      this.logs.append(r.ns, r.name, r.container, this.env.now(), "fatal error: out of memory");
+    }
+    recordEvent(this.store, this.env, pod, "Warning", "BackOff", `Back-off restarting failed container ${r.container} in pod ${r.name}_${r.ns}(${r.uid})`, "kubelet");
+    const image = this.catalog.lookup(r.image)!;
+    this.after(r, delay, () => this.startContainer(r, image));
+  }
+}
+
+const qosClass = (pod: KObj): string => {
+  const c = pod.spec.containers[0]?.resources ?? {};
+  const req = c.requests ?? {}, lim = c.limits ?? {};
+  if (!req.cpu && !req.memory && !lim.cpu && !lim.memory) return "BestEffort";
+  if (lim.cpu && lim.memory && (!req.cpu || req.cpu === lim.cpu) && (!req.memory || req.memory === lim.memory)) {
+    return "Guaranteed";
+  }
+  return "Burstable";
+};

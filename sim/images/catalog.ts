@@ -1,0 +1,90 @@
+/**
+ * The images the simulated registry knows. An image not listed here cannot be
+ * pulled (ErrImagePull, then ImagePullBackOff). `behaviour` says what the
+ * container does once started; request handling lives beside each behaviour.
+ */
+
+export type Behaviour =
+  /** Classic OpenFaaS watchdog: forks `fprocess` per request. */
+  | "watchdog"
+  /** of-watchdog style HTTP server echoing the request. */
+  | "http-echo"
+  /** Answers 302 to `$destination`. */
+  | "redirector"
+  /** Exits with code 1 shortly after start. */
+  | "crash"
+  /** Exceeds its memory limit shortly after start. */
+  | "oom"
+  /** Starts but never becomes ready. */
+  | "hang";
+
+export interface SimImage {
+  /** Repository without tag, normalised (e.g. `docker.io/functions/alpine`). */
+  readonly repository: string;
+  readonly behaviour: Behaviour;
+  /** Time to pull onto a node. */
+  readonly pullMs: number;
+  /** Time from container start until it can serve (and pass its readiness probe). */
+  readonly startupMs: number;
+  /** Milliseconds after start when a crash or OOM image fails. */
+  readonly failAfterMs?: number;
+  /** Memory the process uses; above the container's limit it is OOMKilled. */
+  readonly memoryBytes?: number;
+  readonly description: string;
+}
+
+/** `alpine` -> `docker.io/library/alpine`; tags and digests removed. */
+export const normaliseRepository = (image: string): string => {
+  let ref = image;
+  const at = ref.indexOf("@");
+  if (at >= 0) ref = ref.slice(0, at);
+  const lastSlash = ref.lastIndexOf("/");
+  const colon = ref.lastIndexOf(":");
+  if (colon > lastSlash) ref = ref.slice(0, colon);
+  const parts = ref.split("/");
+  const hasDomain = parts.length > 1 && (parts[0].includes(".") || parts[0].includes(":") || parts[0] === "localhost");
+  if (!hasDomain) {
+    if (parts.length === 1) parts.unshift("library");
+    parts.unshift("docker.io");
+  }
+  return parts.join("/");
+};
+
+const image = (repository: string, behaviour: Behaviour, description: string, extra: Partial<SimImage> = {}): SimImage => ({
+  repository: normaliseRepository(repository),
+  behaviour,
+  pullMs: 1_500,
+  startupMs: 300,
+  description,
+  ...extra,
+});
+
+export const defaultCatalog: readonly SimImage[] = [
+  image("functions/alpine", "watchdog", "classic watchdog on Alpine: runs fprocess per request"),
+  image("ghcr.io/openfaas/alpine", "watchdog", "classic watchdog on Alpine: runs fprocess per request"),
+  image("theaxer/redirector", "redirector", "answers 302 with Location: $destination"),
+  image("ghcr.io/openfaas/of-echo", "http-echo", "of-watchdog HTTP mode: echoes method, path, headers and body"),
+  image("sim/crashloop", "crash", "exits with code 1 two seconds after start", { failAfterMs: 2_000 }),
+  image("sim/oom", "oom", "allocates 512Mi one second after start", {
+    failAfterMs: 1_000,
+    memoryBytes: 512 * 1024 * 1024,
+  }),
+  image("sim/slow-start", "http-echo", "takes 20 seconds to become ready", { startupMs: 20_000 }),
+  image("sim/hang", "hang", "starts but never becomes ready"),
+];
+
+export class ImageCatalog {
+  private readonly images = new Map<string, SimImage>();
+  constructor(images: readonly SimImage[] = defaultCatalog) {
+    for (const i of images) this.add(i);
+  }
+  add(i: SimImage) {
+    this.images.set(normaliseRepository(i.repository), { ...i, repository: normaliseRepository(i.repository) });
+  }
+  lookup(image: string): SimImage | undefined {
+    return this.images.get(normaliseRepository(image));
+  }
+  all(): SimImage[] {
+    return [...this.images.values()];
+  }
+}

@@ -1,0 +1,400 @@
+/**
+ * The simulator's object store: what etcd plus the API server's registry do for
+ * the kinds we hold. One global resourceVersion, optimistic concurrency, label
+ * selectors, an event history for watches (410 Expired once compacted), owner
+ * reference garbage collection, and synchronous change notification.
+ */
+import { applyDefaults, type DefaultingContext, type KindInfo, kindKey, Kinds, type KObj, qualifiedName, validate } from "./kinds.ts";
+import { matches, type Selector } from "../src/kube/selectors.ts";
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+  toStatus() {
+    return {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: this.message,
+      reason: this.reason,
+      code: this.code,
+    };
+  }
+}
+
+export type EventType = "ADDED" | "MODIFIED" | "DELETED";
+
+export interface StoreEvent {
+  readonly rv: number;
+  readonly type: EventType;
+  readonly kind: KindInfo;
+  readonly object: KObj;
+  /** The object before a MODIFIED or DELETED event. */
+  readonly old?: KObj;
+}
+
+export interface WatchFilter {
+  readonly kind: KindInfo;
+  readonly namespace?: string;
+  readonly selector?: Selector;
+  readonly fieldName?: string;
+}
+
+export interface StoreOptions {
+  readonly now: () => number;
+  readonly uid: () => string;
+  /** How many events are kept for watches that resume from a resourceVersion. */
+  readonly historySize?: number;
+}
+
+const clone = <T>(o: T): T => structuredClone(o);
+const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
+const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+
+export class Store {
+  private readonly tables = new Map<string, Map<string, KObj>>();
+  private readonly history: StoreEvent[] = [];
+  private readonly listeners = new Set<(e: StoreEvent) => void>();
+  private revision = 0;
+  /** The oldest resourceVersion a watch may resume from. */
+  private compactedRv = 0;
+  private clusterIPs = 0;
+  private readonly historySize: number;
+  private readonly defaulting: DefaultingContext;
+
+  constructor(private readonly opts: StoreOptions) {
+    this.historySize = opts.historySize ?? 50_000;
+    this.defaulting = {
+      allocateClusterIP: () => {
+        const n = ++this.clusterIPs;
+        return `10.96.${(n >> 8) & 255}.${n & 255}`;
+      },
+    };
+  }
+
+  get resourceVersion(): number {
+    return this.revision;
+  }
+
+  private table(kind: KindInfo): Map<string, KObj> {
+    const key = kindKey(kind);
+    let t = this.tables.get(key);
+    if (!t) this.tables.set(key, t = new Map());
+    return t;
+  }
+
+  private notFound(kind: KindInfo, name: string): ApiError {
+    return new ApiError(404, "NotFound", `${qualifiedName(kind)} "${name}" not found`);
+  }
+
+  private emit(type: EventType, kind: KindInfo, object: KObj, old?: KObj) {
+    const event: StoreEvent = { rv: this.revision, type, kind, object, old };
+    this.history.push(event);
+    if (this.history.length > this.historySize) {
+      const dropped = this.history.splice(0, this.history.length - this.historySize);
+      this.compactedRv = dropped[dropped.length - 1].rv;
+    }
+    for (const l of [...this.listeners]) l(event);
+  }
+
+  /** Drops the whole watch history, so every resume from an older resourceVersion gets 410. */
+  compact(): void {
+    this.compactedRv = this.revision;
+    this.history.length = 0;
+  }
+
+  /** Read-only view of a stored object (do not mutate). */
+  peek(kind: KindInfo, namespace: string | undefined, name: string): KObj | undefined {
+    return this.table(kind).get(objKey(kind.namespaced ? namespace : undefined, name));
+  }
+
+  /** Read-only view of all objects of a kind, optionally in one namespace. */
+  *scan(kind: KindInfo, namespace?: string): Iterable<KObj> {
+    for (const o of this.table(kind).values()) {
+      if (!namespace || o.metadata.namespace === namespace) yield o;
+    }
+  }
+
+  get(kind: KindInfo, namespace: string | undefined, name: string): KObj {
+    const o = this.peek(kind, namespace, name);
+    if (!o) throw this.notFound(kind, name);
+    return clone(o);
+  }
+
+  list(kind: KindInfo, namespace?: string, selector: Selector = [], fieldMatch?: (o: KObj) => boolean) {
+    const items: KObj[] = [];
+    for (const o of this.scan(kind, namespace)) {
+      if (matches(selector, o.metadata.labels) && (!fieldMatch || fieldMatch(o))) items.push(clone(o));
+    }
+    items.sort((a, b) =>
+      (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
+      a.metadata.name!.localeCompare(b.metadata.name!)
+    );
+    return { items, resourceVersion: String(this.revision) };
+  }
+
+  create(kind: KindInfo, namespace: string | undefined, input: KObj, opts: { dryRun?: boolean } = {}): KObj {
+    const obj = clone(input);
+    obj.metadata ??= {};
+    if (kind.namespaced) {
+      if (obj.metadata.namespace && obj.metadata.namespace !== namespace) {
+        throw new ApiError(
+          400,
+          "BadRequest",
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
+      }
+      obj.metadata.namespace = namespace;
+      if (!namespace || !this.peek(Kinds.Namespace, undefined, namespace)) {
+        throw new ApiError(404, "NotFound", `namespaces "${namespace}" not found`);
+      }
+      const ns = this.peek(Kinds.Namespace, undefined, namespace)!;
+      if (ns.metadata.deletionTimestamp) {
+        throw new ApiError(
+          403,
+          "Forbidden",
+          `${qualifiedName(kind)} "${obj.metadata.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        );
+      }
+    } else delete obj.metadata.namespace;
+    if (!obj.metadata.name && obj.metadata.generateName) {
+      obj.metadata.name = `${obj.metadata.generateName}${this.opts.uid().slice(0, 5)}`;
+    }
+    if (obj.metadata.resourceVersion) {
+      throw new ApiError(500, "InternalError", "resourceVersion should not be set on objects to be created");
+    }
+    obj.apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
+    obj.kind = kind.kind;
+    applyDefaults(kind, obj, this.defaulting);
+    const errors = validate(kind, obj);
+    if (errors.length > 0) throw this.invalid(kind, obj.metadata.name ?? "", errors);
+    const key = objKey(obj.metadata.namespace, obj.metadata.name!);
+    if (this.table(kind).has(key)) {
+      throw new ApiError(409, "AlreadyExists", `${qualifiedName(kind)} "${obj.metadata.name}" already exists`);
+    }
+    if (opts.dryRun) return obj;
+    obj.metadata.uid = this.opts.uid();
+    obj.metadata.creationTimestamp = rfc3339(this.opts.now());
+    if (kind.hasStatus || obj.spec !== undefined) obj.metadata.generation = 1;
+    obj.metadata.resourceVersion = String(++this.revision);
+    this.table(kind).set(key, obj);
+    this.emit("ADDED", kind, obj);
+    return clone(obj);
+  }
+
+  private invalid(kind: KindInfo, name: string, errors: string[]): ApiError {
+    return new ApiError(422, "Invalid", `${kind.kind} "${name}" is invalid: ${errors.join(", ")}`);
+  }
+
+  /**
+   * Replaces an object (PUT). A non-empty `metadata.resourceVersion` that is not
+   * the current one is a 409 Conflict. For kinds with a status subresource the
+   * main resource keeps the stored status, and `status` updates only it.
+   */
+  update(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    input: KObj,
+    opts: { subresource?: "status"; dryRun?: boolean } = {},
+  ): KObj {
+    const current = this.peek(kind, namespace, name);
+    if (!current) throw this.notFound(kind, name);
+    if (input.metadata?.name && input.metadata.name !== name) {
+      throw new ApiError(400, "BadRequest", "the name of the object does not match the name on the URL");
+    }
+    const rv = input.metadata?.resourceVersion;
+    if (rv && rv !== current.metadata.resourceVersion) throw this.conflict(kind, name);
+    let next: KObj;
+    if (opts.subresource === "status") {
+      next = clone(current);
+      next.status = clone(input.status);
+    } else {
+      next = clone(input);
+      next.metadata = {
+        ...clone(input.metadata ?? {}),
+        name,
+        namespace: current.metadata.namespace,
+        uid: current.metadata.uid,
+        creationTimestamp: current.metadata.creationTimestamp,
+        generation: current.metadata.generation,
+        deletionTimestamp: current.metadata.deletionTimestamp,
+      };
+      if (!kind.namespaced) delete next.metadata.namespace;
+      next.apiVersion = current.apiVersion;
+      next.kind = current.kind;
+      if (kind.hasStatus) next.status = clone(current.status);
+      applyDefaults(kind, next, this.defaulting);
+      if (kind.kind === "Service") {
+        if (next.spec.clusterIP !== current.spec?.clusterIP && current.spec?.clusterIP) {
+          if (input.spec?.clusterIP) {
+            throw this.invalid(kind, name, ["spec.clusterIP: Invalid value: field is immutable"]);
+          }
+          next.spec.clusterIP = current.spec.clusterIP;
+          next.spec.clusterIPs = [current.spec.clusterIP];
+        }
+      }
+      if (kind.kind === "Deployment" && JSON.stringify(next.spec.selector) !== JSON.stringify(current.spec.selector)) {
+        throw this.invalid(kind, name, ["spec.selector: Invalid value: field is immutable"]);
+      }
+      const errors = validate(kind, next);
+      if (errors.length > 0) throw this.invalid(kind, name, errors);
+      if (JSON.stringify(next.spec) !== JSON.stringify(current.spec) && current.metadata.generation) {
+        next.metadata.generation = current.metadata.generation + 1;
+      }
+    }
+    if (opts.dryRun) return next;
+    return this.commit(kind, current, next);
+  }
+
+  private conflict(kind: KindInfo, name: string): ApiError {
+    return new ApiError(
+      409,
+      "Conflict",
+      `Operation cannot be fulfilled on ${qualifiedName(kind)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    );
+  }
+
+  /** Stores `next` in place of `current` when it differs, with a new resourceVersion. */
+  private commit(kind: KindInfo, current: KObj, next: KObj): KObj {
+    next.metadata.resourceVersion = current.metadata.resourceVersion;
+    if (JSON.stringify(next) === JSON.stringify(current)) return clone(current);
+    next.metadata.resourceVersion = String(++this.revision);
+    this.table(kind).set(objKey(current.metadata.namespace, current.metadata.name!), next);
+    this.emit("MODIFIED", kind, next, current);
+    return clone(next);
+  }
+
+  /**
+   * Changes an object in place through `change` (which receives a copy) and
+   * stores it when it differs. Used by controllers for status and by PATCH.
+   */
+  mutate(kind: KindInfo, namespace: string | undefined, name: string, change: (o: KObj) => void): KObj {
+    const current = this.peek(kind, namespace, name);
+    if (!current) throw this.notFound(kind, name);
+    const next = clone(current);
+    change(next);
+    return this.commit(kind, current, next);
+  }
+
+  /** JSON merge patch (RFC 7386); strategic merge patches are applied the same way. */
+  patch(kind: KindInfo, namespace: string | undefined, name: string, patch: unknown, subresource?: "status"): KObj {
+    const current = this.peek(kind, namespace, name);
+    if (!current) throw this.notFound(kind, name);
+    if (!patch || typeof patch !== "object" || Array.isArray(patch)) {
+      throw new ApiError(400, "BadRequest", "the patch must be a JSON object");
+    }
+    const p = patch as KObj;
+    const rv = p.metadata?.resourceVersion;
+    if (rv && rv !== current.metadata.resourceVersion) throw this.conflict(kind, name);
+    const merged = mergePatch(clone(current), patch) as KObj;
+    if (subresource === "status") return this.update(kind, namespace, name, merged, { subresource });
+    merged.metadata.resourceVersion = current.metadata.resourceVersion;
+    if (kind.hasStatus && p.status !== undefined) {
+      // The main resource ignores status changes, like the real API server.
+      merged.status = clone(current.status);
+    }
+    return this.update(kind, namespace, name, merged);
+  }
+
+  /** Deletes an object, its dependents (ownerReferences) and, for a Namespace, its contents. */
+  delete(kind: KindInfo, namespace: string | undefined, name: string, opts: { dryRun?: boolean } = {}): KObj {
+    const current = this.peek(kind, namespace, name);
+    if (!current) throw this.notFound(kind, name);
+    if (opts.dryRun) return clone(current);
+    if (kind.kind === "Namespace") {
+      for (const t of this.tables.values()) {
+        for (const o of [...t.values()]) {
+          if (o.metadata.namespace === name) this.remove(this.kindOf(o), o);
+        }
+      }
+    }
+    this.remove(kind, current);
+    return clone(current);
+  }
+
+  private kindOf(o: KObj): KindInfo {
+    const k = Object.values(Kinds).find((k) => k.kind === o.kind);
+    if (!k) throw new Error(`unknown kind ${o.kind}`);
+    return k;
+  }
+
+  private remove(kind: KindInfo, obj: KObj) {
+    const key = objKey(obj.metadata.namespace, obj.metadata.name!);
+    if (!this.table(kind).delete(key)) return;
+    const gone = clone(obj);
+    gone.metadata.resourceVersion = String(++this.revision);
+    this.emit("DELETED", kind, gone, obj);
+    // Garbage collection of dependents, as the real garbage collector does eventually.
+    const uid = obj.metadata.uid;
+    for (const t of this.tables.values()) {
+      for (const o of [...t.values()]) {
+        if ((o.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === uid)) {
+          this.remove(this.kindOf(o), o);
+        }
+      }
+    }
+  }
+
+  /** Synchronous notification of every change (controllers). Returns an unsubscribe function. */
+  subscribe(listener: (e: StoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Events after `fromRv` that match the filter, for a watch that resumes.
+   * Throws 410 Expired when that part of the history has been compacted.
+   */
+  eventsSince(fromRv: number, filter: WatchFilter): StoreEvent[] {
+    if (fromRv < this.compactedRv) {
+      throw new ApiError(410, "Expired", `too old resource version: ${fromRv} (${this.revision})`);
+    }
+    const out: StoreEvent[] = [];
+    for (const e of this.history) {
+      if (e.rv > fromRv) {
+        const translated = translateForWatch(e, filter);
+        if (translated) out.push(translated);
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * What a watcher with `filter` sees of an event: nothing, or the event with its
+ * type adjusted when the object starts or stops matching a label selector.
+ */
+export const translateForWatch = (e: StoreEvent, f: WatchFilter): StoreEvent | undefined => {
+  if (kindKey(e.kind) !== kindKey(f.kind)) return undefined;
+  if (f.namespace && e.object.metadata.namespace !== f.namespace) return undefined;
+  if (f.fieldName && e.object.metadata.name !== f.fieldName) return undefined;
+  if (!f.selector || f.selector.length === 0) return e;
+  const now = matches(f.selector, e.object.metadata.labels);
+  const before = e.old ? matches(f.selector, e.old.metadata.labels) : false;
+  if (e.type === "ADDED") return now ? e : undefined;
+  if (e.type === "DELETED") return before ? e : undefined;
+  if (now && before) return e;
+  if (now) return { ...e, type: "ADDED" };
+  if (before) return { ...e, type: "DELETED" };
+  return undefined;
+};
+
+export const mergePatch = (target: unknown, patch: unknown): unknown => {
+  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target)
+    ? { ...(target as Record<string, unknown>) }
+    : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+};

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { Effect, Layer, ManagedRuntime, Stream, Fiber } from "effect";
+import { TestClock } from "effect/testing";
+import { SimCluster } from "../sim/cluster.ts";
+import { SimTransport } from "../sim/transport.ts";
+import { KubeApi, type KubeError } from "../src/kube/api.ts";
+import { Kinds } from "../sim/kinds.ts";
+
+const makeRuntime = (opts: Parameters<typeof SimCluster.layer>[0] = {}) =>
+  ManagedRuntime.make(
+    SimTransport.pipe(
+      Layer.provideMerge(SimCluster.layer(opts)),
+      Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
+    ),
+  );
+
+const deployment = (name: string, image: string, extra: Record<string, unknown> = {}) => ({
+  metadata: { name, labels: { faas_function: name } },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { faas_function: name } },
+    template: {
+      metadata: { labels: { faas_function: name } },
+      spec: {
+        containers: [{
+          name,
+          image,
+          readinessProbe: { exec: { command: ["cat", "/tmp/.lock"] }, initialDelaySeconds: 2, periodSeconds: 2 },
+        }],
+      },
+    },
+    ...extra,
+  },
+});
+
+const depPath = (ns: string, name = "") => `/apis/apps/v1/namespaces/${ns}/deployments${name ? "/" + name : ""}`;
+
+Deno.test("sim: a stale update gets 409 Conflict", async () => {
+  const rt = makeRuntime();
+  try {
+    const result = await rt.runPromise(Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      // deno-lint-ignore no-explicit-any
+      yield* kube.request({ method: "POST", path: depPath("openfaas-fn"), body: deployment("a", "functions/alpine:latest") });
+      // deno-lint-ignore no-explicit-any
+      const read: any = yield* kube.request({ method: "GET", path: depPath("openfaas-fn", "a") });
+      const fresh = { ...read, spec: { ...read.spec, replicas: 2 } };
+      yield* kube.request({ method: "PUT", path: depPath("openfaas-fn", "a"), body: fresh });
+      const stale = { ...read, spec: { ...read.spec, replicas: 3 } };
+      return yield* Effect.flip(kube.request({ method: "PUT", path: depPath("openfaas-fn", "a"), body: stale }));
+    }));
+    assert.equal((result as KubeError).status, 409);
+    assert.equal((result as KubeError).reason, "Conflict");
+    assert.match((result as KubeError).message, /the object has been modified/);
+  } finally {
+    await rt.dispose();
+  }
+});
+
+Deno.test("sim: pods become ready after their readiness delay in TestClock time", async () => {
+  const rt = makeRuntime();
+  try {
+    const cluster = await rt.runPromise(Effect.service(SimCluster));
+    await rt.runPromise(Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      yield* kube.request({ method: "POST", path: depPath("openfaas-fn"), body: deployment("a", "functions/alpine:latest") });
+    }));
+    const ready = () => cluster.store.peek(Kinds.Deployment, "openfaas-fn", "a")?.status?.readyReplicas ?? 0;
+    assert.equal(ready(), 0);
+    await rt.runPromise(TestClock.adjust("1 second"));
+    assert.equal(ready(), 0, "still pulling after 1s");
+    await rt.runPromise(TestClock.adjust("10 seconds"));
+    assert.equal(ready(), 1);
+    const pods = cluster.store.list(Kinds.Pod, "openfaas-fn").items;
+    assert.equal(pods.length, 1);
+    assert.equal(pods[0].status.phase, "Running");
+  } finally {
+    await rt.dispose();
+  }
+});
+
+Deno.test("sim: an unknown image ends in ImagePullBackOff", async () => {
+  const rt = makeRuntime();
+  try {
+    const cluster = await rt.runPromise(Effect.service(SimCluster));
+    await rt.runPromise(Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      yield* kube.request({ method: "POST", path: depPath("openfaas-fn"), body: deployment("bad", "example.com/nope:1") });
+    }));
+    await rt.runPromise(TestClock.adjust("30 seconds"));
+    const pod = cluster.store.list(Kinds.Pod, "openfaas-fn").items[0];
+    const waiting = pod.status.containerStatuses[0].state.waiting;
+    assert.ok(["ImagePullBackOff", "ErrImagePull"].includes(waiting.reason), waiting.reason);
+    await rt.runPromise(TestClock.adjust("1 second"));
+    const reasons = cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) => e.reason);
+    assert.ok(reasons.includes("BackOff"));
+    assert.equal(cluster.store.peek(Kinds.Deployment, "openfaas-fn", "bad")?.status?.readyReplicas, undefined);
+  } finally {
+    await rt.dispose();
+  }
+});
+
+Deno.test("sim: a watch delivers every change in order", async () => {
+  const rt = makeRuntime();
+  try {
+    const events = await rt.runPromise(Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      // deno-lint-ignore no-explicit-any
+      const list: any = yield* kube.request({ method: "GET", path: "/api/v1/namespaces/openfaas-fn/secrets" });
+      const fiber = yield* kube.watch<{ metadata: { name: string; resourceVersion: string } }>(
+        "/api/v1/namespaces/openfaas-fn/secrets",
+        { resourceVersion: list.metadata.resourceVersion },
+      ).pipe(Stream.take(5), Stream.runCollect, Effect.forkChild);
+      for (const n of ["s1", "s2", "s3"]) {
+        yield* kube.request({ method: "POST", path: "/api/v1/namespaces/openfaas-fn/secrets", body: { metadata: { name: n }, stringData: { v: n } } });
+      }
+      yield* kube.request({ method: "PUT", path: "/api/v1/namespaces/openfaas-fn/secrets/s2", body: { metadata: { name: "s2" }, stringData: { v: "x" } } });
+      yield* kube.request({ method: "DELETE", path: "/api/v1/namespaces/openfaas-fn/secrets/s1" });
+      return yield* Fiber.join(fiber);
+    }));
+    assert.deepEqual(events.map((e) => `${e.type}:${e.object.metadata.name}`), [
+      "ADDED:s1",
+      "ADDED:s2",
+      "ADDED:s3",
+      "MODIFIED:s2",
+      "DELETED:s1",
+    ]);
+    const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
+    assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
+  } finally {
+    await rt.dispose();
+  }
+});
