@@ -67,7 +67,7 @@ export const makeSimCluster = (options: SimOptions = {}) =>
     ]);
     for (const ns of ["default", "kube-system", "kube-public", "openfaas", opts.functionNamespace]) {
       if (store.peek(Kinds.Namespace, undefined, ns)) continue;
-      const marked = ns === "openfaas" || ns === opts.functionNamespace;
+      const marked = ns === opts.functionNamespace;
       store.create(Kinds.Namespace, undefined, {
         metadata: {
           name: ns,

@@ -1,0 +1,79 @@
+/** Checks a FunctionDeployment before anything touches the cluster. */
+import type { FunctionDeployment } from "./types.ts";
+import {
+  validateAnnotations,
+  validateConstraint,
+  validateDnsLabel,
+  validateEnvVarName,
+  validateImageRef,
+  validateLabels,
+  validateResources,
+  validateResourceQuantity,
+} from "./validation.ts";
+
+/** Labels the provider owns; a user value would break selectors. */
+export const reservedLabels = ["faas_function", "pod-template-hash"];
+
+export const validateNamespaceName = (field: string, ns: string): string | undefined =>
+  ns === "" ? undefined : validateDnsLabel(field, ns);
+
+/** The first problem with a deployment request, or undefined. */
+export const validateFunctionDeployment = (req: FunctionDeployment): string | undefined => {
+  if (req.service === "") return "service: is required";
+  const checks: (() => string | undefined)[] = [
+    () => validateDnsLabel("service", req.service),
+    () => (req.image === "" ? "image: is required" : validateImageRef("image", req.image)),
+    () => validateNamespaceName("namespace", req.namespace ?? ""),
+    () => {
+      for (const name of Object.keys(req.envVars ?? {})) {
+        const m = validateEnvVarName(`envVars.${name}`, name);
+        if (m) return m;
+      }
+    },
+    () => {
+      for (const [i, c] of (req.constraints ?? []).entries()) {
+        const m = validateConstraint(`constraints[${i}]`, c);
+        if (m) return m;
+      }
+    },
+    () => {
+      for (const [i, s] of (req.secrets ?? []).entries()) {
+        const m = validateDnsLabel(`secrets[${i}]`, s);
+        if (m) return m;
+      }
+      const seen = new Set<string>();
+      for (const s of req.secrets ?? []) {
+        if (seen.has(s)) return `secrets: "${s}" is listed twice`;
+        seen.add(s);
+      }
+    },
+    () => validateLabels("labels", req.labels ?? {}),
+    () => {
+      for (const k of reservedLabels) {
+        if (k !== "faas_function" && req.labels && k in req.labels) return `labels: "${k}" is reserved for the provider`;
+      }
+      const own = req.labels?.faas_function;
+      if (own !== undefined && own !== req.service) {
+        return `labels: "faas_function" is set by the provider and must equal the service name "${req.service}"`;
+      }
+    },
+    () => validateAnnotations("annotations", req.annotations ?? {}),
+    () => validateResources(req.requests ?? undefined, req.limits ?? undefined),
+    () => {
+      for (const [kind, r] of [["limits", req.limits], ["requests", req.requests]] as const) {
+        for (const gpu of ["nvidia.com/gpu", "amd.com/gpu", "intel.com/gpu"] as const) {
+          const v = r?.[gpu];
+          if (v) {
+            const m = validateResourceQuantity(`${kind}.${gpu}`, v);
+            if (m) return m;
+          }
+        }
+      }
+    },
+  ];
+  for (const check of checks) {
+    const m = check();
+    if (m) return m;
+  }
+  return undefined;
+};

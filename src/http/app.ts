@@ -1,0 +1,257 @@
+/**
+ * The faas-provider HTTP API on Hono: routes, basic auth, body limits, JSON
+ * decoding and the error -> status mapping. The only module that knows HTTP.
+ */
+import { Cause, Effect, Exit, type Schema } from "effect";
+import { type Context as HonoContext, Hono } from "hono";
+import { AppConfig } from "../provider/appconfig.ts";
+import { Caches } from "../provider/caches.ts";
+import { Functions } from "../provider/functions.ts";
+import { Namespaces } from "../provider/namespaces.ts";
+import { Secrets } from "../provider/secrets.ts";
+import { InvalidRequest, PayloadTooLarge, type ProviderError } from "../domain/errors.ts";
+import {
+  decodeBody,
+  DeleteFunctionRequest,
+  FunctionDeployment,
+  FunctionNamespace,
+  type ProviderInfo,
+  ScaleServiceRequest,
+  SecretRequest,
+} from "../domain/types.ts";
+import { providerName, release, sha } from "../version.ts";
+import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
+import { statusOf, textError } from "./errors.ts";
+
+export type Services = AppConfig | Functions | Secrets | Namespaces | Caches;
+
+type Handler = (c: HonoContext) => Promise<Response>;
+type Method = "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH" | "OPTIONS";
+
+interface Route {
+  readonly path: string;
+  readonly auth: boolean;
+  readonly methods: Partial<Record<Method, Handler>>;
+}
+
+/** Function-name path segments, as faas-provider's router: `[-a-zA-Z_0-9.]+`. */
+const nameParam = ":name{[-a-zA-Z_0-9.]+}";
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+const accepted = () => new Response(null, { status: 202 });
+
+/** Reads a request body up to `limit` bytes. */
+export const readBody = async (req: Request, limit: number): Promise<Uint8Array> => {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+};
+
+const tooLarge = (limit: number) =>
+  new PayloadTooLarge({ message: `request body is larger than the limit of ${limit} bytes` });
+
+export const makeApp = (credentials: Credentials | undefined) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig;
+    const functions = yield* Functions;
+    const secrets = yield* Secrets;
+    const namespaces = yield* Namespaces;
+    const caches = yield* Caches;
+    const context = yield* Effect.context<Services>();
+    const runExit = Effect.runPromiseExitWith(context);
+
+    /** Runs a use case and renders its result or its error. */
+    const respond = async <A>(
+      effect: Effect.Effect<A, ProviderError, Services>,
+      render: (a: A) => Response,
+    ): Promise<Response> => {
+      const exit = await runExit(effect);
+      if (Exit.isSuccess(exit)) return render(exit.value);
+      const failure = exit.cause.reasons.find(Cause.isFailReason);
+      if (failure) return textError(statusOf(failure.error), failure.error.message);
+      await Effect.runPromise(Effect.logError("request failed", Cause.pretty(exit.cause)));
+      return textError(500, "internal error");
+    };
+
+    /** Decodes a JSON body of the given schema; `allowEmpty` turns an empty body into `{}`. */
+    const body = <S extends Schema.Top & { readonly DecodingServices: never }>(
+      c: HonoContext,
+      schema: S,
+      allowEmpty = false,
+    ): Effect.Effect<S["Type"], ProviderError> =>
+      Effect.gen(function* () {
+        const bytes = yield* Effect.tryPromise({
+          try: () => readBody(c.req.raw, config.maxBodyBytes),
+          catch: (e) =>
+            e instanceof PayloadTooLarge ? e : new InvalidRequest({ message: `cannot read request body: ${String(e)}` }),
+        });
+        const text = new TextDecoder().decode(bytes);
+        if (text.trim() === "" && allowEmpty) return yield* decodeBody(schema, {});
+        const parsed = yield* Effect.try({
+          try: () => JSON.parse(text) as unknown,
+          catch: (e) => new InvalidRequest({ message: `invalid request body: malformed JSON: ${(e as Error).message}` }),
+        });
+        return yield* decodeBody(schema, parsed);
+      });
+
+    const query = (c: HonoContext, key: string) => c.req.query(key) || undefined;
+
+    const routes: Route[] = [
+      {
+        path: "/system/functions",
+        auth: true,
+        methods: {
+          GET: (c) => respond(functions.list(query(c, "namespace")), (list) => json(list)),
+          POST: (c) =>
+            respond(Effect.flatMap(body(c, FunctionDeployment), functions.deploy), accepted),
+          PUT: (c) =>
+            respond(Effect.flatMap(body(c, FunctionDeployment), functions.update), accepted),
+          DELETE: (c) =>
+            respond(
+              Effect.flatMap(body(c, DeleteFunctionRequest), (req) =>
+                req.functionName === ""
+                  ? Effect.fail(new InvalidRequest({ message: "functionName: is required" }))
+                  : functions.remove(req.functionName, req.namespace || query(c, "namespace"))),
+              accepted,
+            ),
+        },
+      },
+      {
+        path: `/system/function/${nameParam}`,
+        auth: true,
+        methods: {
+          GET: (c) => respond(functions.status(c.req.param("name")!, query(c, "namespace")), (s) => json(s)),
+        },
+      },
+      {
+        path: `/system/scale-function/${nameParam}`,
+        auth: true,
+        methods: {
+          POST: (c) =>
+            respond(
+              Effect.flatMap(body(c, ScaleServiceRequest), (req) =>
+                functions.scale(c.req.param("name")!, req.replicas, req.namespace || query(c, "namespace"))),
+              accepted,
+            ),
+        },
+      },
+      {
+        path: "/system/info",
+        auth: true,
+        methods: {
+          GET: () => {
+            const info: ProviderInfo = {
+              provider: providerName,
+              version: { sha, release },
+              orchestration: "kubernetes",
+            };
+            return Promise.resolve(json(info));
+          },
+        },
+      },
+      {
+        path: "/system/secrets",
+        auth: true,
+        methods: {
+          GET: (c) => respond(secrets.list(query(c, "namespace")), (l) => json(l)),
+          POST: (c) =>
+            respond(
+              Effect.flatMap(body(c, SecretRequest), (s) => secrets.create({ ...s, namespace: s.namespace || query(c, "namespace") })),
+              accepted,
+            ),
+          PUT: (c) =>
+            respond(
+              Effect.flatMap(body(c, SecretRequest), (s) => secrets.update({ ...s, namespace: s.namespace || query(c, "namespace") })),
+              accepted,
+            ),
+          DELETE: (c) =>
+            respond(
+              Effect.flatMap(body(c, SecretRequest), (s) => secrets.remove(s.name, s.namespace || query(c, "namespace"))),
+              accepted,
+            ),
+        },
+      },
+      {
+        path: "/system/namespaces",
+        auth: true,
+        methods: { GET: () => respond(namespaces.list(), (l) => json(l)) },
+      },
+      {
+        path: "/system/namespace/:name{[-a-zA-Z_0-9.]*}",
+        auth: true,
+        methods: {
+          GET: (c) =>
+            respond(
+              c.req.param("name")
+                ? namespaces.get(c.req.param("name")!)
+                : Effect.fail(new InvalidRequest({ message: "namespace name is required in the path" })),
+              (ns) => json(ns),
+            ),
+          POST: (c) =>
+            respond(
+              Effect.flatMap(body(c, FunctionNamespace), (req) =>
+                namespaces.create({ ...req, name: req.name || c.req.param("name") })),
+              () => new Response(null, { status: 201 }),
+            ),
+          PUT: (c) =>
+            respond(Effect.flatMap(body(c, FunctionNamespace), (req) => namespaces.update(c.req.param("name")!, req)), accepted),
+          DELETE: (c) => respond(namespaces.remove(c.req.param("name")!), accepted),
+        },
+      },
+      {
+        path: "/healthz",
+        auth: false,
+        methods: {
+          GET: () => Promise.resolve(health()),
+          HEAD: () => Promise.resolve(health()),
+        },
+      },
+    ];
+
+    const health = () => {
+      const ready = caches.deployments.hasSynced() && caches.namespaces.hasSynced() && caches.endpointSlices.hasSynced();
+      return ready ? new Response(null, { status: 200 }) : textError(503, "caches have not synced with the cluster yet");
+    };
+
+    const app = new Hono({ strict: true });
+    for (const route of routes) {
+      for (const [method, handler] of Object.entries(route.methods) as [Method, Handler][]) {
+        app.on(method, route.path, (c) => {
+          if (route.auth && credentials && !checkBasicAuth(c.req.header("authorization"), credentials)) {
+            return unauthorized();
+          }
+          return handler(c);
+        });
+      }
+      // A known path with another method: 405 with an empty body, like gorilla/mux.
+      app.all(route.path, () => new Response(null, { status: 405 }));
+    }
+    app.notFound(() => textError(404, "404 page not found"));
+    app.onError((err) => {
+      Effect.runFork(Effect.logError(`unhandled error: ${err.message}`));
+      return textError(500, "internal error");
+    });
+    return app;
+  });

@@ -1,0 +1,155 @@
+/**
+ * Informer: a cache fed by list-then-watch, resumed from the last seen
+ * resourceVersion, relisted on 410 Gone, reconnected with back-off. Writers put
+ * their own results in with `upsert`/`remove` for read-after-write; events older
+ * than what the cache holds are ignored.
+ */
+import { Deferred, Effect, type Scope, Stream } from "effect";
+import { isGone, KubeApi, type KubeError, type WatchEvent } from "./api.ts";
+import { watchReconnect } from "./retry.ts";
+
+export interface ObjectMetaLike {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+export interface Informer<T extends ObjectMetaLike> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  list(namespace?: string): T[];
+  /** Read-after-write: records an object the caller just wrote. */
+  upsert(obj: T): void;
+  /** Read-after-write: records a deletion the caller just made (`resourceVersion` of the deleted object). */
+  remove(namespace: string | undefined, name: string, resourceVersion?: string): void;
+  /** Completes once the first list has been loaded. */
+  readonly synced: Effect.Effect<void>;
+  readonly hasSynced: () => boolean;
+  /** The resourceVersion of the latest list or event seen. */
+  readonly resourceVersion: () => string;
+  /** Number of (re)lists, for tests and metrics. */
+  readonly lists: () => number;
+}
+
+export interface InformerOptions {
+  /** Collection path across namespaces or in one, e.g. `/apis/apps/v1/deployments`. */
+  readonly path: string;
+  readonly labelSelector?: string;
+  /** Called after each change is applied (for metrics or triggers). */
+  readonly onChange?: (type: string, obj: unknown) => void;
+}
+
+/** Numeric comparison where both are numbers (etcd revisions); otherwise "newer". */
+const isOlder = (a: string | undefined, b: string | undefined): boolean => {
+  if (!a || !b) return false;
+  const x = Number(a), y = Number(b);
+  return Number.isFinite(x) && Number.isFinite(y) && x < y;
+};
+
+export const makeInformer = <T extends ObjectMetaLike>(
+  options: InformerOptions,
+): Effect.Effect<Informer<T>, never, KubeApi | Scope.Scope> =>
+  Effect.gen(function* () {
+    const kube = yield* KubeApi;
+    const byNamespace = new Map<string, Map<string, T>>();
+    /** Deletions we made or saw, so a late event cannot resurrect the object. */
+    const tombstones = new Map<string, string>();
+    const synced = yield* Deferred.make<void>();
+    let rv = "";
+    let lists = 0;
+
+    const key = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
+    const bucket = (ns: string | undefined) => {
+      let b = byNamespace.get(ns ?? "");
+      if (!b) byNamespace.set(ns ?? "", b = new Map());
+      return b;
+    };
+    const current = (ns: string | undefined, name: string) => byNamespace.get(ns ?? "")?.get(name);
+
+    const put = (obj: T, fromWriter: boolean) => {
+      const m = obj.metadata ?? {};
+      const existing = current(m.namespace, m.name!);
+      if (existing && isOlder(m.resourceVersion, existing.metadata?.resourceVersion)) return;
+      const tomb = tombstones.get(key(m.namespace, m.name!));
+      if (tomb !== undefined) {
+        if (!fromWriter && !isOlder(tomb, m.resourceVersion)) return;
+        tombstones.delete(key(m.namespace, m.name!));
+      }
+      bucket(m.namespace).set(m.name!, obj);
+    };
+    const drop = (ns: string | undefined, name: string, atRv: string | undefined) => {
+      const existing = current(ns, name);
+      if (existing && atRv && isOlder(atRv, existing.metadata?.resourceVersion)) return;
+      byNamespace.get(ns ?? "")?.delete(name);
+      tombstones.set(key(ns, name), atRv ?? existing?.metadata?.resourceVersion ?? "");
+      if (tombstones.size > 10_000) tombstones.delete(tombstones.keys().next().value!);
+    };
+
+    const apply = (e: WatchEvent<T>) => {
+      const m = e.object?.metadata ?? {};
+      if (m.resourceVersion && !isOlder(m.resourceVersion, rv)) rv = m.resourceVersion;
+      if (e.type === "BOOKMARK") return;
+      if (e.type === "DELETED") drop(m.namespace, m.name!, m.resourceVersion);
+      else put(e.object, false);
+      options.onChange?.(e.type, e.object);
+    };
+
+    const relist = Effect.gen(function* () {
+      const list = yield* kube.request<{ metadata: { resourceVersion: string }; items: T[] }>({
+        method: "GET",
+        path: options.path,
+        query: { labelSelector: options.labelSelector },
+      });
+      byNamespace.clear();
+      for (const item of list.items) put(item, true);
+      rv = list.metadata.resourceVersion;
+      lists++;
+      yield* Deferred.succeed(synced, undefined);
+    });
+
+    /** Watches from `rv` until the server ends the stream (then resumes) or fails. */
+    const watchLoop: Effect.Effect<never, KubeError> = Effect.gen(function* () {
+      while (true) {
+        yield* kube.watch<T>(options.path, {
+          labelSelector: options.labelSelector,
+          resourceVersion: rv,
+          allowWatchBookmarks: "true",
+        }).pipe(
+          Stream.runForEach((e) => {
+            if (e.type === "ERROR") {
+              const status = e.object as unknown as { code?: number; message?: string };
+              return Effect.fail(
+                { _tag: "KubeError", status: status.code ?? 500, reason: "Expired", message: status.message ?? "" } as KubeError,
+              );
+            }
+            return Effect.sync(() => apply(e));
+          }),
+        );
+      }
+    });
+
+    const run = Effect.gen(function* () {
+      yield* relist;
+      yield* watchLoop;
+    }).pipe(
+      Effect.catch((e: KubeError) =>
+        isGone(e)
+          ? Effect.logDebug(`informer ${options.path}: watch expired, relisting`)
+          : Effect.logWarning(`informer ${options.path}: ${e.message}; retrying`).pipe(Effect.andThen(Effect.fail(e)))
+      ),
+      Effect.retry(watchReconnect),
+      Effect.forever,
+    );
+    yield* Effect.forkScoped(run);
+
+    return {
+      get: (ns, name) => current(ns, name),
+      list: (ns) => {
+        if (ns !== undefined) return [...(byNamespace.get(ns)?.values() ?? [])];
+        return [...byNamespace.values()].flatMap((b) => [...b.values()]);
+      },
+      upsert: (obj) => put(obj, true),
+      remove: (ns, name, resourceVersion) => drop(ns, name, resourceVersion),
+      synced: Deferred.await(synced),
+      hasSynced: () => Deferred.isDoneUnsafe(synced),
+      resourceVersion: () => rv,
+      lists: () => lists,
+    } satisfies Informer<T>;
+  });

@@ -1,0 +1,44 @@
+/**
+ * Retry policies for Kubernetes API calls, declared as Schedules and named
+ * after what they protect.
+ */
+import { Duration, Effect, Schedule } from "effect";
+import { isConflict, type KubeError } from "./api.ts";
+
+/** Transient failures: connection errors (status 0), throttling, server errors and timeouts. */
+export const isTransient = (e: KubeError): boolean =>
+  e.status === 0 || e.status === 429 || e.status === 500 || e.status === 502 || e.status === 503 ||
+  e.status === 504 || (e.status === 409 && e.reason === "ServerTimeout");
+
+/**
+ * apiRetry: exponential back-off from 100 ms with jitter, each delay capped at
+ * 5 s and at least the server's Retry-After, for at most 30 s of retrying.
+ */
+export const apiRetry = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("5 seconds")]).pipe(
+  Schedule.jittered,
+  Schedule.setInputType<KubeError>(),
+  Schedule.modifyDelay((meta) =>
+    Effect.succeed(
+      meta.input.retryAfterSeconds !== undefined
+        ? Duration.max(meta.duration, Duration.seconds(meta.input.retryAfterSeconds))
+        : meta.duration,
+    )
+  ),
+  Schedule.while(({ input, elapsed }) => isTransient(input) && elapsed < 30_000),
+);
+
+/** conflictRetry: a stale read-modify-write is re-read and re-applied, 5 tries ~10 ms apart (client-go's DefaultRetry). */
+export const conflictRetry = Schedule.spaced("10 millis").pipe(
+  Schedule.jittered,
+  Schedule.setInputType<KubeError>(),
+  Schedule.while(({ input, attempt }) => isConflict(input) && attempt <= 5),
+);
+
+/** watchReconnect: back-off between failed list/watch attempts of an informer, capped at 30 s. */
+export const watchReconnect = Schedule.min([Schedule.exponential("200 millis", 2), Schedule.spaced("30 seconds")]).pipe(
+  Schedule.jittered,
+);
+
+/** Runs a Kubernetes call with apiRetry. */
+export const withApiRetry = <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> =>
+  Effect.retry(effect, apiRetry);

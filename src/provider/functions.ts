@@ -1,0 +1,211 @@
+/**
+ * Function use cases: list, status, deploy, update, delete and scale, over
+ * KubeApi, with reads from the watch-fed Deployment cache and read-after-write
+ * for the provider's own writes.
+ */
+import { Clock, Context, Effect, Layer } from "effect";
+import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
+import type { Secret, Service } from "kubernetes-types/core/v1.d.ts";
+import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
+import { paths } from "../kube/resources.ts";
+import { conflictRetry, withApiRetry } from "../kube/retry.ts";
+import { AppConfig } from "./appconfig.ts";
+import { Caches } from "./caches.ts";
+import { Namespaces } from "./namespaces.ts";
+import { fromKube, mapKube } from "./kubeerrors.ts";
+import { applyServiceUpdate, applyUpdate, functionLabel, type SecretRef, toFunctionStatus, toKubernetes } from "./translate.ts";
+import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
+import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
+import { validateFunctionDeployment } from "../domain/function.ts";
+import { validateDnsLabel } from "../domain/validation.ts";
+
+export interface FunctionsShape {
+  list(namespace?: string): Effect.Effect<FunctionStatus[], ProviderError>;
+  status(name: string, namespace?: string): Effect.Effect<FunctionStatus, ProviderError>;
+  deploy(req: FunctionDeployment): Effect.Effect<void, ProviderError>;
+  update(req: FunctionDeployment): Effect.Effect<void, ProviderError>;
+  remove(name: string, namespace?: string): Effect.Effect<void, ProviderError>;
+  scale(name: string, replicas: number, namespace?: string): Effect.Effect<void, ProviderError>;
+}
+
+export class Functions extends Context.Service<Functions, FunctionsShape>()("faas/provider/Functions") {
+  static layer = Layer.effect(
+    Functions,
+    Effect.gen(function* () {
+      const config = yield* AppConfig;
+      const caches = yield* Caches;
+      const namespaces = yield* Namespaces;
+      const kube = yield* KubeApi;
+      const deployments = caches.deployments;
+
+      const isFunction = (d: Deployment | undefined): d is Deployment =>
+        d !== undefined && d.metadata?.labels?.[functionLabel] !== undefined;
+
+      const notFound = (name: string, ns: string) =>
+        new NotFound({ message: `function ${name} not found in namespace ${ns}` });
+
+      const checkName = (name: string) => {
+        const m = validateDnsLabel("name", name);
+        return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.void;
+      };
+
+      /** Looks up the named secrets in the function's namespace; any missing one is a 400. */
+      const resolveSecrets = (names: readonly string[], ns: string) =>
+        Effect.forEach(names, (name) =>
+          kube.request<Secret>({ method: "GET", path: paths.secrets(ns, name) }).pipe(
+            withApiRetry,
+            Effect.map((s): SecretRef => ({ name, type: s.type, keys: Object.keys(s.data ?? {}) })),
+            Effect.catchIf(
+              (e: KubeError) => isNotFound(e),
+              () => Effect.fail(new InvalidRequest({ message: `secrets: secret "${name}" not found in namespace ${ns}` })),
+            ),
+            Effect.mapError((e) => ("_tag" in e && e._tag === "KubeError" ? fromKube(e as KubeError) : e as ProviderError)),
+          ));
+
+      const validated = (req: FunctionDeployment) => {
+        const m = validateFunctionDeployment(req);
+        return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.succeed(req);
+      };
+
+      const deploy = (input: FunctionDeployment) =>
+        Effect.gen(function* () {
+          const req = yield* validated(input);
+          const ns = yield* namespaces.resolve(req.namespace);
+          if (isFunction(deployments.get(ns, req.service))) {
+            return yield* new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` });
+          }
+          const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
+          const { deployment, service } = toKubernetes(req, ns, secrets, config);
+          const created = yield* kube.request<Deployment>({ method: "POST", path: paths.deployments(ns), body: deployment })
+            .pipe(
+              withApiRetry,
+              Effect.catchIf(isAlreadyExists, () =>
+                // A retried create that had in fact succeeded: accept our own object.
+                kube.request<Deployment>({ method: "GET", path: paths.deployments(ns, req.service) }).pipe(
+                  Effect.flatMap((d) =>
+                    d.spec?.template.spec?.containers[0]?.image === req.image && isFunction(d)
+                      ? Effect.succeed(d)
+                      : Effect.fail(new AlreadyExistsKube(req.service, ns))
+                  ),
+                )),
+              Effect.mapError((e) => (e instanceof AlreadyExistsKube ? e.toProvider() : fromKube(e))),
+            );
+          deployments.upsert(created);
+          yield* kube.request<Service>({ method: "POST", path: paths.services(ns), body: service }).pipe(
+            withApiRetry,
+            Effect.catchIf(isAlreadyExists, () => upsertService(ns, req)),
+            Effect.tapError(() =>
+              // Never leave half a function behind.
+              kube.request({ method: "DELETE", path: paths.deployments(ns, req.service) }).pipe(
+                Effect.tap(() => Effect.sync(() => deployments.remove(ns, req.service))),
+                Effect.ignore,
+              )
+            ),
+            mapKube,
+          );
+          yield* Effect.logInfo(`deployed function ${req.service} in ${ns} (image ${req.image})`);
+        });
+
+      const upsertService = (ns: string, req: FunctionDeployment) =>
+        kube.request<Service>({ method: "GET", path: paths.services(ns, req.service) }).pipe(
+          Effect.flatMap((svc) =>
+            kube.request<Service>({ method: "PUT", path: paths.services(ns, req.service), body: applyServiceUpdate(svc, req) })
+          ),
+          Effect.retry(conflictRetry),
+          withApiRetry,
+        );
+
+      const update = (input: FunctionDeployment) =>
+        Effect.gen(function* () {
+          const req = yield* validated(input);
+          const ns = yield* namespaces.resolve(req.namespace);
+          if (!isFunction(deployments.get(ns, req.service))) return yield* notFound(req.service, ns);
+          const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
+          const rolloutId = String((yield* Clock.currentTimeNanos));
+          const updated = yield* kube.request<Deployment>({ method: "GET", path: paths.deployments(ns, req.service) }).pipe(
+            Effect.flatMap((current) =>
+              kube.request<Deployment>({
+                method: "PUT",
+                path: paths.deployments(ns, req.service),
+                body: applyUpdate(current, req, secrets, config, rolloutId),
+              })
+            ),
+            Effect.retry(conflictRetry),
+            withApiRetry,
+            Effect.mapError((e) => (isNotFound(e) ? notFound(req.service, ns) : fromKube(e))),
+          );
+          deployments.upsert(updated);
+          yield* upsertService(ns, req).pipe(
+            Effect.catchIf(isNotFound, () =>
+              kube.request({ method: "POST", path: paths.services(ns), body: toKubernetes(req, ns, secrets, config).service })),
+            mapKube,
+          );
+          yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
+        });
+
+      const remove = (name: string, namespace?: string) =>
+        Effect.gen(function* () {
+          yield* checkName(name);
+          const ns = yield* namespaces.resolve(namespace);
+          if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
+          const gone = yield* kube.request<Deployment>({
+            method: "DELETE",
+            path: paths.deployments(ns, name),
+            query: { propagationPolicy: "Foreground" },
+          }).pipe(withApiRetry, Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+          deployments.remove(ns, name, gone.metadata?.resourceVersion);
+          yield* kube.request({ method: "DELETE", path: paths.services(ns, name) }).pipe(
+            withApiRetry,
+            Effect.catchIf(isNotFound, () => Effect.void),
+            mapKube,
+          );
+          yield* Effect.logInfo(`deleted function ${name} in ${ns}`);
+        });
+
+      const scale = (name: string, replicas: number, namespace?: string) =>
+        Effect.gen(function* () {
+          yield* checkName(name);
+          if (!Number.isInteger(replicas) || replicas < 0) {
+            return yield* new InvalidRequest({ message: `replicas: ${replicas} must be a non-negative integer` });
+          }
+          const ns = yield* namespaces.resolve(namespace);
+          if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
+          const updated = yield* kube.request<Deployment>({
+            method: "PATCH",
+            path: paths.deployments(ns, name),
+            body: { spec: { replicas } },
+            contentType: "application/merge-patch+json",
+          }).pipe(withApiRetry, Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+          deployments.upsert(updated);
+        });
+
+      return Functions.of({
+        list: (namespace) =>
+          Effect.map(namespaces.resolve(namespace), (ns) =>
+            deployments.list(ns).filter(isFunction).map(toFunctionStatus).sort((a, b) =>
+              a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+            )),
+        status: (name, namespace) =>
+          Effect.gen(function* () {
+            yield* checkName(name);
+            const ns = yield* namespaces.resolve(namespace);
+            const d = deployments.get(ns, name);
+            if (!isFunction(d)) return yield* notFound(name, ns);
+            return toFunctionStatus(d);
+          }),
+        deploy,
+        update,
+        remove,
+        scale,
+      });
+    }),
+  );
+}
+
+/** A create that collided with someone else's object of the same name. */
+class AlreadyExistsKube {
+  constructor(readonly name: string, readonly ns: string) {}
+  toProvider() {
+    return new AlreadyExists({ message: `function ${this.name} already exists in namespace ${this.ns}` });
+  }
+}

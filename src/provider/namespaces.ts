@@ -1,0 +1,155 @@
+/**
+ * Function namespaces: the default one plus those labelled or annotated
+ * `openfaas=1`; never kube-system. Also the namespace CRUD of /system/namespace.
+ */
+import { Context, Effect, Layer } from "effect";
+import type { Namespace } from "kubernetes-types/core/v1.d.ts";
+import { KubeApi } from "../kube/api.ts";
+import { paths } from "../kube/resources.ts";
+import { withApiRetry } from "../kube/retry.ts";
+import { AppConfig } from "./appconfig.ts";
+import { Caches } from "./caches.ts";
+import { mapKube } from "./kubeerrors.ts";
+import { InvalidRequest, NamespaceForbidden, NotFound, type ProviderError } from "../domain/errors.ts";
+import type { FunctionNamespace } from "../domain/types.ts";
+import { validateDnsLabel, validateLabels, validateAnnotations } from "../domain/validation.ts";
+
+export const systemNamespaces = new Set(["kube-system", "kube-public", "kube-node-lease"]);
+
+const marked = (v: string | undefined) => v === "1" || v === "true";
+
+export const isOpenFaaSNamespace = (ns: Namespace): boolean =>
+  marked(ns.metadata?.labels?.openfaas) || marked(ns.metadata?.annotations?.openfaas);
+
+export interface NamespacesShape {
+  /** The namespace a request acts on: the given one (validated) or the default. */
+  resolve(namespace: string | undefined): Effect.Effect<string, ProviderError>;
+  list(): Effect.Effect<string[]>;
+  get(name: string): Effect.Effect<FunctionNamespace, ProviderError>;
+  create(req: FunctionNamespace): Effect.Effect<void, ProviderError>;
+  update(name: string, req: FunctionNamespace): Effect.Effect<void, ProviderError>;
+  remove(name: string): Effect.Effect<void, ProviderError>;
+}
+
+export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("faas/provider/Namespaces") {
+  static layer = Layer.effect(
+    Namespaces,
+    Effect.gen(function* () {
+      const config = yield* AppConfig;
+      const caches = yield* Caches;
+      const kube = yield* KubeApi;
+      const defaultNs = config.functionNamespace;
+
+      const checkName = (name: string) => {
+        const m = validateDnsLabel("namespace", name);
+        if (m) return Effect.fail(new InvalidRequest({ message: m }));
+        if (systemNamespaces.has(name)) {
+          return Effect.fail(new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` }));
+        }
+        return Effect.void;
+      };
+
+      const resolve = (namespace: string | undefined) =>
+        Effect.gen(function* () {
+          const ns = namespace && namespace.trim() !== "" ? namespace : defaultNs;
+          if (ns === defaultNs) return ns;
+          yield* checkName(ns);
+          const obj = caches.namespaces.get(undefined, ns);
+          if (!obj || !isOpenFaaSNamespace(obj)) {
+            return yield* new InvalidRequest({
+              message: `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
+            });
+          }
+          return ns;
+        });
+
+      const list = () =>
+        Effect.sync(() => {
+          const names = caches.namespaces.list().filter((n) =>
+            isOpenFaaSNamespace(n) && !systemNamespaces.has(n.metadata?.name ?? "")
+          ).map((n) => n.metadata!.name!);
+          if (!names.includes(defaultNs)) names.push(defaultNs);
+          return names.sort();
+        });
+
+      const toWire = (n: Namespace): FunctionNamespace => ({
+        name: n.metadata?.name,
+        ...(n.metadata?.labels ? { labels: n.metadata.labels } : {}),
+        ...(n.metadata?.annotations ? { annotations: n.metadata.annotations } : {}),
+      });
+
+      const getMarked = (name: string) =>
+        Effect.gen(function* () {
+          yield* checkName(name);
+          const ns = yield* mapKube(withApiRetry(kube.request<Namespace>({ method: "GET", path: paths.namespaces(name) })));
+          if (!isOpenFaaSNamespace(ns)) {
+            return yield* new NotFound({ message: `namespace ${name} is not an OpenFaaS namespace` });
+          }
+          return ns;
+        });
+
+      const checkBody = (req: FunctionNamespace) => {
+        const m = validateLabels("labels", req.labels ?? {}) ?? validateAnnotations("annotations", req.annotations ?? {});
+        return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.void;
+      };
+
+      return Namespaces.of({
+        resolve,
+        list,
+        get: (name) => Effect.map(getMarked(name), toWire),
+        create: (req) =>
+          Effect.gen(function* () {
+            const name = req.name ?? "";
+            if (name === "") return yield* new InvalidRequest({ message: "name: is required" });
+            yield* checkName(name);
+            yield* checkBody(req);
+            if (!marked(req.labels?.openfaas) && !marked(req.annotations?.openfaas)) {
+              return yield* new InvalidRequest({ message: `namespace ${name} must carry the label openfaas=1` });
+            }
+            const created = yield* mapKube(withApiRetry(kube.request<Namespace>({
+              method: "POST",
+              path: paths.namespaces(),
+              body: {
+                metadata: {
+                  name,
+                  labels: { ...req.labels, openfaas: "1" },
+                  annotations: { ...req.annotations, openfaas: "1" },
+                },
+              },
+            })));
+            caches.namespaces.upsert(created);
+          }),
+        update: (name, req) =>
+          Effect.gen(function* () {
+            if (req.name && req.name !== name) {
+              return yield* new InvalidRequest({ message: `name: "${req.name}" does not match the path "${name}"` });
+            }
+            yield* checkBody(req);
+            const current = yield* getMarked(name);
+            const updated = yield* mapKube(withApiRetry(kube.request<Namespace>({
+              method: "PUT",
+              path: paths.namespaces(name),
+              body: {
+                ...current,
+                metadata: {
+                  ...current.metadata,
+                  labels: { ...req.labels, "kubernetes.io/metadata.name": name, openfaas: "1" },
+                  annotations: { ...req.annotations, openfaas: "1" },
+                },
+              },
+            })));
+            caches.namespaces.upsert(updated);
+          }),
+        remove: (name) =>
+          Effect.gen(function* () {
+            if (name === defaultNs) {
+              return yield* new InvalidRequest({ message: `namespace ${name} is the default function namespace` });
+            }
+            yield* getMarked(name);
+            const gone = yield* mapKube(withApiRetry(kube.request<Namespace>({ method: "DELETE", path: paths.namespaces(name) })));
+            caches.namespaces.remove(undefined, name, gone.metadata?.resourceVersion);
+          }),
+      });
+    }),
+  );
+}
