@@ -26,7 +26,9 @@ const main = async () => {
     }
     config = loadConfig(Deno.env.toObject(), Deno.args);
   } catch (e) {
-    if (e instanceof ConfigError) return fail(`${e.message}\nRun with --help for the list of flags and variables.`);
+    if (e instanceof ConfigError) {
+      return fail(`${e.message}\nRun with --help for the list of flags and variables.`);
+    }
     throw e;
   }
   if (config.cluster === "kube") {
@@ -59,7 +61,9 @@ const main = async () => {
       console.log(
         `backend: built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`,
       );
-      console.log(`function namespace: ${config.functionNamespace}; basic auth: ${config.basicAuth ? "on" : "off"}`);
+      console.log(
+        `function namespace: ${config.functionNamespace}; basic auth: ${config.basicAuth ? "on" : "off"}`,
+      );
     },
   }, app.fetch);
 

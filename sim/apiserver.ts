@@ -40,7 +40,13 @@ export interface LogSource {
   read(
     namespace: string,
     pod: string,
-    opts: { container?: string; follow: boolean; tailLines?: number; sinceTime?: number; timestamps: boolean },
+    opts: {
+      container?: string;
+      follow: boolean;
+      tailLines?: number;
+      sinceTime?: number;
+      timestamps: boolean;
+    },
     onLine: (line: string) => void,
     onEnd: () => void,
   ): () => void;
@@ -87,9 +93,17 @@ const fieldFilter = (
     const m = /^([a-zA-Z.]+)(==|=|!=)(.*)$/.exec(part.trim());
     if (!m) return new ApiError(400, "BadRequest", `invalid field selector: ${part}`);
     const [, field, op, value] = m;
-    const get = (o: KObj): unknown => field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o);
-    if (!["metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "involvedObject.name"].includes(field)) {
-      return new ApiError(400, "BadRequest", `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+    const get = (o: KObj): unknown =>
+      field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o);
+    if (
+      !["metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "involvedObject.name"]
+        .includes(field)
+    ) {
+      return new ApiError(
+        400,
+        "BadRequest",
+        `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
+      );
     }
     if (field === "metadata.name" && op !== "!=") fieldName = value;
     checks.push(op === "!=" ? (o) => String(get(o) ?? "") !== value : (o) => String(get(o) ?? "") === value);
@@ -129,7 +143,10 @@ export class SimApiServer {
     if (subresource === "log" && kind === Kinds.Pod) {
       throw new ApiError(400, "BadRequest", "pod logs are a stream: use the log reader");
     }
-    if (subresource && !(subresource === "status" && kind.hasStatus) && !(subresource === "scale" && kind === Kinds.Deployment)) {
+    if (
+      subresource && !(subresource === "status" && kind.hasStatus) &&
+      !(subresource === "scale" && kind === Kinds.Deployment)
+    ) {
       throw notFoundPath();
     }
     if (subresource === "scale") return this.scale(req, kind, namespace, name!);
@@ -152,10 +169,25 @@ export class SimApiServer {
         };
       }
       case "POST":
-        if (name) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
-        return { status: dryRun ? 200 : 201, body: store.create(kind, namespace, this.object(req.body), { dryRun }) };
+        if (name) {
+          throw new ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+          );
+        }
+        return {
+          status: dryRun ? 200 : 201,
+          body: store.create(kind, namespace, this.object(req.body), { dryRun }),
+        };
       case "PUT":
-        if (!name) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        if (!name) {
+          throw new ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+          );
+        }
         return {
           status: 200,
           body: store.update(kind, namespace, name, this.object(req.body), {
@@ -164,16 +196,35 @@ export class SimApiServer {
           }),
         };
       case "PATCH":
-        if (!name) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
-        if (req.contentType?.includes("json-patch+json")) {
-          throw new ApiError(415, "UnsupportedMediaType", "json-patch is not supported by the simulator; use a merge patch");
+        if (!name) {
+          throw new ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+          );
         }
-        return { status: 200, body: store.patch(kind, namespace, name, req.body, subresource as "status" | undefined) };
+        if (req.contentType?.includes("json-patch+json")) {
+          throw new ApiError(
+            415,
+            "UnsupportedMediaType",
+            "json-patch is not supported by the simulator; use a merge patch",
+          );
+        }
+        return {
+          status: 200,
+          body: store.patch(kind, namespace, name, req.body, subresource as "status" | undefined),
+        };
       case "DELETE":
-        if (!name) throw new ApiError(405, "MethodNotAllowed", "deletecollection is not supported by the simulator");
+        if (!name) {
+          throw new ApiError(405, "MethodNotAllowed", "deletecollection is not supported by the simulator");
+        }
         return { status: 200, body: store.delete(kind, namespace, name, { dryRun }) };
       default:
-        throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        throw new ApiError(
+          405,
+          "MethodNotAllowed",
+          "the server does not allow this method on the requested resource",
+        );
     }
   }
 
@@ -211,17 +262,29 @@ export class SimApiServer {
     });
     if (req.method === "GET") return { status: 200, body: toScale(this.store.get(kind, namespace, name)) };
     if (req.method !== "PUT" && req.method !== "PATCH") {
-      throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+      throw new ApiError(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+      );
     }
     const body = this.object(req.body);
     const replicas = body.spec?.replicas;
     if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new ApiError(422, "Invalid", `Scale "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`);
+      throw new ApiError(
+        422,
+        "Invalid",
+        `Scale "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
+      );
     }
     const current = this.store.get(kind, namespace, name);
     const rv = body.metadata?.resourceVersion;
     if (req.method === "PUT" && rv && rv !== current.metadata.resourceVersion) {
-      throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new ApiError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     current.spec.replicas = replicas;
     return { status: 200, body: toScale(this.store.update(kind, namespace, name, current)) };
@@ -256,8 +319,12 @@ export class SimApiServer {
       }
     } else {
       const rv = Number(rvText);
-      if (!Number.isInteger(rv) || rv < 0) throw new ApiError(400, "BadRequest", `invalid resource version: ${rvText}`);
-      for (const e of this.store.eventsSince(rv, filter)) backlog.push({ type: e.type, object: structuredClone(e.object) });
+      if (!Number.isInteger(rv) || rv < 0) {
+        throw new ApiError(400, "BadRequest", `invalid resource version: ${rvText}`);
+      }
+      for (const e of this.store.eventsSince(rv, filter)) {
+        backlog.push({ type: e.type, object: structuredClone(e.object) });
+      }
     }
     for (const e of backlog) sink.event(e.type, e.object);
     return this.store.subscribe((raw) => {
@@ -269,9 +336,16 @@ export class SimApiServer {
   }
 
   /** Streams a pod's log lines (`pods/{name}/log`). */
-  readLog(path: string, query: Readonly<Record<string, string | undefined>>, onLine: (l: string) => void, onEnd: () => void) {
+  readLog(
+    path: string,
+    query: Readonly<Record<string, string | undefined>>,
+    onLine: (l: string) => void,
+    onEnd: () => void,
+  ) {
     const parsed = parsePath(path);
-    if (!parsed || parsed.kind !== Kinds.Pod || parsed.subresource !== "log" || !parsed.name) throw notFoundPath();
+    if (!parsed || parsed.kind !== Kinds.Pod || parsed.subresource !== "log" || !parsed.name) {
+      throw notFoundPath();
+    }
     const pod = this.store.get(Kinds.Pod, parsed.namespace, parsed.name);
     if (!this.logs) throw new ApiError(400, "BadRequest", "this simulator keeps no logs");
     const container = query.container ?? pod.spec.containers[0].name;
@@ -281,12 +355,18 @@ export class SimApiServer {
     const tail = query.tailLines !== undefined ? Number(query.tailLines) : undefined;
     let sinceTime = query.sinceTime ? Date.parse(query.sinceTime) : undefined;
     if (query.sinceSeconds !== undefined) sinceTime = Number.NaN;
-    return this.logs.read(parsed.namespace!, parsed.name, {
-      container,
-      follow: truthy(query.follow),
-      tailLines: Number.isFinite(tail) ? tail : undefined,
-      sinceTime: Number.isNaN(sinceTime ?? 0) ? undefined : sinceTime,
-      timestamps: truthy(query.timestamps),
-    }, onLine, onEnd);
+    return this.logs.read(
+      parsed.namespace!,
+      parsed.name,
+      {
+        container,
+        follow: truthy(query.follow),
+        tailLines: Number.isFinite(tail) ? tail : undefined,
+        sinceTime: Number.isNaN(sinceTime ?? 0) ? undefined : sinceTime,
+        timestamps: truthy(query.timestamps),
+      },
+      onLine,
+      onEnd,
+    );
   }
 }

@@ -35,7 +35,9 @@ export interface SimClusterShape {
   readonly logs: LogStore;
   readonly catalog: ImageCatalog;
   readonly kubelet: Kubelet;
-  readonly options: Required<Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace">>;
+  readonly options: Required<
+    Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace">
+  >;
 }
 
 export class SimCluster extends Context.Service<SimCluster, SimClusterShape>()("faas/sim/SimCluster") {
@@ -77,7 +79,12 @@ export const makeSimCluster = (options: SimOptions = {}) =>
     }
     for (let i = 1; i <= opts.nodes; i++) {
       const name = `sim-node-${i}`;
-      const resources = { cpu: opts.nodeCpu, memory: opts.nodeMemory, pods: "110", "ephemeral-storage": "100Gi" };
+      const resources = {
+        cpu: opts.nodeCpu,
+        memory: opts.nodeMemory,
+        pods: "110",
+        "ephemeral-storage": "100Gi",
+      };
       store.create(Kinds.Node, undefined, {
         metadata: {
           name,
@@ -94,8 +101,16 @@ export const makeSimCluster = (options: SimOptions = {}) =>
         o.status = {
           capacity: resources,
           allocatable: resources,
-          conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
-          addresses: [{ type: "InternalIP", address: `192.168.0.${10 + i}` }, { type: "Hostname", address: name }],
+          conditions: [{
+            type: "Ready",
+            status: "True",
+            reason: "KubeletReady",
+            message: "kubelet is posting ready status",
+          }],
+          addresses: [{ type: "InternalIP", address: `192.168.0.${10 + i}` }, {
+            type: "Hostname",
+            address: name,
+          }],
           nodeInfo: {
             kubeletVersion: "v1.33.0-sim",
             containerRuntimeVersion: "sim://1.0",

@@ -31,7 +31,13 @@ export const apiVersionOf = (k: KindInfo) => (k.group ? `${k.group}/${k.version}
 /** The `"deployments.apps"` style resource name used in Status messages. */
 export const qualifiedName = kindKey;
 
-const core = (kind: string, plural: string, namespaced: boolean, hasStatus: boolean, shortNames?: string[]) => ({
+const core = (
+  kind: string,
+  plural: string,
+  namespaced: boolean,
+  hasStatus: boolean,
+  shortNames?: string[],
+) => ({
   group: "",
   version: "v1",
   kind,
@@ -213,18 +219,28 @@ const checkMeta = (kind: KindInfo, obj: KObj, errors: string[]) => {
   const name = obj.metadata?.name ?? "";
   const nameRule = kind.kind === "Namespace" || kind.kind === "Service" ? dns1123Label : dns1123Subdomain;
   if (!nameRule.test(name) || name.length > (nameRule === dns1123Label ? 63 : 253)) {
-    errors.push(`metadata.name: Invalid value: "${name}": a lowercase RFC 1123 ${
-      nameRule === dns1123Label ? "label" : "subdomain"
-    } must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
+    errors.push(
+      `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 ${
+        nameRule === dns1123Label ? "label" : "subdomain"
+      } must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    );
   }
   for (const [k, v] of Object.entries((obj.metadata.labels ?? {}) as Record<string, unknown>)) {
-    if (!validKey(k)) errors.push(`metadata.labels: Invalid value: "${k}": name part must be a valid label key`);
+    if (!validKey(k)) {
+      errors.push(`metadata.labels: Invalid value: "${k}": name part must be a valid label key`);
+    }
     if (typeof v !== "string" || v.length > 63 || !labelValue.test(v)) {
-      errors.push(`metadata.labels: Invalid value: "${String(v)}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'`);
+      errors.push(
+        `metadata.labels: Invalid value: "${
+          String(v)
+        }": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'`,
+      );
     }
   }
   for (const [k, v] of Object.entries((obj.metadata.annotations ?? {}) as Record<string, unknown>)) {
-    if (!validKey(k)) errors.push(`metadata.annotations: Invalid value: "${k}": name part must be a valid key`);
+    if (!validKey(k)) {
+      errors.push(`metadata.annotations: Invalid value: "${k}": name part must be a valid key`);
+    }
     if (typeof v !== "string") errors.push(`metadata.annotations.${k}: Invalid value: must be a string`);
   }
 };
@@ -258,7 +274,9 @@ export const validate = (kind: KindInfo, obj: KObj): string[] => {
       const selector = fromSpec(spec.selector);
       if (!spec.selector || selector.length === 0) errors.push("spec.selector: Required value");
       else if (!matches(selector, spec.template?.metadata?.labels)) {
-        errors.push("spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`");
+        errors.push(
+          "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`",
+        );
       }
       checkPodSpec("spec.template.spec", spec.template?.spec, errors);
       break;
@@ -270,13 +288,19 @@ export const validate = (kind: KindInfo, obj: KObj): string[] => {
       for (const [i, p] of ((obj.spec?.ports ?? []) as Record<string, unknown>[]).entries()) {
         const port = p.port as number;
         if (!Number.isInteger(port) || port < 1 || port > 65535) {
-          errors.push(`spec.ports[${i}].port: Invalid value: ${port}: must be between 1 and 65535, inclusive`);
+          errors.push(
+            `spec.ports[${i}].port: Invalid value: ${port}: must be between 1 and 65535, inclusive`,
+          );
         }
       }
       break;
     case "Secret":
       for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, unknown>)) {
-        if (!/^[-._a-zA-Z0-9]+$/.test(k)) errors.push(`data[${k}]: Invalid value: a valid config key must consist of alphanumeric characters, '-', '_' or '.'`);
+        if (!/^[-._a-zA-Z0-9]+$/.test(k)) {
+          errors.push(
+            `data[${k}]: Invalid value: a valid config key must consist of alphanumeric characters, '-', '_' or '.'`,
+          );
+        }
         if (typeof v !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) {
           errors.push(`data[${k}]: Invalid value: illegal base64 data`);
         }

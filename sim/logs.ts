@@ -53,14 +53,22 @@ export class LogStore implements LogSource {
   read(
     ns: string,
     pod: string,
-    opts: { container?: string; follow: boolean; tailLines?: number; sinceTime?: number; timestamps: boolean },
+    opts: {
+      container?: string;
+      follow: boolean;
+      tailLines?: number;
+      sinceTime?: number;
+      timestamps: boolean;
+    },
     onLine: (line: string) => void,
     onEnd: () => void,
   ): () => void {
     const l = this.log(ns, pod, opts.container ?? "");
     const render = (x: LogLine) => (opts.timestamps ? `${rfc3339Nano(x.time)} ${x.text}` : x.text);
     let lines = l.lines.filter((x) => opts.sinceTime === undefined || x.time >= opts.sinceTime);
-    if (opts.tailLines !== undefined && opts.tailLines >= 0) lines = lines.slice(Math.max(0, lines.length - opts.tailLines));
+    if (opts.tailLines !== undefined && opts.tailLines >= 0) {
+      lines = lines.slice(Math.max(0, lines.length - opts.tailLines));
+    }
     for (const x of lines) onLine(render(x));
     if (!opts.follow || l.ended) {
       onEnd();

@@ -4,7 +4,16 @@
  * selectors, an event history for watches (410 Expired once compacted), owner
  * reference garbage collection, and synchronous change notification.
  */
-import { applyDefaults, type DefaultingContext, type KindInfo, kindKey, Kinds, type KObj, qualifiedName, validate } from "./kinds.ts";
+import {
+  applyDefaults,
+  type DefaultingContext,
+  type KindInfo,
+  kindKey,
+  Kinds,
+  type KObj,
+  qualifiedName,
+  validate,
+} from "./kinds.ts";
 import { matches, type Selector } from "../src/kube/selectors.ts";
 
 export class ApiError extends Error {
@@ -160,7 +169,9 @@ export class Store {
         throw new ApiError(
           403,
           "Forbidden",
-          `${qualifiedName(kind)} "${obj.metadata.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+          `${
+            qualifiedName(kind)
+          } "${obj.metadata.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
         );
       }
     } else delete obj.metadata.namespace;
@@ -177,7 +188,11 @@ export class Store {
     if (errors.length > 0) throw this.invalid(kind, obj.metadata.name ?? "", errors);
     const key = objKey(obj.metadata.namespace, obj.metadata.name!);
     if (this.table(kind).has(key)) {
-      throw new ApiError(409, "AlreadyExists", `${qualifiedName(kind)} "${obj.metadata.name}" already exists`);
+      throw new ApiError(
+        409,
+        "AlreadyExists",
+        `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
+      );
     }
     if (opts.dryRun) return obj;
     obj.metadata.uid = this.opts.uid();
@@ -241,7 +256,10 @@ export class Store {
           next.spec.clusterIPs = [current.spec.clusterIP];
         }
       }
-      if (kind.kind === "Deployment" && JSON.stringify(next.spec.selector) !== JSON.stringify(current.spec.selector)) {
+      if (
+        kind.kind === "Deployment" &&
+        JSON.stringify(next.spec.selector) !== JSON.stringify(current.spec.selector)
+      ) {
         throw this.invalid(kind, name, ["spec.selector: Invalid value: field is immutable"]);
       }
       const errors = validate(kind, next);
@@ -258,7 +276,9 @@ export class Store {
     return new ApiError(
       409,
       "Conflict",
-      `Operation cannot be fulfilled on ${qualifiedName(kind)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      `Operation cannot be fulfilled on ${
+        qualifiedName(kind)
+      } "${name}": the object has been modified; please apply your changes to the latest version and try again`,
     );
   }
 
@@ -285,7 +305,13 @@ export class Store {
   }
 
   /** JSON merge patch (RFC 7386); strategic merge patches are applied the same way. */
-  patch(kind: KindInfo, namespace: string | undefined, name: string, patch: unknown, subresource?: "status"): KObj {
+  patch(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    subresource?: "status",
+  ): KObj {
     const current = this.peek(kind, namespace, name);
     if (!current) throw this.notFound(kind, name);
     if (!patch || typeof patch !== "object" || Array.isArray(patch)) {

@@ -9,7 +9,12 @@ const wire = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)
 
 const toKubeError = (e: unknown): KubeError =>
   e instanceof ApiError
-    ? new KubeError({ status: e.code, reason: e.reason, message: e.message, retryAfterSeconds: e.retryAfterSeconds })
+    ? new KubeError({
+      status: e.code,
+      reason: e.reason,
+      message: e.message,
+      retryAfterSeconds: e.retryAfterSeconds,
+    })
     : new KubeError({ status: 500, reason: "InternalError", message: String(e) });
 
 export const SimTransport: Layer.Layer<KubeApi, never, SimCluster> = Layer.effect(
@@ -22,12 +27,17 @@ export const SimTransport: Layer.Layer<KubeApi, never, SimCluster> = Layer.effec
           const res = api.handle({ ...req, body: wire(req.body) });
           if (res.status >= 400) {
             const retryAfter = res.headers?.["retry-after"];
-            return Effect.fail(errorFromStatus(res.status, res.body, retryAfter ? Number(retryAfter) : undefined));
+            return Effect.fail(
+              errorFromStatus(res.status, res.body, retryAfter ? Number(retryAfter) : undefined),
+            );
           }
           return Effect.succeed(wire(res.body) as T);
         }),
       watch: <T>(path: string, query: Readonly<Record<string, string | undefined>> = {}) =>
-        Stream.callback<{ type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: T }, KubeError>(
+        Stream.callback<
+          { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: T },
+          KubeError
+        >(
           (queue) =>
             Effect.acquireRelease(
               Effect.try({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Effect, Layer, ManagedRuntime, Stream, Fiber } from "effect";
+import { Effect, Fiber, Layer, ManagedRuntime, Stream } from "effect";
 import { TestClock } from "effect/testing";
 import { SimCluster } from "../sim/cluster.ts";
 import { SimTransport } from "../sim/transport.ts";
@@ -25,7 +25,11 @@ const deployment = (name: string, image: string, extra: Record<string, unknown> 
         containers: [{
           name,
           image,
-          readinessProbe: { exec: { command: ["cat", "/tmp/.lock"] }, initialDelaySeconds: 2, periodSeconds: 2 },
+          readinessProbe: {
+            exec: { command: ["cat", "/tmp/.lock"] },
+            initialDelaySeconds: 2,
+            periodSeconds: 2,
+          },
         }],
       },
     },
@@ -33,21 +37,27 @@ const deployment = (name: string, image: string, extra: Record<string, unknown> 
   },
 });
 
-const depPath = (ns: string, name = "") => `/apis/apps/v1/namespaces/${ns}/deployments${name ? "/" + name : ""}`;
+const depPath = (ns: string, name = "") =>
+  `/apis/apps/v1/namespaces/${ns}/deployments${name ? "/" + name : ""}`;
 
 Deno.test("sim: a stale update gets 409 Conflict", async () => {
   const rt = makeRuntime();
   try {
     const result = await rt.runPromise(Effect.gen(function* () {
       const kube = yield* KubeApi;
-      // deno-lint-ignore no-explicit-any
-      yield* kube.request({ method: "POST", path: depPath("openfaas-fn"), body: deployment("a", "functions/alpine:latest") });
+      yield* kube.request({
+        method: "POST",
+        path: depPath("openfaas-fn"),
+        body: deployment("a", "functions/alpine:latest"),
+      });
       // deno-lint-ignore no-explicit-any
       const read: any = yield* kube.request({ method: "GET", path: depPath("openfaas-fn", "a") });
       const fresh = { ...read, spec: { ...read.spec, replicas: 2 } };
       yield* kube.request({ method: "PUT", path: depPath("openfaas-fn", "a"), body: fresh });
       const stale = { ...read, spec: { ...read.spec, replicas: 3 } };
-      return yield* Effect.flip(kube.request({ method: "PUT", path: depPath("openfaas-fn", "a"), body: stale }));
+      return yield* Effect.flip(
+        kube.request({ method: "PUT", path: depPath("openfaas-fn", "a"), body: stale }),
+      );
     }));
     assert.equal((result as KubeError).status, 409);
     assert.equal((result as KubeError).reason, "Conflict");
@@ -63,7 +73,11 @@ Deno.test("sim: pods become ready after their readiness delay in TestClock time"
     const cluster = await rt.runPromise(Effect.service(SimCluster));
     await rt.runPromise(Effect.gen(function* () {
       const kube = yield* KubeApi;
-      yield* kube.request({ method: "POST", path: depPath("openfaas-fn"), body: deployment("a", "functions/alpine:latest") });
+      yield* kube.request({
+        method: "POST",
+        path: depPath("openfaas-fn"),
+        body: deployment("a", "functions/alpine:latest"),
+      });
     }));
     const ready = () => cluster.store.peek(Kinds.Deployment, "openfaas-fn", "a")?.status?.readyReplicas ?? 0;
     assert.equal(ready(), 0);
@@ -85,7 +99,11 @@ Deno.test("sim: an unknown image ends in ImagePullBackOff", async () => {
     const cluster = await rt.runPromise(Effect.service(SimCluster));
     await rt.runPromise(Effect.gen(function* () {
       const kube = yield* KubeApi;
-      yield* kube.request({ method: "POST", path: depPath("openfaas-fn"), body: deployment("bad", "example.com/nope:1") });
+      yield* kube.request({
+        method: "POST",
+        path: depPath("openfaas-fn"),
+        body: deployment("bad", "example.com/nope:1"),
+      });
     }));
     await rt.runPromise(TestClock.adjust("30 seconds"));
     const pod = cluster.store.list(Kinds.Pod, "openfaas-fn").items[0];
@@ -94,7 +112,10 @@ Deno.test("sim: an unknown image ends in ImagePullBackOff", async () => {
     await rt.runPromise(TestClock.adjust("1 second"));
     const reasons = cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) => e.reason);
     assert.ok(reasons.includes("BackOff"));
-    assert.equal(cluster.store.peek(Kinds.Deployment, "openfaas-fn", "bad")?.status?.readyReplicas, undefined);
+    assert.equal(
+      cluster.store.peek(Kinds.Deployment, "openfaas-fn", "bad")?.status?.readyReplicas,
+      undefined,
+    );
   } finally {
     await rt.dispose();
   }
@@ -106,15 +127,26 @@ Deno.test("sim: a watch delivers every change in order", async () => {
     const events = await rt.runPromise(Effect.gen(function* () {
       const kube = yield* KubeApi;
       // deno-lint-ignore no-explicit-any
-      const list: any = yield* kube.request({ method: "GET", path: "/api/v1/namespaces/openfaas-fn/secrets" });
+      const list: any = yield* kube.request({
+        method: "GET",
+        path: "/api/v1/namespaces/openfaas-fn/secrets",
+      });
       const fiber = yield* kube.watch<{ metadata: { name: string; resourceVersion: string } }>(
         "/api/v1/namespaces/openfaas-fn/secrets",
         { resourceVersion: list.metadata.resourceVersion },
       ).pipe(Stream.take(5), Stream.runCollect, Effect.forkChild);
       for (const n of ["s1", "s2", "s3"]) {
-        yield* kube.request({ method: "POST", path: "/api/v1/namespaces/openfaas-fn/secrets", body: { metadata: { name: n }, stringData: { v: n } } });
+        yield* kube.request({
+          method: "POST",
+          path: "/api/v1/namespaces/openfaas-fn/secrets",
+          body: { metadata: { name: n }, stringData: { v: n } },
+        });
       }
-      yield* kube.request({ method: "PUT", path: "/api/v1/namespaces/openfaas-fn/secrets/s2", body: { metadata: { name: "s2" }, stringData: { v: "x" } } });
+      yield* kube.request({
+        method: "PUT",
+        path: "/api/v1/namespaces/openfaas-fn/secrets/s2",
+        body: { metadata: { name: "s2" }, stringData: { v: "x" } },
+      });
       yield* kube.request({ method: "DELETE", path: "/api/v1/namespaces/openfaas-fn/secrets/s1" });
       return yield* Fiber.join(fiber);
     }));

@@ -13,7 +13,9 @@ import { recordEvent } from "./events.ts";
 
 export const isPodReady = (p: KObj): boolean =>
   !p.metadata.deletionTimestamp &&
-  (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True");
+  (p.status?.conditions ?? []).some((c: { type: string; status: string }) =>
+    c.type === "Ready" && c.status === "True"
+  );
 
 const intOrPercent = (v: unknown, total: number, roundUp: boolean): number => {
   if (typeof v === "number") return v;
@@ -35,7 +37,9 @@ export class DeploymentController implements Controller {
   keysFor(e: StoreEvent): string[] {
     if (e.kind === Kinds.Deployment) return [nsName(e.object)];
     if (e.kind === Kinds.Pod) {
-      const owner = (e.object.metadata.ownerReferences ?? []).find((r: { kind: string }) => r.kind === "Deployment");
+      const owner = (e.object.metadata.ownerReferences ?? []).find((r: { kind: string }) =>
+        r.kind === "Deployment"
+      );
       return owner ? [`${e.object.metadata.namespace}/${owner.name}`] : [];
     }
     return [];
@@ -82,7 +86,10 @@ export class DeploymentController implements Controller {
       const toCreate = Math.min(Math.max(0, room), Math.max(0, desired - current.length));
       for (let i = 0; i < toCreate; i++) this.createPod(d, hash);
       let available = oldReady.length + newReady;
-      while (oldReady.length > 0 && (available - 1 >= minAvailable || oldReady.length + current.length > desired + surge)) {
+      while (
+        oldReady.length > 0 &&
+        (available - 1 >= minAvailable || oldReady.length + current.length > desired + surge)
+      ) {
         const victim = oldReady.pop()!;
         this.deletePod(d, victim);
         available--;
@@ -100,7 +107,8 @@ export class DeploymentController implements Controller {
       // Like the ReplicaSet controller: unscheduled, then not ready, then newest first.
       const rank = (p: KObj) => (p.spec.nodeName ? 2 : 0) + (isPodReady(p) ? 1 : 0);
       const victims = [...current].sort((a, b) =>
-        rank(a) - rank(b) || (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") ||
+        rank(a) - rank(b) ||
+        (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") ||
         b.metadata.name!.localeCompare(a.metadata.name!)
       );
       victims.slice(0, current.length - desired).forEach((p) => this.deletePod(d, p));
@@ -128,13 +136,29 @@ export class DeploymentController implements Controller {
     };
     delete pod.metadata.namespace;
     const created = this.store.create(Kinds.Pod, d.metadata.namespace, pod);
-    recordEvent(this.store, this.env, d, "Normal", "SuccessfulCreate", `Created pod: ${created.metadata.name}`, "deployment-controller");
+    recordEvent(
+      this.store,
+      this.env,
+      d,
+      "Normal",
+      "SuccessfulCreate",
+      `Created pod: ${created.metadata.name}`,
+      "deployment-controller",
+    );
   }
 
   private deletePod(d: KObj, p: KObj) {
     if (!this.store.peek(Kinds.Pod, p.metadata.namespace, p.metadata.name!)) return;
     this.store.delete(Kinds.Pod, p.metadata.namespace, p.metadata.name!);
-    recordEvent(this.store, this.env, d, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`, "deployment-controller");
+    recordEvent(
+      this.store,
+      this.env,
+      d,
+      "Normal",
+      "SuccessfulDelete",
+      `Deleted pod: ${p.metadata.name}`,
+      "deployment-controller",
+    );
   }
 
   private updateStatus(ns: string, name: string) {
@@ -145,7 +169,8 @@ export class DeploymentController implements Controller {
     const desired: number = d.spec.replicas ?? 1;
     const ready = pods.filter(isPodReady).length;
     const updated = pods.filter((p) => p.metadata.labels?.["pod-template-hash"] === hash).length;
-    const updatedReady = pods.filter((p) => p.metadata.labels?.["pod-template-hash"] === hash && isPodReady(p)).length;
+    const updatedReady =
+      pods.filter((p) => p.metadata.labels?.["pod-template-hash"] === hash && isPodReady(p)).length;
     const strategy = d.spec.strategy ?? {};
     const maxUnavailable = strategy.type === "Recreate"
       ? 0
@@ -153,7 +178,8 @@ export class DeploymentController implements Controller {
     const now = rfc3339(this.env.now());
     const complete = updated === desired && updatedReady === desired && pods.length === desired;
     const availableOk = ready >= desired - maxUnavailable;
-    const previous: { type: string; status: string; lastTransitionTime?: string }[] = d.status?.conditions ?? [];
+    const previous: { type: string; status: string; lastTransitionTime?: string }[] = d.status?.conditions ??
+      [];
     const condition = (type: string, status: string, reason: string, message: string) => {
       const before = previous.find((c) => c.type === type);
       return {
@@ -177,14 +203,31 @@ export class DeploymentController implements Controller {
       conditions: [
         availableOk
           ? condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
-          : condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
+          : condition(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+          ),
         complete
-          ? condition("Progressing", "True", "NewReplicaSetAvailable", `ReplicaSet "${name}-${hash}" has successfully progressed.`)
-          : condition("Progressing", "True", "ReplicaSetUpdated", `ReplicaSet "${name}-${hash}" is progressing.`),
+          ? condition(
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            `ReplicaSet "${name}-${hash}" has successfully progressed.`,
+          )
+          : condition(
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            `ReplicaSet "${name}-${hash}" is progressing.`,
+          ),
       ],
     };
     // Kubernetes omits zero counts.
-    for (const k of ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"]) {
+    for (
+      const k of ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"]
+    ) {
       if (status[k] === 0) delete status[k];
     }
     if (JSON.stringify(d.status) !== JSON.stringify(status)) {

@@ -55,7 +55,9 @@ export class EndpointsController implements Controller {
       nodeName: p.spec.nodeName,
       targetRef: { kind: "Pod", namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
     }));
-    const ports = (svc.spec.ports ?? []).map((p: { name?: string; port: number; targetPort?: number; protocol?: string }) => ({
+    const ports = (svc.spec.ports ?? []).map((
+      p: { name?: string; port: number; targetPort?: number; protocol?: string },
+    ) => ({
       name: p.name ?? "",
       port: typeof p.targetPort === "number" ? p.targetPort : p.port,
       protocol: p.protocol ?? "TCP",
@@ -68,7 +70,14 @@ export class EndpointsController implements Controller {
             [serviceNameLabel]: name,
             "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
           },
-          ownerReferences: [{ apiVersion: "v1", kind: "Service", name, uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [{
+            apiVersion: "v1",
+            kind: "Service",
+            name,
+            uid: svc.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          }],
         },
         addressType: "IPv4",
         endpoints,

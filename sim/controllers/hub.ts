@@ -51,7 +51,9 @@ export class ControllerHub {
         const [c, key] = this.queue.shift()!;
         this.queued.delete(`${c.name}\u0000${key}`);
         c.reconcile(key);
-        if (++steps > maxStepsPerDrain) throw new Error(`controllers did not settle (last: ${c.name} ${key})`);
+        if (++steps > maxStepsPerDrain) {
+          throw new Error(`controllers did not settle (last: ${c.name} ${key})`);
+        }
       }
     } finally {
       this.draining = false;

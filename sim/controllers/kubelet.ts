@@ -122,7 +122,8 @@ export class Kubelet implements Controller {
 
   private conditions(pod: KObj, ready: boolean, r: PodRun) {
     const now = rfc3339(this.env.now());
-    const previous: { type: string; status: string; lastTransitionTime?: string }[] = pod.status?.conditions ?? [];
+    const previous: { type: string; status: string; lastTransitionTime?: string }[] =
+      pod.status?.conditions ?? [];
     const cond = (type: string, ok: boolean) => {
       const status = ok ? "True" : "False";
       const before = previous.find((c) => c.type === type);
@@ -130,7 +131,9 @@ export class Kubelet implements Controller {
         type,
         status,
         lastTransitionTime: before?.status === status ? before.lastTransitionTime : now,
-        ...(ok ? {} : { reason: "ContainersNotReady", message: `containers with unready status: [${r.container}]` }),
+        ...(ok
+          ? {}
+          : { reason: "ContainersNotReady", message: `containers with unready status: [${r.container}]` }),
       };
     };
     return [
@@ -138,7 +141,8 @@ export class Kubelet implements Controller {
       { ...cond("Initialized", true), reason: undefined, message: undefined },
       cond("Ready", ready),
       cond("ContainersReady", ready),
-      previous.find((c) => c.type === "PodScheduled") ?? { type: "PodScheduled", status: "True", lastTransitionTime: now },
+      previous.find((c) => c.type === "PodScheduled") ??
+        { type: "PodScheduled", status: "True", lastTransitionTime: now },
     ].map((c) => JSON.parse(JSON.stringify(c)));
   }
 
@@ -161,8 +165,9 @@ export class Kubelet implements Controller {
     this.nodeIps.set(node, n);
     const nodeIndex = Number(/(\d+)$/.exec(node)?.[1] ?? 0);
     const podIP = `10.244.${nodeIndex}.${(n % 250) + 2}`;
-    const hostIP = (nodeObj?.status?.addresses ?? []).find((a: { type: string }) => a.type === "InternalIP")?.address ??
-      "192.168.0.1";
+    const hostIP =
+      (nodeObj?.status?.addresses ?? []).find((a: { type: string }) => a.type === "InternalIP")?.address ??
+        "192.168.0.1";
     this.patchStatus(r, (s, o) => {
       s.phase = "Pending";
       s.hostIP = hostIP;
@@ -172,7 +177,9 @@ export class Kubelet implements Controller {
       s.startTime = rfc3339(this.env.now());
       s.qosClass = qosClass(o);
       s.conditions = this.conditions(o, false, r);
-      s.containerStatuses = this.containerStatus(r, o, { state: { waiting: { reason: "ContainerCreating" } } });
+      s.containerStatuses = this.containerStatus(r, o, {
+        state: { waiting: { reason: "ContainerCreating" } },
+      });
     });
     this.pull(r);
   }
@@ -195,11 +202,27 @@ export class Kubelet implements Controller {
           },
         });
       });
-      recordEvent(this.store, this.env, pod, "Warning", "ErrImageNeverPull", `Container image "${r.image}" is not present with pull policy of Never`, "kubelet");
+      recordEvent(
+        this.store,
+        this.env,
+        pod,
+        "Warning",
+        "ErrImageNeverPull",
+        `Container image "${r.image}" is not present with pull policy of Never`,
+        "kubelet",
+      );
       return;
     }
     if (present && policy !== "Always" && image) {
-      recordEvent(this.store, this.env, pod, "Normal", "Pulled", `Container image "${r.image}" already present on machine`, "kubelet");
+      recordEvent(
+        this.store,
+        this.env,
+        pod,
+        "Normal",
+        "Pulled",
+        `Container image "${r.image}" already present on machine`,
+        "kubelet",
+      );
       this.startContainer(r, image);
       return;
     }
@@ -213,18 +236,46 @@ export class Kubelet implements Controller {
         const message =
           `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": pull access denied, repository does not exist or may require authorization`;
         this.patchStatus(r, (s, o) => {
-          s.containerStatuses = this.containerStatus(r, o, { state: { waiting: { reason: "ErrImagePull", message } } });
+          s.containerStatuses = this.containerStatus(r, o, {
+            state: { waiting: { reason: "ErrImagePull", message } },
+          });
         });
-        recordEvent(this.store, this.env, p, "Warning", "Failed", `Failed to pull image "${r.image}": ${message}`, "kubelet");
+        recordEvent(
+          this.store,
+          this.env,
+          p,
+          "Warning",
+          "Failed",
+          `Failed to pull image "${r.image}": ${message}`,
+          "kubelet",
+        );
         recordEvent(this.store, this.env, p, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
         this.after(r, 1_000, () => {
           this.patchStatus(r, (s, o) => {
             s.containerStatuses = this.containerStatus(r, o, {
-              state: { waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${r.image}"` } },
+              state: {
+                waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${r.image}"` },
+              },
             });
           });
-          recordEvent(this.store, this.env, this.pod(r), "Normal", "BackOff", `Back-off pulling image "${r.image}"`, "kubelet");
-          recordEvent(this.store, this.env, this.pod(r), "Warning", "Failed", "Error: ImagePullBackOff", "kubelet");
+          recordEvent(
+            this.store,
+            this.env,
+            this.pod(r),
+            "Normal",
+            "BackOff",
+            `Back-off pulling image "${r.image}"`,
+            "kubelet",
+          );
+          recordEvent(
+            this.store,
+            this.env,
+            this.pod(r),
+            "Warning",
+            "Failed",
+            "Error: ImagePullBackOff",
+            "kubelet",
+          );
           this.after(r, backOffMs(r.pullFailures), () => this.pull(r));
         });
         return;
@@ -232,7 +283,15 @@ export class Kubelet implements Controller {
       let images = this.nodeImages.get(node);
       if (!images) this.nodeImages.set(node, images = new Set());
       images.add(r.image);
-      recordEvent(this.store, this.env, p, "Normal", "Pulled", `Successfully pulled image "${r.image}" in ${(pullMs / 1000).toFixed(3)}s`, "kubelet");
+      recordEvent(
+        this.store,
+        this.env,
+        p,
+        "Normal",
+        "Pulled",
+        `Successfully pulled image "${r.image}" in ${(pullMs / 1000).toFixed(3)}s`,
+        "kubelet",
+      );
       this.startContainer(r, image);
     });
   }
@@ -241,8 +300,24 @@ export class Kubelet implements Controller {
     const startedAt = this.env.now();
     const pod = this.pod(r);
     const container = pod.spec.containers[0];
-    recordEvent(this.store, this.env, pod, "Normal", "Created", `Created container ${r.container}`, "kubelet");
-    recordEvent(this.store, this.env, pod, "Normal", "Started", `Started container ${r.container}`, "kubelet");
+    recordEvent(
+      this.store,
+      this.env,
+      pod,
+      "Normal",
+      "Created",
+      `Created container ${r.container}`,
+      "kubelet",
+    );
+    recordEvent(
+      this.store,
+      this.env,
+      pod,
+      "Normal",
+      "Started",
+      `Started container ${r.container}`,
+      "kubelet",
+    );
     const digest = `sha256:${r.uid.replaceAll("-", "").padEnd(64, "0").slice(0, 64)}`;
     this.patchStatus(r, (s, o) => {
       s.phase = "Running";
@@ -290,7 +365,9 @@ export class Kubelet implements Controller {
     // Back-off resets after ten minutes of running, as in the kubelet.
     const ranFor = this.env.now() - startedAt;
     const delay = ranFor > 600_000 ? backOffBaseMs : backOffMs(r.restarts);
-    const message = `back-off ${goDuration(delay)} restarting failed container=${r.container} pod=${r.name}_${r.ns}(${r.uid})`;
+    const message = `back-off ${
+      goDuration(delay)
+    } restarting failed container=${r.container} pod=${r.name}_${r.ns}(${r.uid})`;
     this.patchStatus(r, (s, o) => {
       s.conditions = this.conditions(o, false, r);
       s.containerStatuses = this.containerStatus(r, o, {
@@ -310,7 +387,15 @@ export class Kubelet implements Controller {
     if (reason === "OOMKilled") {
       this.logs.append(r.ns, r.name, r.container, this.env.now(), "fatal error: out of memory");
     }
-    recordEvent(this.store, this.env, pod, "Warning", "BackOff", `Back-off restarting failed container ${r.container} in pod ${r.name}_${r.ns}(${r.uid})`, "kubelet");
+    recordEvent(
+      this.store,
+      this.env,
+      pod,
+      "Warning",
+      "BackOff",
+      `Back-off restarting failed container ${r.container} in pod ${r.name}_${r.ns}(${r.uid})`,
+      "kubelet",
+    );
     const image = this.catalog.lookup(r.image)!;
     this.after(r, delay, () => this.startContainer(r, image));
   }
@@ -320,7 +405,9 @@ const qosClass = (pod: KObj): string => {
   const c = pod.spec.containers[0]?.resources ?? {};
   const req = c.requests ?? {}, lim = c.limits ?? {};
   if (!req.cpu && !req.memory && !lim.cpu && !lim.memory) return "BestEffort";
-  if (lim.cpu && lim.memory && (!req.cpu || req.cpu === lim.cpu) && (!req.memory || req.memory === lim.memory)) {
+  if (
+    lim.cpu && lim.memory && (!req.cpu || req.cpu === lim.cpu) && (!req.memory || req.memory === lim.memory)
+  ) {
     return "Guaranteed";
   }
   return "Burstable";

@@ -64,7 +64,9 @@ export class Scheduler implements Controller {
       const r = podRequests(p);
       used.set(p.spec.nodeName, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });
     }
-    const nodes = [...this.store.scan(Kinds.Node)].sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+    const nodes = [...this.store.scan(Kinds.Node)].sort((a, b) =>
+      a.metadata.name!.localeCompare(b.metadata.name!)
+    );
     const reasons = new Map<string, number>();
     const note = (r: string) => reasons.set(r, (reasons.get(r) ?? 0) + 1);
     let best: { node: KObj; score: number } | undefined;
@@ -82,7 +84,11 @@ export class Scheduler implements Controller {
         continue;
       }
       const alloc = node.status?.allocatable ?? {};
-      const cap = { cpu: quantityValue(alloc.cpu), memory: quantityValue(alloc.memory), pods: quantityValue(alloc.pods ?? "110") };
+      const cap = {
+        cpu: quantityValue(alloc.cpu),
+        memory: quantityValue(alloc.memory),
+        pods: quantityValue(alloc.pods ?? "110"),
+      };
       const u = used.get(node.metadata.name!) ?? { cpu: 0, memory: 0, pods: 0 };
       let fits = true;
       if (u.pods + 1 > cap.pods) {
@@ -103,16 +109,25 @@ export class Scheduler implements Controller {
     }
     const now = rfc3339(this.env.now());
     if (!best) {
-      const detail = [...reasons.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${n} ${r}`)
+      const detail = [...reasons.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) =>
+        `${n} ${r}`
+      )
         .join(", ");
-      const message = `0/${nodes.length} nodes are available: ${detail}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} No preemption victims found for incoming pod.`;
+      const message =
+        `0/${nodes.length} nodes are available: ${detail}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} No preemption victims found for incoming pod.`;
       const before = (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === "PodScheduled");
       if (before?.message !== message) {
         this.store.mutate(Kinds.Pod, ns, name, (o) => {
           o.status = {
             ...o.status,
             phase: "Pending",
-            conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message, lastTransitionTime: now }],
+            conditions: [{
+              type: "PodScheduled",
+              status: "False",
+              reason: "Unschedulable",
+              message,
+              lastTransitionTime: now,
+            }],
           };
         });
         recordEvent(this.store, this.env, pod, "Warning", "FailedScheduling", message, "default-scheduler");
@@ -128,6 +143,14 @@ export class Scheduler implements Controller {
         conditions: [{ type: "PodScheduled", status: "True", lastTransitionTime: now }],
       };
     });
-    recordEvent(this.store, this.env, pod, "Normal", "Scheduled", `Successfully assigned ${ns}/${name} to ${nodeName}`, "default-scheduler");
+    recordEvent(
+      this.store,
+      this.env,
+      pod,
+      "Normal",
+      "Scheduled",
+      `Successfully assigned ${ns}/${name} to ${nodeName}`,
+      "default-scheduler",
+    );
   }
 }

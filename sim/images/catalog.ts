@@ -42,7 +42,8 @@ export const normaliseRepository = (image: string): string => {
   const colon = ref.lastIndexOf(":");
   if (colon > lastSlash) ref = ref.slice(0, colon);
   const parts = ref.split("/");
-  const hasDomain = parts.length > 1 && (parts[0].includes(".") || parts[0].includes(":") || parts[0] === "localhost");
+  const hasDomain = parts.length > 1 &&
+    (parts[0].includes(".") || parts[0].includes(":") || parts[0] === "localhost");
   if (!hasDomain) {
     if (parts.length === 1) parts.unshift("library");
     parts.unshift("docker.io");
@@ -50,7 +51,12 @@ export const normaliseRepository = (image: string): string => {
   return parts.join("/");
 };
 
-const image = (repository: string, behaviour: Behaviour, description: string, extra: Partial<SimImage> = {}): SimImage => ({
+const image = (
+  repository: string,
+  behaviour: Behaviour,
+  description: string,
+  extra: Partial<SimImage> = {},
+): SimImage => ({
   repository: normaliseRepository(repository),
   behaviour,
   pullMs: 1_500,
@@ -63,7 +69,11 @@ export const defaultCatalog: readonly SimImage[] = [
   image("functions/alpine", "watchdog", "classic watchdog on Alpine: runs fprocess per request"),
   image("ghcr.io/openfaas/alpine", "watchdog", "classic watchdog on Alpine: runs fprocess per request"),
   image("theaxer/redirector", "redirector", "answers 302 with Location: $destination"),
-  image("ghcr.io/openfaas/of-echo", "http-echo", "of-watchdog HTTP mode: echoes method, path, headers and body"),
+  image(
+    "ghcr.io/openfaas/of-echo",
+    "http-echo",
+    "of-watchdog HTTP mode: echoes method, path, headers and body",
+  ),
   image("sim/crashloop", "crash", "exits with code 1 two seconds after start", { failAfterMs: 2_000 }),
   image("sim/oom", "oom", "allocates 512Mi one second after start", {
     failAfterMs: 1_000,
@@ -79,7 +89,10 @@ export class ImageCatalog {
     for (const i of images) this.add(i);
   }
   add(i: SimImage) {
-    this.images.set(normaliseRepository(i.repository), { ...i, repository: normaliseRepository(i.repository) });
+    this.images.set(normaliseRepository(i.repository), {
+      ...i,
+      repository: normaliseRepository(i.repository),
+    });
   }
   lookup(image: string): SimImage | undefined {
     return this.images.get(normaliseRepository(image));

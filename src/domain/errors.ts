@@ -14,7 +14,8 @@ export class NotFound extends Data.TaggedError("NotFound")<{ readonly message: s
 export class AlreadyExists extends Data.TaggedError("AlreadyExists")<{ readonly message: string }> {}
 
 /** A namespace the provider must never touch, like kube-system (401, as faas-netes classic). */
-export class NamespaceForbidden extends Data.TaggedError("NamespaceForbidden")<{ readonly message: string }> {}
+export class NamespaceForbidden
+  extends Data.TaggedError("NamespaceForbidden")<{ readonly message: string }> {}
 
 /** The request body is larger than the configured limit (413). */
 export class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge")<{ readonly message: string }> {}

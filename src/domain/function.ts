@@ -7,8 +7,8 @@ import {
   validateEnvVarName,
   validateImageRef,
   validateLabels,
-  validateResources,
   validateResourceQuantity,
+  validateResources,
 } from "./validation.ts";
 
 /** Labels the provider owns; a user value would break selectors. */
@@ -50,7 +50,9 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
     () => validateLabels("labels", req.labels ?? {}),
     () => {
       for (const k of reservedLabels) {
-        if (k !== "faas_function" && req.labels && k in req.labels) return `labels: "${k}" is reserved for the provider`;
+        if (k !== "faas_function" && req.labels && k in req.labels) {
+          return `labels: "${k}" is reserved for the provider`;
+        }
       }
       const own = req.labels?.faas_function;
       if (own !== undefined && own !== req.service) {

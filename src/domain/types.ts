@@ -133,7 +133,9 @@ export const decodeBody = <S extends Schema.Top & { readonly DecodingServices: n
     if (normalised[k]) normalised[k] = normaliseKeys(normalised[k], resourceKeys);
   }
   return Schema.decodeUnknownEffect(schema)(normalised).pipe(
-    Effect.mapError((e) => new InvalidRequest({ message: `invalid request body: ${describeIssue(e.message)}` })),
+    Effect.mapError((e) =>
+      new InvalidRequest({ message: `invalid request body: ${describeIssue(e.message)}` })
+    ),
   ) as Effect.Effect<S["Type"], InvalidRequest>;
 };
 

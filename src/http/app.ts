@@ -105,13 +105,16 @@ export const makeApp = (credentials: Credentials | undefined) =>
         const bytes = yield* Effect.tryPromise({
           try: () => readBody(c.req.raw, config.maxBodyBytes),
           catch: (e) =>
-            e instanceof PayloadTooLarge ? e : new InvalidRequest({ message: `cannot read request body: ${String(e)}` }),
+            e instanceof PayloadTooLarge
+              ? e
+              : new InvalidRequest({ message: `cannot read request body: ${String(e)}` }),
         });
         const text = new TextDecoder().decode(bytes);
         if (text.trim() === "" && allowEmpty) return yield* decodeBody(schema, {});
         const parsed = yield* Effect.try({
           try: () => JSON.parse(text) as unknown,
-          catch: (e) => new InvalidRequest({ message: `invalid request body: malformed JSON: ${(e as Error).message}` }),
+          catch: (e) =>
+            new InvalidRequest({ message: `invalid request body: malformed JSON: ${(e as Error).message}` }),
         });
         return yield* decodeBody(schema, parsed);
       });
@@ -124,10 +127,8 @@ export const makeApp = (credentials: Credentials | undefined) =>
         auth: true,
         methods: {
           GET: (c) => respond(functions.list(query(c, "namespace")), (list) => json(list)),
-          POST: (c) =>
-            respond(Effect.flatMap(body(c, FunctionDeployment), functions.deploy), accepted),
-          PUT: (c) =>
-            respond(Effect.flatMap(body(c, FunctionDeployment), functions.update), accepted),
+          POST: (c) => respond(Effect.flatMap(body(c, FunctionDeployment), functions.deploy), accepted),
+          PUT: (c) => respond(Effect.flatMap(body(c, FunctionDeployment), functions.update), accepted),
           DELETE: (c) =>
             respond(
               Effect.flatMap(body(c, DeleteFunctionRequest), (req) =>
@@ -151,8 +152,11 @@ export const makeApp = (credentials: Credentials | undefined) =>
         methods: {
           POST: (c) =>
             respond(
-              Effect.flatMap(body(c, ScaleServiceRequest), (req) =>
-                functions.scale(c.req.param("name")!, req.replicas, req.namespace || query(c, "namespace"))),
+              Effect.flatMap(
+                body(c, ScaleServiceRequest),
+                (req) =>
+                  functions.scale(c.req.param("name")!, req.replicas, req.namespace || query(c, "namespace")),
+              ),
               accepted,
             ),
         },
@@ -178,17 +182,26 @@ export const makeApp = (credentials: Credentials | undefined) =>
           GET: (c) => respond(secrets.list(query(c, "namespace")), (l) => json(l)),
           POST: (c) =>
             respond(
-              Effect.flatMap(body(c, SecretRequest), (s) => secrets.create({ ...s, namespace: s.namespace || query(c, "namespace") })),
+              Effect.flatMap(
+                body(c, SecretRequest),
+                (s) => secrets.create({ ...s, namespace: s.namespace || query(c, "namespace") }),
+              ),
               accepted,
             ),
           PUT: (c) =>
             respond(
-              Effect.flatMap(body(c, SecretRequest), (s) => secrets.update({ ...s, namespace: s.namespace || query(c, "namespace") })),
+              Effect.flatMap(
+                body(c, SecretRequest),
+                (s) => secrets.update({ ...s, namespace: s.namespace || query(c, "namespace") }),
+              ),
               accepted,
             ),
           DELETE: (c) =>
             respond(
-              Effect.flatMap(body(c, SecretRequest), (s) => secrets.remove(s.name, s.namespace || query(c, "namespace"))),
+              Effect.flatMap(
+                body(c, SecretRequest),
+                (s) => secrets.remove(s.name, s.namespace || query(c, "namespace")),
+              ),
               accepted,
             ),
         },
@@ -196,7 +209,9 @@ export const makeApp = (credentials: Credentials | undefined) =>
       {
         path: "/system/namespaces",
         auth: true,
-        methods: { GET: () => respond(namespaces.list(), (l) => json(l)) },
+        methods: {
+          GET: () => respond(namespaces.list(), (l) => json(l)),
+        },
       },
       {
         path: "/system/namespace/:name{[-a-zA-Z_0-9.]*}",
@@ -211,12 +226,20 @@ export const makeApp = (credentials: Credentials | undefined) =>
             ),
           POST: (c) =>
             respond(
-              Effect.flatMap(body(c, FunctionNamespace), (req) =>
-                namespaces.create({ ...req, name: req.name || c.req.param("name") })),
+              Effect.flatMap(
+                body(c, FunctionNamespace),
+                (req) => namespaces.create({ ...req, name: req.name || c.req.param("name") }),
+              ),
               () => new Response(null, { status: 201 }),
             ),
           PUT: (c) =>
-            respond(Effect.flatMap(body(c, FunctionNamespace), (req) => namespaces.update(c.req.param("name")!, req)), accepted),
+            respond(
+              Effect.flatMap(
+                body(c, FunctionNamespace),
+                (req) => namespaces.update(c.req.param("name")!, req),
+              ),
+              accepted,
+            ),
           DELETE: (c) => respond(namespaces.remove(c.req.param("name")!), accepted),
         },
       },
@@ -231,8 +254,11 @@ export const makeApp = (credentials: Credentials | undefined) =>
     ];
 
     const health = () => {
-      const ready = caches.deployments.hasSynced() && caches.namespaces.hasSynced() && caches.endpointSlices.hasSynced();
-      return ready ? new Response(null, { status: 200 }) : textError(503, "caches have not synced with the cluster yet");
+      const ready = caches.deployments.hasSynced() && caches.namespaces.hasSynced() &&
+        caches.endpointSlices.hasSynced();
+      return ready
+        ? new Response(null, { status: 200 })
+        : textError(503, "caches have not synced with the cluster yet");
     };
 
     const app = new Hono({ strict: true });

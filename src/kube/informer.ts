@@ -116,7 +116,12 @@ export const makeInformer = <T extends ObjectMetaLike>(
             if (e.type === "ERROR") {
               const status = e.object as unknown as { code?: number; message?: string };
               return Effect.fail(
-                { _tag: "KubeError", status: status.code ?? 500, reason: "Expired", message: status.message ?? "" } as KubeError,
+                {
+                  _tag: "KubeError",
+                  status: status.code ?? 500,
+                  reason: "Expired",
+                  message: status.message ?? "",
+                } as KubeError,
               );
             }
             return Effect.sync(() => apply(e));
@@ -132,7 +137,9 @@ export const makeInformer = <T extends ObjectMetaLike>(
       Effect.catch((e: KubeError) =>
         isGone(e)
           ? Effect.logDebug(`informer ${options.path}: watch expired, relisting`)
-          : Effect.logWarning(`informer ${options.path}: ${e.message}; retrying`).pipe(Effect.andThen(Effect.fail(e)))
+          : Effect.logWarning(`informer ${options.path}: ${e.message}; retrying`).pipe(
+            Effect.andThen(Effect.fail(e)),
+          )
       ),
       Effect.retry(watchReconnect),
       Effect.forever,

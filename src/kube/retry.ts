@@ -14,18 +14,19 @@ export const isTransient = (e: KubeError): boolean =>
  * apiRetry: exponential back-off from 100 ms with jitter, each delay capped at
  * 5 s and at least the server's Retry-After, for at most 30 s of retrying.
  */
-export const apiRetry = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("5 seconds")]).pipe(
-  Schedule.jittered,
-  Schedule.setInputType<KubeError>(),
-  Schedule.modifyDelay((meta) =>
-    Effect.succeed(
-      meta.input.retryAfterSeconds !== undefined
-        ? Duration.max(meta.duration, Duration.seconds(meta.input.retryAfterSeconds))
-        : meta.duration,
-    )
-  ),
-  Schedule.while(({ input, elapsed }) => isTransient(input) && elapsed < 30_000),
-);
+export const apiRetry = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("5 seconds")])
+  .pipe(
+    Schedule.jittered,
+    Schedule.setInputType<KubeError>(),
+    Schedule.modifyDelay((meta) =>
+      Effect.succeed(
+        meta.input.retryAfterSeconds !== undefined
+          ? Duration.max(meta.duration, Duration.seconds(meta.input.retryAfterSeconds))
+          : meta.duration,
+      )
+    ),
+    Schedule.while(({ input, elapsed }) => isTransient(input) && elapsed < 30_000),
+  );
 
 /** conflictRetry: a stale read-modify-write is re-read and re-applied, 5 tries ~10 ms apart (client-go's DefaultRetry). */
 export const conflictRetry = Schedule.spaced("10 millis").pipe(
@@ -35,7 +36,10 @@ export const conflictRetry = Schedule.spaced("10 millis").pipe(
 );
 
 /** watchReconnect: back-off between failed list/watch attempts of an informer, capped at 30 s. */
-export const watchReconnect = Schedule.min([Schedule.exponential("200 millis", 2), Schedule.spaced("30 seconds")]).pipe(
+export const watchReconnect = Schedule.min([
+  Schedule.exponential("200 millis", 2),
+  Schedule.spaced("30 seconds"),
+]).pipe(
   Schedule.jittered,
 );
 

@@ -23,13 +23,18 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/provide
   static layer: Layer.Layer<Caches, never, KubeApi> = Layer.effect(
     Caches,
     Effect.gen(function* () {
-      const deployments = yield* makeInformer<Deployment>({ path: paths.deployments(), labelSelector: functionLabel });
+      const deployments = yield* makeInformer<Deployment>({
+        path: paths.deployments(),
+        labelSelector: functionLabel,
+      });
       const namespaces = yield* makeInformer<Namespace>({ path: paths.namespaces() });
       const endpointSlices = yield* makeInformer<EndpointSlice>({
         path: paths.endpointSlices(),
         labelSelector: "kubernetes.io/service-name",
       });
-      const synced = Effect.all([deployments.synced, namespaces.synced, endpointSlices.synced], { discard: true });
+      const synced = Effect.all([deployments.synced, namespaces.synced, endpointSlices.synced], {
+        discard: true,
+      });
       return Caches.of({ deployments, namespaces, endpointSlices, synced });
     }),
   );

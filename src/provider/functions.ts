@@ -13,7 +13,14 @@ import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
 import { Namespaces } from "./namespaces.ts";
 import { fromKube, mapKube } from "./kubeerrors.ts";
-import { applyServiceUpdate, applyUpdate, functionLabel, type SecretRef, toFunctionStatus, toKubernetes } from "./translate.ts";
+import {
+  applyServiceUpdate,
+  applyUpdate,
+  functionLabel,
+  type SecretRef,
+  toFunctionStatus,
+  toKubernetes,
+} from "./translate.ts";
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
@@ -51,16 +58,24 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
 
       /** Looks up the named secrets in the function's namespace; any missing one is a 400. */
       const resolveSecrets = (names: readonly string[], ns: string) =>
-        Effect.forEach(names, (name) =>
-          kube.request<Secret>({ method: "GET", path: paths.secrets(ns, name) }).pipe(
-            withApiRetry,
-            Effect.map((s): SecretRef => ({ name, type: s.type, keys: Object.keys(s.data ?? {}) })),
-            Effect.catchIf(
-              (e: KubeError) => isNotFound(e),
-              () => Effect.fail(new InvalidRequest({ message: `secrets: secret "${name}" not found in namespace ${ns}` })),
+        Effect.forEach(
+          names,
+          (name) =>
+            kube.request<Secret>({ method: "GET", path: paths.secrets(ns, name) }).pipe(
+              withApiRetry,
+              Effect.map((s): SecretRef => ({ name, type: s.type, keys: Object.keys(s.data ?? {}) })),
+              Effect.catchIf(
+                (e: KubeError) => isNotFound(e),
+                () =>
+                  Effect.fail(
+                    new InvalidRequest({ message: `secrets: secret "${name}" not found in namespace ${ns}` }),
+                  ),
+              ),
+              Effect.mapError((
+                e,
+              ) => ("_tag" in e && e._tag === "KubeError" ? fromKube(e as KubeError) : e as ProviderError)),
             ),
-            Effect.mapError((e) => ("_tag" in e && e._tag === "KubeError" ? fromKube(e as KubeError) : e as ProviderError)),
-          ));
+        );
 
       const validated = (req: FunctionDeployment) => {
         const m = validateFunctionDeployment(req);
@@ -72,11 +87,17 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           const req = yield* validated(input);
           const ns = yield* namespaces.resolve(req.namespace);
           if (isFunction(deployments.get(ns, req.service))) {
-            return yield* new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` });
+            return yield* new AlreadyExists({
+              message: `function ${req.service} already exists in namespace ${ns}`,
+            });
           }
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
           const { deployment, service } = toKubernetes(req, ns, secrets, config);
-          const created = yield* kube.request<Deployment>({ method: "POST", path: paths.deployments(ns), body: deployment })
+          const created = yield* kube.request<Deployment>({
+            method: "POST",
+            path: paths.deployments(ns),
+            body: deployment,
+          })
             .pipe(
               withApiRetry,
               Effect.catchIf(isAlreadyExists, () =>
@@ -109,7 +130,11 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const upsertService = (ns: string, req: FunctionDeployment) =>
         kube.request<Service>({ method: "GET", path: paths.services(ns, req.service) }).pipe(
           Effect.flatMap((svc) =>
-            kube.request<Service>({ method: "PUT", path: paths.services(ns, req.service), body: applyServiceUpdate(svc, req) })
+            kube.request<Service>({
+              method: "PUT",
+              path: paths.services(ns, req.service),
+              body: applyServiceUpdate(svc, req),
+            })
           ),
           Effect.retry(conflictRetry),
           withApiRetry,
@@ -121,8 +146,11 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           const ns = yield* namespaces.resolve(req.namespace);
           if (!isFunction(deployments.get(ns, req.service))) return yield* notFound(req.service, ns);
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
-          const rolloutId = String((yield* Clock.currentTimeNanos));
-          const updated = yield* kube.request<Deployment>({ method: "GET", path: paths.deployments(ns, req.service) }).pipe(
+          const rolloutId = String(yield* Clock.currentTimeNanos);
+          const updated = yield* kube.request<Deployment>({
+            method: "GET",
+            path: paths.deployments(ns, req.service),
+          }).pipe(
             Effect.flatMap((current) =>
               kube.request<Deployment>({
                 method: "PUT",
@@ -137,7 +165,11 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           deployments.upsert(updated);
           yield* upsertService(ns, req).pipe(
             Effect.catchIf(isNotFound, () =>
-              kube.request({ method: "POST", path: paths.services(ns), body: toKubernetes(req, ns, secrets, config).service })),
+              kube.request({
+                method: "POST",
+                path: paths.services(ns),
+                body: toKubernetes(req, ns, secrets, config).service,
+              })),
             mapKube,
           );
           yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
@@ -166,7 +198,9 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         Effect.gen(function* () {
           yield* checkName(name);
           if (!Number.isInteger(replicas) || replicas < 0) {
-            return yield* new InvalidRequest({ message: `replicas: ${replicas} must be a non-negative integer` });
+            return yield* new InvalidRequest({
+              message: `replicas: ${replicas} must be a non-negative integer`,
+            });
           }
           const ns = yield* namespaces.resolve(namespace);
           if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
@@ -181,10 +215,13 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
 
       return Functions.of({
         list: (namespace) =>
-          Effect.map(namespaces.resolve(namespace), (ns) =>
-            deployments.list(ns).filter(isFunction).map(toFunctionStatus).sort((a, b) =>
-              a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-            )),
+          Effect.map(
+            namespaces.resolve(namespace),
+            (ns) =>
+              deployments.list(ns).filter(isFunction).map(toFunctionStatus).sort((a, b) =>
+                a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+              ),
+          ),
         status: (name, namespace) =>
           Effect.gen(function* () {
             yield* checkName(name);

@@ -1,7 +1,13 @@
 /** Kubernetes failures as provider errors (faas-netes' ProcessErrorReasons mapping). */
 import { Effect } from "effect";
 import type { KubeError } from "../kube/api.ts";
-import { AlreadyExists, ClusterError, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
+import {
+  AlreadyExists,
+  ClusterError,
+  InvalidRequest,
+  NotFound,
+  type ProviderError,
+} from "../domain/errors.ts";
 
 export const fromKube = (e: KubeError): ProviderError => {
   switch (e.status) {

@@ -12,7 +12,7 @@ import { Caches } from "./caches.ts";
 import { mapKube } from "./kubeerrors.ts";
 import { InvalidRequest, NamespaceForbidden, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { FunctionNamespace } from "../domain/types.ts";
-import { validateDnsLabel, validateLabels, validateAnnotations } from "../domain/validation.ts";
+import { validateAnnotations, validateDnsLabel, validateLabels } from "../domain/validation.ts";
 
 export const systemNamespaces = new Set(["kube-system", "kube-public", "kube-node-lease"]);
 
@@ -44,7 +44,9 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
         const m = validateDnsLabel("namespace", name);
         if (m) return Effect.fail(new InvalidRequest({ message: m }));
         if (systemNamespaces.has(name)) {
-          return Effect.fail(new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` }));
+          return Effect.fail(
+            new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` }),
+          );
         }
         return Effect.void;
       };
@@ -57,7 +59,8 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
           const obj = caches.namespaces.get(undefined, ns);
           if (!obj || !isOpenFaaSNamespace(obj)) {
             return yield* new InvalidRequest({
-              message: `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
+              message:
+                `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
             });
           }
           return ns;
@@ -81,7 +84,9 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
       const getMarked = (name: string) =>
         Effect.gen(function* () {
           yield* checkName(name);
-          const ns = yield* mapKube(withApiRetry(kube.request<Namespace>({ method: "GET", path: paths.namespaces(name) })));
+          const ns = yield* mapKube(
+            withApiRetry(kube.request<Namespace>({ method: "GET", path: paths.namespaces(name) })),
+          );
           if (!isOpenFaaSNamespace(ns)) {
             return yield* new NotFound({ message: `namespace ${name} is not an OpenFaaS namespace` });
           }
@@ -89,7 +94,8 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
         });
 
       const checkBody = (req: FunctionNamespace) => {
-        const m = validateLabels("labels", req.labels ?? {}) ?? validateAnnotations("annotations", req.annotations ?? {});
+        const m = validateLabels("labels", req.labels ?? {}) ??
+          validateAnnotations("annotations", req.annotations ?? {});
         return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.void;
       };
 
@@ -104,7 +110,9 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
             yield* checkName(name);
             yield* checkBody(req);
             if (!marked(req.labels?.openfaas) && !marked(req.annotations?.openfaas)) {
-              return yield* new InvalidRequest({ message: `namespace ${name} must carry the label openfaas=1` });
+              return yield* new InvalidRequest({
+                message: `namespace ${name} must carry the label openfaas=1`,
+              });
             }
             const created = yield* mapKube(withApiRetry(kube.request<Namespace>({
               method: "POST",
@@ -122,7 +130,9 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
         update: (name, req) =>
           Effect.gen(function* () {
             if (req.name && req.name !== name) {
-              return yield* new InvalidRequest({ message: `name: "${req.name}" does not match the path "${name}"` });
+              return yield* new InvalidRequest({
+                message: `name: "${req.name}" does not match the path "${name}"`,
+              });
             }
             yield* checkBody(req);
             const current = yield* getMarked(name);
@@ -143,10 +153,14 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
         remove: (name) =>
           Effect.gen(function* () {
             if (name === defaultNs) {
-              return yield* new InvalidRequest({ message: `namespace ${name} is the default function namespace` });
+              return yield* new InvalidRequest({
+                message: `namespace ${name} is the default function namespace`,
+              });
             }
             yield* getMarked(name);
-            const gone = yield* mapKube(withApiRetry(kube.request<Namespace>({ method: "DELETE", path: paths.namespaces(name) })));
+            const gone = yield* mapKube(
+              withApiRetry(kube.request<Namespace>({ method: "DELETE", path: paths.namespaces(name) })),
+            );
             caches.namespaces.remove(undefined, name, gone.metadata?.resourceVersion);
           }),
       });

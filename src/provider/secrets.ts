@@ -30,7 +30,9 @@ export const secretData = (req: SecretRequest): string | InvalidRequest => {
   }
   const bytes = new TextEncoder().encode(req.value ?? "");
   let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
   return btoa(binary);
 };
 

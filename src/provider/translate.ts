@@ -89,7 +89,9 @@ const probeFor = (cfg: TranslateConfig, t: ProbeTimings) => ({
   failureThreshold: t.failureThreshold,
 });
 
-export const nodeSelectorFor = (constraints: readonly string[] | null | undefined): Record<string, string> => {
+export const nodeSelectorFor = (
+  constraints: readonly string[] | null | undefined,
+): Record<string, string> => {
   const out: Record<string, string> = {};
   for (const c of constraints ?? []) {
     const kv = parseConstraint(c);
@@ -235,7 +237,9 @@ export const applyUpdate = (
   else delete podSpec.serviceAccountName;
   if (pullSecrets.length > 0) podSpec.imagePullSecrets = pullSecrets;
   else delete podSpec.imagePullSecrets;
-  const kept = (podSpec.volumes ?? []).filter((v) => v.name !== "temp" && !v.name.endsWith("-projected-secrets"));
+  const kept = (podSpec.volumes ?? []).filter((v) =>
+    v.name !== "temp" && !v.name.endsWith("-projected-secrets")
+  );
   podSpec.volumes = [...kept, ...volumes];
   if (podSpec.volumes.length === 0) delete podSpec.volumes;
   spec.template.metadata = {
@@ -261,7 +265,9 @@ export const toFunctionStatus = (d: Deployment): FunctionStatus => {
   const env = c?.env ?? [];
   const envProcess = env.find((e) => e.name === "fprocess")?.value;
   const envVars: Record<string, string> = {};
-  for (const e of env) if (e.name !== "fprocess" && e.value !== undefined && !e.valueFrom) envVars[e.name] = e.value;
+  for (const e of env) {
+    if (e.name !== "fprocess" && e.value !== undefined && !e.valueFrom) envVars[e.name] = e.value;
+  }
   const constraints = Object.entries(template?.spec?.nodeSelector ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([k, v]) => `${k}=${v}`);
   const secrets = [

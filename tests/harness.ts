@@ -1,0 +1,93 @@
+/**
+ * Starts the provider on the simulator, in virtual time (TestClock), behind a
+ * real HTTP server on 127.0.0.1 with an ephemeral port.
+ */
+import { Effect, Layer, ManagedRuntime } from "effect";
+import { TestClock } from "effect/testing";
+import { loadConfig, type ProviderConfig } from "../src/config.ts";
+import { providerLayer } from "../src/provider/layer.ts";
+import { makeApp } from "../src/http/app.ts";
+import type { Credentials } from "../src/http/auth.ts";
+import { simBackend } from "../sim/layer.ts";
+import { SimCluster, type SimClusterShape, type SimOptions } from "../sim/cluster.ts";
+import { Caches } from "../src/provider/caches.ts";
+
+export interface Harness {
+  readonly url: string;
+  readonly config: ProviderConfig;
+  readonly cluster: SimClusterShape;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Requests and returns status and text, consuming the body. */
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; text: string; headers: Headers }>;
+  /** Advances virtual time. */
+  advance(ms: number): Promise<void>;
+  // deno-lint-ignore no-explicit-any
+  run<A>(effect: Effect.Effect<A, any, any>): Promise<A>;
+  close(): Promise<void>;
+}
+
+export const testConfig = (overrides: Partial<ProviderConfig> = {}): ProviderConfig => ({
+  ...loadConfig({}, []),
+  ...overrides,
+});
+
+export const startProvider = async (
+  options: { config?: Partial<ProviderConfig>; credentials?: Credentials; sim?: SimOptions } = {},
+): Promise<Harness> => {
+  const config = testConfig(options.config);
+  const layer = providerLayer(config).pipe(
+    Layer.provideMerge(simBackend(config, options.sim)),
+    Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
+  );
+  const runtime = ManagedRuntime.make(layer);
+  await runtime.runPromise(TestClock.setTime(Date.parse("2026-01-01T00:00:00Z")));
+  await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
+  const cluster = await runtime.runPromise(Effect.service(SimCluster));
+  const app = await runtime.runPromise(makeApp(options.credentials));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+  return {
+    url,
+    config,
+    cluster,
+    request,
+    call: async (method, path, body, headers) => {
+      const res = await request(method, path, body, headers);
+      return { status: res.status, text: await res.text(), headers: res.headers };
+    },
+    advance: async (ms) => {
+      await runtime.runPromise(TestClock.adjust(ms));
+      // Let watch consumers apply what the simulator emitted.
+      for (let i = 0; i < 5; i++) await runtime.runPromise(Effect.yieldNow);
+    },
+    run: (effect) => runtime.runPromise(effect),
+    close: async () => {
+      await server.shutdown();
+      await runtime.dispose();
+    },
+  };
+};
+
+/** Runs `fn` against a fresh provider and always closes it. */
+export const withProvider = async (
+  fn: (h: Harness) => Promise<void>,
+  options: Parameters<typeof startProvider>[0] = {},
+) => {
+  const h = await startProvider(options);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+};
