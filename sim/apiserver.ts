@@ -96,8 +96,22 @@ const fieldFilter = (
     const get = (o: KObj): unknown =>
       field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o);
     if (
-      !["metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "involvedObject.name"]
-        .includes(field)
+      ![
+        "metadata.name",
+        "metadata.namespace",
+        "spec.nodeName",
+        "status.phase",
+        "involvedObject.name",
+        // kubectl describe asks for an object's events with these.
+        "involvedObject.namespace",
+        "involvedObject.kind",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "type",
+      ].includes(field)
     ) {
       return new ApiError(
         400,

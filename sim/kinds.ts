@@ -238,7 +238,8 @@ const checkMeta = (kind: KindInfo, obj: KObj, errors: string[]) => {
     }
   }
   for (const [k, v] of Object.entries((obj.metadata.annotations ?? {}) as Record<string, unknown>)) {
-    if (!validKey(k)) {
+    // The API server checks annotation keys lowercased.
+    if (!validKey(k.toLowerCase())) {
       errors.push(`metadata.annotations: Invalid value: "${k}": name part must be a valid key`);
     }
     if (typeof v !== "string") errors.push(`metadata.annotations.${k}: Invalid value: must be a string`);

@@ -7,9 +7,10 @@ import { TestClock } from "effect/testing";
 import { loadConfig, type ProviderConfig } from "../src/config.ts";
 import { providerLayer } from "../src/provider/layer.ts";
 import { makeApp } from "../src/http/app.ts";
+import type { ProxyOptions } from "../src/invoke/proxy.ts";
 import type { Credentials } from "../src/http/auth.ts";
-import { simBackend } from "../sim/layer.ts";
-import { SimCluster, type SimClusterShape, type SimOptions } from "../sim/cluster.ts";
+import { simBackend, type SimBackendOptions } from "../sim/layer.ts";
+import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
 import { Caches } from "../src/provider/caches.ts";
 
 export interface Harness {
@@ -24,6 +25,8 @@ export interface Harness {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<{ status: number; text: string; headers: Headers }>;
+  /** Advances virtual time in steps (letting real I/O run in between) until `pending` settles. */
+  advanceUntil<T>(pending: Promise<T>, stepMs?: number, maxMs?: number): Promise<T>;
   /** Advances virtual time. */
   advance(ms: number): Promise<void>;
   // deno-lint-ignore no-explicit-any
@@ -37,7 +40,12 @@ export const testConfig = (overrides: Partial<ProviderConfig> = {}): ProviderCon
 });
 
 export const startProvider = async (
-  options: { config?: Partial<ProviderConfig>; credentials?: Credentials; sim?: SimOptions } = {},
+  options: {
+    config?: Partial<ProviderConfig>;
+    credentials?: Credentials;
+    sim?: SimBackendOptions;
+    proxy?: ProxyOptions;
+  } = {},
 ): Promise<Harness> => {
   const config = testConfig(options.config);
   const layer = providerLayer(config).pipe(
@@ -48,12 +56,13 @@ export const startProvider = async (
   await runtime.runPromise(TestClock.setTime(Date.parse("2026-01-01T00:00:00Z")));
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
   const cluster = await runtime.runPromise(Effect.service(SimCluster));
-  const app = await runtime.runPromise(makeApp(options.credentials));
+  const app = await runtime.runPromise(makeApp(options.credentials, options.proxy));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, {
       method,
+      redirect: "manual",
       headers,
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
@@ -65,6 +74,16 @@ export const startProvider = async (
     call: async (method, path, body, headers) => {
       const res = await request(method, path, body, headers);
       return { status: res.status, text: await res.text(), headers: res.headers };
+    },
+    advanceUntil: async <T>(pending: Promise<T>, stepMs = 100, maxMs = 120_000): Promise<T> => {
+      let settled = false;
+      pending.then(() => (settled = true), () => (settled = true));
+      for (let t = 0; t < maxMs && !settled; t += stepMs) {
+        await new Promise((r) => setTimeout(r, 1));
+        if (settled) break;
+        await runtime.runPromise(TestClock.adjust(stepMs));
+      }
+      return await pending;
     },
     advance: async (ms) => {
       await runtime.runPromise(TestClock.adjust(ms));

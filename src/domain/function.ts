@@ -10,6 +10,7 @@ import {
   validateResourceQuantity,
   validateResources,
 } from "./validation.ts";
+import { validateScalingLabels } from "../scaling/policy.ts";
 
 /** Labels the provider owns; a user value would break selectors. */
 export const reservedLabels = ["faas_function", "pod-template-hash"];
@@ -48,6 +49,7 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
       }
     },
     () => validateLabels("labels", req.labels ?? {}),
+    () => validateScalingLabels(req.labels),
     () => {
       for (const k of reservedLabels) {
         if (k !== "faas_function" && req.labels && k in req.labels) {

@@ -54,6 +54,11 @@ export interface FunctionStatus {
   availableReplicas: number;
   createdAt: string;
   usage?: { cpu?: number; totalMemoryBytes?: number };
+  /**
+   * Extension: why not every replica is available (pod-level reason and
+   * message), present only then. Existing clients ignore unknown fields.
+   */
+  readiness?: { reason: string; message: string; pod: string };
 }
 
 export const ScaleServiceRequest = Schema.Struct({

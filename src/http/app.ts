@@ -9,6 +9,13 @@ import { Caches } from "../provider/caches.ts";
 import { Functions } from "../provider/functions.ts";
 import { Namespaces } from "../provider/namespaces.ts";
 import { Secrets } from "../provider/secrets.ts";
+import { Logs } from "../provider/logs.ts";
+import { Unprocessable } from "../domain/errors.ts";
+import { makeProxy, type ProxyOptions } from "../invoke/proxy.ts";
+import type { Upstream } from "../invoke/upstream.ts";
+import type { Invocations } from "../invoke/invocations.ts";
+import { metrics, registry } from "../metrics/registry.ts";
+import { Stream } from "effect";
 import { InvalidRequest, PayloadTooLarge, type ProviderError } from "../domain/errors.ts";
 import {
   decodeBody,
@@ -23,7 +30,7 @@ import { providerName, release, sha } from "../version.ts";
 import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
 import { statusOf, textError } from "./errors.ts";
 
-export type Services = AppConfig | Functions | Secrets | Namespaces | Caches;
+export type Services = AppConfig | Functions | Secrets | Namespaces | Caches | Logs | Upstream | Invocations;
 
 type Handler = (c: HonoContext) => Promise<Response>;
 type Method = "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH" | "OPTIONS";
@@ -39,6 +46,21 @@ const nameParam = ":name{[-a-zA-Z_0-9.]+}";
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+/** JSON text per status object: unchanged functions keep their object, so their text is reused. */
+const encoded = new WeakMap<object, string>();
+const jsonList = (items: readonly object[]) => {
+  let body = encoded.get(items);
+  if (body === undefined) {
+    const parts = items.map((item) => {
+      let text = encoded.get(item);
+      if (text === undefined) encoded.set(item, text = JSON.stringify(item));
+      return text;
+    });
+    encoded.set(items, body = `[${parts.join(",")}]`);
+  }
+  return new Response(body, { status: 200, headers: { "Content-Type": "application/json" } });
+};
 
 const accepted = () => new Response(null, { status: 202 });
 
@@ -72,13 +94,27 @@ export const readBody = async (req: Request, limit: number): Promise<Uint8Array>
 const tooLarge = (limit: number) =>
   new PayloadTooLarge({ message: `request body is larger than the limit of ${limit} bytes` });
 
-export const makeApp = (credentials: Credentials | undefined) =>
+/** Go's strconv.ParseBool. */
+const parseGoBool = (v: string | undefined) =>
+  v !== undefined && ["1", "t", "T", "TRUE", "true", "True"].includes(v);
+
+/** The path label of provider_http_* metrics: the URL path, with function names stripped. */
+const metricPath = (path: string) =>
+  path.startsWith("/system/function/")
+    ? "/system/function"
+    : path.startsWith("/system/scale-function/")
+    ? "/system/scale-function"
+    : path;
+
+export const makeApp = (credentials: Credentials | undefined, proxyOptions: ProxyOptions = {}) =>
   Effect.gen(function* () {
     const config = yield* AppConfig;
     const functions = yield* Functions;
     const secrets = yield* Secrets;
     const namespaces = yield* Namespaces;
     const caches = yield* Caches;
+    const logs = yield* Logs;
+    const proxy = yield* makeProxy(proxyOptions);
     const context = yield* Effect.context<Services>();
     const runExit = Effect.runPromiseExitWith(context);
 
@@ -126,7 +162,7 @@ export const makeApp = (credentials: Credentials | undefined) =>
         path: "/system/functions",
         auth: true,
         methods: {
-          GET: (c) => respond(functions.list(query(c, "namespace")), (list) => json(list)),
+          GET: (c) => respond(functions.list(query(c, "namespace")), jsonList),
           POST: (c) => respond(Effect.flatMap(body(c, FunctionDeployment), functions.deploy), accepted),
           PUT: (c) => respond(Effect.flatMap(body(c, FunctionDeployment), functions.update), accepted),
           DELETE: (c) =>
@@ -244,6 +280,74 @@ export const makeApp = (credentials: Credentials | undefined) =>
         },
       },
       {
+        path: "/system/logs",
+        auth: true,
+        methods: {
+          GET: (c) => {
+            const tailText = query(c, "tail");
+            const sinceText = query(c, "since");
+            const tail = tailText === undefined ? undefined : Number(tailText);
+            const since = sinceText === undefined ? undefined : new Date(sinceText);
+            const request = Effect.gen(function* () {
+              if (tail !== undefined && !Number.isInteger(tail)) {
+                return yield* new Unprocessable({
+                  message: `could not parse the log request: tail: "${tailText}" is not an integer`,
+                });
+              }
+              if (
+                since !== undefined &&
+                (Number.isNaN(since.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(sinceText!))
+              ) {
+                return yield* new Unprocessable({
+                  message: `could not parse the log request: since: "${sinceText}" is not an RFC3339 time`,
+                });
+              }
+              return yield* logs.stream({
+                name: query(c, "name") ?? "",
+                namespace: query(c, "namespace"),
+                instance: query(c, "instance"),
+                tail,
+                since,
+                follow: parseGoBool(c.req.query("follow")),
+              });
+            });
+            return respond(request, (messages) => {
+              const encoder = new TextEncoder();
+              const body = messages.pipe(
+                Stream.map((m) => encoder.encode(`${JSON.stringify(m)}\n`)),
+                Stream.toReadableStreamWith(context),
+              );
+              return new Response(body, {
+                status: 200,
+                headers: {
+                  "Content-Type": "application/x-ndjson",
+                  "Connection": "Keep-Alive",
+                  "Cache-Control": "no-cache",
+                },
+              });
+            });
+          },
+        },
+      },
+      {
+        path: "/metrics",
+        auth: false,
+        methods: {
+          GET: () => {
+            metrics.serviceCount.collect = () =>
+              caches.deployments.list().map((d) => [
+                { function_name: `${d.metadata?.name}.${d.metadata?.namespace}` },
+                d.spec?.replicas ?? 0,
+              ]);
+            return Promise.resolve(
+              new Response(registry.expose(), {
+                headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
+              }),
+            );
+          },
+        },
+      },
+      {
         path: "/healthz",
         auth: false,
         methods: {
@@ -261,18 +365,32 @@ export const makeApp = (credentials: Credentials | undefined) =>
         : textError(503, "caches have not synced with the cluster yet");
     };
 
-    const app = new Hono({ strict: true });
+    const app = new Hono<{ Bindings: Deno.ServeHandlerInfo }>({ strict: true });
     for (const route of routes) {
       for (const [method, handler] of Object.entries(route.methods) as [Method, Handler][]) {
-        app.on(method, route.path, (c) => {
-          if (route.auth && credentials && !checkBasicAuth(c.req.header("authorization"), credentials)) {
-            return unauthorized();
+        app.on(method, route.path, async (c) => {
+          const started = performance.now();
+          const res = route.auth && credentials && !checkBasicAuth(c.req.header("authorization"), credentials)
+            ? unauthorized()
+            : await handler(c);
+          if (c.req.path.startsWith("/system/")) {
+            const labels = { code: String(res.status), method: c.req.method, path: metricPath(c.req.path) };
+            metrics.httpRequests.inc(labels);
+            metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
           }
-          return handler(c);
+          return res;
         });
       }
       // A known path with another method: 405 with an empty body, like gorilla/mux.
       app.all(route.path, () => new Response(null, { status: 405 }));
+    }
+    const invoke = (c: HonoContext<{ Bindings: Deno.ServeHandlerInfo }>) => {
+      const addr = c.env?.remoteAddr as Deno.NetAddr | undefined;
+      return proxy(c.req.raw, addr ? `${addr.hostname}:${addr.port}` : undefined);
+    };
+    for (const path of ["/function/:name", "/function/:name/", "/function/:name/*"]) {
+      app.on(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"], path, invoke);
+      app.all(path, () => new Response(null, { status: 405 }));
     }
     app.notFound(() => textError(404, "404 page not found"));
     app.onError((err) => {

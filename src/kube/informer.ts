@@ -24,6 +24,8 @@ export interface Informer<T extends ObjectMetaLike> {
   readonly hasSynced: () => boolean;
   /** The resourceVersion of the latest list or event seen. */
   readonly resourceVersion: () => string;
+  /** Increases with every change to the cached contents (events, relists, writers' upserts). */
+  readonly version: () => number;
   /** Number of (re)lists, for tests and metrics. */
   readonly lists: () => number;
 }
@@ -54,6 +56,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
     const synced = yield* Deferred.make<void>();
     let rv = "";
     let lists = 0;
+    let version = 0;
 
     const key = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
     const bucket = (ns: string | undefined) => {
@@ -73,11 +76,12 @@ export const makeInformer = <T extends ObjectMetaLike>(
         tombstones.delete(key(m.namespace, m.name!));
       }
       bucket(m.namespace).set(m.name!, obj);
+      version++;
     };
     const drop = (ns: string | undefined, name: string, atRv: string | undefined) => {
       const existing = current(ns, name);
       if (existing && atRv && isOlder(atRv, existing.metadata?.resourceVersion)) return;
-      byNamespace.get(ns ?? "")?.delete(name);
+      if (byNamespace.get(ns ?? "")?.delete(name)) version++;
       tombstones.set(key(ns, name), atRv ?? existing?.metadata?.resourceVersion ?? "");
       if (tombstones.size > 10_000) tombstones.delete(tombstones.keys().next().value!);
     };
@@ -98,6 +102,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
         query: { labelSelector: options.labelSelector },
       });
       byNamespace.clear();
+      version++;
       for (const item of list.items) put(item, true);
       rv = list.metadata.resourceVersion;
       lists++;
@@ -157,6 +162,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
       synced: Deferred.await(synced),
       hasSynced: () => Deferred.isDoneUnsafe(synced),
       resourceVersion: () => rv,
+      version: () => version,
       lists: () => lists,
     } satisfies Informer<T>;
   });

@@ -4,6 +4,7 @@
  */
 import { Duration, Effect, Schedule } from "effect";
 import { isConflict, type KubeError } from "./api.ts";
+import { metrics } from "../metrics/registry.ts";
 
 /** Transient failures: connection errors (status 0), throttling, server errors and timeouts. */
 export const isTransient = (e: KubeError): boolean =>
@@ -43,6 +44,10 @@ export const watchReconnect = Schedule.min([
   Schedule.jittered,
 );
 
-/** Runs a Kubernetes call with apiRetry. */
+const countedApiRetry = apiRetry.pipe(Schedule.tap(() => Effect.sync(() => metrics.kubeRetries.inc())));
+
+/** Runs a Kubernetes call with apiRetry; retries and give-ups are counted in /metrics. */
 export const withApiRetry = <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, KubeError, R> =>
-  Effect.retry(effect, apiRetry);
+  Effect.retry(effect, countedApiRetry).pipe(
+    Effect.tapError((e) => Effect.sync(() => isTransient(e) && metrics.kubeGiveUps.inc())),
+  );

@@ -4,7 +4,7 @@
  */
 import { Context, Effect, Layer } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import type { Namespace } from "kubernetes-types/core/v1.d.ts";
+import type { Namespace, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import { type Informer, makeInformer } from "../kube/informer.ts";
 import { paths } from "../kube/resources.ts";
@@ -15,6 +15,8 @@ export interface CachesShape {
   readonly deployments: Informer<Deployment>;
   readonly namespaces: Informer<Namespace>;
   readonly endpointSlices: Informer<EndpointSlice>;
+  /** Function pods (label faas_function), for readiness reasons. */
+  readonly pods: Informer<Pod>;
   /** Completes when every cache has loaded its first list. */
   readonly synced: Effect.Effect<void>;
 }
@@ -32,10 +34,11 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/provide
         path: paths.endpointSlices(),
         labelSelector: "kubernetes.io/service-name",
       });
-      const synced = Effect.all([deployments.synced, namespaces.synced, endpointSlices.synced], {
+      const pods = yield* makeInformer<Pod>({ path: paths.pods(), labelSelector: functionLabel });
+      const synced = Effect.all([deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced], {
         discard: true,
       });
-      return Caches.of({ deployments, namespaces, endpointSlices, synced });
+      return Caches.of({ deployments, namespaces, endpointSlices, pods, synced });
     }),
   );
 }

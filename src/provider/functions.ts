@@ -5,7 +5,7 @@
  */
 import { Clock, Context, Effect, Layer } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import type { Secret, Service } from "kubernetes-types/core/v1.d.ts";
+import type { Pod, Secret, Service } from "kubernetes-types/core/v1.d.ts";
 import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
 import { paths } from "../kube/resources.ts";
 import { conflictRetry, withApiRetry } from "../kube/retry.ts";
@@ -25,6 +25,7 @@ import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../
 import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
+import { readinessOf } from "./health.ts";
 
 export interface FunctionsShape {
   list(namespace?: string): Effect.Effect<FunctionStatus[], ProviderError>;
@@ -44,6 +45,37 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const namespaces = yield* Namespaces;
       const kube = yield* KubeApi;
       const deployments = caches.deployments;
+
+      /** Statuses per Deployment object: the cache replaces an object whenever it changes. */
+      const statuses = new WeakMap<Deployment, FunctionStatus>();
+      const baseStatus = (d: Deployment) => {
+        let s = statuses.get(d);
+        if (!s) statuses.set(d, s = toFunctionStatus(d));
+        return s;
+      };
+
+      const lists = new Map<string, { version: string; items: FunctionStatus[] }>();
+
+      /** Function pods of a namespace grouped by function, for readiness reasons. */
+      const podsByFunction = (ns: string) => {
+        const groups = new Map<string, Pod[]>();
+        for (const p of caches.pods.list(ns)) {
+          const fn = p.metadata?.labels?.[functionLabel];
+          if (fn === undefined) continue;
+          let g = groups.get(fn);
+          if (!g) groups.set(fn, g = []);
+          g.push(p);
+        }
+        return groups;
+      };
+
+      /** Status plus, when not every replica is available, the reason from the pods. */
+      const statusOf = (d: Deployment, pods: () => Map<string, Pod[]>): FunctionStatus => {
+        const s = baseStatus(d);
+        if (s.availableReplicas >= s.replicas) return s;
+        const readiness = readinessOf(pods().get(d.metadata!.name!) ?? []);
+        return readiness ? { ...s, readiness } : s;
+      };
 
       const isFunction = (d: Deployment | undefined): d is Deployment =>
         d !== undefined && d.metadata?.labels?.[functionLabel] !== undefined;
@@ -215,20 +247,26 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
 
       return Functions.of({
         list: (namespace) =>
-          Effect.map(
-            namespaces.resolve(namespace),
-            (ns) =>
-              deployments.list(ns).filter(isFunction).map(toFunctionStatus).sort((a, b) =>
-                a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-              ),
-          ),
+          Effect.map(namespaces.resolve(namespace), (ns) => {
+            // The same list (same objects) while neither cache changed: callers may reuse its encoding.
+            const version = `${deployments.version()}/${caches.pods.version()}`;
+            const cached = lists.get(ns);
+            if (cached?.version === version) return cached.items;
+            let grouped: Map<string, Pod[]> | undefined;
+            const pods = () => (grouped ??= podsByFunction(ns));
+            const items = deployments.list(ns).filter(isFunction).map((d) => statusOf(d, pods)).sort((a, b) =>
+              a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+            );
+            lists.set(ns, { version, items });
+            return items;
+          }),
         status: (name, namespace) =>
           Effect.gen(function* () {
             yield* checkName(name);
             const ns = yield* namespaces.resolve(namespace);
             const d = deployments.get(ns, name);
             if (!isFunction(d)) return yield* notFound(name, ns);
-            return toFunctionStatus(d);
+            return statusOf(d, () => podsByFunction(ns));
           }),
         deploy,
         update,

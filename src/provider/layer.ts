@@ -1,15 +1,20 @@
-/** Wiring: the provider's services over a KubeApi backend. */
+/** Wiring: the provider's services over a KubeApi backend (and the pod network for invocations). */
 import { Layer } from "effect";
 import type { ProviderConfig } from "../config.ts";
+import { KubeApi } from "../kube/api.ts";
+import { meter } from "../kube/metered.ts";
+import { Invocations } from "../invoke/invocations.ts";
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
 import { Functions } from "./functions.ts";
+import { Logs } from "./logs.ts";
 import { Namespaces } from "./namespaces.ts";
 import { Secrets } from "./secrets.ts";
 
 export const providerLayer = (config: ProviderConfig) =>
-  Layer.mergeAll(Functions.layer, Secrets.layer).pipe(
+  Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer).pipe(
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Caches.layer),
-    Layer.provideMerge(AppConfig.layer(config)),
+    Layer.provideMerge(Layer.mergeAll(AppConfig.layer(config), Invocations.layer)),
+    Layer.updateService(KubeApi, meter),
   );

@@ -71,10 +71,21 @@ const toResourceList = (r: FunctionResources | null | undefined): Record<string,
   return Object.keys(out).length > 0 ? out : undefined;
 };
 
+/** Canonical forms already computed (quantity strings repeat across functions). */
+const canonical = new Map<string, string>();
+const canonicalOf = (q: string): string => {
+  let c = canonical.get(q);
+  if (c === undefined) {
+    c = canonicalQuantity(q) ?? q;
+    if (canonical.size < 10_000) canonical.set(q, c);
+  }
+  return c;
+};
+
 const fromResourceList = (r: Record<string, string> | undefined): FunctionResources | undefined => {
   if (!r) return undefined;
   const out: Record<string, string> = {};
-  for (const k of resourceKeys) if (r[k]) out[k] = canonicalQuantity(r[k]) ?? r[k];
+  for (const k of resourceKeys) if (r[k]) out[k] = canonicalOf(r[k]);
   return Object.keys(out).length > 0 ? out : undefined;
 };
 
@@ -106,6 +117,12 @@ export const terminationGracePeriod = (req: FunctionDeployment): number => {
   return Math.ceil(parseDuration(wt, 30_000) / 1000) + 2;
 };
 
+const projectedSuffix = "-projected-secrets";
+
+/** `<service>-projected-secrets`, with the service part shortened so the name stays a 63-character label. */
+export const secretsVolumeName = (service: string) =>
+  `${service.slice(0, 63 - projectedSuffix.length).replace(/-+$/, "")}${projectedSuffix}`;
+
 /** The pod-level parts that depend on the request: volumes, mounts, pull secrets. */
 const storageFor = (req: FunctionDeployment, secrets: readonly SecretRef[]) => {
   const volumes: Volume[] = [];
@@ -113,14 +130,14 @@ const storageFor = (req: FunctionDeployment, secrets: readonly SecretRef[]) => {
   const projected = secrets.filter((s) => !isPullSecret(s));
   if (projected.length > 0) {
     volumes.push({
-      name: `${req.service}-projected-secrets`,
+      name: secretsVolumeName(req.service),
       projected: {
         sources: projected.map((s) => ({
           secret: { name: s.name, items: [...s.keys].sort().map((k) => ({ key: k, path: k })) },
         })),
       },
     });
-    mounts.push({ name: `${req.service}-projected-secrets`, mountPath: secretsMountPath, readOnly: true });
+    mounts.push({ name: secretsVolumeName(req.service), mountPath: secretsMountPath, readOnly: true });
   }
   if (req.readOnlyRootFilesystem) {
     volumes.push({ name: "temp", emptyDir: {} });
@@ -237,9 +254,7 @@ export const applyUpdate = (
   else delete podSpec.serviceAccountName;
   if (pullSecrets.length > 0) podSpec.imagePullSecrets = pullSecrets;
   else delete podSpec.imagePullSecrets;
-  const kept = (podSpec.volumes ?? []).filter((v) =>
-    v.name !== "temp" && !v.name.endsWith("-projected-secrets")
-  );
+  const kept = (podSpec.volumes ?? []).filter((v) => v.name !== "temp" && !v.name.endsWith(projectedSuffix));
   podSpec.volumes = [...kept, ...volumes];
   if (podSpec.volumes.length === 0) delete podSpec.volumes;
   spec.template.metadata = {
@@ -248,7 +263,9 @@ export const applyUpdate = (
     annotations,
   };
   d.metadata = { ...d.metadata, labels: podLabels(req), annotations };
-  if (req.labels?.[scaleMinLabel] !== undefined) spec.replicas = initialReplicas(req.labels);
+  // Like faas-netes: only a positive scale.min resets replicas; otherwise autoscaling's choice stays.
+  const min = Number(req.labels?.[scaleMinLabel]?.trim());
+  if (Number.isInteger(min) && min > 0) spec.replicas = min;
   return d;
 };
 
@@ -272,7 +289,7 @@ export const toFunctionStatus = (d: Deployment): FunctionStatus => {
     .map(([k, v]) => `${k}=${v}`);
   const secrets = [
     ...(template?.spec?.imagePullSecrets ?? []).map((s) => s.name ?? ""),
-    ...(template?.spec?.volumes ?? []).filter((v) => v.name.endsWith("-projected-secrets"))
+    ...(template?.spec?.volumes ?? []).filter((v) => v.name.endsWith(projectedSuffix))
       .flatMap((v) => v.projected?.sources ?? []).map((s) => s.secret?.name ?? ""),
   ].filter((s) => s !== "").sort();
   const limits = fromResourceList(c?.resources?.limits as Record<string, string> | undefined);

@@ -1,0 +1,96 @@
+/**
+ * Every invocation through the proxy: counted for /metrics, and kept as
+ * per-second counts and in-flight gauges for the autoscaler and idler.
+ */
+import { Clock, Context, Effect, Layer } from "effect";
+import { metrics } from "../metrics/registry.ts";
+import { IdleHistogram } from "../scaling/histogram.ts";
+
+export interface FunctionLoad {
+  /** Invocations started per second, newest last, over the retained window. */
+  readonly perSecond: ReadonlyMap<number, number>;
+  inFlight: number;
+  lastStarted: number;
+  /** When the last invocation ended (0 = never). */
+  lastEnded: number;
+  total: number;
+  /** Idle times between invocations, for the predictive policy. */
+  readonly idle: IdleHistogram;
+}
+
+export interface InvocationsShape {
+  /** Records a start; the returned function records the end with its status code. */
+  start(fn: string, namespace: string): (status: number) => void;
+  load(fn: string, namespace: string): FunctionLoad | undefined;
+  /** Requests started in the last `windowMs` (virtual time). */
+  rate(fn: string, namespace: string, windowMs: number): number;
+  readonly functions: () => string[];
+}
+
+/** How long per-second counts are kept. */
+const retainSeconds = 600;
+
+export class Invocations extends Context.Service<Invocations, InvocationsShape>()("faas/invoke/Invocations") {
+  static layer = Layer.effect(
+    Invocations,
+    Effect.gen(function* () {
+      const clock = yield* Clock.Clock;
+      const loads = new Map<string, FunctionLoad & { perSecond: Map<number, number> }>();
+      const key = (fn: string, ns: string) => `${fn}.${ns}`;
+      const now = () => clock.currentTimeMillisUnsafe();
+      return Invocations.of({
+        start: (fn, ns) => {
+          const k = key(fn, ns);
+          let l = loads.get(k);
+          if (!l) {
+            loads.set(
+              k,
+              l = {
+                perSecond: new Map(),
+                inFlight: 0,
+                lastStarted: 0,
+                lastEnded: 0,
+                total: 0,
+                idle: new IdleHistogram(),
+              },
+            );
+          }
+          const startedAt = now();
+          if (l.inFlight === 0 && l.lastEnded > 0) l.idle.record(startedAt - l.lastEnded);
+          const second = Math.floor(startedAt / 1000);
+          l.perSecond.set(second, (l.perSecond.get(second) ?? 0) + 1);
+          for (const s of l.perSecond.keys()) {
+            if (s < second - retainSeconds) l.perSecond.delete(s);
+            else break;
+          }
+          l.inFlight++;
+          l.total++;
+          l.lastStarted = startedAt;
+          metrics.invocationsStarted.inc({ function_name: k });
+          metrics.inFlight.set({ function_name: k }, l.inFlight);
+          const load = l;
+          return (status) => {
+            load.inFlight--;
+            if (load.inFlight === 0) load.lastEnded = now();
+            metrics.inFlight.set({ function_name: k }, load.inFlight);
+            metrics.invocations.inc({ function_name: k, code: String(status) });
+            metrics.invocationSeconds.observe(
+              { function_name: k, code: String(status) },
+              (now() - startedAt) / 1000,
+            );
+          };
+        },
+        load: (fn, ns) => loads.get(key(fn, ns)),
+        rate: (fn, ns, windowMs) => {
+          const l = loads.get(key(fn, ns));
+          if (!l) return 0;
+          const from = Math.floor((now() - windowMs) / 1000);
+          let n = 0;
+          for (const [s, c] of l.perSecond) if (s > from) n += c;
+          return n;
+        },
+        functions: () => [...loads.keys()],
+      });
+    }),
+  );
+}

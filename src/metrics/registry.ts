@@ -1,0 +1,178 @@
+/**
+ * A small Prometheus registry: counters, gauges and histograms with labels, and
+ * the text exposition format. One process-wide registry, like prom-client's.
+ */
+
+type Labels = Readonly<Record<string, string>>;
+
+const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const labelText = (labels: Labels) => {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  return `{${keys.map((k) => `${k}="${escape(labels[k])}"`).join(",")}}`;
+};
+const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+const num = (n: number) => (Number.isInteger(n) ? String(n) : n === Infinity ? "+Inf" : String(n));
+
+interface Metric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  render(): string[];
+}
+
+export class Counter implements Metric {
+  readonly type = "counter";
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1) {
+    const k = keyOf(labels);
+    const v = this.values.get(k);
+    if (v) v.value += by;
+    else this.values.set(k, { labels, value: by });
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(keyOf(labels))?.value ?? 0;
+  }
+  /** Sum over all label sets matching `filter`. */
+  sum(filter: (l: Labels) => boolean = () => true): number {
+    let s = 0;
+    for (const v of this.values.values()) if (filter(v.labels)) s += v.value;
+    return s;
+  }
+  render() {
+    return [...this.values.values()].map((v) => `${this.name}${labelText(v.labels)} ${num(v.value)}`);
+  }
+}
+
+export class Gauge implements Metric {
+  readonly type = "gauge";
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  /** Computed at scrape time, replacing stored values. */
+  collect?: () => Iterable<[Labels, number]>;
+  constructor(readonly name: string, readonly help: string) {}
+  set(labels: Labels, value: number) {
+    this.values.set(keyOf(labels), { labels, value });
+  }
+  add(labels: Labels, by: number) {
+    const k = keyOf(labels);
+    const v = this.values.get(k);
+    if (v) v.value += by;
+    else this.values.set(k, { labels, value: by });
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(keyOf(labels))?.value ?? 0;
+  }
+  render() {
+    const entries = this.collect
+      ? [...this.collect()]
+      : [...this.values.values()].map((v) => [v.labels, v.value] as const);
+    return entries.map(([l, v]) => `${this.name}${labelText(l)} ${num(v)}`);
+  }
+}
+
+export const defaultBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Histogram implements Metric {
+  readonly type = "histogram";
+  private readonly values = new Map<
+    string,
+    { labels: Labels; counts: number[]; sum: number; count: number }
+  >();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[] = defaultBuckets,
+  ) {}
+  observe(labels: Labels, value: number) {
+    const k = keyOf(labels);
+    let v = this.values.get(k);
+    if (!v) this.values.set(k, v = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 });
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) v.counts[i]++;
+    v.sum += value;
+    v.count++;
+  }
+  count(labels: Labels = {}): number {
+    return this.values.get(keyOf(labels))?.count ?? 0;
+  }
+  render() {
+    const lines: string[] = [];
+    for (const v of this.values.values()) {
+      this.buckets.forEach((b, i) =>
+        lines.push(`${this.name}_bucket${labelText({ ...v.labels, le: num(b) })} ${v.counts[i]}`)
+      );
+      lines.push(`${this.name}_bucket${labelText({ ...v.labels, le: "+Inf" })} ${v.count}`);
+      lines.push(`${this.name}_sum${labelText(v.labels)} ${v.sum}`);
+      lines.push(`${this.name}_count${labelText(v.labels)} ${v.count}`);
+    }
+    return lines;
+  }
+}
+
+export class Registry {
+  private readonly metrics = new Map<string, Metric>();
+  counter(name: string, help: string): Counter {
+    return this.register(new Counter(name, help));
+  }
+  gauge(name: string, help: string): Gauge {
+    return this.register(new Gauge(name, help));
+  }
+  histogram(name: string, help: string, buckets?: readonly number[]): Histogram {
+    return this.register(new Histogram(name, help, buckets));
+  }
+  private register<M extends Metric>(m: M): M {
+    const existing = this.metrics.get(m.name);
+    if (existing) return existing as M;
+    this.metrics.set(m.name, m);
+    return m;
+  }
+  /** Prometheus text exposition format 0.0.4. */
+  expose(): string {
+    const out: string[] = [];
+    for (const m of this.metrics.values()) {
+      out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`, ...m.render());
+    }
+    return out.join("\n") + "\n";
+  }
+}
+
+export const registry = new Registry();
+
+/** The provider's own metrics. */
+export const metrics = {
+  httpRequests: registry.counter("provider_http_requests_total", "Requests to the provider's system routes."),
+  httpDuration: registry.histogram(
+    "provider_http_request_duration_seconds",
+    "Duration of requests to the provider's system routes.",
+  ),
+  invocations: registry.counter(
+    "gateway_function_invocation_total",
+    "Function invocations through the proxy.",
+  ),
+  invocationSeconds: registry.histogram("gateway_functions_seconds", "Duration of function invocations."),
+  invocationsStarted: registry.counter("gateway_function_invocation_started", "Invocations started."),
+  inFlight: registry.gauge("gateway_function_invocation_inflight", "Invocations in flight per function."),
+  serviceCount: registry.gauge("gateway_service_count", "Desired replicas per function."),
+  coldStarts: registry.counter(
+    "provider_cold_starts_total",
+    "Invocations that found no ready endpoint and had to wait for one.",
+  ),
+  scalingDecisions: registry.counter(
+    "provider_scaling_decisions_total",
+    "Replica changes made by the autoscaler, the idler and the predictor, by policy and reason.",
+  ),
+  kubeRequests: registry.counter(
+    "provider_kube_requests_total",
+    "Kubernetes API calls by verb and status code.",
+  ),
+  kubeErrors: registry.counter("provider_kube_request_errors_total", "Kubernetes API calls that failed."),
+  kubeDuration: registry.histogram(
+    "provider_kube_request_duration_seconds",
+    "Latency of Kubernetes API calls.",
+  ),
+  kubeRetries: registry.counter("provider_kube_retries_total", "Retries of Kubernetes API calls."),
+  kubeGiveUps: registry.counter(
+    "provider_kube_retry_giveups_total",
+    "Kubernetes API calls abandoned after retries.",
+  ),
+};

@@ -1,0 +1,110 @@
+/**
+ * Function logs: every pod of the function (or one `instance`) read as
+ * `pods/{name}/log` through KubeApi, merged into one stream of log messages.
+ * With `follow`, pods that start later are picked up; the stream ends at the
+ * write timeout or when the client goes away.
+ */
+import { Context, Effect, Layer, Stream } from "effect";
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { KubeApi } from "../kube/api.ts";
+import { paths } from "../kube/resources.ts";
+import { withApiRetry } from "../kube/retry.ts";
+import { AppConfig } from "./appconfig.ts";
+import { Caches } from "./caches.ts";
+import { Namespaces } from "./namespaces.ts";
+import { mapKube } from "./kubeerrors.ts";
+import { functionLabel } from "./translate.ts";
+import { InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
+import type { LogMessage } from "../domain/types.ts";
+import { validateDnsLabel } from "../domain/validation.ts";
+
+export interface LogRequest {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly instance?: string;
+  /** Lines per pod; undefined or <= 0 = all. */
+  readonly tail?: number;
+  readonly since?: Date;
+  readonly follow: boolean;
+}
+
+/** Splits a kubelet line `<RFC3339Nano> <text>`; NUL bytes are dropped. */
+export const parseLogLine = (line: string): { timestamp: string; text: string } => {
+  const clean = line.replaceAll("\u0000", "");
+  const space = clean.indexOf(" ");
+  if (space < 0) return { timestamp: clean, text: "" };
+  return { timestamp: clean.slice(0, space), text: clean.slice(space + 1).replace(/\r?\n$/, "") };
+};
+
+export interface LogsShape {
+  stream(req: LogRequest): Effect.Effect<Stream.Stream<LogMessage>, ProviderError>;
+}
+
+export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs") {
+  static layer = Layer.effect(
+    Logs,
+    Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      const config = yield* AppConfig;
+      const caches = yield* Caches;
+      const namespaces = yield* Namespaces;
+
+      const podLines = (ns: string, req: LogRequest, pod: string): Stream.Stream<LogMessage> =>
+        kube.lines(paths.podLog(ns, pod), {
+          container: req.name,
+          timestamps: "true",
+          follow: req.follow ? "true" : undefined,
+          tailLines: req.tail && req.tail > 0 ? String(req.tail) : undefined,
+          sinceTime: req.since?.toISOString(),
+        }).pipe(
+          Stream.map((line) => ({ name: req.name, namespace: ns, instance: pod, ...parseLogLine(line) })),
+          // A pod that went away mid-stream just ends its part.
+          Stream.catch(() => Stream.empty),
+        );
+
+      return Logs.of({
+        stream: (req) =>
+          Effect.gen(function* () {
+            const m = req.name === "" ? "name: is required" : validateDnsLabel("name", req.name);
+            if (m) return yield* new InvalidRequest({ message: m });
+            const ns = yield* namespaces.resolve(req.namespace);
+            const d = caches.deployments.get(ns, req.name);
+            if (!d || d.metadata?.labels?.[functionLabel] === undefined) {
+              return yield* new NotFound({ message: `function ${req.name} not found in namespace ${ns}` });
+            }
+            const selector = `${functionLabel}=${req.name}`;
+            const list = yield* mapKube(
+              withApiRetry(kube.request<{ metadata: { resourceVersion: string }; items: Pod[] }>({
+                method: "GET",
+                path: paths.pods(ns),
+                query: { labelSelector: selector },
+              })),
+            );
+            const wanted = (p: Pod) => !req.instance || p.metadata?.name === req.instance;
+            const initial = list.items.filter(wanted).map((p) => p.metadata!.name!);
+            const seen = new Set(initial);
+            const later = req.follow
+              ? kube.watch<Pod>(paths.pods(ns), {
+                labelSelector: selector,
+                resourceVersion: list.metadata.resourceVersion,
+              })
+                .pipe(
+                  Stream.filter((e) =>
+                    e.type === "ADDED" && wanted(e.object) && !seen.has(e.object.metadata!.name!)
+                  ),
+                  Stream.map((e) => {
+                    seen.add(e.object.metadata!.name!);
+                    return e.object.metadata!.name!;
+                  }),
+                  Stream.catch(() => Stream.empty),
+                )
+              : Stream.empty;
+            return Stream.concat(Stream.fromIterable(initial), later).pipe(
+              Stream.flatMap((pod) => podLines(ns, req, pod), { concurrency: "unbounded" }),
+              Stream.interruptWhen(Effect.sleep(config.writeTimeoutMs)),
+            );
+          }),
+      });
+    }),
+  );
+}

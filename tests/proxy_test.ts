@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { type Harness, withProvider } from "./harness.ts";
+import { Kinds } from "../sim/kinds.ts";
+
+/** A real HTTP server on 127.0.0.1 standing in for a function pod. */
+const startUpstream = (handler: (req: Request) => Response | Promise<Response>) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  return { port: server.addr.port, close: () => server.shutdown() };
+};
+
+/** Deploys `name` at zero replicas and points its endpoints at 127.0.0.1:port. */
+const routeTo = async (h: Harness, name: string, port: number) => {
+  assert.equal(
+    (await h.call("POST", "/system/functions", { service: name, image: "functions/alpine:latest" })).status,
+    202,
+  );
+  assert.equal(
+    (await h.call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 0 })).status,
+    202,
+  );
+  h.cluster.store.create(Kinds.EndpointSlice, "openfaas-fn", {
+    metadata: { name: `${name}-real`, labels: { "kubernetes.io/service-name": name } },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
+    ports: [{ name: "http", port, protocol: "TCP" }],
+  });
+  await h.advance(1);
+};
+
+const realUpstream = { sim: { upstream: "http" as const } };
+
+Deno.test("proxy: method, sub-path, query, headers and status pass through; X-Call-Id and X-Start-Time added", async () => {
+  let seen: { method: string; url: string; headers: Headers; body: string } | undefined;
+  const up = startUpstream(async (req) => {
+    seen = { method: req.method, url: req.url, headers: req.headers, body: await req.text() };
+    return new Response("created", {
+      status: 201,
+      headers: { "X-Custom": "yes", "Content-Type": "text/x-test" },
+    });
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "echo", up.port);
+      const res = await h.request("PUT", "/function/echo.openfaas-fn/sub/path?x=1&y=two", "payload", {
+        "X-Test": "abc",
+        "Content-Type": "text/plain",
+      });
+      assert.equal(res.status, 201);
+      assert.equal(await res.text(), "created");
+      assert.equal(res.headers.get("x-custom"), "yes");
+      assert.equal(res.headers.get("content-type"), "text/x-test");
+      assert.ok(res.headers.get("x-call-id"));
+      assert.match(res.headers.get("x-start-time") ?? "", /^\d+$/);
+      assert.match(res.headers.get("x-duration-seconds") ?? "", /^\d+\.\d+$/);
+      assert.equal(seen?.method, "PUT");
+      assert.equal(new URL(seen!.url).pathname, "/sub/path");
+      assert.equal(new URL(seen!.url).search, "?x=1&y=two");
+      assert.equal(seen?.headers.get("x-test"), "abc");
+      assert.equal(seen?.headers.get("x-call-id"), res.headers.get("x-call-id"));
+      assert.ok(seen?.headers.get("x-forwarded-for")?.startsWith("127.0.0.1:"));
+      assert.equal(seen?.body, "payload");
+      // the name without namespace uses the default one
+      assert.equal((await h.call("GET", "/function/echo")).status, 201);
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: redirects are passed through, not followed", async () => {
+  const up = startUpstream(() =>
+    new Response(null, { status: 302, headers: { Location: "http://127.0.0.1:9/elsewhere" } })
+  );
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "redirector", up.port);
+      const res = await h.request("POST", "/function/redirector", "x");
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.get("location"), "http://127.0.0.1:9/elsewhere");
+      await res.body?.cancel();
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: the response streams (first chunk arrives before the last is sent)", async () => {
+  let releaseLast!: () => void;
+  const lastMayGo = new Promise<void>((r) => (releaseLast = r));
+  let lastSent = false;
+  const up = startUpstream(() => {
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode("data: first\n\n"));
+        await lastMayGo;
+        lastSent = true;
+        controller.enqueue(new TextEncoder().encode("data: last\n\n"));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "sse", up.port);
+      const res = await h.request("GET", "/function/sse", undefined, { Accept: "text/event-stream" });
+      assert.equal(res.headers.get("content-type"), "text/event-stream");
+      const reader = res.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      assert.equal(first, "data: first\n\n");
+      assert.equal(lastSent, false, "first chunk arrived before the last was sent");
+      releaseLast();
+      let rest = "";
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += new TextDecoder().decode(value);
+      }
+      assert.equal(rest, "data: last\n\n");
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: a 1 MiB upload streams through byte-exact", async () => {
+  const up = startUpstream(async (req) => new Response(new Uint8Array(await req.arrayBuffer())));
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "big", up.port);
+      const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) % 251);
+      const res = await fetch(`${h.url}/function/big`, { method: "POST", body: data });
+      const back = new Uint8Array(await res.arrayBuffer());
+      assert.equal(res.status, 200);
+      assert.equal(back.length, data.length);
+      assert.deepEqual(back, data);
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: an upstream slower than read_timeout gives 504 from the proxy", async () => {
+  const up = startUpstream(async () => {
+    await new Promise((r) => setTimeout(r, 1_000));
+    return new Response("late");
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "slow", up.port);
+      const res = await h.request("GET", "/function/slow");
+      assert.equal(res.status, 504);
+      assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
+      await res.body?.cancel();
+    }, { ...realUpstream, config: { readTimeoutMs: 200 } });
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: an unreachable upstream gives 502 from the proxy", async () => {
+  const up = startUpstream(() => new Response("x"));
+  const port = up.port;
+  await up.close();
+  await withProvider(async (h) => {
+    await routeTo(h, "down", port);
+    const res = await h.request("GET", "/function/down");
+    assert.equal(res.status, 502);
+    assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
+    assert.match(await res.text(), /Can't reach service for: down/);
+  }, realUpstream);
+});
+
+Deno.test("proxy: unknown function 404, empty name 400, no ready endpoint 503 after the bounded wait", () =>
+  withProvider(async (h) => {
+    const unknown = await h.request("GET", "/function/nope");
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.headers.get("x-openfaas-internal"), "proxy");
+    await unknown.body?.cancel();
+    const empty = await h.request("GET", "/function/.openfaas-fn");
+    assert.equal(empty.status, 400);
+    await empty.body?.cancel();
+    await h.call("POST", "/system/functions", { service: "cold", image: "functions/alpine:latest" });
+    await h.call("POST", "/system/scale-function/cold", { serviceName: "cold", replicas: 0 });
+    const res = await h.advanceUntil(h.request("GET", "/function/cold"));
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
+    assert.match(await res.text(), /No endpoints available for: cold/);
+  }, realUpstream));
+
+Deno.test("proxy: invocations are counted in /metrics", async () => {
+  const up = startUpstream(() => new Response("ok"));
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "counted", up.port);
+      const before = await h.call("GET", "/metrics");
+      const count = (text: string) =>
+        Number(
+          /gateway_function_invocation_total\{function_name="counted.openfaas-fn",code="200"\} (\d+)/.exec(
+            text,
+          )?.[1] ?? 0,
+        );
+      for (let i = 0; i < 3; i++) await (await h.request("GET", "/function/counted")).text();
+      const after = await h.call("GET", "/metrics");
+      assert.equal(count(after.text) - count(before.text), 3);
+      assert.match(
+        after.text,
+        /gateway_functions_seconds_count\{function_name="counted.openfaas-fn",code="200"\} \d+/,
+      );
+      assert.match(
+        after.text,
+        /provider_http_requests_total\{code="202",method="POST",path="\/system\/functions"\} \d+/,
+      );
+      assert.match(after.text, /provider_kube_requests_total\{verb="POST",code="201"\} \d+/);
+      assert.match(after.text, /gateway_service_count\{function_name="counted.openfaas-fn"\} 0/);
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});

@@ -1,0 +1,746 @@
+import assert from "node:assert/strict";
+import { Effect, Layer, ManagedRuntime } from "effect";
+import { TestClock } from "effect/testing";
+import YAML from "yaml";
+import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
+import {
+  decodeProtobuf,
+  jsonPatch,
+  kubeconfigFor,
+  mergeDiff,
+  renderingFor,
+  serveSim,
+  type SimServer,
+  strategicMerge,
+} from "../sim/serve.ts";
+import { humanDuration } from "../sim/table.ts";
+import { findKind, type KObj } from "../sim/kinds.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+const startupLog = () => ["Forking - env []", "Listening on port: 8080"];
+
+/** A simulated cluster in TestClock time, served over HTTP on 127.0.0.1:0. */
+const withServer = async (
+  fn: (
+    ctx: { url: string; cluster: SimClusterShape; sim: SimServer; advance: (d: string) => Promise<void> },
+  ) => Promise<void>,
+) => {
+  const rt = ManagedRuntime.make(
+    SimCluster.layer({ kubelet: { startupLog } }).pipe(
+      Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
+    ),
+  );
+  const cluster = await rt.runPromise(Effect.service(SimCluster));
+  const sim = serveSim(cluster, { port: 0 });
+  try {
+    await fn({
+      url: sim.url,
+      cluster,
+      sim,
+      advance: (d) => rt.runPromise(TestClock.adjust(d as "1 second")),
+    });
+  } finally {
+    await sim.close();
+    await rt.dispose();
+  }
+};
+
+const getJson = async (
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Any; headers: Headers }> => {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+};
+
+const send = (url: string, method: string, body: unknown, contentType = "application/json") =>
+  getJson(url, { method, body: JSON.stringify(body), headers: { "content-type": contentType } });
+
+const deployment = (name: string, image = "functions/alpine:latest") => ({
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name, labels: { faas_function: name } },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: { faas_function: name } },
+    template: {
+      metadata: { labels: { faas_function: name } },
+      spec: {
+        containers: [{
+          name,
+          image,
+          env: [{ name: "fprocess", value: "env" }],
+          ports: [{ containerPort: 8080 }],
+        }],
+      },
+    },
+  },
+});
+
+/** Reads newline-delimited JSON watch events until `count` arrived, then cancels the stream. */
+const readEvents = async (res: Response, count: number, timeoutMs = 3000): Promise<Any[]> => {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: Any[] = [];
+  let buffer = "";
+  const timer = setTimeout(() => reader.cancel(), timeoutMs);
+  try {
+    while (events.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        events.push(JSON.parse(buffer.slice(0, nl)));
+        buffer = buffer.slice(nl + 1);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
+  return events;
+};
+
+Deno.test("sim serve: discovery documents", async () => {
+  await withServer(async ({ url }) => {
+    const version = await getJson(`${url}/version`);
+    assert.equal(version.status, 200);
+    assert.equal(version.body.major, "1");
+    assert.match(version.body.gitVersion, /^v1\.\d+\.\d+/);
+
+    const api = await getJson(`${url}/api`);
+    assert.equal(api.body.kind, "APIVersions");
+    assert.deepEqual(api.body.versions, ["v1"]);
+
+    const apis = await getJson(`${url}/apis`);
+    assert.equal(apis.body.kind, "APIGroupList");
+    const groups = apis.body.groups.map((g: Any) => g.name);
+    for (const g of ["apps", "discovery.k8s.io", "rbac.authorization.k8s.io"]) {
+      assert.ok(groups.includes(g), g);
+    }
+    const apps = apis.body.groups.find((g: Any) => g.name === "apps");
+    assert.deepEqual(apps.preferredVersion, { groupVersion: "apps/v1", version: "v1" });
+
+    const core = await getJson(`${url}/api/v1`);
+    assert.equal(core.body.kind, "APIResourceList");
+    assert.equal(core.body.groupVersion, "v1");
+    const pods = core.body.resources.find((r: Any) => r.name === "pods");
+    assert.equal(pods.kind, "Pod");
+    assert.equal(pods.namespaced, true);
+    assert.deepEqual(pods.shortNames, ["po"]);
+    assert.ok(pods.verbs.includes("watch"));
+    assert.ok(core.body.resources.some((r: Any) => r.name === "pods/log"));
+    const ns = core.body.resources.find((r: Any) => r.name === "namespaces");
+    assert.equal(ns.namespaced, false);
+
+    const appsV1 = await getJson(`${url}/apis/apps/v1`);
+    const deploy = appsV1.body.resources.find((r: Any) => r.name === "deployments");
+    assert.deepEqual(deploy.shortNames, ["deploy"]);
+    assert.ok(appsV1.body.resources.some((r: Any) => r.name === "deployments/scale" && r.kind === "Scale"));
+
+    const slices = await getJson(`${url}/apis/discovery.k8s.io/v1`);
+    assert.ok(slices.body.resources.some((r: Any) => r.name === "endpointslices"));
+    const rbac = await getJson(`${url}/apis/rbac.authorization.k8s.io/v1`);
+    const rbacNames = rbac.body.resources.map((r: Any) => r.name).sort();
+    assert.deepEqual(rbacNames, ["clusterrolebindings", "clusterroles", "rolebindings", "roles"]);
+
+    const openapi = await getJson(`${url}/openapi/v3`);
+    assert.ok(openapi.body.paths["apis/apps/v1"].serverRelativeURL.startsWith("/openapi/v3/apis/apps/v1"));
+    assert.equal((await getJson(`${url}/openapi/v2`)).status, 404);
+
+    const missing = await getJson(`${url}/apis/batch/v1`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.kind, "Status");
+    assert.equal(missing.body.reason, "NotFound");
+  });
+});
+
+Deno.test("sim serve: CRUD over HTTP with Status errors", async () => {
+  await withServer(async ({ url }) => {
+    const base = `${url}/api/v1/namespaces/openfaas-fn/secrets`;
+    const created = await send(base, "POST", { metadata: { name: "s1" }, stringData: { k: "v" } });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.data.k, btoa("v"));
+    assert.equal(created.body.kind, "Secret");
+
+    const again = await send(base, "POST", { metadata: { name: "s1" }, stringData: { k: "v" } });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.kind, "Status");
+    assert.equal(again.body.reason, "AlreadyExists");
+
+    const read = await getJson(`${base}/s1`);
+    assert.equal(read.status, 200);
+    const updated = await send(`${base}/s1`, "PUT", { ...read.body, stringData: { k: "w" } });
+    assert.equal(updated.status, 200);
+    const stale = await send(`${base}/s1`, "PUT", { ...read.body, stringData: { k: "x" } });
+    assert.equal(stale.status, 409);
+    assert.equal(stale.body.reason, "Conflict");
+
+    const list = await getJson(base);
+    assert.equal(list.body.kind, "SecretList");
+    assert.deepEqual(list.body.items.map((s: Any) => s.metadata.name), ["s1"]);
+
+    const invalid = await send(base, "POST", { metadata: { name: "Bad_Name" } });
+    assert.equal(invalid.status, 422);
+    assert.equal(invalid.body.reason, "Invalid");
+
+    const deleted = await getJson(`${base}/s1`, { method: "DELETE" });
+    assert.equal(deleted.status, 200);
+    const gone = await getJson(`${base}/s1`);
+    assert.equal(gone.status, 404);
+    assert.deepEqual(
+      { kind: gone.body.kind, status: gone.body.status, reason: gone.body.reason, code: gone.body.code },
+      { kind: "Status", status: "Failure", reason: "NotFound", code: 404 },
+    );
+    assert.equal(gone.body.message, 'secrets "s1" not found');
+
+    const nsMissing = await send(`${url}/api/v1/namespaces/nope/secrets`, "POST", {
+      metadata: { name: "a" },
+    });
+    assert.equal(nsMissing.status, 404);
+  });
+});
+
+Deno.test("sim serve: strategic merge, JSON and server-side apply patches", async () => {
+  await withServer(async ({ url }) => {
+    const base = `${url}/apis/apps/v1/namespaces/openfaas-fn/deployments`;
+    assert.equal((await send(base, "POST", deployment("fn"))).status, 201);
+    const smp = await send(`${base}/fn`, "PATCH", {
+      spec: { template: { spec: { containers: [{ name: "fn", image: "functions/alpine:0.2" }] } } },
+    }, "application/strategic-merge-patch+json");
+    assert.equal(smp.status, 200);
+    const c = smp.body.spec.template.spec.containers[0];
+    assert.equal(c.image, "functions/alpine:0.2");
+    assert.deepEqual(c.env, [{ name: "fprocess", value: "env" }], "other container fields kept");
+
+    const jp = await send(
+      `${base}/fn`,
+      "PATCH",
+      [{ op: "replace", path: "/spec/replicas", value: 3 }],
+      "application/json-patch+json",
+    );
+    assert.equal(jp.status, 200);
+    assert.equal(jp.body.spec.replicas, 3);
+
+    const ssa = await getJson(`${base}/other?fieldManager=test`, {
+      method: "PATCH",
+      body: YAML.stringify(deployment("other")),
+      headers: { "content-type": "application/apply-patch+yaml" },
+    });
+    assert.ok(ssa.status === 200 || ssa.status === 201, String(ssa.status));
+    assert.equal(ssa.body.metadata.name, "other");
+
+    const missing = await send(
+      `${base}/nope`,
+      "PATCH",
+      { spec: { replicas: 1 } },
+      "application/strategic-merge-patch+json",
+    );
+    assert.equal(missing.status, 404);
+  });
+});
+
+Deno.test("sim serve: table output for kubectl get", async () => {
+  await withServer(async ({ url, advance }) => {
+    const base = `${url}/apis/apps/v1/namespaces/openfaas-fn/deployments`;
+    await send(base, "POST", deployment("fn"));
+    await advance("30 seconds");
+    const accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    const pods = await getJson(`${url}/api/v1/pods`, { headers: { accept } });
+    assert.equal(pods.body.kind, "Table");
+    assert.deepEqual(
+      pods.body.columnDefinitions.filter((c: Any) => !c.priority).map((c: Any) => c.name),
+      ["Name", "Ready", "Status", "Restarts", "Age"],
+    );
+    assert.equal(pods.body.rows.length, 1);
+    const [, ready, status, restarts, age] = pods.body.rows[0].cells;
+    assert.deepEqual([ready, status, restarts, age], ["1/1", "Running", 0, "30s"]);
+    assert.equal(pods.body.rows[0].object.kind, "PartialObjectMetadata");
+    assert.equal(pods.body.rows[0].object.metadata.namespace, "openfaas-fn");
+
+    const deps = await getJson(base, { headers: { accept } });
+    assert.deepEqual(
+      deps.body.columnDefinitions.filter((c: Any) => !c.priority).map((c: Any) => c.name),
+      ["Name", "Ready", "Up-to-date", "Available", "Age"],
+    );
+    assert.deepEqual(deps.body.rows[0].cells.slice(0, 4), ["fn", "1/1", 1, 1]);
+
+    const nodes = await getJson(`${url}/api/v1/nodes`, { headers: { accept } });
+    assert.deepEqual(nodes.body.rows[0].cells.slice(0, 3), ["sim-node-1", "Ready", "<none>"]);
+    const one = await getJson(`${url}/api/v1/namespaces/openfaas`, { headers: { accept } });
+    assert.deepEqual(one.body.rows[0].cells, ["openfaas", "Active", "30s"]);
+    const plain = await getJson(`${url}/api/v1/namespaces/openfaas`);
+    assert.equal(plain.body.kind, "Namespace");
+  });
+});
+
+Deno.test("sim serve: a watch streams ordered events as NDJSON", async () => {
+  await withServer(async ({ url }) => {
+    const base = `${url}/api/v1/namespaces/openfaas-fn/secrets`;
+    const list = await getJson(base);
+    const rv = list.body.metadata.resourceVersion;
+    const res = await fetch(`${base}?watch=1&resourceVersion=${rv}`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+    const reading = readEvents(res, 5);
+    for (const n of ["s1", "s2", "s3"]) await send(base, "POST", { metadata: { name: n } });
+    const s2 = await getJson(`${base}/s2`);
+    await send(`${base}/s2`, "PUT", { ...s2.body, stringData: { a: "b" } });
+    await getJson(`${base}/s1`, { method: "DELETE" });
+    const events = await reading;
+    assert.deepEqual(events.map((e) => `${e.type}:${e.object.metadata.name}`), [
+      "ADDED:s1",
+      "ADDED:s2",
+      "ADDED:s3",
+      "MODIFIED:s2",
+      "DELETED:s1",
+    ]);
+    const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
+    assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
+  });
+});
+
+Deno.test("sim serve: a watch from an expired resourceVersion gets 410 Expired", async () => {
+  await withServer(async ({ url, cluster }) => {
+    const base = `${url}/api/v1/namespaces/openfaas-fn/secrets`;
+    const rv = (await getJson(base)).body.metadata.resourceVersion;
+    await send(base, "POST", { metadata: { name: "s1" } });
+    cluster.store.compact();
+    const res = await fetch(`${base}?watch=true&resourceVersion=${rv}`);
+    assert.equal(res.status, 200, "like the real API server: 200 and an ERROR event");
+    const events = await readEvents(res, 1);
+    assert.equal(events[0].type, "ERROR");
+    assert.equal(events[0].object.kind, "Status");
+    assert.equal(events[0].object.code, 410);
+    assert.equal(events[0].object.reason, "Expired");
+    // A fresh list-then-watch works again.
+    const rv2 = (await getJson(base)).body.metadata.resourceVersion;
+    const res2 = await fetch(`${base}?watch=true&resourceVersion=${rv2}`);
+    const reading = readEvents(res2, 1);
+    await send(base, "POST", { metadata: { name: "s2" } });
+    assert.equal((await reading)[0].object.metadata.name, "s2");
+  });
+});
+
+Deno.test("sim serve: pod logs as text, and followed", async () => {
+  await withServer(async ({ url, advance }) => {
+    await send(`${url}/apis/apps/v1/namespaces/openfaas-fn/deployments`, "POST", deployment("fn"));
+    await advance("30 seconds");
+    const pods = (await getJson(`${url}/api/v1/namespaces/openfaas-fn/pods`)).body.items;
+    const name = pods[0].metadata.name;
+    const res = await fetch(`${url}/api/v1/namespaces/openfaas-fn/pods/${name}/log`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
+    assert.equal(await res.text(), "Forking - env []\nListening on port: 8080\n");
+
+    const tail = await fetch(`${url}/api/v1/namespaces/openfaas-fn/pods/${name}/log?tailLines=1`);
+    assert.equal(await tail.text(), "Listening on port: 8080\n");
+
+    const follow = await fetch(`${url}/api/v1/namespaces/openfaas-fn/pods/${name}/log?follow=true`);
+    const reader = follow.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("8080")) text += (await reader.read()).value ?? "";
+    await reader.cancel();
+    assert.match(text, /Forking - env/);
+
+    const missing = await getJson(`${url}/api/v1/namespaces/openfaas-fn/pods/nope/log`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.kind, "Status");
+  });
+});
+
+Deno.test("sim serve: patch helpers", () => {
+  const current = {
+    spec: {
+      containers: [{ name: "a", image: "x:1", env: [{ name: "A", value: "1" }] }, { name: "b", image: "y" }],
+      keep: true,
+    },
+  };
+  const patched = strategicMerge(current, {
+    spec: {
+      "$setElementOrder/containers": [{ name: "b" }, { name: "a" }],
+      containers: [{ name: "a", image: "x:2" }, { name: "b", $patch: "delete" }],
+      keep: null,
+    },
+  }) as Any;
+  assert.deepEqual(patched.spec, {
+    containers: [{ name: "a", image: "x:2", env: [{ name: "A", value: "1" }] }],
+  });
+  assert.deepEqual(
+    jsonPatch({ a: [1, 2] }, [{ op: "add", path: "/a/-", value: 3 }, { op: "add", path: "/b", value: "c" }]),
+    {
+      a: [1, 2, 3],
+      b: "c",
+    },
+  );
+  assert.deepEqual(mergeDiff({ a: 1, b: { c: 1, d: 2 } }, { b: { c: 1, d: 3 }, e: 4 }), {
+    a: null,
+    b: { d: 3 },
+    e: 4,
+  });
+  assert.deepEqual(renderingFor("application/json;as=Table;v=v1;g=meta.k8s.io,application/json"), {
+    as: "table",
+    version: "v1",
+  });
+  assert.deepEqual(renderingFor("application/json, */*"), { as: "json" });
+  assert.equal(humanDuration(75_000), "75s");
+  assert.equal(humanDuration(5 * 60_000 + 3000), "5m3s");
+  assert.equal(humanDuration(3 * 3600_000 + 60_000), "3h1m");
+  assert.equal(humanDuration(3 * 86400_000), "3d");
+});
+
+Deno.test("sim serve: protobuf bodies from kubectl's typed clients", () => {
+  // `kubectl create secret generic s1 -n openfaas-fn --from-literal=a=b`, as sent on the wire.
+  const body = new Uint8Array([
+    107,
+    56,
+    115,
+    0,
+    10,
+    12,
+    10,
+    2,
+    118,
+    49,
+    18,
+    6,
+    83,
+    101,
+    99,
+    114,
+    101,
+    116,
+    18,
+    41,
+    10,
+    29,
+    10,
+    2,
+    115,
+    49,
+    18,
+    0,
+    26,
+    11,
+    111,
+    112,
+    101,
+    110,
+    102,
+    97,
+    97,
+    115,
+    45,
+    102,
+    110,
+    34,
+    0,
+    42,
+    0,
+    50,
+    0,
+    56,
+    0,
+    66,
+    0,
+    18,
+    6,
+    10,
+    1,
+    97,
+    18,
+    1,
+    98,
+    26,
+    0,
+    26,
+    0,
+    34,
+    0,
+  ]);
+  assert.deepEqual(decodeProtobuf(body), {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "s1", namespace: "openfaas-fn" },
+    data: { a: btoa("b") },
+  });
+});
+
+Deno.test("sim serve: kubeconfigFor", () => {
+  const config = YAML.parse(kubeconfigFor("http://127.0.0.1:1234"));
+  assert.equal(config.kind, "Config");
+  assert.equal(config.clusters[0].cluster.server, "http://127.0.0.1:1234");
+  assert.equal(config.contexts[0].context.cluster, config.clusters[0].name);
+  assert.equal(config["current-context"], config.contexts[0].name);
+});
+
+// ---------------------------------------------------------------------------
+// The manifests in k8s/
+
+const manifestDir = new URL("../k8s/", import.meta.url);
+
+const readManifests = (): KObj[] => {
+  const docs: KObj[] = [];
+  for (const entry of [...Deno.readDirSync(manifestDir)].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isFile || !/\.ya?ml$/.test(entry.name)) continue;
+    const text = Deno.readTextFileSync(new URL(entry.name, manifestDir));
+    for (const doc of YAML.parseAllDocuments(text)) {
+      const o = doc.toJS();
+      if (o) docs.push(o);
+    }
+  }
+  return docs;
+};
+
+/** Namespaces first, as kubectl applies them, then everything else. */
+const applyOrder = (docs: KObj[]) =>
+  [...docs].sort((a, b) => Number(b.kind === "Namespace") - Number(a.kind === "Namespace"));
+
+const checkManifestsApplied = async (url: string) => {
+  const ns = (await getJson(`${url}/api/v1/namespaces/openfaas-fn`)).body;
+  assert.equal(ns.metadata.labels.openfaas, "1");
+  assert.equal(ns.metadata.annotations.openfaas, "1");
+  assert.equal((await getJson(`${url}/api/v1/namespaces/openfaas`)).status, 200);
+  const sa = await getJson(`${url}/api/v1/namespaces/openfaas/serviceaccounts/faas-deno`);
+  assert.equal(sa.status, 200);
+  const crbs = (await getJson(`${url}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`)).body.items;
+  const rbs = (await getJson(`${url}/apis/rbac.authorization.k8s.io/v1/rolebindings`)).body.items;
+  const bindings = [...crbs, ...rbs];
+  assert.ok(bindings.length > 0, "at least one binding");
+  for (const b of bindings) {
+    assert.ok(
+      b.subjects.some((s: Any) =>
+        s.kind === "ServiceAccount" && s.name === "faas-deno" && s.namespace === "openfaas"
+      ),
+      `${b.metadata.name} binds the faas-deno service account`,
+    );
+    const rolePath = b.roleRef.kind === "ClusterRole"
+      ? `/apis/rbac.authorization.k8s.io/v1/clusterroles/${b.roleRef.name}`
+      : `/apis/rbac.authorization.k8s.io/v1/namespaces/${b.metadata.namespace}/roles/${b.roleRef.name}`;
+    assert.equal(
+      (await getJson(`${url}${rolePath}`)).status,
+      200,
+      `${b.roleRef.kind} ${b.roleRef.name} exists`,
+    );
+  }
+  const roles = [
+    ...(await getJson(`${url}/apis/rbac.authorization.k8s.io/v1/clusterroles`)).body.items,
+    ...(await getJson(`${url}/apis/rbac.authorization.k8s.io/v1/roles`)).body.items,
+  ];
+  const rules = roles.flatMap((r: Any) => r.rules);
+  const allowed = (group: string, resource: string, verb: string) =>
+    rules.some((r: Any) =>
+      r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb)
+    );
+  for (const verb of ["get", "list", "watch", "create", "update", "patch", "delete"]) {
+    assert.ok(allowed("apps", "deployments", verb), `deployments ${verb}`);
+    assert.ok(allowed("", "secrets", verb), `secrets ${verb}`);
+  }
+  for (const verb of ["get", "list", "watch"]) {
+    assert.ok(allowed("", "pods", verb), `pods ${verb}`);
+    assert.ok(allowed("", "pods/log", "get"), "pods/log get");
+    assert.ok(allowed("", "events", verb), `events ${verb}`);
+    assert.ok(allowed("discovery.k8s.io", "endpointslices", verb), `endpointslices ${verb}`);
+    assert.ok(allowed("", "namespaces", verb), `namespaces ${verb}`);
+  }
+  assert.ok(!rules.some((r: Any) => r.verbs.includes("*") || r.resources.includes("*")), "no wildcards");
+  const dep = (await getJson(`${url}/apis/apps/v1/namespaces/openfaas/deployments/faas-deno`)).body;
+  const c = dep.spec.template.spec.containers[0];
+  assert.equal(c.image, "ghcr.io/faas-deno/faas-deno:latest");
+  assert.equal(dep.spec.template.spec.serviceAccountName, "faas-deno");
+  assert.equal(c.ports[0].containerPort, 8081);
+  const env = Object.fromEntries(c.env.map((e: Any) => [e.name, e.value]));
+  assert.equal(env.port, "8081");
+  assert.equal(env.function_namespace, "openfaas-fn");
+  assert.equal(c.livenessProbe.httpGet.path, "/healthz");
+  assert.equal(c.readinessProbe.httpGet.path, "/healthz");
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext.runAsNonRoot ?? dep.spec.template.spec.securityContext?.runAsNonRoot, true);
+  assert.ok(c.resources.requests.cpu && c.resources.requests.memory);
+  assert.ok(c.volumeMounts.some((m: Any) => m.mountPath === "/tmp"));
+  const tmp = c.volumeMounts.find((m: Any) => m.mountPath === "/tmp");
+  assert.ok(dep.spec.template.spec.volumes.some((v: Any) => v.name === tmp.name && v.emptyDir));
+  const svc = (await getJson(`${url}/api/v1/namespaces/openfaas/services/faas-deno`)).body;
+  assert.equal(svc.spec.ports[0].port, 8081);
+  assert.equal(svc.metadata.annotations["prometheus.io/scrape"], "true");
+  assert.equal(svc.metadata.annotations["prometheus.io/port"], "8081");
+};
+
+Deno.test("k8s manifests: every document applies to the simulator (SimApiServer.handle)", async () => {
+  await withServer(async ({ url, cluster }) => {
+    const docs = readManifests();
+    assert.ok(docs.length >= 8, `found ${docs.length} documents`);
+    const fnNs = docs.find((d) => d.kind === "Namespace" && d.metadata.name === "openfaas-fn")!;
+    assert.equal(fnNs.metadata.labels?.openfaas, "1");
+    assert.equal(fnNs.metadata.annotations?.openfaas, "1");
+    for (const doc of applyOrder(docs)) {
+      const [group, version] = doc.apiVersion!.includes("/")
+        ? doc.apiVersion!.split("/")
+        : ["", doc.apiVersion!];
+      const kind = [
+        "namespaces",
+        "serviceaccounts",
+        "services",
+        "deployments",
+        "roles",
+        "rolebindings",
+        "clusterroles",
+        "clusterrolebindings",
+      ].map((p) => findKind(group, version, p)).find((k) => k?.kind === doc.kind);
+      assert.ok(kind, `a known kind: ${doc.apiVersion} ${doc.kind}`);
+      const ns = kind.namespaced ? doc.metadata.namespace : undefined;
+      assert.ok(!kind.namespaced || ns, `${doc.kind} ${doc.metadata.name} names its namespace`);
+      const base = `/${group ? `apis/${group}` : "api"}/${version}${
+        ns ? `/namespaces/${ns}` : ""
+      }/${kind.plural}`;
+      const exists = cluster.api.handle({ method: "GET", path: `${base}/${doc.metadata.name}` });
+      const res = exists.status === 200
+        ? cluster.api.handle({
+          method: "PUT",
+          path: `${base}/${doc.metadata.name}`,
+          body: {
+            ...doc,
+            metadata: { ...doc.metadata, resourceVersion: (exists.body as KObj).metadata.resourceVersion },
+          },
+        })
+        : cluster.api.handle({ method: "POST", path: base, body: structuredClone(doc) });
+      assert.ok(res.status < 300, `${doc.kind} ${doc.metadata.name}: ${JSON.stringify(res.body)}`);
+    }
+    await checkManifestsApplied(url);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// kubectl against the facade (needs kubectl on PATH and --allow-run)
+
+const kubectlPath = (() => {
+  try {
+    if (Deno.permissions.querySync({ name: "run", command: "kubectl" }).state !== "granted") return undefined;
+    for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+      try {
+        if (dir && Deno.statSync(`${dir}/kubectl`).isFile) return `${dir}/kubectl`;
+      } catch { /* not here */ }
+    }
+  } catch { /* no permission to look */ }
+  return undefined;
+})();
+
+const kubectl = async (url: string, ...args: string[]) => {
+  const dir = await Deno.makeTempDir({ prefix: "sim-kubectl-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config`, kubeconfigFor(url));
+    const out = await new Deno.Command(kubectlPath!, {
+      args: ["--kubeconfig", `${dir}/config`, "--cache-dir", `${dir}/cache`, ...args],
+      env: { HOME: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+};
+
+Deno.test({
+  name: "kubectl: get, apply, logs, create secret and delete against the facade",
+  ignore: !kubectlPath,
+  fn: async () => {
+    await withServer(async ({ url, advance }) => {
+      const ns = await kubectl(url, "get", "namespaces", "-o", "json");
+      assert.equal(ns.code, 0, ns.stderr);
+      const names = JSON.parse(ns.stdout).items.map((n: Any) => n.metadata.name);
+      assert.ok(names.includes("openfaas-fn") && names.includes("kube-system"), names.join(","));
+
+      const dir = await Deno.makeTempDir({ prefix: "sim-manifest-" });
+      try {
+        await Deno.writeTextFile(
+          `${dir}/fn.yaml`,
+          YAML.stringify({
+            ...deployment("env"),
+            metadata: { ...deployment("env").metadata, namespace: "openfaas-fn" },
+          }),
+        );
+        const applied = await kubectl(url, "apply", "-f", `${dir}/fn.yaml`);
+        assert.equal(applied.code, 0, applied.stderr);
+        assert.match(applied.stdout, /deployment\.apps\/env created/);
+        const again = await kubectl(url, "apply", "-f", `${dir}/fn.yaml`);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /deployment\.apps\/env unchanged/);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+      await advance("30 seconds");
+      const deps = await kubectl(url, "get", "deployments", "-A");
+      assert.equal(deps.code, 0, deps.stderr);
+      const lines = deps.stdout.trim().split("\n");
+      assert.match(lines[0], /^NAMESPACE\s+NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+      assert.match(lines[1], /^openfaas-fn\s+env\s+1\/1\s+1\s+1\s+30s$/);
+
+      const pods = await kubectl(url, "get", "pods", "-n", "openfaas-fn");
+      assert.match(pods.stdout, /env-\S+\s+1\/1\s+Running\s+0\s+30s/);
+      const logs = await kubectl(url, "logs", "deployment/env", "-n", "openfaas-fn");
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.equal(logs.stdout, "Forking - env []\nListening on port: 8080\n");
+
+      const secret = await kubectl(
+        url,
+        "create",
+        "secret",
+        "generic",
+        "api-key",
+        "-n",
+        "openfaas-fn",
+        "--from-literal=key=s3cr3t",
+      );
+      assert.equal(secret.code, 0, secret.stderr);
+      const value = await kubectl(
+        url,
+        "get",
+        "secret",
+        "api-key",
+        "-n",
+        "openfaas-fn",
+        "-o",
+        "jsonpath={.data.key}",
+      );
+      assert.equal(atob(value.stdout), "s3cr3t");
+
+      const described = await kubectl(url, "describe", "deployment", "env", "-n", "openfaas-fn");
+      assert.equal(described.code, 0, described.stderr);
+      assert.match(described.stdout, /Replicas:\s+1 desired \| 1 updated \| 1 total \| 1 available/);
+
+      const nodes = await kubectl(url, "get", "nodes");
+      assert.match(nodes.stdout, /sim-node-1\s+Ready/);
+
+      const del = await kubectl(url, "delete", "deployment", "env", "-n", "openfaas-fn");
+      assert.equal(del.code, 0, del.stderr);
+      const none = await kubectl(url, "get", "deployments", "-n", "openfaas-fn", "-o", "name");
+      assert.equal(none.stdout.trim(), "");
+    });
+  },
+});
+
+Deno.test({
+  name: "k8s manifests: kubectl apply -f k8s/ against the facade",
+  ignore: !kubectlPath,
+  fn: async () => {
+    await withServer(async ({ url }) => {
+      const out = await kubectl(
+        url,
+        "apply",
+        "-f",
+        new URL("../k8s/", import.meta.url).pathname,
+        "--validate=false",
+      );
+      assert.equal(out.code, 0, out.stderr);
+      await checkManifestsApplied(url);
+    });
+  },
+});
