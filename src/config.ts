@@ -44,6 +44,21 @@ export interface ProviderConfig {
   simNodeCpu: string;
   simNodeMemory: string;
   simSeed: number;
+  /** Scaling: the autoscaler and idler loop (env `scaling`, default true). */
+  scaling: boolean;
+  /** Global switch for predictive scaling (env `predictive_scaling`, default false). */
+  predictiveScaling: boolean;
+  /** How long a request at zero replicas is held for the function to come up (env `scale_from_zero_timeout`). */
+  scaleFromZeroTimeoutMs: number;
+  /** Defaults for functions without scaling labels. */
+  scaleDefaults: {
+    min: number;
+    max: number;
+    target: number;
+    type: "rps" | "capacity" | "cpu";
+    targetProportion: number;
+    zeroDurationMs: number;
+  };
 }
 
 /** Invalid configuration. The message names the variable or flag and the offending value. */
@@ -500,10 +515,32 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
     simNodeCpu: quantitySetting(flags, "sim-node-cpu", DEFAULTS.simNodeCpu),
     simNodeMemory: quantitySetting(flags, "sim-node-memory", DEFAULTS.simNodeMemory),
     simSeed: intSetting(flags, "seed", env, "sim_seed", DEFAULTS.simSeed),
+    scaling: parseBool(env.scaling, true),
+    predictiveScaling: parseBool(env.predictive_scaling, false),
+    scaleFromZeroTimeoutMs: parseDuration(env.scale_from_zero_timeout, 30_000),
+    scaleDefaults: scaleDefaults(env),
   };
   if (kubeconfig !== undefined) config.kubeconfig = kubeconfig;
   if (master !== undefined) config.master = master;
   return config;
+}
+
+const positiveNumber = (v: string | undefined, d: number, max = Infinity) => {
+  const n = Number(v);
+  return v !== undefined && v !== "" && Number.isFinite(n) && n > 0 && n <= max ? n : d;
+};
+
+function scaleDefaults(env: Env): ProviderConfig["scaleDefaults"] {
+  const type = env.scale_default_type;
+  const min = parseNonNegativeInt(env.scale_default_min, 1);
+  return {
+    min,
+    max: Math.max(min, parseNonNegativeInt(env.scale_default_max, 20)),
+    target: positiveNumber(env.scale_default_target, 5),
+    type: type === "capacity" || type === "cpu" || type === "rps" ? type : "rps",
+    targetProportion: positiveNumber(env.scale_default_target_proportion, 0.9, 1),
+    zeroDurationMs: parseDuration(env.scale_default_zero_duration, 15 * 60_000),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -599,6 +636,27 @@ const ENV_VARS: readonly EnvSpec[] = [
   },
   { name: "sim_nodes", def: String(DEFAULTS.simNodes), help: "Simulator node count (same as --sim-nodes)." },
   { name: "sim_seed", def: String(DEFAULTS.simSeed), help: "Simulator random seed (same as --seed)." },
+  { name: "scaling", def: "true", help: "Run the autoscaler and the idler (scale to zero)." },
+  {
+    name: "predictive_scaling",
+    def: "false",
+    help: "Global switch for predictive scaling; functions opt in with the label com.openfaas.scale.predictive=true.",
+  },
+  {
+    name: "scale_from_zero_timeout",
+    def: "30s",
+    help: "How long a request to a function at zero replicas is held while it scales up.",
+  },
+  { name: "scale_default_min", def: "1", help: "com.openfaas.scale.min for functions without the label." },
+  { name: "scale_default_max", def: "20", help: "com.openfaas.scale.max for functions without the label." },
+  {
+    name: "scale_default_target",
+    def: "5",
+    help: "Load per replica (com.openfaas.scale.target) for functions without the label.",
+  },
+  { name: "scale_default_type", def: "rps", help: "rps, capacity or cpu (com.openfaas.scale.type)." },
+  { name: "scale_default_target_proportion", def: "0.9", help: "com.openfaas.scale.target-proportion default." },
+  { name: "scale_default_zero_duration", def: "15m", help: "com.openfaas.scale.zero-duration default." },
   {
     name: "KUBERNETES_SERVICE_HOST",
     def: "unset",

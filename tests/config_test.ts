@@ -47,6 +47,10 @@ const DEFAULT_CONFIG: ProviderConfig = {
   simNodeCpu: "4",
   simNodeMemory: "16Gi",
   simSeed: 1,
+  scaling: true,
+  predictiveScaling: false,
+  scaleFromZeroTimeoutMs: 30_000,
+  scaleDefaults: { min: 1, max: 20, target: 5, type: "rps", targetProportion: 0.9, zeroDurationMs: 900_000 },
 };
 
 /** Asserts that `fn` throws a ConfigError whose message contains every fragment. */
@@ -353,6 +357,15 @@ Deno.test("loadConfig: every environment variable", () => {
     sim_nodes: "7",
     sim_seed: "42",
     KUBECONFIG: "/home/me/.kube/config",
+    scaling: "false",
+    predictive_scaling: "true",
+    scale_from_zero_timeout: "45s",
+    scale_default_min: "2",
+    scale_default_max: "8",
+    scale_default_target: "50",
+    scale_default_type: "capacity",
+    scale_default_target_proportion: "0.7",
+    scale_default_zero_duration: "5m",
   };
   const expected: ProviderConfig = {
     port: 8080,
@@ -390,6 +403,10 @@ Deno.test("loadConfig: every environment variable", () => {
     simNodeCpu: "4",
     simNodeMemory: "16Gi",
     simSeed: 42,
+    scaling: false,
+    predictiveScaling: true,
+    scaleFromZeroTimeoutMs: 45_000,
+    scaleDefaults: { min: 2, max: 8, target: 50, type: "capacity", targetProportion: 0.7, zeroDurationMs: 300_000 },
   };
   assert.deepEqual(loadConfig(env, []), expected);
 });

@@ -34,8 +34,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** A TestClock that starts at 2026-01-01, set before anything starts sleeping on it. */
+export const virtualClock = Layer.effectDiscard(TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))).pipe(
+  Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
+);
+
+/** Defaults for tests: the autoscaler and idler are off unless a test turns them on. */
 export const testConfig = (overrides: Partial<ProviderConfig> = {}): ProviderConfig => ({
   ...loadConfig({}, []),
+  scaling: false,
   ...overrides,
 });
 
@@ -50,10 +57,9 @@ export const startProvider = async (
   const config = testConfig(options.config);
   const layer = providerLayer(config).pipe(
     Layer.provideMerge(simBackend(config, options.sim)),
-    Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
+    Layer.provideMerge(virtualClock),
   );
   const runtime = ManagedRuntime.make(layer);
-  await runtime.runPromise(TestClock.setTime(Date.parse("2026-01-01T00:00:00Z")));
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
   const cluster = await runtime.runPromise(Effect.service(SimCluster));
   const app = await runtime.runPromise(makeApp(options.credentials, options.proxy));

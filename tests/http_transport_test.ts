@@ -363,6 +363,7 @@ Deno.test("http: connection refused and credential failures are status 0 errors"
 Deno.test("http: a request without an answer within the timeout fails with reason Timeout", async () => {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
+  const fallback = setTimeout(() => release(), 3_000);
   await withServer(async () => {
     await released;
     return json({});
@@ -375,6 +376,7 @@ Deno.test("http: a request without an answer within the timeout fails with reaso
     );
     const elapsed = Date.now() - started;
     release();
+    clearTimeout(fallback);
     assert.equal(e.status, 0);
     assert.equal(e.reason, "Timeout");
     assert.ok(e.message.includes("/slow"), e.message);
@@ -385,9 +387,10 @@ Deno.test("http: a request without an answer within the timeout fails with reaso
 Deno.test("http: interrupting a request aborts it", async () => {
   let cancelled!: () => void;
   const wasCancelled = new Promise<void>((r) => (cancelled = r));
-  const forever = new Promise<void>(() => {});
+  let end!: () => void;
+  const held = new Promise<void>((r) => (end = r));
   await withServer(
-    () => new Response(chunked(['{"kind":'], { hold: forever, onCancel: () => cancelled() })),
+    () => new Response(chunked(['{"kind":'], { hold: held, onCancel: () => cancelled() })),
     async (server) => {
       const out = await run(
         connection(server),
@@ -397,7 +400,7 @@ Deno.test("http: interrupting a request aborts it", async () => {
           ),
       );
       assert.equal(out, "gave up");
-      await within(wasCancelled, 2_000, "the server never saw the abort");
+      await within(wasCancelled, 2_000, "the server never saw the abort").finally(end);
     },
   );
 });
@@ -531,17 +534,17 @@ Deno.test("http: a watch refused with a Status fails; a non-JSON line fails", as
 Deno.test("http: interrupting a watch aborts the request", async () => {
   let cancelled!: () => void;
   const wasCancelled = new Promise<void>((r) => (cancelled = r));
-  const forever = new Promise<void>(() => {});
+  let end!: () => void;
+  const held = new Promise<void>((r) => (end = r));
   await withServer(
-    () =>
-      new Response(chunked([`${ev("ADDED", "a", "1")}\n`], { hold: forever, onCancel: () => cancelled() })),
+    () => new Response(chunked([`${ev("ADDED", "a", "1")}\n`], { hold: held, onCancel: () => cancelled() })),
     async (server) => {
       const first = await run(
         connection(server),
         (kube) => Stream.runCollect(Stream.take(kube.watch("/w"), 1)),
       );
       assert.equal(Array.from(first).length, 1);
-      await within(wasCancelled, 2_000, "the server never saw the abort");
+      await within(wasCancelled, 2_000, "the server never saw the abort").finally(end);
     },
   );
 });

@@ -15,6 +15,7 @@ import { makeProxy, type ProxyOptions } from "../invoke/proxy.ts";
 import type { Upstream } from "../invoke/upstream.ts";
 import type { Invocations } from "../invoke/invocations.ts";
 import { metrics, registry } from "../metrics/registry.ts";
+import { Scaler } from "../scaling/scaler.ts";
 import { Stream } from "effect";
 import { InvalidRequest, PayloadTooLarge, type ProviderError } from "../domain/errors.ts";
 import {
@@ -30,7 +31,16 @@ import { providerName, release, sha } from "../version.ts";
 import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
 import { statusOf, textError } from "./errors.ts";
 
-export type Services = AppConfig | Functions | Secrets | Namespaces | Caches | Logs | Upstream | Invocations;
+export type Services =
+  | AppConfig
+  | Functions
+  | Secrets
+  | Namespaces
+  | Caches
+  | Logs
+  | Upstream
+  | Invocations
+  | Scaler;
 
 type Handler = (c: HonoContext) => Promise<Response>;
 type Method = "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH" | "OPTIONS";
@@ -114,7 +124,12 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
     const namespaces = yield* Namespaces;
     const caches = yield* Caches;
     const logs = yield* Logs;
-    const proxy = yield* makeProxy(proxyOptions);
+    const scaler = yield* Scaler;
+    const proxy = yield* makeProxy({
+      scaleFromZero: scaler.scaleFromZero,
+      fromZeroWaitMs: config.scaleFromZeroTimeoutMs,
+      ...proxyOptions,
+    });
     const context = yield* Effect.context<Services>();
     const runExit = Effect.runPromiseExitWith(context);
 

@@ -37,7 +37,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** Builds `server + path + ?query`, skipping undefined query values. */
 export const buildUrl = (server: string, path: string, query?: Query): string => {
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query ?? {})) params.append(k, String(v));
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.append(k, v);
   const qs = params.toString();
   const base = server.replace(/\/+$/, "") + (path.startsWith("/") ? path : `/${path}`);
   return qs === "" ? base : `${base}${base.includes("?") ? "&" : "?"}${qs}`;
@@ -220,6 +220,7 @@ export const makeHttpKubeApi = (
         let timedOut = false;
         const timer = setTimeout(() => {
           timedOut = true;
+          ctrl.abort(new Timeout(timeoutMs));
         }, timeoutMs);
         const clear = () => {
           clearTimeout(timer);
@@ -377,7 +378,7 @@ export const makeHttpKubeApi = (
           }),
         );
       }
-      if (ev.type === "NOPE" && isObj(ev.object) && ev.object.code === 410) {
+      if (ev.type === "ERROR" && isObj(ev.object) && ev.object.code === 410) {
         const s = ev.object as { reason?: string; message?: string };
         return Effect.fail(
           errorFromStatus(410, {

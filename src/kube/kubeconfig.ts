@@ -19,7 +19,10 @@ export interface ClusterConnection {
   /** PEM client key (mutual TLS). */
   readonly clientKey?: string;
   readonly insecureSkipTlsVerify: boolean;
-  /** Name to verify the server certificate against (and send as SNI) instead of the URL's host. */
+  /**
+   * Name to verify the server certificate against instead of the URL's host. HttpTransport cannot
+   * honour it (Deno's fetch has no SNI override) and names it in TLS error messages.
+   */
   readonly tlsServerName?: string;
   /** Headers to add to every request (Authorization etc.); cached and refreshed as needed. */
   readonly auth: () => Promise<Record<string, string>>;

@@ -10,9 +10,20 @@ import { Functions } from "./functions.ts";
 import { Logs } from "./logs.ts";
 import { Namespaces } from "./namespaces.ts";
 import { Secrets } from "./secrets.ts";
+import { Scaler } from "../scaling/scaler.ts";
+
+export const scalerLayer = (config: ProviderConfig) =>
+  Scaler.layer({
+    autoscale: config.scaling,
+    idler: config.scaling,
+    predictive: config.predictiveScaling,
+    fromZeroWindowMs: config.scaleFromZeroTimeoutMs,
+    defaults: { ...config.scaleDefaults, predictive: false },
+  });
 
 export const providerLayer = (config: ProviderConfig) =>
-  Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer).pipe(
+  scalerLayer(config).pipe(
+    Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer)),
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Caches.layer),
     Layer.provideMerge(Layer.mergeAll(AppConfig.layer(config), Invocations.layer)),

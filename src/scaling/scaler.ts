@@ -1,0 +1,298 @@
+/**
+ * The scaler: one loop, declared as a Schedule on Clock, that every tick
+ * (2 s) decides replicas for each function:
+ *  - reactive autoscaling (Knative KPA style): a 60 s stable window and a 6 s
+ *    panic window over the proxy's invocation records, scale-down stabilised over
+ *    30 s, bounded by min/max, and holding back (with back-off) when new pods
+ *    cannot be scheduled;
+ *  - the idler: `com.openfaas.scale.zero=true` functions with no invocation for
+ *    `zero-duration` go to 0;
+ *  - the predictor (opt-in): the hybrid histogram policy unloads after an
+ *    invocation, pre-warms before the next expected one and keeps it warm until
+ *    the tail of the idle-time distribution.
+ * Scale from zero on a request is `scaleFromZero`, used by the invoke proxy.
+ */
+import { Clock, Context, Effect, Layer, Schedule } from "effect";
+import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
+import { Caches } from "../provider/caches.ts";
+import { Functions } from "../provider/functions.ts";
+import { functionLabel } from "../provider/translate.ts";
+import { Invocations } from "../invoke/invocations.ts";
+import { metrics } from "../metrics/registry.ts";
+import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "./policy.ts";
+
+export interface ScalerOptions {
+  readonly tickMs?: number;
+  readonly stableWindowMs?: number;
+  readonly panicWindowMs?: number;
+  /** Scale-down uses the highest recommendation of this window. */
+  readonly scaleDownDelayMs?: number;
+  /** Panic when the panic-window recommendation reaches this multiple of ready pods. */
+  readonly panicThreshold?: number;
+  /** The global switch for predictive scaling (functions opt in with com.openfaas.scale.predictive=true). */
+  readonly predictive?: boolean;
+  /** Run the reactive autoscaler (functions with min != max). */
+  readonly autoscale?: boolean;
+  /** Run the idler (functions with com.openfaas.scale.zero=true). */
+  readonly idler?: boolean;
+  readonly defaults?: ScalingDefaults;
+  /** How long after a scale from zero further requests are treated as part of it. */
+  readonly fromZeroWindowMs?: number;
+}
+
+export interface Decision {
+  readonly at: number;
+  readonly function: string;
+  readonly namespace: string;
+  readonly from: number;
+  readonly to: number;
+  readonly policy: "reactive" | "idler" | "predictive" | "from-zero";
+  readonly reason: string;
+}
+
+interface FunctionState {
+  /** [time, recommendation] over the scale-down window. */
+  recommendations: [number, number][];
+  panicUntil: number;
+  /** In-flight samples for `capacity` scaling: [time, inFlight]. */
+  inFlight: [number, number][];
+  /** When the function last went from 0 (or unknown) to running replicas. */
+  activeSince: number;
+  lastReplicas: number | undefined;
+  /** No scale-up before this time (capacity back-off). */
+  holdUntil: number;
+  holdMs: number;
+  /** The predictor's last verdict, to log changes only. */
+  lastPrediction?: string;
+}
+
+export interface ScalerShape {
+  /** One decision round (the loop runs it every tick). */
+  readonly tick: Effect.Effect<void>;
+  /** Scales a function at zero to its minimum (at least 1), once for all concurrent callers; true if it was at zero. */
+  scaleFromZero(name: string, namespace: string): Effect.Effect<boolean>;
+  /** Recent decisions, newest last. */
+  readonly decisions: () => readonly Decision[];
+  /** The policy in force for a function. */
+  policyOf(d: Deployment): ScalingPolicy;
+}
+
+export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling/Scaler") {
+  static layer = (options: ScalerOptions = {}) =>
+    Layer.effect(
+      Scaler,
+      Effect.gen(function* () {
+        const caches = yield* Caches;
+        const functions = yield* Functions;
+        const invocations = yield* Invocations;
+        const clock = yield* Clock.Clock;
+        const tickMs = options.tickMs ?? 2_000;
+        const stableMs = options.stableWindowMs ?? 60_000;
+        const panicMs = options.panicWindowMs ?? 6_000;
+        const downDelayMs = options.scaleDownDelayMs ?? 30_000;
+        const panicThreshold = options.panicThreshold ?? 2;
+        const defaults = options.defaults ?? defaultScaling;
+        const states = new Map<string, FunctionState>();
+        const decisions: Decision[] = [];
+        const pendingFromZero = new Map<string, Promise<void>>();
+        const now = () => clock.currentTimeMillisUnsafe();
+
+        const stateOf = (key: string): FunctionState => {
+          let s = states.get(key);
+          if (!s) {
+            states.set(key, s = {
+              recommendations: [],
+              panicUntil: 0,
+              inFlight: [],
+              activeSince: now(),
+              lastReplicas: undefined,
+              holdUntil: 0,
+              holdMs: 0,
+            });
+          }
+          return s;
+        };
+
+        const policyOf = (d: Deployment) => policyFrom(d.spec?.template.metadata?.labels, defaults);
+
+        const scale = (d: Deployment, to: number, policy: Decision["policy"], reason: string) =>
+          Effect.gen(function* () {
+            const name = d.metadata!.name!, ns = d.metadata!.namespace!;
+            const from = d.spec?.replicas ?? 0;
+            if (from === to) return;
+            const decision: Decision = { at: now(), function: name, namespace: ns, from, to, policy, reason };
+            decisions.push(decision);
+            if (decisions.length > 10_000) decisions.splice(0, decisions.length - 10_000);
+            metrics.scalingDecisions.inc({ function_name: `${name}.${ns}`, policy, direction: to > from ? "up" : "down" });
+            yield* Effect.logInfo(`${policy}: ${name}.${ns} ${from} -> ${to} replicas (${reason})`);
+            yield* functions.scale(name, to, ns).pipe(
+              Effect.catch((e) => Effect.logWarning(`${policy}: scaling ${name}.${ns} failed: ${e.message}`)),
+            );
+          });
+
+        const unschedulable = (d: Deployment) =>
+          caches.pods.list(d.metadata!.namespace).some((p) =>
+            p.metadata?.labels?.[functionLabel] === d.metadata!.name &&
+            p.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False")
+          );
+
+        const reactive = (d: Deployment, policy: ScalingPolicy, s: FunctionState) => {
+          const name = d.metadata!.name!, ns = d.metadata!.namespace!;
+          const current = d.spec?.replicas ?? 0;
+          const t = now();
+          const perReplica = policy.target * policy.targetProportion;
+          let stableLoad: number, panicLoad: number, unit: string;
+          if (policy.type === "rps") {
+            stableLoad = invocations.rate(name, ns, stableMs) / (stableMs / 1000);
+            panicLoad = invocations.rate(name, ns, panicMs) / (panicMs / 1000);
+            unit = "req/s";
+          } else {
+            // capacity (and cpu, whose usage the provider does not see): requests in flight.
+            s.inFlight.push([t, invocations.load(name, ns)?.inFlight ?? 0]);
+            s.inFlight = s.inFlight.filter(([at]) => at > t - stableMs);
+            const avg = (from: number) => {
+              const xs = s.inFlight.filter(([at]) => at > from).map(([, n]) => n);
+              return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+            };
+            stableLoad = avg(t - stableMs);
+            panicLoad = avg(t - panicMs);
+            unit = "in flight";
+          }
+          const ready = Math.max(1, d.status?.readyReplicas ?? current);
+          const stableWant = Math.ceil(stableLoad / perReplica);
+          const panicWant = Math.ceil(panicLoad / perReplica);
+          if (panicWant >= panicThreshold * ready && panicWant > current) s.panicUntil = t + stableMs;
+          const panicking = t < s.panicUntil;
+          let want = panicking ? Math.max(stableWant, panicWant, current) : stableWant;
+          s.recommendations.push([t, want]);
+          s.recommendations = s.recommendations.filter(([at]) => at > t - downDelayMs);
+          if (want < current) want = Math.max(want, ...s.recommendations.map(([, r]) => r));
+          want = Math.min(policy.max, Math.max(Math.max(1, policy.min), want));
+          const reason = `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${panicLoad.toFixed(2)} over ${
+            panicMs / 1000
+          }s; target ${perReplica.toFixed(2)} per replica${panicking ? "; panic mode" : ""}`;
+          if (want > current) {
+            if (t < s.holdUntil) return Effect.void;
+            if (unschedulable(d)) {
+              s.holdMs = Math.min(300_000, s.holdMs ? s.holdMs * 2 : 30_000);
+              s.holdUntil = t + s.holdMs;
+              metrics.scalingDecisions.inc({ function_name: `${name}.${ns}`, policy: "reactive", direction: "hold" });
+              return Effect.logWarning(
+                `reactive: ${name}.${ns} stays at ${current} replicas for ${s.holdMs / 1000}s: pods cannot be scheduled (no capacity)`,
+              );
+            }
+            s.holdMs = 0;
+          }
+          return want !== current ? scale(d, want, "reactive", reason) : Effect.void;
+        };
+
+        const idler = (d: Deployment, policy: ScalingPolicy, s: FunctionState) => {
+          const name = d.metadata!.name!, ns = d.metadata!.namespace!;
+          const load = invocations.load(name, ns);
+          if (load && load.inFlight > 0) return Effect.void;
+          const lastUse = Math.max(load?.lastStarted ?? 0, load?.lastEnded ?? 0, s.activeSince);
+          const idle = now() - lastUse;
+          return idle >= policy.zeroDurationMs
+            ? scale(d, 0, "idler", `no invocation for ${Math.round(idle / 1000)}s (zero-duration ${policy.zeroDurationMs / 1000}s)`)
+            : Effect.void;
+        };
+
+        /** Returns true when the predictor handled the function (its histogram is representative). */
+        const predictor = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> =>
+          Effect.gen(function* () {
+            const name = d.metadata!.name!, ns = d.metadata!.namespace!;
+            const load = invocations.load(name, ns);
+            const windows = load?.idle.windows();
+            if (!load || !windows || load.lastEnded === 0) {
+              const verdict = "fallback";
+              if (s.lastPrediction !== verdict && load) {
+                s.lastPrediction = verdict;
+                metrics.scalingDecisions.inc({ function_name: `${name}.${ns}`, policy: "predictive", direction: "fallback" });
+                yield* Effect.logInfo(
+                  `predictive: ${name}.${ns} idle-time histogram not representative (${load.idle.samples} samples): fixed keep-alive of ${
+                    policy.zeroDurationMs / 1000
+                  }s`,
+                );
+              }
+              return false;
+            }
+            if (load.inFlight > 0) return true;
+            const current = d.spec?.replicas ?? 0;
+            const since = now() - load.lastEnded;
+            const warmFrom = windows.prewarmMs >= 60_000 ? windows.prewarmMs : 0;
+            const shouldBeWarm = since >= warmFrom && since < windows.keepAliveUntilMs;
+            if (shouldBeWarm && current === 0) {
+              yield* scale(d, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`);
+            } else if (!shouldBeWarm && current > 0) {
+              yield* scale(
+                d,
+                0,
+                "predictive",
+                since < warmFrom ? `unload until the pre-warm point: ${windows.reason}` : `past the keep-alive: ${windows.reason}`,
+              );
+            }
+            s.lastPrediction = "histogram";
+            return true;
+          });
+
+        const tick = Effect.gen(function* () {
+          const seen = new Set<string>();
+          for (const d of caches.deployments.list()) {
+            if (d.metadata?.labels?.[functionLabel] === undefined) continue;
+            const key = `${d.metadata.name}.${d.metadata.namespace}`;
+            seen.add(key);
+            const s = stateOf(key);
+            const replicas = d.spec?.replicas ?? 0;
+            if (replicas > 0 && !(s.lastReplicas && s.lastReplicas > 0)) s.activeSince = now();
+            s.lastReplicas = replicas;
+            const policy = policyOf(d);
+            if (policy.zero && policy.predictive && options.predictive) {
+              if (yield* predictor(d, policy, s)) continue;
+            }
+            if (replicas === 0) continue;
+            if (policy.zero && options.idler !== false) {
+              const before = decisions.length;
+              yield* idler(d, policy, s);
+              if (decisions.length > before) continue;
+            }
+            if (policy.autoscale && options.autoscale !== false) yield* reactive(d, policy, s);
+          }
+          for (const key of states.keys()) if (!seen.has(key)) states.delete(key);
+        });
+
+        yield* Effect.forkScoped(
+          Effect.repeat(
+            tick.pipe(Effect.catchCause((cause) => Effect.logError("scaler tick failed", cause))),
+            Schedule.spaced(tickMs),
+          ),
+        );
+
+        /** Functions recently scaled up from zero: requests arriving meanwhile wait as long as the first. */
+        const warming = new Map<string, number>();
+        const scaleFromZero = (name: string, ns: string) =>
+          Effect.gen(function* () {
+            const key = `${name}.${ns}`;
+            const d = caches.deployments.get(ns, name);
+            if (!d) return false;
+            if ((d.spec?.replicas ?? 0) > 0) {
+              const since = warming.get(key);
+              return since !== undefined && now() - since < (options.fromZeroWindowMs ?? 60_000);
+            }
+            warming.set(key, now());
+            let pending = pendingFromZero.get(key);
+            if (!pending) {
+              const policy = policyOf(d);
+              const context = yield* Effect.context<never>();
+              pending = Effect.runPromiseWith(context)(
+                scale(d, Math.max(1, policy.min), "from-zero", "a request arrived at zero replicas"),
+              ).finally(() => pendingFromZero.delete(key));
+              pendingFromZero.set(key, pending);
+            }
+            yield* Effect.promise(() => pending!);
+            return true;
+          });
+
+        return Scaler.of({ tick, scaleFromZero, decisions: () => decisions, policyOf });
+      }),
+    );
+}
