@@ -11,6 +11,10 @@ import { type Credentials, readCredentials } from "./src/http/auth.ts";
 import { simBackend } from "./sim/layer.ts";
 import { Caches } from "./src/provider/caches.ts";
 import { providerName, release } from "./src/version.ts";
+import type { KubeApi } from "./src/kube/api.ts";
+import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";
+import type { ClusterConnection } from "./src/kube/kubeconfig.ts";
+import { Upstream } from "./src/invoke/upstream.ts";
 
 const fail = (message: string, code = 2): never => {
   console.error(`${providerName}: ${message}`);
@@ -31,13 +35,6 @@ const main = async () => {
     }
     throw e;
   }
-  if (config.cluster === "kube") {
-    return fail(
-      "the real-cluster backend (--cluster=kube, --kubeconfig, in-cluster) is not built into this version yet; " +
-        "start without those flags to use the built-in simulator",
-      1,
-    );
-  }
   let credentials: Credentials | undefined;
   if (config.basicAuth) {
     try {
@@ -48,8 +45,26 @@ const main = async () => {
   }
   if (config.verbose) console.log(JSON.stringify({ ...config }, null, 2));
 
-  const backend = simBackend(config);
+  let backend: Layer.Layer<KubeApi | Upstream>;
+  let backendText: string;
+  if (config.cluster === "kube") {
+    let connection: ClusterConnection;
+    try {
+      connection = await makeConnectionFromConfig(config);
+    } catch (e) {
+      return fail(`cannot connect to Kubernetes: ${(e as Error).message}`, 1);
+    }
+    backend = Layer.mergeAll(
+      HttpTransport(connection),
+      Upstream.http({ maxIdleConnsPerHost: config.maxIdleConnsPerHost }),
+    );
+    backendText = `Kubernetes API at ${connection.server} (${connection.source})`;
+  } else {
+    backend = simBackend(config);
+    backendText = `built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`;
+  }
   const runtime = ManagedRuntime.make(providerLayer(config).pipe(Layer.provideMerge(backend)));
+  console.log(`${providerName} ${release}: backend: ${backendText}; waiting for the caches to sync ...`);
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
   const app = await runtime.runPromise(makeApp(credentials));
 
@@ -58,11 +73,10 @@ const main = async () => {
     hostname: config.host,
     onListen: ({ hostname, port }) => {
       console.log(`${providerName} ${release}: faas-provider API on http://${hostname}:${port}`);
+      console.log(`backend: ${backendText}`);
       console.log(
-        `backend: built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`,
-      );
-      console.log(
-        `function namespace: ${config.functionNamespace}; basic auth: ${config.basicAuth ? "on" : "off"}`,
+        `function namespace: ${config.functionNamespace}; basic auth: ${config.basicAuth ? "on" : "off"}; ` +
+          `autoscaling: ${config.scaling ? "on" : "off"}; predictive scaling: ${config.predictiveScaling ? "on" : "off"}`,
       );
     },
   }, app.fetch);

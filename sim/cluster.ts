@@ -15,6 +15,8 @@ import { DeploymentController } from "./controllers/deployment.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
+import { startupLog } from "./images/runtime.ts";
+import { containerContext } from "./pods.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -60,7 +62,11 @@ export const makeSimCluster = (options: SimOptions = {}) =>
     const logs = new LogStore();
     const catalog = new ImageCatalog(options.images);
     const api = new SimApiServer(store, logs);
-    const kubelet = new Kubelet(store, env, catalog, logs, options.kubelet);
+    const shape: { current?: SimClusterShape } = {};
+    const kubelet = new Kubelet(store, env, catalog, logs, {
+      startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
+      ...options.kubelet,
+    });
     new ControllerHub(store, [
       new DeploymentController(store, env),
       new Scheduler(store, env),
@@ -122,5 +128,6 @@ export const makeSimCluster = (options: SimOptions = {}) =>
         };
       });
     }
-    return SimCluster.of({ env, store, api, logs, catalog, kubelet, options: opts });
+    shape.current = { env, store, api, logs, catalog, kubelet, options: opts };
+    return SimCluster.of(shape.current);
   });

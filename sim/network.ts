@@ -8,54 +8,14 @@ import { Effect, Layer } from "effect";
 import { type Endpoint, Upstream, UpstreamError } from "../src/invoke/upstream.ts";
 import { SimCluster, type SimClusterShape } from "./cluster.ts";
 import { Kinds, type KObj } from "./kinds.ts";
-import { type ContainerContext, handle } from "./images/runtime.ts";
+import { handle } from "./images/runtime.ts";
+import { containerContext } from "./pods.ts";
 import type { SimImage } from "./images/catalog.ts";
 
 export interface NetworkOptions {
   /** Added to every request, in virtual time (0 = none). */
   readonly latencyMs?: number;
 }
-
-const decodeBase64 = (b64: string): Uint8Array => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-
-/** Files a container sees from its projected secret volumes. */
-export const mountedFiles = (cluster: SimClusterShape, pod: KObj): Map<string, Uint8Array> => {
-  const files = new Map<string, Uint8Array>();
-  const container = pod.spec.containers[0];
-  for (const mount of container.volumeMounts ?? []) {
-    const volume = (pod.spec.volumes ?? []).find((v: { name: string }) => v.name === mount.name);
-    for (const source of volume?.projected?.sources ?? []) {
-      if (!source.secret) continue;
-      const secret = cluster.store.peek(Kinds.Secret, pod.metadata.namespace, source.secret.name);
-      if (!secret) continue;
-      const items: { key: string; path: string }[] = source.secret.items ??
-        Object.keys(secret.data ?? {}).map((k) => ({ key: k, path: k }));
-      for (const item of items) {
-        const value = secret.data?.[item.key];
-        if (value !== undefined) files.set(`${mount.mountPath}/${item.path}`, decodeBase64(value));
-      }
-    }
-  }
-  return files;
-};
-
-export const containerContext = (cluster: SimClusterShape, pod: KObj): ContainerContext => {
-  const container = pod.spec.containers[0];
-  const env: Record<string, string> = {};
-  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-  const ns = pod.metadata.namespace!;
-  return {
-    podName: pod.metadata.name!,
-    namespace: ns,
-    functionName: pod.metadata.labels?.faas_function ?? container.name,
-    env,
-    files: mountedFiles(cluster, pod),
-    now: () => cluster.env.now(),
-    sleep: (ms: number) => new Promise<void>((resolve) => cluster.env.after(ms, resolve)),
-    log: (line: string) =>
-      cluster.logs.append(ns, pod.metadata.name!, container.name, cluster.env.now(), line),
-  };
-};
 
 const isRunning = (pod: KObj) =>
   pod.status?.phase === "Running" && pod.status?.containerStatuses?.[0]?.state?.running !== undefined;

@@ -373,11 +373,8 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
     ];
 
     const health = () => {
-      const ready = caches.deployments.hasSynced() && caches.namespaces.hasSynced() &&
-        caches.endpointSlices.hasSynced();
-      return ready
-        ? new Response(null, { status: 200 })
-        : textError(503, "caches have not synced with the cluster yet");
+      const problem = caches.unhealthy();
+      return problem ? textError(503, problem) : new Response(null, { status: 200 });
     };
 
     const app = new Hono<{ Bindings: Deno.ServeHandlerInfo }>({ strict: true });

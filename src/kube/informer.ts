@@ -26,6 +26,8 @@ export interface Informer<T extends ObjectMetaLike> {
   readonly resourceVersion: () => string;
   /** Increases with every change to the cached contents (events, relists, writers' upserts). */
   readonly version: () => number;
+  /** The last list/watch failure, until the next successful list (undefined when healthy). */
+  readonly lastError: () => string | undefined;
   /** Number of (re)lists, for tests and metrics. */
   readonly lists: () => number;
 }
@@ -57,6 +59,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
     let rv = "";
     let lists = 0;
     let version = 0;
+    let lastError: string | undefined;
 
     const key = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
     const bucket = (ns: string | undefined) => {
@@ -106,6 +109,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
       for (const item of list.items) put(item, true);
       rv = list.metadata.resourceVersion;
       lists++;
+      lastError = undefined;
       yield* Deferred.succeed(synced, undefined);
     });
 
@@ -163,6 +167,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
       hasSynced: () => Deferred.isDoneUnsafe(synced),
       resourceVersion: () => rv,
       version: () => version,
+      lastError: () => lastError,
       lists: () => lists,
     } satisfies Informer<T>;
   });

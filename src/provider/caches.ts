@@ -17,6 +17,8 @@ export interface CachesShape {
   readonly endpointSlices: Informer<EndpointSlice>;
   /** Function pods (label faas_function), for readiness reasons. */
   readonly pods: Informer<Pod>;
+  /** Why the provider cannot serve from its caches (not synced, API server unreachable), or undefined. */
+  readonly unhealthy: () => string | undefined;
   /** Completes when every cache has loaded its first list. */
   readonly synced: Effect.Effect<void>;
 }
@@ -38,7 +40,16 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/provide
       const synced = Effect.all([deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced], {
         discard: true,
       });
-      return Caches.of({ deployments, namespaces, endpointSlices, pods, synced });
+      const all = { deployments, namespaces, endpointSlices, pods };
+      const unhealthy = () => {
+        for (const [name, informer] of Object.entries(all)) {
+          if (!informer.hasSynced()) return `the ${name} cache has not synced with the Kubernetes API yet`;
+          const error = informer.lastError();
+          if (error) return `the Kubernetes API is not reachable (${name}): ${error}`;
+        }
+        return undefined;
+      };
+      return Caches.of({ ...all, synced, unhealthy });
     }),
   );
 }

@@ -1,0 +1,157 @@
+/** End to end on the simulator: deploy through the API, invoke through /function, read logs. */
+import assert from "node:assert/strict";
+import { type Harness, withProvider } from "./harness.ts";
+
+const deploy = async (h: Harness, body: Record<string, unknown>) => {
+  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
+  assert.equal(r.status, 202, r.text);
+};
+
+/** Deploys and waits (virtual time) until the function is available. */
+const deployReady = async (h: Harness, body: Record<string, unknown>) => {
+  await deploy(h, body);
+  await h.advance(10_000);
+  const s = JSON.parse((await h.call("GET", `/system/function/${body.service}`)).text);
+  assert.equal(s.availableReplicas, 1, JSON.stringify(s));
+};
+
+const invoke = (h: Harness, method: string, path: string, body?: string, headers?: Record<string, string>) =>
+  h.advanceUntil(h.call(method, path, body, headers));
+
+Deno.test("invoke: every verb reaches an env function, which sees Http_Method, query and path", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "env-test-verbs", envProcess: "env", envVars: { custom_env: "custom_env_value" } });
+    for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"]) {
+      const r = await invoke(h, method, "/function/env-test-verbs.openfaas-fn", method === "GET" ? undefined : "x");
+      assert.equal(r.status, 200, `${method}: ${r.text}`);
+      assert.match(r.text, new RegExp(`Http_Method=${method}`));
+      assert.match(r.text, /custom_env=custom_env_value/);
+      assert.ok(r.headers.get("x-call-id"));
+      assert.ok(r.headers.get("x-start-time"));
+    }
+    const q = await invoke(h, "GET", "/function/env-test-verbs/sub/path?testing=1");
+    assert.match(q.text, /Http_Query=testing=1/);
+    assert.match(q.text, /Http_Path=\/sub\/path/);
+  }));
+
+Deno.test("invoke: a 256 KiB body is echoed byte-exact by cat", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "echo", envProcess: "cat" });
+    const data = new Uint8Array(256 * 1024).map((_, i) => (i * 7 + 3) % 256);
+    const res = await h.advanceUntil(fetch(`${h.url}/function/echo`, { method: "POST", body: data }));
+    const back = new Uint8Array(await res.arrayBuffer());
+    assert.equal(res.status, 200);
+    assert.equal(back.length, data.length);
+    assert.deepEqual(back, data);
+  }));
+
+Deno.test("invoke: a secret is read back by cat /var/openfaas/secrets/<name>", () =>
+  withProvider(async (h) => {
+    assert.equal((await h.call("POST", "/system/secrets", { name: "secret-string", value: "s3cr3t value" })).status, 202);
+    await deployReady(h, {
+      service: "secret-string",
+      envProcess: "cat /var/openfaas/secrets/secret-string",
+      secrets: ["secret-string"],
+    });
+    const r = await invoke(h, "POST", "/function/secret-string", "");
+    assert.equal(r.status, 200);
+    assert.equal(r.text, "s3cr3t value");
+    // rotation, then a redeploy (as the certifier does) picks the new value up
+    await h.call("PUT", "/system/secrets", { name: "secret-string", value: "rotated" });
+    await h.call("PUT", "/system/functions", {
+      service: "secret-string",
+      image: "functions/alpine:latest",
+      envProcess: "cat /var/openfaas/secrets/secret-string",
+      secrets: ["secret-string"],
+      annotations: { redeploy: "1" },
+    });
+    await h.advance(30_000);
+    assert.equal((await invoke(h, "POST", "/function/secret-string", "")).text, "rotated");
+  }));
+
+Deno.test("invoke: the redirector's 302 is passed through unfollowed", () =>
+  withProvider(async (h) => {
+    await deployReady(h, {
+      service: "redirector-test",
+      image: "theaxer/redirector:latest",
+      envVars: { destination: "http://127.0.0.1:9/" },
+    });
+    const r = await invoke(h, "POST", "/function/redirector-test", "");
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.get("location"), "http://127.0.0.1:9/");
+  }));
+
+Deno.test("invoke: a failing fprocess gives 500; sha512sum matches coreutils", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "fails", envProcess: "cat /nonexistent" });
+    assert.equal((await invoke(h, "POST", "/function/fails", "")).status, 500);
+    await deployReady(h, { service: "stronghash", envProcess: "sha512sum" });
+    const r = await invoke(h, "POST", "/function/stronghash", "hello");
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-512", new TextEncoder().encode("hello")));
+    const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+    assert.equal(r.text, `${hex}  -\n`);
+  }));
+
+Deno.test("logs: the watchdog's lines of that function, non-follow stream ends, tail honoured", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "test-logger", envProcess: "cat" });
+    assert.equal((await invoke(h, "POST", "/function/test-logger", "openfaas-fn")).text, "openfaas-fn");
+    const res = await h.call("GET", "/system/logs?name=test-logger&namespace=openfaas-fn&follow=false");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/x-ndjson");
+    const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 3);
+    for (const m of lines) {
+      assert.equal(m.name, "test-logger");
+      assert.equal(m.namespace, "openfaas-fn");
+      assert.match(m.instance, /^test-logger-/);
+      assert.ok(!Number.isNaN(Date.parse(m.timestamp)));
+    }
+    const texts = lines.map((m) => m.text.replace(/^[\d/: ]+/, ""));
+    assert.ok(texts.some((t) => t.startsWith("Forking fprocess")), texts.join("\n"));
+    assert.ok(texts.some((t) => t.startsWith(`Wrote ${"openfaas-fn".length} Bytes`)), texts.join("\n"));
+    const tail = await h.call("GET", "/system/logs?name=test-logger&tail=1");
+    assert.equal(tail.text.trim().split("\n").length, 1);
+    assert.equal((await h.call("GET", "/system/logs?name=test-logger&tail=x")).status, 422);
+    assert.equal((await h.call("GET", "/system/logs?name=test-logger&since=yesterday")).status, 422);
+    assert.equal((await h.call("GET", "/system/logs?name=nope")).status, 404);
+    const since = await h.call("GET", `/system/logs?name=test-logger&since=${encodeURIComponent("2030-01-01T00:00:00Z")}`);
+    assert.equal(since.text, "");
+  }));
+
+Deno.test("logs: follow picks up new output and ends at write_timeout", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "follow", envProcess: "cat" });
+    const res = await h.request("GET", "/system/logs?name=follow&follow=true&tail=0");
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await invoke(h, "POST", "/function/follow", "abc");
+    const first = JSON.parse(new TextDecoder().decode((await reader.read()).value).split("\n")[0]);
+    assert.equal(first.name, "follow");
+    // the stream ends by itself at write_timeout (virtual time)
+    const rest = (async () => {
+      while (!(await reader.read()).done);
+      return "ended";
+    })();
+    assert.equal(await h.advanceUntil(rest, 1_000), "ended");
+  }, { config: { writeTimeoutMs: 20_000 } }));
+
+Deno.test("status explains why a function is not ready: image pull, crash loop, OOM, no capacity", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "badimage", image: "registry.invalid/none:1" });
+    await deploy(h, { service: "crasher", image: "sim/crashloop:latest" });
+    await deploy(h, { service: "oom", image: "sim/oom:latest", limits: { memory: "128Mi" } });
+    await deploy(h, { service: "huge", requests: { cpu: "64" } });
+    await h.advance(60_000);
+    const reason = async (name: string) => JSON.parse((await h.call("GET", `/system/function/${name}`)).text).readiness;
+    const bad = await reason("badimage");
+    assert.ok(["ImagePullBackOff", "ErrImagePull"].includes(bad.reason), JSON.stringify(bad));
+    assert.match(bad.message, /registry.invalid\/none:1/);
+    assert.equal((await reason("crasher")).reason, "CrashLoopBackOff");
+    assert.equal((await reason("oom")).reason, "OOMKilled");
+    const huge = await reason("huge");
+    assert.equal(huge.reason, "Unschedulable");
+    assert.match(huge.message, /Insufficient cpu/);
+    const list = JSON.parse((await h.call("GET", "/system/functions")).text);
+    assert.equal(list.find((f: { name: string }) => f.name === "crasher").readiness.reason, "CrashLoopBackOff");
+  }));
