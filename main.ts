@@ -61,7 +61,8 @@ const main = async () => {
     backendText = `Kubernetes API at ${connection.server} (${connection.source})`;
   } else {
     backend = simBackend(config);
-    backendText = `built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`;
+    backendText =
+      `built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`;
   }
   const runtime = ManagedRuntime.make(providerLayer(config).pipe(Layer.provideMerge(backend)));
   console.log(`${providerName} ${release}: backend: ${backendText}; waiting for the caches to sync ...`);
@@ -76,7 +77,9 @@ const main = async () => {
       console.log(`backend: ${backendText}`);
       console.log(
         `function namespace: ${config.functionNamespace}; basic auth: ${config.basicAuth ? "on" : "off"}; ` +
-          `autoscaling: ${config.scaling ? "on" : "off"}; predictive scaling: ${config.predictiveScaling ? "on" : "off"}`,
+          `autoscaling: ${config.scaling ? "on" : "off"}; predictive scaling: ${
+            config.predictiveScaling ? "on" : "off"
+          }`,
       );
     },
   }, app.fetch);

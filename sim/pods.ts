@@ -43,4 +43,3 @@ export const containerContext = (cluster: SimClusterShape, pod: KObj): Container
       cluster.logs.append(ns, pod.metadata.name!, container.name, cluster.env.now(), line),
   };
 };
-

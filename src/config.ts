@@ -640,7 +640,8 @@ const ENV_VARS: readonly EnvSpec[] = [
   {
     name: "predictive_scaling",
     def: "false",
-    help: "Global switch for predictive scaling; functions opt in with the label com.openfaas.scale.predictive=true.",
+    help:
+      "Global switch for predictive scaling; functions opt in with the label com.openfaas.scale.predictive=true.",
   },
   {
     name: "scale_from_zero_timeout",
@@ -655,7 +656,11 @@ const ENV_VARS: readonly EnvSpec[] = [
     help: "Load per replica (com.openfaas.scale.target) for functions without the label.",
   },
   { name: "scale_default_type", def: "rps", help: "rps, capacity or cpu (com.openfaas.scale.type)." },
-  { name: "scale_default_target_proportion", def: "0.9", help: "com.openfaas.scale.target-proportion default." },
+  {
+    name: "scale_default_target_proportion",
+    def: "0.9",
+    help: "com.openfaas.scale.target-proportion default.",
+  },
   { name: "scale_default_zero_duration", def: "15m", help: "com.openfaas.scale.zero-duration default." },
   {
     name: "KUBERNETES_SERVICE_HOST",

@@ -406,7 +406,14 @@ Deno.test("loadConfig: every environment variable", () => {
     scaling: false,
     predictiveScaling: true,
     scaleFromZeroTimeoutMs: 45_000,
-    scaleDefaults: { min: 2, max: 8, target: 50, type: "capacity", targetProportion: 0.7, zeroDurationMs: 300_000 },
+    scaleDefaults: {
+      min: 2,
+      max: 8,
+      target: 50,
+      type: "capacity",
+      targetProportion: 0.7,
+      zeroDurationMs: 300_000,
+    },
   };
   assert.deepEqual(loadConfig(env, []), expected);
 });

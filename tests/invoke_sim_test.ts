@@ -20,9 +20,18 @@ const invoke = (h: Harness, method: string, path: string, body?: string, headers
 
 Deno.test("invoke: every verb reaches an env function, which sees Http_Method, query and path", () =>
   withProvider(async (h) => {
-    await deployReady(h, { service: "env-test-verbs", envProcess: "env", envVars: { custom_env: "custom_env_value" } });
+    await deployReady(h, {
+      service: "env-test-verbs",
+      envProcess: "env",
+      envVars: { custom_env: "custom_env_value" },
+    });
     for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"]) {
-      const r = await invoke(h, method, "/function/env-test-verbs.openfaas-fn", method === "GET" ? undefined : "x");
+      const r = await invoke(
+        h,
+        method,
+        "/function/env-test-verbs.openfaas-fn",
+        method === "GET" ? undefined : "x",
+      );
       assert.equal(r.status, 200, `${method}: ${r.text}`);
       assert.match(r.text, new RegExp(`Http_Method=${method}`));
       assert.match(r.text, /custom_env=custom_env_value/);
@@ -47,7 +56,10 @@ Deno.test("invoke: a 256 KiB body is echoed byte-exact by cat", () =>
 
 Deno.test("invoke: a secret is read back by cat /var/openfaas/secrets/<name>", () =>
   withProvider(async (h) => {
-    assert.equal((await h.call("POST", "/system/secrets", { name: "secret-string", value: "s3cr3t value" })).status, 202);
+    assert.equal(
+      (await h.call("POST", "/system/secrets", { name: "secret-string", value: "s3cr3t value" })).status,
+      202,
+    );
     await deployReady(h, {
       service: "secret-string",
       envProcess: "cat /var/openfaas/secrets/secret-string",
@@ -115,7 +127,10 @@ Deno.test("logs: the watchdog's lines of that function, non-follow stream ends, 
     assert.equal((await h.call("GET", "/system/logs?name=test-logger&tail=x")).status, 422);
     assert.equal((await h.call("GET", "/system/logs?name=test-logger&since=yesterday")).status, 422);
     assert.equal((await h.call("GET", "/system/logs?name=nope")).status, 404);
-    const since = await h.call("GET", `/system/logs?name=test-logger&since=${encodeURIComponent("2030-01-01T00:00:00Z")}`);
+    const since = await h.call(
+      "GET",
+      `/system/logs?name=test-logger&since=${encodeURIComponent("2030-01-01T00:00:00Z")}`,
+    );
     assert.equal(since.text, "");
   }));
 
@@ -143,7 +158,8 @@ Deno.test("status explains why a function is not ready: image pull, crash loop, 
     await deploy(h, { service: "oom", image: "sim/oom:latest", limits: { memory: "128Mi" } });
     await deploy(h, { service: "huge", requests: { cpu: "64" } });
     await h.advance(60_000);
-    const reason = async (name: string) => JSON.parse((await h.call("GET", `/system/function/${name}`)).text).readiness;
+    const reason = async (name: string) =>
+      JSON.parse((await h.call("GET", `/system/function/${name}`)).text).readiness;
     const bad = await reason("badimage");
     assert.ok(["ImagePullBackOff", "ErrImagePull"].includes(bad.reason), JSON.stringify(bad));
     assert.match(bad.message, /registry.invalid\/none:1/);
@@ -153,5 +169,8 @@ Deno.test("status explains why a function is not ready: image pull, crash loop, 
     assert.equal(huge.reason, "Unschedulable");
     assert.match(huge.message, /Insufficient cpu/);
     const list = JSON.parse((await h.call("GET", "/system/functions")).text);
-    assert.equal(list.find((f: { name: string }) => f.name === "crasher").readiness.reason, "CrashLoopBackOff");
+    assert.equal(
+      list.find((f: { name: string }) => f.name === "crasher").readiness.reason,
+      "CrashLoopBackOff",
+    );
   }));

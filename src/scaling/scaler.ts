@@ -100,15 +100,18 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const stateOf = (key: string): FunctionState => {
           let s = states.get(key);
           if (!s) {
-            states.set(key, s = {
-              recommendations: [],
-              panicUntil: 0,
-              inFlight: [],
-              activeSince: now(),
-              lastReplicas: undefined,
-              holdUntil: 0,
-              holdMs: 0,
-            });
+            states.set(
+              key,
+              s = {
+                recommendations: [],
+                panicUntil: 0,
+                inFlight: [],
+                activeSince: now(),
+                lastReplicas: undefined,
+                holdUntil: 0,
+                holdMs: 0,
+              },
+            );
           }
           return s;
         };
@@ -123,7 +126,11 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             const decision: Decision = { at: now(), function: name, namespace: ns, from, to, policy, reason };
             decisions.push(decision);
             if (decisions.length > 10_000) decisions.splice(0, decisions.length - 10_000);
-            metrics.scalingDecisions.inc({ function_name: `${name}.${ns}`, policy, direction: to > from ? "up" : "down" });
+            metrics.scalingDecisions.inc({
+              function_name: `${name}.${ns}`,
+              policy,
+              direction: to > from ? "up" : "down",
+            });
             yield* Effect.logInfo(`${policy}: ${name}.${ns} ${from} -> ${to} replicas (${reason})`);
             yield* functions.scale(name, to, ns).pipe(
               Effect.catch((e) => Effect.logWarning(`${policy}: scaling ${name}.${ns} failed: ${e.message}`)),
@@ -168,17 +175,25 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           s.recommendations = s.recommendations.filter(([at]) => at > t - downDelayMs);
           if (want < current) want = Math.max(want, ...s.recommendations.map(([, r]) => r));
           want = Math.min(policy.max, Math.max(Math.max(1, policy.min), want));
-          const reason = `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${panicLoad.toFixed(2)} over ${
-            panicMs / 1000
-          }s; target ${perReplica.toFixed(2)} per replica${panicking ? "; panic mode" : ""}`;
+          const reason = `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${
+            panicLoad.toFixed(2)
+          } over ${panicMs / 1000}s; target ${perReplica.toFixed(2)} per replica${
+            panicking ? "; panic mode" : ""
+          }`;
           if (want > current) {
             if (t < s.holdUntil) return Effect.void;
             if (unschedulable(d)) {
               s.holdMs = Math.min(300_000, s.holdMs ? s.holdMs * 2 : 30_000);
               s.holdUntil = t + s.holdMs;
-              metrics.scalingDecisions.inc({ function_name: `${name}.${ns}`, policy: "reactive", direction: "hold" });
+              metrics.scalingDecisions.inc({
+                function_name: `${name}.${ns}`,
+                policy: "reactive",
+                direction: "hold",
+              });
               return Effect.logWarning(
-                `reactive: ${name}.${ns} stays at ${current} replicas for ${s.holdMs / 1000}s: pods cannot be scheduled (no capacity)`,
+                `reactive: ${name}.${ns} stays at ${current} replicas for ${
+                  s.holdMs / 1000
+                }s: pods cannot be scheduled (no capacity)`,
               );
             }
             s.holdMs = 0;
@@ -193,7 +208,14 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const lastUse = Math.max(load?.lastStarted ?? 0, load?.lastEnded ?? 0, s.activeSince);
           const idle = now() - lastUse;
           return idle >= policy.zeroDurationMs
-            ? scale(d, 0, "idler", `no invocation for ${Math.round(idle / 1000)}s (zero-duration ${policy.zeroDurationMs / 1000}s)`)
+            ? scale(
+              d,
+              0,
+              "idler",
+              `no invocation for ${Math.round(idle / 1000)}s (zero-duration ${
+                policy.zeroDurationMs / 1000
+              }s)`,
+            )
             : Effect.void;
         };
 
@@ -207,7 +229,11 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
               const verdict = "fallback";
               if (s.lastPrediction !== verdict && load) {
                 s.lastPrediction = verdict;
-                metrics.scalingDecisions.inc({ function_name: `${name}.${ns}`, policy: "predictive", direction: "fallback" });
+                metrics.scalingDecisions.inc({
+                  function_name: `${name}.${ns}`,
+                  policy: "predictive",
+                  direction: "fallback",
+                });
                 yield* Effect.logInfo(
                   `predictive: ${name}.${ns} idle-time histogram not representative (${load.idle.samples} samples): fixed keep-alive of ${
                     policy.zeroDurationMs / 1000
@@ -228,7 +254,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
                 d,
                 0,
                 "predictive",
-                since < warmFrom ? `unload until the pre-warm point: ${windows.reason}` : `past the keep-alive: ${windows.reason}`,
+                since < warmFrom
+                  ? `unload until the pre-warm point: ${windows.reason}`
+                  : `past the keep-alive: ${windows.reason}`,
               );
             }
             s.lastPrediction = "histogram";

@@ -1,0 +1,225 @@
+/** Scaling in virtual time: to zero, from zero, with load, and its bounds. */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Effect } from "effect";
+import { type Harness, startProvider, withProvider } from "./harness.ts";
+import { Kinds } from "../sim/kinds.ts";
+import { Scaler } from "../src/scaling/scaler.ts";
+import { policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
+
+const scaling = { config: { scaling: true } };
+
+const status = async (h: Harness, name: string) =>
+  JSON.parse((await h.call("GET", `/system/function/${name}`)).text);
+
+const deploy = async (h: Harness, service: string, labels: Record<string, string> = {}) => {
+  const r = await h.call("POST", "/system/functions", {
+    service,
+    image: "functions/alpine:latest",
+    envProcess: "cat",
+    labels,
+  });
+  assert.equal(r.status, 202, r.text);
+};
+
+/** Sends `rps` requests every virtual second for `seconds`, advancing time in between. */
+const load = async (
+  h: Harness,
+  name: string,
+  rps: number,
+  seconds: number,
+  onSecond?: (s: number) => Promise<void>,
+) => {
+  for (let s = 0; s < seconds; s++) {
+    const calls = Array.from({ length: rps }, () => h.call("POST", `/function/${name}`, "x"));
+    const results = await h.advanceUntil(Promise.all(calls), 50);
+    for (const r of results) assert.equal(r.status, 200, r.text);
+    await h.advance(1_000);
+    await onSecond?.(s);
+  }
+};
+
+Deno.test("scaling labels are validated at deploy (400 and nothing created)", () =>
+  withProvider(async (h) => {
+    for (
+      const labels of [
+        { "com.openfaas.scale.min": "x" },
+        { "com.openfaas.scale.max": "-1" },
+        { "com.openfaas.scale.min": "5", "com.openfaas.scale.max": "2" },
+        { "com.openfaas.scale.zero": "yes" },
+        { "com.openfaas.scale.zero-duration": "soon" },
+        { "com.openfaas.scale.target": "0" },
+        { "com.openfaas.scale.type": "memory" },
+        { "com.openfaas.scale.target-proportion": "1.5" },
+      ]
+    ) {
+      const r = await h.call("POST", "/system/functions", {
+        service: "bad",
+        image: "functions/alpine:latest",
+        labels,
+      });
+      assert.equal(r.status, 400, JSON.stringify(labels));
+      assert.match(r.text, /com\.openfaas\.scale/);
+    }
+    assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
+  }));
+
+Deno.test("scale to 0 through the API, then an invoke scales up and returns 200", () =>
+  withProvider(async (h) => {
+    await deploy(h, "test-scale-from-zero");
+    await h.advance(10_000);
+    assert.equal(
+      (await h.call("POST", "/system/scale-function/test-scale-from-zero", {
+        serviceName: "test-scale-from-zero",
+        replicas: 0,
+        namespace: "openfaas-fn",
+      })).status,
+      202,
+    );
+    assert.equal((await status(h, "test-scale-from-zero")).replicas, 0);
+    await h.advance(5_000);
+    assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
+    const r = await h.advanceUntil(h.call("POST", "/function/test-scale-from-zero", "hi"));
+    assert.equal(r.status, 200);
+    assert.equal(r.text, "hi");
+    assert.equal((await status(h, "test-scale-from-zero")).replicas, 1);
+  }, scaling));
+
+Deno.test("concurrent requests at zero cause exactly one scale-up and all succeed", () =>
+  withProvider(async (h) => {
+    await deploy(h, "burst", { "com.openfaas.scale.min": "2" });
+    await h.advance(10_000);
+    await h.call("POST", "/system/scale-function/burst", { serviceName: "burst", replicas: 0 });
+    await h.advance(2_000);
+    const run = () => h.run(Effect.map(Effect.service(Scaler), (s) => s.decisions()));
+    const before = (await run()).length;
+    const results = await h.advanceUntil(
+      Promise.all(Array.from({ length: 20 }, () => h.call("POST", "/function/burst", "x"))),
+    );
+    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
+    const fromZero = (await run()).slice(before).filter((d) => d.policy === "from-zero");
+    assert.equal(fromZero.length, 1);
+    assert.equal(fromZero[0].to, 2, "scales to com.openfaas.scale.min");
+    assert.equal((await status(h, "burst")).replicas, 2);
+  }, scaling));
+
+Deno.test("an idle zero=true function reaches 0 after zero-duration and not before", () =>
+  withProvider(async (h) => {
+    await deploy(h, "idle", { "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "2m" });
+    await h.advance(10_000);
+    assert.equal((await h.advanceUntil(h.call("POST", "/function/idle", "x"))).status, 200);
+    await h.advance(110_000);
+    assert.equal((await status(h, "idle")).replicas, 1, "not before zero-duration");
+    await h.advance(14_000);
+    assert.equal((await status(h, "idle")).replicas, 0, "at zero after zero-duration");
+    // and a function without zero=true is never idled
+    await deploy(h, "busy");
+    await h.advance(20 * 60_000);
+    assert.equal((await status(h, "busy")).replicas, 1);
+  }, scaling));
+
+Deno.test("5 req/s against max 2 reaches 2 replicas within 60s and returns to 1 within 2 minutes", () =>
+  withProvider(async (h) => {
+    await deploy(h, "test-throughput-scaling", {
+      "com.openfaas.scale.min": "1",
+      "com.openfaas.scale.max": "2",
+    });
+    await h.advance(10_000);
+    let reachedAt = -1;
+    await load(h, "test-throughput-scaling", 5, 60, async (s) => {
+      if (reachedAt < 0 && (await status(h, "test-throughput-scaling")).replicas === 2) reachedAt = s;
+    });
+    assert.ok(reachedAt >= 0 && reachedAt < 60, `reached 2 replicas after ${reachedAt}s`);
+    assert.equal((await status(h, "test-throughput-scaling")).replicas, 2, "never more than max");
+    let backAt = -1;
+    for (let s = 0; s < 120 && backAt < 0; s += 2) {
+      await h.advance(2_000);
+      if ((await status(h, "test-throughput-scaling")).replicas === 1) backAt = s;
+    }
+    assert.ok(backAt >= 0, "returned to 1 replica within 2 minutes");
+  }, scaling));
+
+Deno.test("min == max stays put under load", () =>
+  withProvider(async (h) => {
+    await deploy(h, "test-scaling-disabled", {
+      "com.openfaas.scale.min": "2",
+      "com.openfaas.scale.max": "2",
+    });
+    await h.advance(10_000);
+    await load(h, "test-scaling-disabled", 10, 30);
+    assert.equal((await status(h, "test-scaling-disabled")).replicas, 2);
+  }, scaling));
+
+Deno.test("when new pods cannot be scheduled the autoscaler holds instead of thrashing, and status says why", () =>
+  withProvider(async (h) => {
+    // 1 node of 1 CPU; each replica requests 400m: only 2 fit.
+    const r = await h.call("POST", "/system/functions", {
+      service: "big",
+      image: "functions/alpine:latest",
+      envProcess: "cat",
+      requests: { cpu: "400m" },
+      labels: { "com.openfaas.scale.max": "10", "com.openfaas.scale.target": "1" },
+    });
+    assert.equal(r.status, 202);
+    await h.advance(10_000);
+    await load(h, "big", 10, 20);
+    const s = await status(h, "big");
+    const pods = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items;
+    const pending = pods.filter((p) => !p.spec.nodeName);
+    assert.ok(s.replicas < 10, `held at ${s.replicas} replicas, not max`);
+    assert.ok(pending.length >= 1);
+    assert.equal(s.readiness.reason, "Unschedulable");
+    assert.match(s.readiness.message, /Insufficient cpu/);
+  }, { config: { scaling: true, simNodes: 1, simNodeCpu: "1" } }));
+
+Deno.test("property: replicas stay within [min, max] (or 0 when allowed) under any load sequence", async () => {
+  const h = await startProvider(scaling);
+  let n = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 3, maxLength: 12 }),
+        async (min, extra, zero, rates) => {
+          const name = `p${n++}`;
+          const max = min + extra;
+          await deploy(h, name, {
+            "com.openfaas.scale.min": String(min),
+            "com.openfaas.scale.max": String(max),
+            "com.openfaas.scale.zero": String(zero),
+            "com.openfaas.scale.zero-duration": "20s",
+          });
+          await h.advance(5_000);
+          for (const rps of rates) {
+            await load(h, name, rps, 2);
+            await h.advance(3_000);
+            const replicas = (await status(h, name)).replicas;
+            assert.ok(
+              (replicas >= min && replicas <= max) || (zero && replicas === 0),
+              `${replicas} outside [${min}, ${max}] (zero ${zero})`,
+            );
+          }
+          await h.call("DELETE", "/system/functions", { functionName: name });
+        },
+      ),
+      { numRuns: 8 },
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("policy: defaults, min == max disables autoscaling, zero allows 0", () => {
+  const p = policyFrom({});
+  assert.deepEqual([p.min, p.max, p.target, p.type, p.zero, p.autoscale], [1, 20, 5, "rps", false, true]);
+  assert.equal(policyFrom({ "com.openfaas.scale.min": "3", "com.openfaas.scale.max": "3" }).autoscale, false);
+  assert.equal(
+    policyFrom({ "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "90s" })
+      .zeroDurationMs,
+    90_000,
+  );
+  assert.equal(validateScalingLabels({ "com.openfaas.scale.type": "capacity" }), undefined);
+  assert.match(validateScalingLabels({ "com.openfaas.scale.max": "0" }) ?? "", /at least 1/);
+});
