@@ -1,15 +1,26 @@
-/** The simulator as the provider's backend: KubeApi in process and the simulated pod network. */
+/**
+ * The simulator as the provider's backend: KubeApi (in process, or over real
+ * HTTP through sim/serve and HttpTransport) and the simulated pod network.
+ */
 import { Effect, Layer } from "effect";
 import type { ProviderConfig } from "../src/config.ts";
 import { Upstream, UpstreamError } from "../src/invoke/upstream.ts";
+import { KubeApi } from "../src/kube/api.ts";
+import { makeHttpKubeApi } from "../src/kube/http.ts";
 import { SimCluster, type SimOptions } from "./cluster.ts";
 import { SimTransport } from "./transport.ts";
 import { type NetworkOptions, SimNetwork } from "./network.ts";
+import { type FaultConfig, Faults, installFaults } from "./faults.ts";
+import { serveSim } from "./serve.ts";
 
 export interface SimBackendOptions extends SimOptions {
   readonly network?: NetworkOptions;
   /** "http": invocations go over real HTTP to the endpoint addresses (tests with a real upstream). */
   readonly upstream?: "sim" | "http";
+  /** "http": the provider reaches the simulator through sim/serve on 127.0.0.1 with HttpTransport. */
+  readonly transport?: "in-process" | "http";
+  /** Seeded fault injection on the simulator's API server (a config, or an instance the caller can switch off). */
+  readonly faults?: FaultConfig | Faults;
 }
 
 /**
@@ -30,17 +41,51 @@ const loopbackOnly = (config: ProviderConfig) =>
       })),
   ).pipe(Layer.provide(Upstream.http({ maxIdleConnsPerHost: config.maxIdleConnsPerHost })));
 
-export const simBackend = (config: ProviderConfig, options: SimBackendOptions = {}) =>
-  Layer.mergeAll(
-    SimTransport,
-    options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network),
-  ).pipe(
-    Layer.provideMerge(SimCluster.layer({
-      seed: config.simSeed,
-      nodes: config.simNodes,
-      nodeCpu: config.simNodeCpu,
-      nodeMemory: config.simNodeMemory,
-      functionNamespace: config.functionNamespace,
-      ...options,
-    })),
+/** The simulator's API served on 127.0.0.1 and used through the real HTTP client. */
+const overHttp = (faults: Faults | undefined) =>
+  Layer.effect(
+    KubeApi,
+    Effect.gen(function* () {
+      const cluster = yield* SimCluster;
+      const server = serveSim(cluster, { faults });
+      yield* Effect.addFinalizer(() => Effect.promise(() => server.close()));
+      return yield* makeHttpKubeApi({
+        server: server.url,
+        insecureSkipTlsVerify: false,
+        auth: () => Promise.resolve({}),
+        source: "simulator over HTTP",
+      });
+    }),
   );
+
+/** Faults installed on the in-process API server for the life of the layer. */
+const inProcessFaults = (faults: Faults) =>
+  Layer.effectDiscard(Effect.gen(function* () {
+    const cluster = yield* SimCluster;
+    const uninstall = installFaults(cluster.api, faults);
+    yield* Effect.addFinalizer(() => Effect.sync(uninstall));
+  }));
+
+export const simBackend = (config: ProviderConfig, options: SimBackendOptions = {}) => {
+  const faults = options.faults instanceof Faults
+    ? options.faults
+    : options.faults
+    ? new Faults(options.faults)
+    : undefined;
+  const transport = options.transport === "http"
+    ? overHttp(faults)
+    : faults
+    ? Layer.merge(SimTransport, inProcessFaults(faults))
+    : SimTransport;
+  return Layer.mergeAll(transport, options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network))
+    .pipe(
+      Layer.provideMerge(SimCluster.layer({
+        seed: config.simSeed,
+        nodes: config.simNodes,
+        nodeCpu: config.simNodeCpu,
+        nodeMemory: config.simNodeMemory,
+        functionNamespace: config.functionNamespace,
+        ...options,
+      })),
+    );
+};

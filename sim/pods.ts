@@ -38,7 +38,15 @@ export const containerContext = (cluster: SimClusterShape, pod: KObj): Container
     env,
     files: mountedFiles(cluster, pod),
     now: () => cluster.env.now(),
-    sleep: (ms: number) => new Promise<void>((resolve) => cluster.env.after(ms, resolve)),
+    // An aborted sleep cancels its timer, so no fiber is left waiting in virtual time.
+    sleep: (ms: number, signal?: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        const cancel = cluster.env.after(ms, resolve);
+        signal?.addEventListener("abort", () => {
+          cancel();
+          resolve();
+        }, { once: true });
+      }),
     log: (line: string) =>
       cluster.logs.append(ns, pod.metadata.name!, container.name, cluster.env.now(), line),
   };

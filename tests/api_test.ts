@@ -1,5 +1,26 @@
 import assert from "node:assert/strict";
-import { withProvider } from "./harness.ts";
+import { type Harness, startProvider } from "./harness.ts";
+
+/**
+ * Every API test runs against both ways of reaching the cluster: the simulator
+ * in process (SimTransport) and over HTTP (sim/serve + HttpTransport).
+ */
+const apiTest = (
+  name: string,
+  fn: (h: Harness) => Promise<void>,
+  options: Parameters<typeof startProvider>[0] = {},
+) => {
+  for (const transport of ["in-process", "http"] as const) {
+    Deno.test(`${name} [${transport}]`, async () => {
+      const h = await startProvider({ ...options, sim: { ...options.sim, transport } });
+      try {
+        await fn(h);
+      } finally {
+        await h.close();
+      }
+    });
+  }
+};
 import { Kinds } from "../sim/kinds.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
@@ -9,8 +30,7 @@ const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-Deno.test("deploy then status round-trips the request and list shows it", () =>
-  withProvider(async (h) => {
+apiTest("deploy then status round-trips the request and list shows it", async (h) => {
     const req = fn("env-test", {
       envVars: { custom_env: "custom_env_value" },
       labels: { canary_build: "true" },
@@ -45,10 +65,9 @@ Deno.test("deploy then status round-trips the request and list shows it", () =>
     const list = JSON.parse((await h.call("GET", "/system/functions")).text);
     assert.deepEqual(list.map((f: { name: string }) => f.name), ["env-test"]);
     assert.deepEqual(list[0], s);
-  }));
+  });
 
-Deno.test("status omits envVars, limits and requests that were not given", () =>
-  withProvider(async (h) => {
+apiTest("status omits envVars, limits and requests that were not given", async (h) => {
     assert.equal(
       (await h.call("POST", "/system/functions", fn("stronghash", { envProcess: "sha512sum" }))).status,
       202,
@@ -60,10 +79,9 @@ Deno.test("status omits envVars, limits and requests that were not given", () =>
     assert.equal("secrets" in s, false);
     assert.equal("constraints" in s, false);
     assert.equal(s.envProcess, "sha512sum");
-  }));
+  });
 
-Deno.test("deployment and service match the faas-netes mapping", () =>
-  withProvider(async (h) => {
+apiTest("deployment and service match the faas-netes mapping", async (h) => {
     await h.call(
       "POST",
       "/system/functions",
@@ -85,20 +103,18 @@ Deno.test("deployment and service match the faas-netes mapping", () =>
     assert.deepEqual(svc.spec.selector, { faas_function: "mapped" });
     assert.equal(svc.spec.ports[0].port, 8080);
     assert.equal(svc.metadata.annotations["prometheus.io.scrape"], "false");
-  }));
+  });
 
-Deno.test("functions become available after their pods are ready, in virtual time", () =>
-  withProvider(async (h) => {
+apiTest("functions become available after their pods are ready, in virtual time", async (h) => {
     await h.call("POST", "/system/functions", fn("ready"));
     let s = JSON.parse((await h.call("GET", "/system/function/ready")).text);
     assert.equal(s.availableReplicas, 0);
     await h.advance(10_000);
     s = JSON.parse((await h.call("GET", "/system/function/ready")).text);
     assert.equal(s.availableReplicas, 1);
-  }));
+  });
 
-Deno.test("com.openfaas.scale.min sets the initial replicas, readable immediately", () =>
-  withProvider(async (h) => {
+apiTest("com.openfaas.scale.min sets the initial replicas, readable immediately", async (h) => {
     await h.call(
       "POST",
       "/system/functions",
@@ -106,10 +122,9 @@ Deno.test("com.openfaas.scale.min sets the initial replicas, readable immediatel
     );
     const s = JSON.parse((await h.call("GET", "/system/function/test-min-scale")).text);
     assert.equal(s.replicas, 2);
-  }));
+  });
 
-Deno.test("scale to 0 and above 5 is accepted and visible in the next status read", () =>
-  withProvider(async (h) => {
+apiTest("scale to 0 and above 5 is accepted and visible in the next status read", async (h) => {
     await h.call("POST", "/system/functions", fn("scaled"));
     for (const replicas of [0, 7]) {
       const r = await h.call("POST", "/system/scale-function/scaled", {
@@ -127,10 +142,9 @@ Deno.test("scale to 0 and above 5 is accepted and visible in the next status rea
     });
     assert.equal(q.status, 202);
     assert.equal(JSON.parse((await h.call("GET", "/system/function/scaled")).text).replicas, 1);
-  }));
+  });
 
-Deno.test("unknown function: 404 on status, update, delete and scale", () =>
-  withProvider(async (h) => {
+apiTest("unknown function: 404 on status, update, delete and scale", async (h) => {
     assert.equal((await h.call("GET", "/system/function/nope")).status, 404);
     assert.equal((await h.call("PUT", "/system/functions", fn("nope"))).status, 404);
     assert.equal((await h.call("DELETE", "/system/functions", { functionName: "nope" })).status, 404);
@@ -138,10 +152,9 @@ Deno.test("unknown function: 404 on status, update, delete and scale", () =>
       (await h.call("POST", "/system/scale-function/nope", { serviceName: "nope", replicas: 1 })).status,
       404,
     );
-  }));
+  });
 
-Deno.test("duplicate deploy is 409 and changes nothing", () =>
-  withProvider(async (h) => {
+apiTest("duplicate deploy is 409 and changes nothing", async (h) => {
     await h.call("POST", "/system/functions", fn("dup"));
     const before = h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "dup");
     const r = await h.call("POST", "/system/functions", fn("dup", { image: "functions/alpine:other" }));
@@ -149,10 +162,9 @@ Deno.test("duplicate deploy is 409 and changes nothing", () =>
     assert.match(r.text, /already exists/);
     const after = h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "dup");
     assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion);
-  }));
+  });
 
-Deno.test("update replaces the spec, keeps replicas unless scale.min is given, and rolls pods", () =>
-  withProvider(async (h) => {
+apiTest("update replaces the spec, keeps replicas unless scale.min is given, and rolls pods", async (h) => {
     await h.call("POST", "/system/functions", fn("upd", { envVars: { a: "1" } }));
     await h.advance(10_000);
     await h.call("POST", "/system/scale-function/upd", { serviceName: "upd", replicas: 3 });
@@ -175,10 +187,9 @@ Deno.test("update replaces the spec, keeps replicas unless scale.min is given, a
     assert.equal(JSON.parse((await h.call("GET", "/system/function/upd")).text).availableReplicas, 3);
     await h.call("PUT", "/system/functions", fn("upd", { labels: { "com.openfaas.scale.min": "2" } }));
     assert.equal(JSON.parse((await h.call("GET", "/system/function/upd")).text).replicas, 2);
-  }));
+  });
 
-Deno.test("delete removes deployment, service and pods; namespace from body or query", () =>
-  withProvider(async (h) => {
+apiTest("delete removes deployment, service and pods; namespace from body or query", async (h) => {
     await h.call("POST", "/system/functions", fn("gone"));
     await h.call("POST", "/system/functions", fn("gone2"));
     await h.advance(10_000);
@@ -195,10 +206,9 @@ Deno.test("delete removes deployment, service and pods; namespace from body or q
     assert.deepEqual(JSON.parse((await h.call("GET", "/system/functions")).text), []);
     assert.equal(h.cluster.store.list(Kinds.Service, "openfaas-fn").items.length, 0);
     assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
-  }));
+  });
 
-Deno.test("namespaces: default plus those marked openfaas; kube-system refused; others 400", () =>
-  withProvider(async (h) => {
+apiTest("namespaces: default plus those marked openfaas; kube-system refused; others 400", async (h) => {
     assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
     const created = await h.call("POST", "/system/namespace/", {
       name: "staging-fn",
@@ -238,10 +248,9 @@ Deno.test("namespaces: default plus those marked openfaas; kube-system refused; 
     assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 202);
     assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
     assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 404);
-  }));
+  });
 
-Deno.test("secrets: create, list without values, update, 409 duplicate, 404 unknown, delete", () =>
-  withProvider(async (h) => {
+apiTest("secrets: create, list without values, update, 409 duplicate, 404 unknown, delete", async (h) => {
     assert.deepEqual(JSON.parse((await h.call("GET", "/system/secrets")).text), []);
     assert.equal((await h.call("POST", "/system/secrets", { name: "api-key", value: "s3cr3t" })).status, 202);
     assert.equal(
@@ -268,10 +277,9 @@ Deno.test("secrets: create, list without values, update, 409 duplicate, 404 unkn
       JSON.parse((await h.call("GET", "/system/secrets")).text).map((s: { name: string }) => s.name),
       ["raw"],
     );
-  }));
+  });
 
-Deno.test("a function mounts its secrets at /var/openfaas/secrets; unknown secrets are 400", () =>
-  withProvider(async (h) => {
+apiTest("a function mounts its secrets at /var/openfaas/secrets; unknown secrets are 400", async (h) => {
     await h.call("POST", "/system/secrets", { name: "api-key", value: "v" });
     assert.equal((await h.call("POST", "/system/functions", fn("s", { secrets: ["missing"] }))).status, 400);
     assert.equal(h.cluster.store.list(Kinds.Deployment, "openfaas-fn").items.length, 0);
@@ -288,10 +296,9 @@ Deno.test("a function mounts its secrets at /var/openfaas/secrets; unknown secre
       readOnly: true,
     });
     assert.deepEqual(JSON.parse((await h.call("GET", "/system/function/s")).text).secrets, ["api-key"]);
-  }));
+  });
 
-Deno.test("info, healthz, 405 for a wrong method, 404 for an unknown path", () =>
-  withProvider(async (h) => {
+apiTest("info, healthz, 405 for a wrong method, 404 for an unknown path", async (h) => {
     const info = JSON.parse((await h.call("GET", "/system/info")).text);
     assert.equal(info.provider, "faas-deno");
     assert.equal(info.orchestration, "kubernetes");
@@ -308,10 +315,9 @@ Deno.test("info, healthz, 405 for a wrong method, 404 for an unknown path", () =
     assert.equal(unknown.status, 404);
     assert.equal(unknown.text, "404 page not found\n");
     assert.equal((await h.call("GET", "/system/functions/")).status, 404);
-  }));
+  });
 
-Deno.test("basic auth protects system and namespace routes, not healthz", () =>
-  withProvider(async (h) => {
+apiTest("basic auth protects system and namespace routes, not healthz", async (h) => {
     const good = { authorization: `Basic ${btoa("admin:pw")}` };
     const bad = { authorization: `Basic ${btoa("admin:nope")}` };
     for (
@@ -333,10 +339,9 @@ Deno.test("basic auth protects system and namespace routes, not healthz", () =>
     assert.equal((await h.call("POST", "/system/functions", fn("a"))).status, 401);
     assert.equal(h.cluster.store.list(Kinds.Deployment, "openfaas-fn").items.length, 0);
     assert.equal((await h.call("GET", "/healthz")).status, 200);
-  }, { credentials: { user: "admin", password: "pw" } }));
+  }, { credentials: { user: "admin", password: "pw" } });
 
-Deno.test("bad input gets a 4xx naming the field and changes nothing", () =>
-  withProvider(async (h) => {
+apiTest("bad input gets a 4xx naming the field and changes nothing", async (h) => {
     const cases: [unknown, number, RegExp][] = [
       ["{not json", 400, /malformed JSON/],
       [[1, 2], 400, /JSON object/],
@@ -374,19 +379,17 @@ Deno.test("bad input gets a 4xx naming the field and changes nothing", () =>
     assert.equal((await h.call("POST", "/system/secrets", { name: "ok", rawValue: "***" })).status, 400);
     assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
     assert.equal(h.cluster.store.list(Kinds.Secret).items.length, 0);
-  }));
+  });
 
-Deno.test("bodies over the limit get 413", () =>
-  withProvider(async (h) => {
+apiTest("bodies over the limit get 413", async (h) => {
     const big = fn("big", { annotations: { a: "x".repeat(2048) } });
     const r = await h.call("POST", "/system/functions", big);
     assert.equal(r.status, 413);
     assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
     assert.equal((await h.call("POST", "/system/functions", fn("small"))).status, 202);
-  }, { config: { maxBodyBytes: 1024 } }));
+  }, { config: { maxBodyBytes: 1024 } });
 
-Deno.test("JSON keys match case-insensitively and unknown keys are ignored, as Go clients expect", () =>
-  withProvider(async (h) => {
+apiTest("JSON keys match case-insensitively and unknown keys are ignored, as Go clients expect", async (h) => {
     const r = await h.call("POST", "/system/functions", {
       Service: "ci",
       Image: "functions/alpine:latest",
@@ -395,4 +398,4 @@ Deno.test("JSON keys match case-insensitively and unknown keys are ignored, as G
     });
     assert.equal(r.status, 202);
     assert.equal(JSON.parse((await h.call("GET", "/system/function/ci")).text).envProcess, "cat");
-  }));
+  });

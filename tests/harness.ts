@@ -60,11 +60,31 @@ export const startProvider = async (
     Layer.provideMerge(virtualClock),
   );
   const runtime = ManagedRuntime.make(layer);
-  await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
+  // The first lists may fail under injected faults: their retries wait in virtual time.
+  const syncing = runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
+  let synced = false;
+  syncing.then(() => (synced = true), () => (synced = true));
+  for (let i = 0; i < 10_000 && !synced; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (!synced) await runtime.runPromise(TestClock.adjust(100));
+  }
+  await syncing;
   const cluster = await runtime.runPromise(Effect.service(SimCluster));
   const app = await runtime.runPromise(makeApp(options.credentials, options.proxy));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
+  /** Waits until the watch-fed caches stop changing (events cross a real socket). */
+  const caches = await runtime.runPromise(Effect.service(Caches));
+  const settleOverHttp = async () => {
+    const version = () => `${caches.deployments.version()}/${caches.pods.version()}/${caches.endpointSlices.version()}`;
+    let last = "", stable = 0;
+    for (let i = 0; i < 200 && stable < 3; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      const v = version();
+      stable = v === last ? stable + 1 : 0;
+      last = v;
+    }
+  };
   const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, {
       method,
@@ -93,8 +113,9 @@ export const startProvider = async (
     },
     advance: async (ms) => {
       await runtime.runPromise(TestClock.adjust(ms));
-      // Let watch consumers apply what the simulator emitted.
+      // Let watch consumers apply what the simulator emitted (over HTTP that takes real I/O).
       for (let i = 0; i < 5; i++) await runtime.runPromise(Effect.yieldNow);
+      if (options.sim?.transport === "http") await settleOverHttp();
     },
     run: (effect) => runtime.runPromise(effect),
     close: async () => {

@@ -16,7 +16,9 @@ export type Behaviour =
   /** Exceeds its memory limit shortly after start. */
   | "oom"
   /** Starts but never becomes ready. */
-  | "hang";
+  | "hang"
+  /** Answers after sleeping `duration_ms` (query) of virtual time, for trace replays. */
+  | "sleep";
 
 export interface SimImage {
   /** Repository without tag, normalised (e.g. `docker.io/functions/alpine`). */
@@ -81,6 +83,7 @@ export const defaultCatalog: readonly SimImage[] = [
   }),
   image("sim/slow-start", "http-echo", "takes 20 seconds to become ready", { startupMs: 20_000 }),
   image("sim/hang", "hang", "starts but never becomes ready"),
+  image("sim/sleep", "sleep", "answers after sleeping duration_ms (query) or X-Duration-Ms (header)"),
 ];
 
 export class ImageCatalog {

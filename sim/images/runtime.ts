@@ -18,6 +18,7 @@ import type { SimImage } from "./catalog.ts";
 import { type ContainerContext, ContainerUnreachableError, goLog } from "./context.ts";
 import { handleWatchdog, watchdogStartupLog } from "./watchdog.ts";
 import { echoStartupLog, handleEcho, handleRedirector, redirectorStartupLog } from "./http.ts";
+import { handleSleep, sleepStartupLog } from "./sleep.ts";
 
 export { type ContainerContext, ContainerUnreachableError } from "./context.ts";
 
@@ -36,6 +37,8 @@ export function startupLog(image: SimImage, ctx: ContainerContext): string[] {
       return [goLog(ctx, `Allocating ${Math.round((image.memoryBytes ?? 0) / 1024 / 1024)}Mi`)];
     case "hang":
       return [goLog(ctx, "Starting; waiting forever for a dependency")];
+    case "sleep":
+      return sleepStartupLog(image, ctx);
   }
 }
 
@@ -49,6 +52,8 @@ export function handle(image: SimImage, ctx: ContainerContext, req: Request): Pr
       return handleEcho(image, ctx, req);
     case "redirector":
       return handleRedirector(image, ctx, req);
+    case "sleep":
+      return handleSleep(image, ctx, req);
     case "crash":
     case "hang":
       return Promise.reject(

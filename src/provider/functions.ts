@@ -150,6 +150,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             Effect.tapError(() =>
               // Never leave half a function behind.
               kube.request({ method: "DELETE", path: paths.deployments(ns, req.service) }).pipe(
+                withApiRetry,
                 Effect.tap(() => Effect.sync(() => deployments.remove(ns, req.service))),
                 Effect.ignore,
               )

@@ -4,6 +4,15 @@
  * when it is representative, unload after an invocation, pre-warm at the 5th
  * percentile of idle time (minus a 10% margin) and keep alive until the 99th
  * (plus 10%); otherwise fall back to a fixed keep-alive.
+ *
+ * Representativeness: besides enough samples and not mostly out-of-range idle
+ * times, the histogram's windows must have done better than the fixed
+ * keep-alive on the function's own idle-time history, scored as warm replica
+ * time plus `coldStartCostMs` per cold start. Candidates are the paper's
+ * windows, the paper's pre-warm point with the best keep-alive for it, and no
+ * pre-warm with the best keep-alive (which also unloads sooner than the fixed
+ * keep-alive when that would only have kept an idle replica); the best one wins,
+ * and when the fixed keep-alive scores best the caller falls back to it.
  */
 
 export const binMs = 60_000;
@@ -18,13 +27,28 @@ export interface Windows {
   readonly reason: string;
 }
 
+export interface WindowOptions {
+  readonly minSamples?: number;
+  readonly margin?: number;
+  /** The fixed keep-alive the windows must beat (default 15 minutes). */
+  readonly fixedKeepAliveMs?: number;
+  /** Replica time a cold start is worth when comparing windows (default 10 minutes). */
+  readonly coldStartCostMs?: number;
+}
+
+/** Pre-warm points below this are not worth an unload: the function stays warm from the start. */
+const minPrewarmMs = 60_000;
+
 export class IdleHistogram {
   private readonly counts = new Array<number>(bins).fill(0);
   private inRange = 0;
   private outOfRange = 0;
+  /** windows() per options, until the next record (the scaler asks every tick). */
+  private readonly cached = new Map<string, Windows | undefined>();
 
   record(idleMs: number) {
     if (idleMs < 0) return;
+    this.cached.clear();
     if (idleMs >= rangeMs) {
       this.outOfRange++;
       return;
@@ -58,26 +82,91 @@ export class IdleHistogram {
   }
 
   /**
+   * Score of windows (pre-warm `p`, keep alive until `k`) over the recorded idle
+   * times (bin midpoints; out-of-range ones are cold and cost `k - p`): warm
+   * replica time plus `coldCost` per cold start.
+   */
+  score(p: number, k: number, coldCost: number): { score: number; cold: number; warmMs: number } {
+    let cold = this.outOfRange, warmMs = this.outOfRange * Math.max(0, k - p);
+    for (let i = 0; i < bins; i++) {
+      const c = this.counts[i];
+      if (c === 0) continue;
+      const x = (i + 0.5) * binMs;
+      if (x < p || x >= k) cold += c;
+      warmMs += c * Math.max(0, Math.min(x, k) - p);
+    }
+    return { score: warmMs + cold * coldCost, cold, warmMs };
+  }
+
+  /** The keep-alive (a bin edge above `p`, up to the range) with the lowest score for pre-warm point `p`. */
+  bestKeepAlive(p: number, coldCost: number): number {
+    // One sweep over the bin edges k = e * binMs with running sums: bins below e are warm (idle < k).
+    let belowP = 0, above = this.outOfRange;
+    for (let i = 0; i < bins; i++) {
+      if ((i + 0.5) * binMs < p) belowP += this.counts[i];
+      above += this.counts[i];
+    }
+    let warmMs = 0, best = rangeMs, bestScore = Infinity;
+    for (let e = 1; e <= bins; e++) {
+      const c = this.counts[e - 1];
+      warmMs += c * Math.max(0, (e - 0.5) * binMs - p);
+      above -= c;
+      const k = e * binMs;
+      if (k <= p) continue;
+      const score = warmMs + above * (k - p) + coldCost * (belowP + above);
+      if (score < bestScore) {
+        bestScore = score;
+        best = k;
+      }
+    }
+    return best;
+  }
+
+  /**
    * The windows to apply after an invocation, or undefined when the histogram
    * is not representative (the caller then uses its fixed keep-alive).
    */
-  windows(options: { minSamples?: number; minCv?: number; margin?: number } = {}): Windows | undefined {
+  windows(options: WindowOptions = {}): Windows | undefined {
+    const key = `${options.minSamples}/${options.margin}/${options.fixedKeepAliveMs}/${options.coldStartCostMs}`;
+    if (this.cached.has(key)) return this.cached.get(key);
+    const w = this.compute(options);
+    this.cached.set(key, w);
+    return w;
+  }
+
+  private compute(options: WindowOptions): Windows | undefined {
     const minSamples = options.minSamples ?? 5;
-    const minCv = options.minCv ?? 2;
     const margin = options.margin ?? 0.1;
+    const fixed = options.fixedKeepAliveMs ?? 15 * 60_000;
+    const coldCost = options.coldStartCostMs ?? 10 * 60_000;
     if (this.samples < minSamples) return undefined;
     if (this.outOfRange > this.inRange) return undefined;
-    const cv = this.coefficientOfVariation();
-    if (cv < minCv) return undefined;
     const head = this.percentile(5);
     const tail = this.percentile(99);
-    const prewarm = Math.max(0, Math.floor(head * (1 - margin)) - binMs);
+    let prewarm = Math.max(0, Math.floor(head * (1 - margin)) - binMs);
+    if (prewarm < minPrewarmMs) prewarm = 0;
+    const candidates: [string, number, number][] = [
+      ["paper", prewarm, Math.max(prewarm + binMs, Math.ceil(tail * (1 + margin)))],
+      ["pre-warm, best keep-alive", prewarm, this.bestKeepAlive(prewarm, coldCost)],
+      ["best keep-alive", 0, this.bestKeepAlive(0, coldCost)],
+    ];
+    const baseline = this.score(0, fixed, coldCost);
+    let best: { name: string; p: number; k: number; score: number; cold: number } | undefined;
+    for (const [name, p, k] of candidates) {
+      const s = this.score(p, k, coldCost);
+      if (!best || s.score < best.score) best = { name, p, k, score: s.score, cold: s.cold };
+    }
+    if (!best || best.score >= baseline.score) return undefined;
+    const cv = this.coefficientOfVariation();
+    const min = (ms: number) => `${(ms / 60_000).toFixed(0)}m`;
     return {
-      prewarmMs: prewarm,
-      keepAliveUntilMs: Math.ceil(tail * (1 + margin)),
-      reason: `histogram of ${this.samples} idle times (cv ${cv.toFixed(1)}): head ${head / 60_000}m, tail ${
-        tail / 60_000
-      }m`,
+      prewarmMs: best.p,
+      keepAliveUntilMs: best.k,
+      reason: `histogram of ${this.samples} idle times (cv ${cv.toFixed(1)}): head ${min(head)}, tail ${
+        min(tail)
+      }; ${best.name}: warm from ${min(best.p)} to ${min(best.k)} (${best.cold} cold vs ${baseline.cold} with the fixed ${
+        min(fixed)
+      })`,
     };
   }
 }

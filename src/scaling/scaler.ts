@@ -219,12 +219,22 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             : Effect.void;
         };
 
+        /** A from-zero scale-up of the function after `since` and within the from-zero window. */
+        const scaledFromZeroSince = (name: string, ns: string, since: number) => {
+          const from = Math.max(since, now() - (options.fromZeroWindowMs ?? 60_000));
+          for (let i = decisions.length - 1; i >= 0 && decisions[i].at >= from; i--) {
+            const d = decisions[i];
+            if (d.function === name && d.namespace === ns) return d.policy === "from-zero";
+          }
+          return false;
+        };
+
         /** Returns true when the predictor handled the function (its histogram is representative). */
         const predictor = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> =>
           Effect.gen(function* () {
             const name = d.metadata!.name!, ns = d.metadata!.namespace!;
             const load = invocations.load(name, ns);
-            const windows = load?.idle.windows();
+            const windows = load?.idle.windows({ fixedKeepAliveMs: policy.zeroDurationMs });
             if (!load || !windows || load.lastEnded === 0) {
               const verdict = "fallback";
               if (s.lastPrediction !== verdict && load) {
@@ -247,6 +257,11 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             const since = now() - load.lastEnded;
             const warmFrom = windows.prewarmMs >= 60_000 ? windows.prewarmMs : 0;
             const shouldBeWarm = since >= warmFrom && since < windows.keepAliveUntilMs;
+            // Scaled up from zero since the last invocation started: requests are waiting for the pod.
+            if (current > 0 && scaledFromZeroSince(name, ns, load.lastStarted)) {
+              s.lastPrediction = "histogram";
+              return true;
+            }
             if (shouldBeWarm && current === 0) {
               yield* scale(d, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`);
             } else if (!shouldBeWarm && current > 0) {
