@@ -5,7 +5,7 @@
  * and virtual time for latency and timeouts.
  */
 import { Effect, Layer } from "effect";
-import { type Endpoint, Upstream, UpstreamError } from "../src/invoke/upstream.ts";
+import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "../src/invoke/upstream.ts";
 import { SimCluster, type SimClusterShape } from "./cluster.ts";
 import { Kinds, type KObj } from "./kinds.ts";
 import { handle } from "./images/runtime.ts";
@@ -38,7 +38,7 @@ export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = 
     return undefined;
   };
   return Upstream.of({
-    fetch: async (endpoint: Endpoint, req: Request, timeoutMs: number) => {
+    fetch: async (endpoint: Endpoint, forwarded: ForwardRequest, timeoutMs: number) => {
       const pod = findPod(endpoint.ip);
       if (!pod || !isRunning(pod)) {
         throw new UpstreamError(
@@ -51,6 +51,13 @@ export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = 
         throw new UpstreamError("unreachable", `no process listening on ${endpoint.ip}:${endpoint.port}`);
       }
       const ctx = containerContext(cluster, pod);
+      const req = new Request(forwarded.url, {
+        method: forwarded.method,
+        headers: forwarded.headers,
+        body: forwarded.body,
+        // deno-lint-ignore no-explicit-any
+        ...({ duplex: "half" } as any),
+      });
       if (options.latencyMs) await ctx.sleep(options.latencyMs);
       let cancel = () => {};
       const timeout = new Promise<never>((_, reject) => {

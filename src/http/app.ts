@@ -398,7 +398,7 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
     }
     const invoke = (c: HonoContext<{ Bindings: Deno.ServeHandlerInfo }>) => {
       const addr = c.env?.remoteAddr as Deno.NetAddr | undefined;
-      return proxy(c.req.raw, addr ? `${addr.hostname}:${addr.port}` : undefined);
+      return proxy(c.req.raw, addr ? `${addr.hostname}:${addr.port}` : undefined, c.env?.completed);
     };
     for (const path of ["/function/:name", "/function/:name/", "/function/:name/*"]) {
       app.on(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"], path, invoke);

@@ -11,7 +11,7 @@ import { AppConfig } from "../provider/appconfig.ts";
 import { Caches } from "../provider/caches.ts";
 import { systemNamespaces } from "../provider/namespaces.ts";
 import { functionLabel } from "../provider/translate.ts";
-import { type Endpoint, Upstream, UpstreamError } from "./upstream.ts";
+import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "./upstream.ts";
 import { Invocations } from "./invocations.ts";
 import { metrics } from "../metrics/registry.ts";
 
@@ -117,7 +117,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         return [];
       });
 
-    return async (req: Request, remoteAddr?: string): Promise<Response> => {
+    return async (req: Request, remoteAddr?: string, completed?: Promise<void>): Promise<Response> => {
       const url = new URL(req.url);
       const match = /^\/function\/([^/]*)(\/.*)?$/.exec(url.pathname);
       if (!match) return proxyError(404, "404 page not found");
@@ -136,22 +136,19 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       const startMs = clock.currentTimeMillisUnsafe();
       const callId = req.headers.get("x-call-id") ?? crypto.randomUUID();
       const startTime = String(BigInt(Math.floor(startMs)) * 1_000_000n);
-      const headers = new Headers();
-      for (const [k, v] of req.headers) if (!hopByHop.has(k.toLowerCase())) headers.append(k, v);
-      headers.set("X-Call-Id", callId);
-      headers.set("X-Start-Time", startTime);
-      if (!headers.has("x-forwarded-host")) headers.set("X-Forwarded-Host", url.host);
-      if (!headers.has("x-forwarded-for") && remoteAddr) headers.set("X-Forwarded-For", remoteAddr);
-      const target = `http://${endpoint.ip}:${endpoint.port}${match[2] ?? "/"}${url.search}`;
+      const headers: Record<string, string> = {};
+      for (const [k, v] of req.headers) if (!hopByHop.has(k)) headers[k] = v;
+      headers["x-call-id"] = callId;
+      headers["x-start-time"] = startTime;
+      headers["x-forwarded-host"] ??= url.host;
+      if (remoteAddr) headers["x-forwarded-for"] ??= remoteAddr;
       const hasBody = req.body !== null && req.method !== "GET" && req.method !== "HEAD";
-      const forwarded = new Request(target, {
+      const forwarded: ForwardRequest = {
+        url: `http://${endpoint.ip}:${endpoint.port}${match[2] ?? "/"}${url.search}`,
         method: req.method,
         headers,
-        body: hasBody ? req.body : undefined,
-        redirect: "manual",
-        // deno-lint-ignore no-explicit-any
-        ...({ duplex: "half" } as any),
-      });
+        body: hasBody ? req.body : null,
+      };
 
       const finish = invocations.start(name, ns);
       busy.set(endpoint.ip, (busy.get(endpoint.ip) ?? 0) + 1);
@@ -167,14 +164,17 @@ export const makeProxy = (options: ProxyOptions = {}) =>
           ? proxyError(504, `Timeout waiting for: ${name}.`)
           : proxyError(502, `Can't reach service for: ${name}.`);
       }
-      const out = new Headers();
-      for (
-        const [k, v] of res.headers
-      ) if (!hopByHop.has(k.toLowerCase()) || k.toLowerCase() === "content-length") out.append(k, v);
-      if (!out.has("content-type")) out.set("Content-Type", req.headers.get("content-type") ?? "text/plain");
-      out.set("X-Call-Id", callId);
-      out.set("X-Start-Time", startTime);
-      out.set("X-Duration-Seconds", ((clock.currentTimeMillisUnsafe() - startMs) / 1000).toFixed(6));
+      const out: [string, string][] = [];
+      let hasType = false;
+      for (const [k, v] of res.headers) {
+        if (hopByHop.has(k) && k !== "content-length") continue;
+        if (k === "x-call-id" || k === "x-start-time" || k === "x-duration-seconds") continue;
+        if (k === "content-type") hasType = true;
+        out.push([k, v]);
+      }
+      if (!hasType) out.push(["content-type", req.headers.get("content-type") ?? "text/plain"]);
+      out.push(["x-call-id", callId], ["x-start-time", startTime]);
+      out.push(["x-duration-seconds", ((clock.currentTimeMillisUnsafe() - startMs) / 1000).toFixed(6)]);
       const status = res.status;
       let done = false;
       const complete = () => {
@@ -183,30 +183,10 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         release();
         finish(status);
       };
-      if (!res.body) {
-        complete();
-        return new Response(null, { status, headers: out });
-      }
-      // Completes when the body ends or the client goes away (cancel propagates upstream).
-      const reader = res.body.getReader();
-      const body = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          try {
-            const { done, value } = await reader.read();
-            if (done) {
-              complete();
-              controller.close();
-            } else controller.enqueue(value);
-          } catch (e) {
-            complete();
-            controller.error(e);
-          }
-        },
-        cancel(reason) {
-          complete();
-          return reader.cancel(reason);
-        },
-      });
-      return new Response(body, { status, statusText: res.statusText, headers: out });
+      // The body is handed over untouched (Deno streams it natively); the invocation ends
+      // when the server has delivered the response or the client went away.
+      if (!res.body || !completed) complete();
+      else completed.then(complete, complete);
+      return new Response(res.body, { status, statusText: res.statusText, headers: out });
     };
   });

@@ -17,13 +17,23 @@ export class UpstreamError extends Error {
   }
 }
 
+/** A request on its way to a pod: plain data, so the hot path builds no Request object. */
+export interface ForwardRequest {
+  /** `http://<podIP>:<port>/<path>?<query>` */
+  readonly url: string;
+  readonly method: string;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
 export interface UpstreamShape {
   /**
-   * Sends `req` (its URL already points at the endpoint) and resolves with the
-   * response as soon as its headers arrive; the body streams. Rejects with an
-   * UpstreamError when the pod cannot be reached or does not answer in time.
+   * Sends the request and resolves with the response as soon as its headers
+   * arrive; the body streams. Rejects with an UpstreamError when the pod cannot
+   * be reached or does not answer within `timeoutMs` (which covers the body too).
    */
-  fetch(endpoint: Endpoint, req: Request, timeoutMs: number): Promise<Response>;
+  fetch(endpoint: Endpoint, req: ForwardRequest, timeoutMs: number): Promise<Response>;
 }
 
 export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/invoke/Upstream") {
@@ -36,48 +46,23 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
       });
       return Upstream.of({
         fetch: async (_endpoint, req, timeoutMs) => {
-          const controller = new AbortController();
-          const timer = setTimeout(
-            () => controller.abort(new UpstreamError("timeout", "timeout")),
-            timeoutMs,
-          );
-          const forward = req.signal;
-          const onAbort = () => controller.abort(forward.reason);
-          forward?.addEventListener("abort", onAbort);
+          // The timeout covers the whole exchange: the signal also errors the body stream.
+          const timeout = AbortSignal.timeout(timeoutMs);
           try {
-            const res = await fetch(req.url, {
+            // The response goes back as it is, so Deno can stream its body without copying through JS.
+            return await fetch(req.url, {
               method: req.method,
               headers: req.headers,
               body: req.body,
               redirect: "manual",
-              signal: controller.signal,
+              signal: timeout,
               client,
               // deno-lint-ignore no-explicit-any
               ...({ duplex: "half" } as any),
             });
-            if (!res.body) {
-              clearTimeout(timer);
-              return res;
-            }
-            // The timeout covers the whole exchange, as the faas-provider proxy's client timeout does.
-            const body = res.body.pipeThrough(
-              new TransformStream({
-                flush: () => clearTimeout(timer),
-              }),
-            );
-            return new Response(body, {
-              status: res.status,
-              statusText: res.statusText,
-              headers: res.headers,
-            });
           } catch (e) {
-            clearTimeout(timer);
-            if (controller.signal.aborted && controller.signal.reason instanceof UpstreamError) {
-              throw controller.signal.reason;
-            }
+            if (timeout.aborted) throw new UpstreamError("timeout", "timeout");
             throw new UpstreamError("unreachable", (e as Error).message);
-          } finally {
-            forward?.removeEventListener("abort", onAbort);
           }
         },
       });

@@ -11,7 +11,12 @@ const labelText = (labels: Labels) => {
   if (keys.length === 0) return "";
   return `{${keys.map((k) => `${k}="${escape(labels[k])}"`).join(",")}}`;
 };
-const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+/** A series key; call sites pass label names in a fixed order, so no sorting is needed. */
+const keyOf = (labels: Labels) => {
+  let key = "";
+  for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
+};
 const num = (n: number) => (Number.isInteger(n) ? String(n) : n === Infinity ? "+Inf" : String(n));
 
 interface Metric {

@@ -138,7 +138,7 @@ export class IdleHistogram {
     const minSamples = options.minSamples ?? 5;
     const margin = options.margin ?? 0.1;
     const fixed = options.fixedKeepAliveMs ?? 15 * 60_000;
-    const coldCost = options.coldStartCostMs ?? 10 * 60_000;
+    const coldCost = options.coldStartCostMs ?? Number(Deno.env.get("COLD") ?? 10) * 60_000;
     if (this.samples < minSamples) return undefined;
     if (this.outOfRange > this.inRange) return undefined;
     const head = this.percentile(5);
