@@ -77,7 +77,10 @@ export const simBackend = (config: ProviderConfig, options: SimBackendOptions = 
     : faults
     ? Layer.merge(SimTransport, inProcessFaults(faults))
     : SimTransport;
-  return Layer.mergeAll(transport, options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network))
+  return Layer.mergeAll(
+    transport,
+    options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network),
+  )
     .pipe(
       Layer.provideMerge(SimCluster.layer({
         seed: config.simSeed,

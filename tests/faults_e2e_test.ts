@@ -27,32 +27,53 @@ for (const seed of [3, 11, 29]) {
         const deployed = new Map<string, string>();
         const secrets = new Set<string>();
         const check = (r: { status: number; text: string }, what: string) => {
-          assert.ok(r.status < 300 || (r.status >= 400 && r.text.trim().length > 0), `${what}: ${r.status} without a message`);
+          assert.ok(
+            r.status < 300 || (r.status >= 400 && r.text.trim().length > 0),
+            `${what}: ${r.status} without a message`,
+          );
           return r.status < 300;
         };
         for (let i = 0; i < 8; i++) {
           const name = `fn-${i}`;
           const image = `functions/alpine:v${i}`;
-          if (check(await call("POST", "/system/functions", { service: name, image, envProcess: "cat" }), `deploy ${name}`)) {
+          if (
+            check(
+              await call("POST", "/system/functions", { service: name, image, envProcess: "cat" }),
+              `deploy ${name}`,
+            )
+          ) {
             deployed.set(name, image);
           }
-          if (check(await call("POST", "/system/secrets", { name: `s-${i}`, value: `v${i}` }), `secret s-${i}`)) {
+          if (
+            check(await call("POST", "/system/secrets", { name: `s-${i}`, value: `v${i}` }), `secret s-${i}`)
+          ) {
             secrets.add(`s-${i}`);
           }
         }
         for (const [name] of [...deployed].slice(0, 4)) {
           const image = `ghcr.io/openfaas/alpine:${name}`;
-          if (check(await call("PUT", "/system/functions", { service: name, image, envProcess: "cat" }), `update ${name}`)) {
+          if (
+            check(
+              await call("PUT", "/system/functions", { service: name, image, envProcess: "cat" }),
+              `update ${name}`,
+            )
+          ) {
             deployed.set(name, image);
           }
-          check(await call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 2 }), `scale ${name}`);
+          check(
+            await call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 2 }),
+            `scale ${name}`,
+          );
         }
         for (const [name] of [...deployed].slice(4, 6)) {
           const r = await call("DELETE", "/system/functions", { functionName: name });
           if (check(r, `delete ${name}`)) deployed.delete(name);
         }
         assert.ok(deployed.size >= 4, `most operations succeed under faults (${deployed.size} functions)`);
-        assert.ok(faults.log.filter((f) => f.fault === "error").length >= 3, `faults were injected: ${faults.log.length}`);
+        assert.ok(
+          faults.log.filter((f) => f.fault === "error").length >= 3,
+          `faults were injected: ${faults.log.length}`,
+        );
 
         // Faults stop; the caches must converge to the API server's state.
         faults.enabled = false;
@@ -61,18 +82,28 @@ for (const seed of [3, 11, 29]) {
         for (const [name, image] of deployed) {
           const d = stored.filter((x) => x.metadata.name === name);
           assert.equal(d.length, 1, `${name} exists exactly once`);
-          assert.equal(d[0].spec.template.spec.containers[0].image, image, `${name} has its last successful image`);
+          assert.equal(
+            d[0].spec.template.spec.containers[0].image,
+            image,
+            `${name} has its last successful image`,
+          );
           assert.ok(h.cluster.store.peek(Kinds.Service, "openfaas-fn", name), `${name} has its Service`);
         }
         for (const d of stored) {
           assert.ok(
-            deployed.has(d.metadata.name!) || h.cluster.store.peek(Kinds.Service, "openfaas-fn", d.metadata.name!),
+            deployed.has(d.metadata.name!) ||
+              h.cluster.store.peek(Kinds.Service, "openfaas-fn", d.metadata.name!),
             `no half function ${d.metadata.name}`,
           );
         }
-        const storedSecrets = h.cluster.store.list(Kinds.Secret, "openfaas-fn").items.map((s) => s.metadata.name);
+        const storedSecrets = h.cluster.store.list(Kinds.Secret, "openfaas-fn").items.map((s) =>
+          s.metadata.name
+        );
         for (const s of secrets) assert.ok(storedSecrets.includes(s), `secret ${s} kept`);
-        const list = JSON.parse((await call("GET", "/system/functions")).text) as { name: string; replicas: number }[];
+        const list = JSON.parse((await call("GET", "/system/functions")).text) as {
+          name: string;
+          replicas: number;
+        }[];
         assert.deepEqual(
           list.map((f) => `${f.name}:${f.replicas}`).sort(),
           stored.map((d) => `${d.metadata.name}:${d.spec.replicas}`).sort(),

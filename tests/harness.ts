@@ -76,7 +76,8 @@ export const startProvider = async (
   /** Waits until the watch-fed caches stop changing (events cross a real socket). */
   const caches = await runtime.runPromise(Effect.service(Caches));
   const settleOverHttp = async () => {
-    const version = () => `${caches.deployments.version()}/${caches.pods.version()}/${caches.endpointSlices.version()}`;
+    const version = () =>
+      `${caches.deployments.version()}/${caches.pods.version()}/${caches.endpointSlices.version()}`;
     let last = "", stable = 0;
     for (let i = 0; i < 200 && stable < 3; i++) {
       await new Promise((r) => setTimeout(r, 2));

@@ -35,7 +35,8 @@ export const functionName = (i: number) => `fn-${String(i).padStart(3, "0")}`;
 type Rng = () => number;
 
 const exp = (r: Rng, mean: number) => -Math.log(1 - r()) * mean;
-const logUniform = (r: Rng, lo: number, hi: number) => Math.exp(Math.log(lo) + r() * (Math.log(hi) - Math.log(lo)));
+const logUniform = (r: Rng, lo: number, hi: number) =>
+  Math.exp(Math.log(lo) + r() * (Math.log(hi) - Math.log(lo)));
 const pick = <T>(r: Rng, xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
 
 /** Execution time of one request: around the function's median, log-normal-ish spread. */
@@ -139,7 +140,9 @@ export const generate = (kind: GeneratorName, options: GeneratorOptions): Trace 
     const median = logUniform(r, 20, 800);
     functions.push(fn);
     kinds[fn] = profile.kind;
-    for (const t of profile.times(r, end)) events.push({ t: Math.round(t), fn, durationMs: duration(r, median) });
+    for (const t of profile.times(r, end)) {
+      events.push({ t: Math.round(t), fn, durationMs: duration(r, median) });
+    }
   }
   events.sort((a, b) => a.t - b.t);
   return { events, functions, durationMs: end, kinds };

@@ -31,7 +31,11 @@ export interface ReplayOptions {
   /** Virtual time before the trace starts, for the functions to come up (default 60 s). */
   readonly warmupMs?: number;
   /** Called after each simulated hour. */
-  readonly onHour?: (hour: number, totalHours: number, soFar: { invocations: number; coldStarts: number }) => void;
+  readonly onHour?: (
+    hour: number,
+    totalHours: number,
+    soFar: { invocations: number; coldStarts: number },
+  ) => void;
   /** Scaler overrides (tick, windows) merged over the provider's defaults. */
   readonly config?: Partial<ProviderConfig>;
 }
@@ -79,7 +83,9 @@ const virtualClock = Layer.effectDiscard(TestClock.setTime(Date.parse("2026-01-0
 );
 
 const quantile = (sorted: Float64Array, q: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  sorted.length === 0
+    ? 0
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 
 /** Runs `trace` on a fresh provider with `options.policy`. */
 export const replay = async (trace: Trace, options: ReplayOptions): Promise<PolicyResult> => {
@@ -108,8 +114,11 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     const cluster = await runtime.runPromise(Effect.service(SimCluster));
     const app = await runtime.runPromise(makeApp(undefined));
     const proxy = await runtime.runPromise(
-      Effect.flatMap(Effect.service(Scaler), (scaler) =>
-        makeProxy({ scaleFromZero: scaler.scaleFromZero, fromZeroWaitMs: config.scaleFromZeroTimeoutMs })),
+      Effect.flatMap(
+        Effect.service(Scaler),
+        (scaler) =>
+          makeProxy({ scaleFromZero: scaler.scaleFromZero, fromZeroWaitMs: config.scaleFromZeroTimeoutMs }),
+      ),
     );
     let now = await runtime.runPromise(Clock.currentTimeMillis);
     const advanceTo = async (t: number) => {

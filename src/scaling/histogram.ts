@@ -127,7 +127,8 @@ export class IdleHistogram {
    * is not representative (the caller then uses its fixed keep-alive).
    */
   windows(options: WindowOptions = {}): Windows | undefined {
-    const key = `${options.minSamples}/${options.margin}/${options.fixedKeepAliveMs}/${options.coldStartCostMs}`;
+    const key =
+      `${options.minSamples}/${options.margin}/${options.fixedKeepAliveMs}/${options.coldStartCostMs}`;
     if (this.cached.has(key)) return this.cached.get(key);
     const w = this.compute(options);
     this.cached.set(key, w);
@@ -164,9 +165,9 @@ export class IdleHistogram {
       keepAliveUntilMs: best.k,
       reason: `histogram of ${this.samples} idle times (cv ${cv.toFixed(1)}): head ${min(head)}, tail ${
         min(tail)
-      }; ${best.name}: warm from ${min(best.p)} to ${min(best.k)} (${best.cold} cold vs ${baseline.cold} with the fixed ${
-        min(fixed)
-      })`,
+      }; ${best.name}: warm from ${min(best.p)} to ${
+        min(best.k)
+      } (${best.cold} cold vs ${baseline.cold} with the fixed ${min(fixed)})`,
     };
   }
 }
