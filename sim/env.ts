@@ -51,3 +51,7 @@ export const makeSimEnv = (seed: number): Effect.Effect<SimEnv, never, Scope.Sco
       uid: uidFrom(random),
     } satisfies SimEnv;
   });
+
+/** Kubernetes' second-precision RFC 3339 time (`2026-01-01T00:00:00Z`). */
+export const rfc3339 = (ms: number) =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");

@@ -4,6 +4,7 @@
  * selectors, an event history for watches (410 Expired once compacted), owner
  * reference garbage collection, and synchronous change notification.
  */
+import { rfc3339 } from "./env.ts";
 import {
   applyDefaults,
   type DefaultingContext,
@@ -65,7 +66,6 @@ export interface StoreOptions {
 
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
-const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 export class Store {
   private readonly tables = new Map<string, Map<string, KObj>>();

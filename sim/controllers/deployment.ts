@@ -4,6 +4,7 @@
  * maintains status. Pods are owned by the Deployment directly (the simulator has
  * no ReplicaSets) and carry `pod-template-hash` like real ones.
  */
+import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
@@ -25,8 +26,6 @@ const intOrPercent = (v: unknown, total: number, roundUp: boolean): number => {
   }
   return Number(v) || 0;
 };
-
-const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 export const templateHash = (d: KObj) => shortHash(JSON.stringify(d.spec.template), 10);
 

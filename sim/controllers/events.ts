@@ -1,9 +1,8 @@
 /** Kubernetes Events recorded by the simulated components (`kubectl describe` shows them). */
+import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
-
-const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 /** Per store: the Event already recorded for (object, reason, message), to count repeats. */
 const seen = new WeakMap<Store, Map<string, string>>();

@@ -5,6 +5,7 @@
  * would first pass, and restarts it with back-off (10 s doubling to 5 min) when
  * it crashes or is OOMKilled. Container logs go to the LogStore.
  */
+import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
@@ -13,8 +14,6 @@ import type { LogStore } from "../logs.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
-
-const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 export const backOffBaseMs = 10_000;
 export const backOffMaxMs = 300_000;

@@ -4,14 +4,13 @@
  * PodScheduled=False, reason Unschedulable, and a FailedScheduling event saying
  * why ("3 Insufficient cpu"); it is retried whenever capacity may have freed up.
  */
+import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
-
-const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 export interface PodRequests {
   readonly cpu: number;
