@@ -15,6 +15,7 @@ import type { KubeApi } from "./src/kube/api.ts";
 import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";
 import type { ClusterConnection } from "./src/kube/kubeconfig.ts";
 import { Upstream } from "./src/invoke/upstream.ts";
+import { ImageCheck } from "./src/provider/imagecheck.ts";
 
 const fail = (message: string, code = 2): never => {
   console.error(`${providerName}: ${message}`);
@@ -45,7 +46,7 @@ const main = async () => {
   }
   if (config.verbose) console.log(JSON.stringify({ ...config }, null, 2));
 
-  let backend: Layer.Layer<KubeApi | Upstream>;
+  let backend: Layer.Layer<KubeApi | Upstream | ImageCheck>;
   let backendText: string;
   if (config.cluster === "kube") {
     let connection: ClusterConnection;
@@ -54,9 +55,11 @@ const main = async () => {
     } catch (e) {
       return fail(`cannot connect to Kubernetes: ${(e as Error).message}`, 1);
     }
+    const transport = HttpTransport(connection);
     backend = Layer.mergeAll(
-      HttpTransport(connection),
+      transport,
       Upstream.http({ maxIdleConnsPerHost: config.maxIdleConnsPerHost }),
+      config.imageCheck ? ImageCheck.registry().pipe(Layer.provide(transport)) : ImageCheck.off,
     );
     backendText = `Kubernetes API at ${connection.server} (${connection.source})`;
   } else {

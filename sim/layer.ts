@@ -12,6 +12,20 @@ import { SimTransport } from "./transport.ts";
 import { type NetworkOptions, SimNetwork } from "./network.ts";
 import { type FaultConfig, Faults, installFaults } from "./faults.ts";
 import { serveSim } from "./serve.ts";
+import { ImageCheck } from "../src/provider/imagecheck.ts";
+import { InvalidRequest } from "../src/domain/errors.ts";
+
+/** The image check against the simulator's image catalog (its registry). */
+const catalogImageCheck = Layer.effect(
+  ImageCheck,
+  Effect.map(Effect.service(SimCluster), (cluster) =>
+    ImageCheck.of({
+      check: (image) =>
+        cluster.catalog.lookup(image) ? Effect.void : Effect.fail(
+          new InvalidRequest({ message: `image: ${image} was not found in the simulator's image catalog` }),
+        ),
+    })),
+);
 
 export interface SimBackendOptions extends SimOptions {
   readonly network?: NetworkOptions;
@@ -80,6 +94,7 @@ export const simBackend = (config: ProviderConfig, options: SimBackendOptions = 
   return Layer.mergeAll(
     transport,
     options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network),
+    config.imageCheck ? catalogImageCheck : ImageCheck.off,
   )
     .pipe(
       Layer.provideMerge(SimCluster.layer({

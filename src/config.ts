@@ -44,6 +44,8 @@ export interface ProviderConfig {
   simNodeCpu: string;
   simNodeMemory: string;
   simSeed: number;
+  /** Check at deploy that the image's registry has its manifest (env `image_check`, default false). */
+  imageCheck: boolean;
   /** Scaling: the autoscaler and idler loop (env `scaling`, default true). */
   scaling: boolean;
   /** Global switch for predictive scaling (env `predictive_scaling`, default false). */
@@ -515,6 +517,7 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
     simNodeCpu: quantitySetting(flags, "sim-node-cpu", DEFAULTS.simNodeCpu),
     simNodeMemory: quantitySetting(flags, "sim-node-memory", DEFAULTS.simNodeMemory),
     simSeed: intSetting(flags, "seed", env, "sim_seed", DEFAULTS.simSeed),
+    imageCheck: parseBool(env.image_check, false),
     scaling: parseBool(env.scaling, true),
     predictiveScaling: parseBool(env.predictive_scaling, false),
     scaleFromZeroTimeoutMs: parseDuration(env.scale_from_zero_timeout, 30_000),
@@ -636,6 +639,13 @@ const ENV_VARS: readonly EnvSpec[] = [
   },
   { name: "sim_nodes", def: String(DEFAULTS.simNodes), help: "Simulator node count (same as --sim-nodes)." },
   { name: "sim_seed", def: String(DEFAULTS.simSeed), help: "Simulator random seed (same as --seed)." },
+  {
+    name: "image_check",
+    def: "false",
+    help:
+      "Before deploy and update, ask the image's registry for its manifest (400 when it is missing or private " +
+      "without a pull secret). The simulator answers from its image catalog.",
+  },
   { name: "scaling", def: "true", help: "Run the autoscaler and the idler (scale to zero)." },
   {
     name: "predictive_scaling",

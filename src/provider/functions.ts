@@ -17,6 +17,7 @@ import {
   applyServiceUpdate,
   applyUpdate,
   functionLabel,
+  isPullSecret,
   type SecretRef,
   toFunctionStatus,
   toKubernetes,
@@ -26,6 +27,7 @@ import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
 import { readinessOf } from "./health.ts";
+import { ImageCheck } from "./imagecheck.ts";
 
 export interface FunctionsShape {
   list(namespace?: string): Effect.Effect<FunctionStatus[], ProviderError>;
@@ -44,6 +46,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const caches = yield* Caches;
       const namespaces = yield* Namespaces;
       const kube = yield* KubeApi;
+      const imageCheck = yield* ImageCheck;
       const deployments = caches.deployments;
 
       /** Statuses per Deployment object: the cache replaces an object whenever it changes. */
@@ -124,6 +127,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             });
           }
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
+          yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
           const { deployment, service } = toKubernetes(req, ns, secrets, config);
           const created = yield* kube.request<Deployment>({
             method: "POST",
@@ -179,6 +183,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           const ns = yield* namespaces.resolve(req.namespace);
           if (!isFunction(deployments.get(ns, req.service))) return yield* notFound(req.service, ns);
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
+          yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
           const rolloutId = String(yield* Clock.currentTimeNanos);
           const updated = yield* kube.request<Deployment>({
             method: "GET",

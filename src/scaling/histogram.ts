@@ -32,7 +32,7 @@ export interface WindowOptions {
   readonly margin?: number;
   /** The fixed keep-alive the windows must beat (default 15 minutes). */
   readonly fixedKeepAliveMs?: number;
-  /** Replica time a cold start is worth when comparing windows (default 10 minutes). */
+  /** Replica time a cold start is worth when comparing windows (default 60 minutes). */
   readonly coldStartCostMs?: number;
 }
 
@@ -139,7 +139,7 @@ export class IdleHistogram {
     const minSamples = options.minSamples ?? 5;
     const margin = options.margin ?? 0.1;
     const fixed = options.fixedKeepAliveMs ?? 15 * 60_000;
-    const coldCost = options.coldStartCostMs ?? Number(Deno.env.get("COLD") ?? 10) * 60_000;
+    const coldCost = options.coldStartCostMs ?? 60 * 60_000;
     if (this.samples < minSamples) return undefined;
     if (this.outOfRange > this.inRange) return undefined;
     const head = this.percentile(5);
