@@ -38,6 +38,8 @@ export interface InformerOptions {
   readonly labelSelector?: string;
   /** Called after each change is applied (for metrics or triggers). */
   readonly onChange?: (type: string, obj: unknown) => void;
+  /** Relist this often even when the watch is healthy (a periodic resync), in milliseconds. */
+  readonly resyncMs?: number;
 }
 
 /** Numeric comparison where both are numbers (etcd revisions); otherwise "newer". */
@@ -139,14 +141,19 @@ export const makeInformer = <T extends ObjectMetaLike>(
       }
     });
 
-    const run = Effect.gen(function* () {
+    /** One list-then-watch cycle, ended by the periodic resync (a full relist) when configured. */
+    const cycle = Effect.gen(function* () {
       yield* relist;
-      yield* watchLoop;
-    }).pipe(
+      if (options.resyncMs) yield* Effect.raceFirst(watchLoop, Effect.sleep(options.resyncMs));
+      else yield* watchLoop;
+    });
+
+    const run = cycle.pipe(
       Effect.catch((e: KubeError) =>
         isGone(e)
           ? Effect.logDebug(`informer ${options.path}: watch expired, relisting`)
-          : Effect.logWarning(`informer ${options.path}: ${e.message}; retrying`).pipe(
+          : Effect.sync(() => (lastError = e.message)).pipe(
+            Effect.andThen(Effect.logWarning(`informer ${options.path}: ${e.message}; retrying`)),
             Effect.andThen(Effect.fail(e)),
           )
       ),

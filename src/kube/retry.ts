@@ -3,7 +3,7 @@
  * after what they protect.
  */
 import { Duration, Effect, Schedule } from "effect";
-import { isConflict, type KubeError } from "./api.ts";
+import { isAlreadyExists, isConflict, isNotFound, type KubeError } from "./api.ts";
 import { metrics } from "../metrics/registry.ts";
 
 /** Transient failures: connection errors (status 0), throttling, server errors and timeouts. */
@@ -51,3 +51,39 @@ export const withApiRetry = <A, R>(effect: Effect.Effect<A, KubeError, R>): Effe
   Effect.retry(effect, countedApiRetry).pipe(
     Effect.tapError((e) => Effect.sync(() => isTransient(e) && metrics.kubeGiveUps.inc())),
   );
+
+/**
+ * A create under apiRetry that stays idempotent: when a retried attempt gets
+ * AlreadyExists, an earlier attempt may have succeeded with its answer lost;
+ * `ours` reads the object and returns it when it is the one we created.
+ */
+export const idempotentCreate = <A, R, R2>(
+  create: Effect.Effect<A, KubeError, R>,
+  ours: Effect.Effect<A | undefined, KubeError, R2>,
+): Effect.Effect<A, KubeError, R | R2> =>
+  Effect.suspend(() => {
+    let attempts = 0;
+    return withApiRetry(Effect.suspend(() => {
+      attempts++;
+      return create;
+    })).pipe(
+      Effect.catchIf(
+        (e: KubeError) => isAlreadyExists(e) && attempts > 1,
+        (e) => Effect.flatMap(ours, (a) => (a === undefined ? Effect.fail(e) : Effect.succeed(a))),
+      ),
+    );
+  });
+
+/** A delete under apiRetry that stays idempotent: NotFound after a retried attempt means an earlier one succeeded. */
+export const idempotentDelete = <A, R>(
+  del: Effect.Effect<A, KubeError, R>,
+): Effect.Effect<A | undefined, KubeError, R> =>
+  Effect.suspend(() => {
+    let attempts = 0;
+    return withApiRetry(Effect.suspend(() => {
+      attempts++;
+      return del;
+    })).pipe(
+      Effect.catchIf((e: KubeError) => isNotFound(e) && attempts > 1, () => Effect.succeed(undefined)),
+    );
+  });

@@ -4,9 +4,9 @@
  */
 import { Context, Effect, Layer } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import type { Namespace, Pod } from "kubernetes-types/core/v1.d.ts";
+import type { Namespace, Pod, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
-import { type Informer, makeInformer } from "../kube/informer.ts";
+import { type Informer, makeInformer, type ObjectMetaLike } from "../kube/informer.ts";
 import { paths } from "../kube/resources.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { functionLabel } from "./translate.ts";
@@ -15,6 +15,8 @@ export interface CachesShape {
   readonly deployments: Informer<Deployment>;
   readonly namespaces: Informer<Namespace>;
   readonly endpointSlices: Informer<EndpointSlice>;
+  /** OpenFaaS secrets (label app.kubernetes.io/managed-by=openfaas); values are never read from here. */
+  readonly secrets: Informer<Secret>;
   /** Function pods (label faas_function), for readiness reasons. */
   readonly pods: Informer<Pod>;
   /** Why the provider cannot serve from its caches (not synced, API server unreachable), or undefined. */
@@ -23,24 +25,32 @@ export interface CachesShape {
   readonly synced: Effect.Effect<void>;
 }
 
+/** Managed secrets are labelled so; the label lives here, where the cache selects by it. */
+export const managedByLabel = "app.kubernetes.io/managed-by";
+export const managedByValue = "openfaas";
+
+/** A full relist this often even when watches are healthy (faas-netes classic resynced every 5 minutes). */
+export const resyncMs = 5 * 60_000;
+
 export class Caches extends Context.Service<Caches, CachesShape>()("faas/provider/Caches") {
   static layer: Layer.Layer<Caches, never, KubeApi> = Layer.effect(
     Caches,
     Effect.gen(function* () {
-      const deployments = yield* makeInformer<Deployment>({
-        path: paths.deployments(),
-        labelSelector: functionLabel,
-      });
-      const namespaces = yield* makeInformer<Namespace>({ path: paths.namespaces() });
-      const endpointSlices = yield* makeInformer<EndpointSlice>({
-        path: paths.endpointSlices(),
-        labelSelector: "kubernetes.io/service-name",
-      });
-      const pods = yield* makeInformer<Pod>({ path: paths.pods(), labelSelector: functionLabel });
-      const synced = Effect.all([deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced], {
-        discard: true,
-      });
-      const all = { deployments, namespaces, endpointSlices, pods };
+      const informer = <T extends ObjectMetaLike>(path: string, labelSelector?: string) =>
+        makeInformer<T>({ path, labelSelector, resyncMs });
+      const deployments = yield* informer<Deployment>(paths.deployments(), functionLabel);
+      const namespaces = yield* informer<Namespace>(paths.namespaces());
+      const endpointSlices = yield* informer<EndpointSlice>(
+        paths.endpointSlices(),
+        "kubernetes.io/service-name",
+      );
+      const pods = yield* informer<Pod>(paths.pods(), functionLabel);
+      const secrets = yield* informer<Secret>(paths.secrets(), `${managedByLabel}=${managedByValue}`);
+      const synced = Effect.all(
+        [deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced, secrets.synced],
+        { discard: true },
+      );
+      const all = { deployments, namespaces, endpointSlices, pods, secrets };
       const unhealthy = () => {
         for (const [name, informer] of Object.entries(all)) {
           if (!informer.hasSynced()) return `the ${name} cache has not synced with the Kubernetes API yet`;

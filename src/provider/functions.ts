@@ -8,7 +8,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Pod, Secret, Service } from "kubernetes-types/core/v1.d.ts";
 import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
 import { paths } from "../kube/resources.ts";
-import { conflictRetry, withApiRetry } from "../kube/retry.ts";
+import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
 import { Namespaces } from "./namespaces.ts";
@@ -129,24 +129,25 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
           yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
           const { deployment, service } = toKubernetes(req, ns, secrets, config);
-          const created = yield* kube.request<Deployment>({
-            method: "POST",
-            path: paths.deployments(ns),
-            body: deployment,
-          })
-            .pipe(
-              withApiRetry,
-              Effect.catchIf(isAlreadyExists, () =>
-                // A retried create that had in fact succeeded: accept our own object.
-                kube.request<Deployment>({ method: "GET", path: paths.deployments(ns, req.service) }).pipe(
-                  Effect.flatMap((d) =>
-                    d.spec?.template.spec?.containers[0]?.image === req.image && isFunction(d)
-                      ? Effect.succeed(d)
-                      : Effect.fail(new AlreadyExistsKube(req.service, ns))
-                  ),
-                )),
-              Effect.mapError((e) => (e instanceof AlreadyExistsKube ? e.toProvider() : fromKube(e))),
-            );
+          const created = yield* idempotentCreate(
+            kube.request<Deployment>({ method: "POST", path: paths.deployments(ns), body: deployment }),
+            // A retried create that had in fact succeeded: the stored Deployment is ours if it matches.
+            kube.request<Deployment>({ method: "GET", path: paths.deployments(ns, req.service) }).pipe(
+              Effect.map((d) =>
+                isFunction(d) && d.spec?.template.spec?.containers[0]?.image === req.image &&
+                  JSON.stringify(d.spec?.template.metadata?.labels) ===
+                    JSON.stringify(deployment.spec?.template.metadata?.labels)
+                  ? d
+                  : undefined
+              ),
+            ),
+          ).pipe(
+            Effect.mapError((e) =>
+              isAlreadyExists(e)
+                ? new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` })
+                : fromKube(e)
+            ),
+          );
           deployments.upsert(created);
           yield* kube.request<Service>({ method: "POST", path: paths.services(ns), body: service }).pipe(
             withApiRetry,
@@ -218,12 +219,12 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           yield* checkName(name);
           const ns = yield* namespaces.resolve(namespace);
           if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
-          const gone = yield* kube.request<Deployment>({
+          const gone = yield* idempotentDelete(kube.request<Deployment>({
             method: "DELETE",
             path: paths.deployments(ns, name),
             query: { propagationPolicy: "Foreground" },
-          }).pipe(withApiRetry, Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
-          deployments.remove(ns, name, gone.metadata?.resourceVersion);
+          })).pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+          deployments.remove(ns, name, gone?.metadata?.resourceVersion);
           yield* kube.request({ method: "DELETE", path: paths.services(ns, name) }).pipe(
             withApiRetry,
             Effect.catchIf(isNotFound, () => Effect.void),
@@ -281,12 +282,4 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       });
     }),
   );
-}
-
-/** A create that collided with someone else's object of the same name. */
-class AlreadyExistsKube {
-  constructor(readonly name: string, readonly ns: string) {}
-  toProvider() {
-    return new AlreadyExists({ message: `function ${this.name} already exists in namespace ${this.ns}` });
-  }
 }

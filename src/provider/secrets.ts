@@ -7,15 +7,15 @@ import { Context, Effect, Layer } from "effect";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import { isNotFound, KubeApi } from "../kube/api.ts";
 import { paths } from "../kube/resources.ts";
-import { conflictRetry, withApiRetry } from "../kube/retry.ts";
+import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
 import { Namespaces } from "./namespaces.ts";
-import { fromKube, mapKube } from "./kubeerrors.ts";
+import { Caches, managedByLabel, managedByValue } from "./caches.ts";
+import { fromKube } from "./kubeerrors.ts";
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { SecretRequest } from "../domain/types.ts";
 import { validateSecretName } from "../domain/validation.ts";
 
-export const managedByLabel = "app.kubernetes.io/managed-by";
-export const managedByValue = "openfaas";
+export { managedByLabel, managedByValue };
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -49,6 +49,7 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
     Effect.gen(function* () {
       const kube = yield* KubeApi;
       const namespaces = yield* Namespaces;
+      const cache = (yield* Caches).secrets;
 
       const checkName = (name: string) => {
         const m = name === "" ? "name: is required" : validateSecretName("name", name);
@@ -65,12 +66,7 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
         list: (namespace) =>
           Effect.gen(function* () {
             const ns = yield* namespaces.resolve(namespace);
-            const list = yield* mapKube(withApiRetry(kube.request<{ items: Secret[] }>({
-              method: "GET",
-              path: paths.secrets(ns),
-              query: { labelSelector: `${managedByLabel}=${managedByValue}` },
-            })));
-            return list.items.map((s) => ({ name: s.metadata!.name!, namespace: ns }))
+            return cache.list(ns).map((s) => ({ name: s.metadata!.name!, namespace: ns }))
               .sort((a, b) => (a.name < b.name ? -1 : 1));
           }),
         create: (req) =>
@@ -78,24 +74,34 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
             yield* checkName(req.name);
             const value = yield* data(req);
             const ns = yield* namespaces.resolve(req.namespace);
-            yield* kube.request({
-              method: "POST",
-              path: paths.secrets(ns),
-              body: {
-                apiVersion: "v1",
-                kind: "Secret",
-                type: "Opaque",
-                metadata: { name: req.name, namespace: ns, labels: { [managedByLabel]: managedByValue } },
-                data: { [req.name]: value },
-              },
-            }).pipe(
-              withApiRetry,
+            const created = yield* idempotentCreate(
+              kube.request<Secret>({
+                method: "POST",
+                path: paths.secrets(ns),
+                body: {
+                  apiVersion: "v1",
+                  kind: "Secret",
+                  type: "Opaque",
+                  metadata: { name: req.name, namespace: ns, labels: { [managedByLabel]: managedByValue } },
+                  data: { [req.name]: value },
+                },
+              }),
+              // A retried create that had in fact succeeded: the stored secret is ours if it holds our value.
+              kube.request<Secret>({ method: "GET", path: paths.secrets(ns, req.name) }).pipe(
+                Effect.map((s) =>
+                  s.metadata?.labels?.[managedByLabel] === managedByValue && s.data?.[req.name] === value
+                    ? s
+                    : undefined
+                ),
+              ),
+            ).pipe(
               Effect.mapError((e) =>
                 e.status === 409
                   ? new AlreadyExists({ message: `secret ${req.name} already exists in namespace ${ns}` })
                   : fromKube(e)
               ),
             );
+            cache.upsert(created);
             yield* Effect.logInfo(`created secret ${req.name} in ${ns}`);
           }),
         update: (req) =>
@@ -103,28 +109,31 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
             yield* checkName(req.name);
             const value = yield* data(req);
             const ns = yield* namespaces.resolve(req.namespace);
-            yield* kube.request<Secret>({ method: "GET", path: paths.secrets(ns, req.name) }).pipe(
-              Effect.flatMap((current) =>
-                kube.request({
-                  method: "PUT",
-                  path: paths.secrets(ns, req.name),
-                  body: { ...current, data: { [req.name]: value } },
-                })
-              ),
-              Effect.retry(conflictRetry),
-              withApiRetry,
-              Effect.mapError((e) => (isNotFound(e) ? notFound(req.name, ns) : fromKube(e))),
-            );
+            const updated = yield* kube.request<Secret>({ method: "GET", path: paths.secrets(ns, req.name) })
+              .pipe(
+                Effect.flatMap((current) =>
+                  kube.request<Secret>({
+                    method: "PUT",
+                    path: paths.secrets(ns, req.name),
+                    body: { ...current, data: { [req.name]: value } },
+                  })
+                ),
+                Effect.retry(conflictRetry),
+                withApiRetry,
+                Effect.mapError((e) => (isNotFound(e) ? notFound(req.name, ns) : fromKube(e))),
+              );
+            if (updated.metadata?.labels?.[managedByLabel] === managedByValue) cache.upsert(updated);
             yield* Effect.logInfo(`updated secret ${req.name} in ${ns}`);
           }),
         remove: (name, namespace) =>
           Effect.gen(function* () {
             yield* checkName(name);
             const ns = yield* namespaces.resolve(namespace);
-            yield* kube.request({ method: "DELETE", path: paths.secrets(ns, name) }).pipe(
-              withApiRetry,
-              Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))),
-            );
+            const gone = yield* idempotentDelete(
+              kube.request<Secret>({ method: "DELETE", path: paths.secrets(ns, name) }),
+            )
+              .pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+            cache.remove(ns, name, gone?.metadata?.resourceVersion);
             yield* Effect.logInfo(`deleted secret ${name} in ${ns}`);
           }),
       });

@@ -36,8 +36,11 @@ export interface WindowOptions {
   readonly coldStartCostMs?: number;
 }
 
-/** Pre-warm points below this are not worth an unload: the function stays warm from the start. */
-const minPrewarmMs = 60_000;
+/**
+ * Pre-warm points below this are not worth an unload (a pod stopped and started
+ * again for a few minutes of idle replica time): the function stays warm from the start.
+ */
+const minPrewarmMs = 5 * 60_000;
 
 export class IdleHistogram {
   private readonly counts = new Array<number>(bins).fill(0);

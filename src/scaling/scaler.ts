@@ -230,20 +230,68 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         };
 
         /** Returns true when the predictor handled the function (its histogram is representative). */
-        const predictor = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> =>
-          Effect.gen(function* () {
-            const name = d.metadata!.name!, ns = d.metadata!.namespace!;
-            const load = invocations.load(name, ns);
-            const windows = load?.idle.windows({ fixedKeepAliveMs: policy.zeroDurationMs });
-            if (!load || !windows || load.lastEnded === 0) {
-              const verdict = "fallback";
-              if (s.lastPrediction !== verdict && load) {
-                s.lastPrediction = verdict;
-                metrics.scalingDecisions.inc({
-                  function_name: `${name}.${ns}`,
-                  policy: "predictive",
-                  direction: "fallback",
-                });
+        const handled = Effect.succeed(true), notHandled = Effect.succeed(false);
+        /**
+         * Returns true when the predictor handled the function (its histogram is representative): it then
+         * decides 0 <-> warm (pre-warm, unload, keep-alive) and, while the function is warm, runs the
+         * reactive autoscaler itself. Plain (no Effect.gen) on the paths that change nothing: it runs for
+         * every function on every tick.
+         */
+        const predictor = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> => {
+          const name = d.metadata!.name!, ns = d.metadata!.namespace!;
+          const load = invocations.load(name, ns);
+          const windows = load?.idle.windows({ fixedKeepAliveMs: policy.zeroDurationMs });
+          if (!load || !windows || load.lastEnded === 0) {
+            const verdict = "fallback";
+            if (s.lastPrediction === verdict || !load) return notHandled;
+            s.lastPrediction = verdict;
+            metrics.scalingDecisions.inc({
+              function_name: `${name}.${ns}`,
+              policy: "predictive",
+              direction: "fallback",
+            });
+            return Effect.as(
+              Effect.logInfo(
+                `predictive: ${name}.${ns} idle-time histogram not representative (${load.idle.samples} samples): fixed keep-alive of ${
+                  policy.zeroDurationMs / 1000
+                }s`,
+              ),
+              false,
+            );
+          }
+          s.lastPrediction = "histogram";
+          const current = d.spec?.replicas ?? 0;
+          const warmLoad = () =>
+            current > 0 && policy.autoscale && options.autoscale !== false
+              ? Effect.as(reactive(d, policy, s), true)
+              : handled;
+          if (load.inFlight > 0) return warmLoad();
+          const since = now() - load.lastEnded;
+          const warmFrom = windows.prewarmMs >= 60_000 ? windows.prewarmMs : 0;
+          const shouldBeWarm = since >= warmFrom && since < windows.keepAliveUntilMs;
+          // Scaled up from zero since the last invocation started: requests are waiting for the pod.
+          if (current > 0 && scaledFromZeroSince(name, ns, load.lastStarted)) return handled;
+          if (shouldBeWarm && current === 0) {
+            return Effect.as(
+              scale(d, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`),
+              true,
+            );
+          }
+          if (!shouldBeWarm && current > 0) {
+            return Effect.as(
+              scale(
+                d,
+                0,
+                "predictive",
+                since < warmFrom
+                  ? `unload until the pre-warm point: ${windows.reason}`
+                  : `past the keep-alive: ${windows.reason}`,
+              ),
+              true,
+            );
+          }
+          return warmLoad();
+        };
                 yield* Effect.logInfo(
                   `predictive: ${name}.${ns} idle-time histogram not representative (${load.idle.samples} samples): fixed keep-alive of ${
                     policy.zeroDurationMs / 1000
