@@ -5,7 +5,7 @@
  * - poisson: each function a homogeneous Poisson process, rate log-uniform
  *   between one per 30 minutes and one per 10 seconds.
  * - diurnal: the mix the scaling benchmark uses, every rate following a day
- *   curve (peak mid-afternoon, trough at night, 5x apart): 30% steady Poisson (0.01 to 0.2 requests per second at peak)
+ *   curve (peak mid-afternoon, trough at night, 5x apart): 30% steady Poisson (0.005 to 0.1 requests per second at peak)
  *   functions, 30% periodic timers (every 2 to 60 minutes, a few seconds of
  *   jitter, running regardless of the time of day) and 40% sparse or bursty
  *   functions (bursts of requests minutes to hours apart, more by day).
@@ -58,7 +58,7 @@ interface Profile {
 }
 
 const steady = (r: Rng, diurnal: boolean): Profile => {
-  const perSecond = logUniform(r, 0.01, 0.2);
+  const perSecond = logUniform(r, 0.005, 0.1);
   const peak = perSecond / 1000;
   return {
     kind: `steady ${perSecond.toFixed(2)}/s`,

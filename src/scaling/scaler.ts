@@ -292,39 +292,6 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           }
           return warmLoad();
         };
-                yield* Effect.logInfo(
-                  `predictive: ${name}.${ns} idle-time histogram not representative (${load.idle.samples} samples): fixed keep-alive of ${
-                    policy.zeroDurationMs / 1000
-                  }s`,
-                );
-              }
-              return false;
-            }
-            if (load.inFlight > 0) return true;
-            const current = d.spec?.replicas ?? 0;
-            const since = now() - load.lastEnded;
-            const warmFrom = windows.prewarmMs >= 60_000 ? windows.prewarmMs : 0;
-            const shouldBeWarm = since >= warmFrom && since < windows.keepAliveUntilMs;
-            // Scaled up from zero since the last invocation started: requests are waiting for the pod.
-            if (current > 0 && scaledFromZeroSince(name, ns, load.lastStarted)) {
-              s.lastPrediction = "histogram";
-              return true;
-            }
-            if (shouldBeWarm && current === 0) {
-              yield* scale(d, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`);
-            } else if (!shouldBeWarm && current > 0) {
-              yield* scale(
-                d,
-                0,
-                "predictive",
-                since < warmFrom
-                  ? `unload until the pre-warm point: ${windows.reason}`
-                  : `past the keep-alive: ${windows.reason}`,
-              );
-            }
-            s.lastPrediction = "histogram";
-            return true;
-          });
 
         const tick = Effect.gen(function* () {
           const seen = new Set<string>();
