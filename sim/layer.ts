@@ -46,6 +46,12 @@ const loopbackOnly = (config: ProviderConfig) =>
     Upstream,
     Effect.map(Effect.service(Upstream), (http) =>
       Upstream.of({
+        webSocket: (url, protocols) => {
+          if (!/^ws:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
+            throw new UpstreamError("unreachable", `simulated address in ${url} is not reachable over HTTP`);
+          }
+          return http.webSocket!(url, protocols);
+        },
         fetch: (endpoint, req, timeoutMs) =>
           /^127\.|^\[?::1\]?$|^localhost$/.test(endpoint.ip)
             ? http.fetch(endpoint, req, timeoutMs)

@@ -220,3 +220,28 @@ Deno.test("proxy: invocations are counted in /metrics", async () => {
     await up.close();
   }
 });
+
+Deno.test("proxy: WebSockets are tunnelled both ways", async () => {
+  const up = startUpstream((req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onmessage = (e) => socket.send(`echo:${e.data} ${new URL(req.url).pathname}`);
+    return response;
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "ws", up.port);
+      const ws = new WebSocket(`${h.url.replace("http", "ws")}/function/ws/chat`);
+      const got = await new Promise<string>((resolve, reject) => {
+        ws.onopen = () => ws.send("hello");
+        ws.onmessage = (e) => resolve(String(e.data));
+        ws.onerror = () => reject(new Error("websocket error"));
+      });
+      assert.equal(got, "echo:hello /chat");
+      const closed = new Promise((r) => (ws.onclose = r));
+      ws.close();
+      await closed;
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});

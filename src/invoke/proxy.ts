@@ -117,6 +117,53 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         return [];
       });
 
+    /** WebSockets are tunnelled: messages relayed both ways until either side closes. */
+    const tunnelWebSocket = (req: Request, target: string, name: string, ns: string): Response => {
+      if (!upstream.webSocket) {
+        return proxyError(502, `Can't reach service for: ${name} (no WebSocket path to the pod).`);
+      }
+      const protocols = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim())
+        .filter(
+          (p) => p !== "",
+        );
+      let upgraded: { socket: WebSocket; response: Response };
+      try {
+        upgraded = Deno.upgradeWebSocket(req, protocols.length > 0 ? { protocol: protocols[0] } : {});
+      } catch {
+        return proxyError(400, "invalid WebSocket upgrade request");
+      }
+      const { socket: client, response } = upgraded;
+      const pod = upstream.webSocket(target, protocols);
+      const finish = invocations.start(name, ns);
+      const pending: (string | ArrayBuffer | Blob)[] = [];
+      let closed = false;
+      const closeBoth = (code?: number, reason?: string) => {
+        if (closed) return;
+        closed = true;
+        finish(101);
+        const safe = code !== undefined && (code === 1000 || (code >= 3000 && code <= 4999)) ? code : 1000;
+        for (const s of [client, pod]) {
+          if (s.readyState === WebSocket.OPEN || s.readyState === WebSocket.CONNECTING) {
+            try {
+              s.close(safe, reason);
+            } catch { /* already closing */ }
+          }
+        }
+      };
+      pod.binaryType = "arraybuffer";
+      client.binaryType = "arraybuffer";
+      client.onmessage = (e) => (pod.readyState === WebSocket.OPEN ? pod.send(e.data) : pending.push(e.data));
+      pod.onopen = () => {
+        for (const m of pending.splice(0)) pod.send(m);
+      };
+      pod.onmessage = (e) => client.readyState === WebSocket.OPEN && client.send(e.data);
+      client.onclose = (e) => closeBoth(e.code, e.reason);
+      pod.onclose = (e) => closeBoth(e.code, e.reason);
+      pod.onerror = () => closeBoth(1011, "upstream error");
+      client.onerror = () => closeBoth(1011, "client error");
+      return response;
+    };
+
     return async (req: Request, remoteAddr?: string, completed?: Promise<void>): Promise<Response> => {
       const url = new URL(req.url);
       const match = /^\/function\/([^/]*)(\/.*)?$/.exec(url.pathname);
@@ -149,6 +196,15 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         headers,
         body: hasBody ? req.body : null,
       };
+
+      if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        return tunnelWebSocket(
+          req,
+          `ws://${endpoint.ip}:${endpoint.port}${match[2] ?? "/"}${url.search}`,
+          name,
+          ns,
+        );
+      }
 
       const finish = invocations.start(name, ns);
       busy.set(endpoint.ip, (busy.get(endpoint.ip) ?? 0) + 1);

@@ -34,6 +34,8 @@ export interface UpstreamShape {
    * be reached or does not answer within `timeoutMs` (which covers the body too).
    */
   fetch(endpoint: Endpoint, req: ForwardRequest, timeoutMs: number): Promise<Response>;
+  /** Opens a WebSocket to the pod (`ws://<podIP>:<port>/<path>`); absent where pods cannot speak it. */
+  readonly webSocket?: (url: string, protocols: string[]) => WebSocket;
 }
 
 export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/invoke/Upstream") {
@@ -45,6 +47,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
         poolIdleTimeout: 5_000,
       });
       return Upstream.of({
+        webSocket: (url, protocols) => new WebSocket(url, protocols),
         fetch: async (_endpoint, req, timeoutMs) => {
           // The timeout covers the whole exchange: the signal also errors the body stream.
           const timeout = AbortSignal.timeout(timeoutMs);

@@ -237,7 +237,11 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
          * reactive autoscaler itself. Plain (no Effect.gen) on the paths that change nothing: it runs for
          * every function on every tick.
          */
-        const predictor = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> => {
+        const predictor = (
+          d: Deployment,
+          policy: ScalingPolicy,
+          s: FunctionState,
+        ): Effect.Effect<boolean> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
           const load = invocations.load(name, ns);
           const windows = load?.idle.windows({ fixedKeepAliveMs: policy.zeroDurationMs });
