@@ -79,7 +79,7 @@ export class DeploymentController implements Controller {
       const minAvailable = Math.max(0, desired - unavailable);
       // Old pods that are not ready count for nothing: remove them first.
       for (const p of old.filter((p) => !isPodReady(p))) this.deletePod(d, p);
-      let oldReady = old.filter(isPodReady);
+      const oldReady = old.filter(isPodReady);
       const newReady = current.filter(isPodReady).length;
       const room = desired + surge - (oldReady.length + current.length);
       const toCreate = Math.min(Math.max(0, room), Math.max(0, desired - current.length));
@@ -94,7 +94,6 @@ export class DeploymentController implements Controller {
         available--;
       }
       if (current.length > desired) this.scaleTo(d, current, desired, hash);
-      oldReady = [];
     }
     this.updateStatus(ns, name);
   }

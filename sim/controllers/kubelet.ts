@@ -136,13 +136,13 @@ export class Kubelet implements Controller {
       };
     };
     return [
-      { ...cond("PodReadyToStartContainers", true), reason: undefined, message: undefined },
-      { ...cond("Initialized", true), reason: undefined, message: undefined },
+      cond("PodReadyToStartContainers", true),
+      cond("Initialized", true),
       cond("Ready", ready),
       cond("ContainersReady", ready),
       previous.find((c) => c.type === "PodScheduled") ??
         { type: "PodScheduled", status: "True", lastTransitionTime: now },
-    ].map((c) => JSON.parse(JSON.stringify(c)));
+    ];
   }
 
   private start(key: string, pod: KObj) {
@@ -351,9 +351,7 @@ export class Kubelet implements Controller {
     this.after(r, readyAt, () => {
       this.patchStatus(r, (s, o) => {
         s.conditions = this.conditions(o, true, r);
-        const cs = this.containerStatus(r, o, {});
-        cs[0] = { ...o.status.containerStatuses[0], ready: true };
-        s.containerStatuses = cs;
+        s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: true }];
       });
     });
   }
