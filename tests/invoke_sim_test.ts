@@ -1,6 +1,7 @@
 /** End to end on the simulator: deploy through the API, invoke through /function, read logs. */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "./harness.ts";
+import { Kinds } from "../sim/kinds.ts";
 
 const deploy = async (h: Harness, body: Record<string, unknown>) => {
   const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
@@ -173,4 +174,31 @@ Deno.test("status explains why a function is not ready: image pull, crash loop, 
       list.find((f: { name: string }) => f.name === "crasher").readiness.reason,
       "CrashLoopBackOff",
     );
+  }));
+
+Deno.test("logs: follow picks up pods that start later; instance filters to one pod", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "grow", envProcess: "cat" });
+    const res = await h.request("GET", "/system/logs?name=grow&follow=true");
+    const reader = res.body!.getReader();
+    const instances = new Set<string>();
+    let buffer = "";
+    const collect = (async () => {
+      while (instances.size < 2) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += new TextDecoder().decode(value);
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        for (const l of lines) if (l) instances.add(JSON.parse(l).instance);
+      }
+      await reader.cancel();
+      return instances.size;
+    })();
+    await h.call("POST", "/system/scale-function/grow", { serviceName: "grow", replicas: 2 });
+    assert.equal(await h.advanceUntil(collect, 500), 2, "lines from the pod that started later arrived");
+    const pods = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.map((p) => p.metadata.name!);
+    const one = await h.call("GET", `/system/logs?name=grow&instance=${pods[1]}`);
+    const seen = new Set(one.text.trim().split("\n").map((l) => JSON.parse(l).instance));
+    assert.deepEqual([...seen], [pods[1]]);
   }));

@@ -81,7 +81,16 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
               })),
             );
             const wanted = (p: Pod) => !req.instance || p.metadata?.name === req.instance;
-            const initial = list.items.filter(wanted).map((p) => p.metadata!.name!);
+            // A container that has not started has no log yet (a real API server answers 400):
+            // when following, such pods are attached once they run.
+            const started = (p: Pod) => {
+              const state = p.status?.containerStatuses?.[0]?.state;
+              return state?.running !== undefined || state?.terminated !== undefined ||
+                p.status?.containerStatuses?.[0]?.lastState?.terminated !== undefined;
+            };
+            const initial = list.items.filter((p) => wanted(p) && (!req.follow || started(p))).map((p) =>
+              p.metadata!.name!
+            );
             const seen = new Set(initial);
             const later = req.follow
               ? kube.watch<Pod>(paths.pods(ns), {
@@ -90,7 +99,8 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
               })
                 .pipe(
                   Stream.filter((e) =>
-                    e.type === "ADDED" && wanted(e.object) && !seen.has(e.object.metadata!.name!)
+                    (e.type === "ADDED" || e.type === "MODIFIED") && wanted(e.object) && started(e.object) &&
+                    !seen.has(e.object.metadata!.name!)
                   ),
                   Stream.map((e) => {
                     seen.add(e.object.metadata!.name!);
