@@ -5,7 +5,7 @@
  * simulator's controllers, all on a TestClock that the replay loop advances
  * from one invocation to the next.
  */
-import { Clock, Effect, Layer, ManagedRuntime, References, Scheduler } from "effect";
+import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import { loadConfig, type ProviderConfig } from "../../src/config.ts";
 import { providerLayer } from "../../src/provider/layer.ts";
@@ -62,24 +62,8 @@ export const policyLabels = (policy: PolicyName, zeroDurationMs: number): Record
   }
 };
 
-/**
- * Effect's default scheduler yields with setImmediate (a macrotask per yield);
- * a replay does no I/O, so fibers run on microtasks instead, which is several
- * times faster.
- */
-const microtaskScheduler = new Scheduler.MixedScheduler("async", (f) => {
-  let cancelled = false;
-  queueMicrotask(() => {
-    if (!cancelled) f();
-  });
-  return () => {
-    cancelled = true;
-  };
-});
-
 const virtualClock = Layer.effectDiscard(TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))).pipe(
   Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
-  // Layer.provideMerge(Layer.succeed(Scheduler.Scheduler, microtaskScheduler)),
 );
 
 const quantile = (sorted: Float64Array, q: number) =>

@@ -229,7 +229,6 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           return false;
         };
 
-        /** Returns true when the predictor handled the function (its histogram is representative). */
         const handled = Effect.succeed(true), notHandled = Effect.succeed(false);
         /**
          * Returns true when the predictor handled the function (its histogram is representative): it then
@@ -341,6 +340,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
               return since !== undefined && now() - since < (options.fromZeroWindowMs ?? 60_000);
             }
             warming.set(key, now());
+            // Requests are waiting for this scale-up: the idler must count from now, not from the last invocation.
+            stateOf(key).activeSince = now();
             let pending = pendingFromZero.get(key);
             if (!pending) {
               const policy = policyOf(d);
