@@ -100,7 +100,25 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       return best[Math.floor(Math.random() * best.length)];
     };
 
-    const endpointsOf = (name: string, ns: string) => readyEndpoints(caches.endpointSlices.list(ns), name);
+    /** Ready endpoints per function, rebuilt only when the EndpointSlice cache has changed. */
+    let indexVersion = -1;
+    const index = new Map<string, Endpoint[]>();
+    const endpointsOf = (name: string, ns: string): Endpoint[] => {
+      const version = caches.endpointSlices.version();
+      if (version !== indexVersion) {
+        index.clear();
+        indexVersion = version;
+      }
+      const key = `${ns}/${name}`;
+      let eps = index.get(key);
+      if (!eps) {
+        const slices = caches.endpointSlices.list(ns).filter((s) =>
+          s.metadata?.labels?.["kubernetes.io/service-name"] === name
+        );
+        index.set(key, eps = readyEndpoints(slices, name));
+      }
+      return eps;
+    };
 
     /** Waits (bounded) until the function has a ready endpoint. */
     const awaitEndpoint = (name: string, ns: string): Effect.Effect<Endpoint[]> =>
