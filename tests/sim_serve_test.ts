@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { deploymentFixture } from "./fixtures.ts";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { TestClock } from "effect/testing";
 import YAML from "yaml";
@@ -59,26 +60,7 @@ const getJson = async (
 const send = (url: string, method: string, body: unknown, contentType = "application/json") =>
   getJson(url, { method, body: JSON.stringify(body), headers: { "content-type": contentType } });
 
-const deployment = (name: string, image = "functions/alpine:latest") => ({
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: { name, labels: { faas_function: name } },
-  spec: {
-    replicas: 1,
-    selector: { matchLabels: { faas_function: name } },
-    template: {
-      metadata: { labels: { faas_function: name } },
-      spec: {
-        containers: [{
-          name,
-          image,
-          env: [{ name: "fprocess", value: "env" }],
-          ports: [{ containerPort: 8080 }],
-        }],
-      },
-    },
-  },
-});
+const deployment = deploymentFixture;
 
 /** Reads newline-delimited JSON watch events until `count` arrived, then cancels the stream. */
 const readEvents = async (res: Response, count: number, timeoutMs = 3000): Promise<Any[]> => {

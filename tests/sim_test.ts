@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { deploymentFixture } from "./fixtures.ts";
 import { Effect, Fiber, Layer, ManagedRuntime, Stream } from "effect";
 import { TestClock } from "effect/testing";
 import { SimCluster } from "../sim/cluster.ts";
@@ -14,28 +15,7 @@ const makeRuntime = (opts: Parameters<typeof SimCluster.layer>[0] = {}) =>
     ),
   );
 
-const deployment = (name: string, image: string, extra: Record<string, unknown> = {}) => ({
-  metadata: { name, labels: { faas_function: name } },
-  spec: {
-    replicas: 1,
-    selector: { matchLabels: { faas_function: name } },
-    template: {
-      metadata: { labels: { faas_function: name } },
-      spec: {
-        containers: [{
-          name,
-          image,
-          readinessProbe: {
-            exec: { command: ["cat", "/tmp/.lock"] },
-            initialDelaySeconds: 2,
-            periodSeconds: 2,
-          },
-        }],
-      },
-    },
-    ...extra,
-  },
-});
+const deployment = deploymentFixture;
 
 const depPath = (ns: string, name = "") =>
   `/apis/apps/v1/namespaces/${ns}/deployments${name ? "/" + name : ""}`;
