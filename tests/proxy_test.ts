@@ -177,6 +177,8 @@ Deno.test("proxy: unknown function 404, empty name 400, no ready endpoint 503 af
     assert.equal(unknown.status, 404);
     assert.equal(unknown.headers.get("x-openfaas-internal"), "proxy");
     await unknown.body?.cancel();
+    assert.equal((await h.call("PROPFIND", "/function/nope")).status, 405);
+    assert.equal((await h.call("GET", "/function/")).status, 404);
     const empty = await h.request("GET", "/function/.openfaas-fn");
     assert.equal(empty.status, 400);
     await empty.body?.cancel();

@@ -104,6 +104,8 @@ export const readBody = async (req: Request, limit: number): Promise<Uint8Array>
 const tooLarge = (limit: number) =>
   new PayloadTooLarge({ message: `request body is larger than the limit of ${limit} bytes` });
 
+const invokeMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]);
+
 /** Go's strconv.ParseBool. */
 const parseGoBool = (v: string | undefined) =>
   v !== undefined && ["1", "t", "T", "TRUE", "true", "True"].includes(v);
@@ -409,5 +411,20 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       Effect.runFork(Effect.logError(`unhandled error: ${err.message}`));
       return textError(500, "internal error");
     });
-    return app;
+
+    /** Invocations, the hot path, skip the router: same routes and 405s as registered above. */
+    const fetch = (req: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> => {
+      const url = req.url;
+      const start = url.indexOf("/", url.indexOf("//") + 2);
+      if (
+        url.startsWith("/function/", start) && url.length > start + 10 && url[start + 10] !== "/" &&
+        url[start + 10] !== "?"
+      ) {
+        if (!invokeMethods.has(req.method)) return new Response(null, { status: 405 });
+        const addr = info?.remoteAddr as Deno.NetAddr | undefined;
+        return proxy(req, addr ? `${addr.hostname}:${addr.port}` : undefined, info?.completed);
+      }
+      return app.fetch(req, info);
+    };
+    return { fetch, app };
   });
