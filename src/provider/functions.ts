@@ -5,9 +5,9 @@
  */
 import { Clock, Context, Effect, Layer } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import type { Pod, Secret, Service } from "kubernetes-types/core/v1.d.ts";
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
-import { paths } from "../kube/resources.ts";
+import { resources } from "../kube/resources.ts";
 import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
@@ -45,7 +45,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const config = yield* AppConfig;
       const caches = yield* Caches;
       const namespaces = yield* Namespaces;
-      const kube = yield* KubeApi;
+      const k8s = resources(yield* KubeApi);
       const imageCheck = yield* ImageCheck;
       const deployments = caches.deployments;
 
@@ -96,7 +96,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         Effect.forEach(
           names,
           (name) =>
-            kube.request<Secret>({ method: "GET", path: paths.secrets(ns, name) }).pipe(
+            k8s.secrets.get(ns, name).pipe(
               withApiRetry,
               Effect.map((s): SecretRef => ({ name, type: s.type, keys: Object.keys(s.data ?? {}) })),
               Effect.catchIf(
@@ -130,9 +130,9 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
           const { deployment, service } = toKubernetes(req, ns, secrets, config);
           const created = yield* idempotentCreate(
-            kube.request<Deployment>({ method: "POST", path: paths.deployments(ns), body: deployment }),
+            k8s.deployments.create(ns, deployment),
             // A retried create that had in fact succeeded: the stored Deployment is ours if it matches.
-            kube.request<Deployment>({ method: "GET", path: paths.deployments(ns, req.service) }).pipe(
+            k8s.deployments.get(ns, req.service).pipe(
               Effect.map((d) =>
                 isFunction(d) && d.spec?.template.spec?.containers[0]?.image === req.image &&
                   JSON.stringify(d.spec?.template.metadata?.labels) ===
@@ -149,12 +149,12 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             ),
           );
           deployments.upsert(created);
-          yield* kube.request<Service>({ method: "POST", path: paths.services(ns), body: service }).pipe(
+          yield* k8s.services.create(ns, service).pipe(
             withApiRetry,
             Effect.catchIf(isAlreadyExists, () => upsertService(ns, req)),
             Effect.tapError(() =>
               // Never leave half a function behind.
-              kube.request({ method: "DELETE", path: paths.deployments(ns, req.service) }).pipe(
+              k8s.deployments.remove(ns, req.service).pipe(
                 withApiRetry,
                 Effect.tap(() => Effect.sync(() => deployments.remove(ns, req.service))),
                 Effect.ignore,
@@ -166,14 +166,8 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         });
 
       const upsertService = (ns: string, req: FunctionDeployment) =>
-        kube.request<Service>({ method: "GET", path: paths.services(ns, req.service) }).pipe(
-          Effect.flatMap((svc) =>
-            kube.request<Service>({
-              method: "PUT",
-              path: paths.services(ns, req.service),
-              body: applyServiceUpdate(svc, req),
-            })
-          ),
+        k8s.services.get(ns, req.service).pipe(
+          Effect.flatMap((svc) => k8s.services.replace(ns, req.service, applyServiceUpdate(svc, req))),
           Effect.retry(conflictRetry),
           withApiRetry,
         );
@@ -186,16 +180,9 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
           yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
           const rolloutId = String(yield* Clock.currentTimeNanos);
-          const updated = yield* kube.request<Deployment>({
-            method: "GET",
-            path: paths.deployments(ns, req.service),
-          }).pipe(
+          const updated = yield* k8s.deployments.get(ns, req.service).pipe(
             Effect.flatMap((current) =>
-              kube.request<Deployment>({
-                method: "PUT",
-                path: paths.deployments(ns, req.service),
-                body: applyUpdate(current, req, secrets, config, rolloutId),
-              })
+              k8s.deployments.replace(ns, req.service, applyUpdate(current, req, secrets, config, rolloutId))
             ),
             Effect.retry(conflictRetry),
             withApiRetry,
@@ -204,11 +191,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           deployments.upsert(updated);
           yield* upsertService(ns, req).pipe(
             Effect.catchIf(isNotFound, () =>
-              kube.request({
-                method: "POST",
-                path: paths.services(ns),
-                body: toKubernetes(req, ns, secrets, config).service,
-              })),
+              k8s.services.create(ns, toKubernetes(req, ns, secrets, config).service)),
             mapKube,
           );
           yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
@@ -219,13 +202,11 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           yield* checkName(name);
           const ns = yield* namespaces.resolve(namespace);
           if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
-          const gone = yield* idempotentDelete(kube.request<Deployment>({
-            method: "DELETE",
-            path: paths.deployments(ns, name),
-            query: { propagationPolicy: "Foreground" },
-          })).pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+          const gone = yield* idempotentDelete(
+            k8s.deployments.remove(ns, name, { propagationPolicy: "Foreground" }),
+          ).pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
           deployments.remove(ns, name, gone?.metadata?.resourceVersion);
-          yield* kube.request({ method: "DELETE", path: paths.services(ns, name) }).pipe(
+          yield* k8s.services.remove(ns, name).pipe(
             withApiRetry,
             Effect.catchIf(isNotFound, () => Effect.void),
             mapKube,
@@ -243,12 +224,10 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           }
           const ns = yield* namespaces.resolve(namespace);
           if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
-          const updated = yield* kube.request<Deployment>({
-            method: "PATCH",
-            path: paths.deployments(ns, name),
-            body: { spec: { replicas } },
-            contentType: "application/merge-patch+json",
-          }).pipe(withApiRetry, Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+          const updated = yield* k8s.deployments.patch(ns, name, { spec: { replicas } }).pipe(
+            withApiRetry,
+            Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))),
+          );
           deployments.upsert(updated);
         });
 

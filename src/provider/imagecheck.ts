@@ -8,7 +8,7 @@
 import { Context, Effect, Layer } from "effect";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
-import { paths } from "../kube/resources.ts";
+import { resources } from "../kube/resources.ts";
 import { InvalidRequest } from "../domain/errors.ts";
 import { parseImageRef } from "../domain/validation.ts";
 
@@ -29,13 +29,11 @@ export class ImageCheck extends Context.Service<ImageCheck, ImageCheckShape>()("
     Layer.effect(
       ImageCheck,
       Effect.gen(function* () {
-        const kube = yield* KubeApi;
+        const k8s = resources(yield* KubeApi);
         const credentialsFrom = (namespace: string, names: readonly string[]) =>
           Effect.forEach(names, (name) =>
-            kube.request<Secret>({ method: "GET", path: paths.secrets(namespace, name) }).pipe(
-              Effect.map((s) =>
-                dockerAuths(s)
-              ),
+            k8s.secrets.get(namespace, name).pipe(
+              Effect.map((s) => dockerAuths(s)),
               Effect.orElseSucceed(() => ({})),
             )).pipe(Effect.map((all) => Object.assign({}, ...all) as Record<string, string>));
         return ImageCheck.of({

@@ -7,7 +7,7 @@
 import { Context, Effect, Layer, Stream } from "effect";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
-import { paths } from "../kube/resources.ts";
+import { resources } from "../kube/resources.ts";
 import { withApiRetry } from "../kube/retry.ts";
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
@@ -44,13 +44,13 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
   static layer = Layer.effect(
     Logs,
     Effect.gen(function* () {
-      const kube = yield* KubeApi;
+      const k8s = resources(yield* KubeApi);
       const config = yield* AppConfig;
       const caches = yield* Caches;
       const namespaces = yield* Namespaces;
 
       const podLines = (ns: string, req: LogRequest, pod: string): Stream.Stream<LogMessage> =>
-        kube.lines(paths.podLog(ns, pod), {
+        k8s.podLog(ns, pod, {
           container: req.name,
           timestamps: "true",
           follow: req.follow ? "true" : undefined,
@@ -74,11 +74,7 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
             }
             const selector = `${functionLabel}=${req.name}`;
             const list = yield* mapKube(
-              withApiRetry(kube.request<{ metadata: { resourceVersion: string }; items: Pod[] }>({
-                method: "GET",
-                path: paths.pods(ns),
-                query: { labelSelector: selector },
-              })),
+              withApiRetry(k8s.pods.list(ns, { labelSelector: selector })),
             );
             const wanted = (p: Pod) => !req.instance || p.metadata?.name === req.instance;
             // A container that has not started has no log yet (a real API server answers 400):
@@ -93,7 +89,7 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
             );
             const seen = new Set(initial);
             const later = req.follow
-              ? kube.watch<Pod>(paths.pods(ns), {
+              ? k8s.pods.watch(ns, {
                 labelSelector: selector,
                 resourceVersion: list.metadata.resourceVersion,
               })

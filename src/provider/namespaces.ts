@@ -5,7 +5,7 @@
 import { Context, Effect, Layer } from "effect";
 import type { Namespace } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
-import { paths } from "../kube/resources.ts";
+import { resources } from "../kube/resources.ts";
 import { withApiRetry } from "../kube/retry.ts";
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
@@ -37,7 +37,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
     Effect.gen(function* () {
       const config = yield* AppConfig;
       const caches = yield* Caches;
-      const kube = yield* KubeApi;
+      const k8s = resources(yield* KubeApi);
       const defaultNs = config.functionNamespace;
 
       const checkName = (name: string) => {
@@ -85,7 +85,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
         Effect.gen(function* () {
           yield* checkName(name);
           const ns = yield* mapKube(
-            withApiRetry(kube.request<Namespace>({ method: "GET", path: paths.namespaces(name) })),
+            withApiRetry(k8s.namespaces.get(undefined, name)),
           );
           if (!isOpenFaaSNamespace(ns)) {
             return yield* new NotFound({ message: `namespace ${name} is not an OpenFaaS namespace` });
@@ -114,15 +114,11 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
                 message: `namespace ${name} must carry the label openfaas=1`,
               });
             }
-            const created = yield* mapKube(withApiRetry(kube.request<Namespace>({
-              method: "POST",
-              path: paths.namespaces(),
-              body: {
-                metadata: {
-                  name,
-                  labels: { ...req.labels, openfaas: "1" },
-                  annotations: { ...req.annotations, openfaas: "1" },
-                },
+            const created = yield* mapKube(withApiRetry(k8s.namespaces.create(undefined, {
+              metadata: {
+                name,
+                labels: { ...req.labels, openfaas: "1" },
+                annotations: { ...req.annotations, openfaas: "1" },
               },
             })));
             caches.namespaces.upsert(created);
@@ -136,16 +132,12 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
             }
             yield* checkBody(req);
             const current = yield* getMarked(name);
-            const updated = yield* mapKube(withApiRetry(kube.request<Namespace>({
-              method: "PUT",
-              path: paths.namespaces(name),
-              body: {
-                ...current,
-                metadata: {
-                  ...current.metadata,
-                  labels: { ...req.labels, "kubernetes.io/metadata.name": name, openfaas: "1" },
-                  annotations: { ...req.annotations, openfaas: "1" },
-                },
+            const updated = yield* mapKube(withApiRetry(k8s.namespaces.replace(undefined, name, {
+              ...current,
+              metadata: {
+                ...current.metadata,
+                labels: { ...req.labels, "kubernetes.io/metadata.name": name, openfaas: "1" },
+                annotations: { ...req.annotations, openfaas: "1" },
               },
             })));
             caches.namespaces.upsert(updated);
@@ -159,7 +151,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
             }
             yield* getMarked(name);
             const gone = yield* mapKube(
-              withApiRetry(kube.request<Namespace>({ method: "DELETE", path: paths.namespaces(name) })),
+              withApiRetry(k8s.namespaces.remove(undefined, name)),
             );
             caches.namespaces.remove(undefined, name, gone.metadata?.resourceVersion);
           }),

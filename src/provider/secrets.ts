@@ -4,9 +4,8 @@
  * secret. Values are write-only: never returned, never logged.
  */
 import { Context, Effect, Layer } from "effect";
-import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import { isNotFound, KubeApi } from "../kube/api.ts";
-import { paths } from "../kube/resources.ts";
+import { resources } from "../kube/resources.ts";
 import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
 import { Namespaces } from "./namespaces.ts";
 import { Caches, managedByLabel, managedByValue } from "./caches.ts";
@@ -47,7 +46,7 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
   static layer = Layer.effect(
     Secrets,
     Effect.gen(function* () {
-      const kube = yield* KubeApi;
+      const k8s = resources(yield* KubeApi);
       const namespaces = yield* Namespaces;
       const cache = (yield* Caches).secrets;
 
@@ -75,19 +74,15 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
             const value = yield* data(req);
             const ns = yield* namespaces.resolve(req.namespace);
             const created = yield* idempotentCreate(
-              kube.request<Secret>({
-                method: "POST",
-                path: paths.secrets(ns),
-                body: {
-                  apiVersion: "v1",
-                  kind: "Secret",
-                  type: "Opaque",
-                  metadata: { name: req.name, namespace: ns, labels: { [managedByLabel]: managedByValue } },
-                  data: { [req.name]: value },
-                },
+              k8s.secrets.create(ns, {
+                apiVersion: "v1",
+                kind: "Secret",
+                type: "Opaque",
+                metadata: { name: req.name, namespace: ns, labels: { [managedByLabel]: managedByValue } },
+                data: { [req.name]: value },
               }),
               // A retried create that had in fact succeeded: the stored secret is ours if it holds our value.
-              kube.request<Secret>({ method: "GET", path: paths.secrets(ns, req.name) }).pipe(
+              k8s.secrets.get(ns, req.name).pipe(
                 Effect.map((s) =>
                   s.metadata?.labels?.[managedByLabel] === managedByValue && s.data?.[req.name] === value
                     ? s
@@ -109,14 +104,10 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
             yield* checkName(req.name);
             const value = yield* data(req);
             const ns = yield* namespaces.resolve(req.namespace);
-            const updated = yield* kube.request<Secret>({ method: "GET", path: paths.secrets(ns, req.name) })
+            const updated = yield* k8s.secrets.get(ns, req.name)
               .pipe(
                 Effect.flatMap((current) =>
-                  kube.request<Secret>({
-                    method: "PUT",
-                    path: paths.secrets(ns, req.name),
-                    body: { ...current, data: { [req.name]: value } },
-                  })
+                  k8s.secrets.replace(ns, req.name, { ...current, data: { [req.name]: value } })
                 ),
                 Effect.retry(conflictRetry),
                 withApiRetry,
@@ -130,7 +121,7 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
             yield* checkName(name);
             const ns = yield* namespaces.resolve(namespace);
             const gone = yield* idempotentDelete(
-              kube.request<Secret>({ method: "DELETE", path: paths.secrets(ns, name) }),
+              k8s.secrets.remove(ns, name),
             )
               .pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
             cache.remove(ns, name, gone?.metadata?.resourceVersion);
