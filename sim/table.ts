@@ -86,6 +86,19 @@ const images = (spec: any) => ({
 const selectorText = (sel: Record<string, string> | undefined) =>
   sel && Object.keys(sel).length > 0 ? Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") : "<none>";
 
+/** RoleBinding and ClusterRoleBinding share their columns. */
+const bindingTable = {
+  columns: [
+    nameCol,
+    col("Role", "Role of the binding"),
+    ageCol,
+    col("Users", "Users in the binding", 1),
+    col("Groups", "Groups in the binding", 1),
+    col("ServiceAccounts", "ServiceAccounts in the binding", 1),
+  ],
+  cells: (o: KObj, now: number) => bindingCells(o, now),
+};
+
 const printers: Record<string, Printer> = {
   Pod: {
     columns: [
@@ -299,28 +312,8 @@ const printers: Record<string, Printer> = {
       return [o.metadata.name, o.addressType ?? "IPv4", ports, shown || "<unset>", age(o, now)];
     },
   },
-  RoleBinding: {
-    columns: [
-      nameCol,
-      col("Role", "Role of the binding"),
-      ageCol,
-      col("Users", "Users in the binding", 1),
-      col("Groups", "Groups in the binding", 1),
-      col("ServiceAccounts", "ServiceAccounts in the binding", 1),
-    ],
-    cells: (o, now) => bindingCells(o, now),
-  },
-  ClusterRoleBinding: {
-    columns: [
-      nameCol,
-      col("Role", "Role of the binding"),
-      ageCol,
-      col("Users", "Users in the binding", 1),
-      col("Groups", "Groups in the binding", 1),
-      col("ServiceAccounts", "ServiceAccounts in the binding", 1),
-    ],
-    cells: (o, now) => bindingCells(o, now),
-  },
+  RoleBinding: bindingTable,
+  ClusterRoleBinding: bindingTable,
   Role: {
     columns: [nameCol, col("Created At", "Time at which the role was created", 0, "date")],
     cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
