@@ -35,18 +35,21 @@ export interface ParsedPath {
 }
 
 /** Pod logs, served by the kubelet simulation. */
+export interface LogReadOptions {
+  readonly container?: string;
+  readonly follow: boolean;
+  readonly tailLines?: number;
+  /** Milliseconds since the epoch. */
+  readonly sinceTime?: number;
+  readonly timestamps: boolean;
+}
+
 export interface LogSource {
   /** Lines already written, and a subscription for new ones when following. */
   read(
     namespace: string,
     pod: string,
-    opts: {
-      container?: string;
-      follow: boolean;
-      tailLines?: number;
-      sinceTime?: number;
-      timestamps: boolean;
-    },
+    opts: LogReadOptions,
     onLine: (line: string) => void,
     onEnd: () => void,
   ): () => void;

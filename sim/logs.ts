@@ -1,5 +1,5 @@
 /** Container logs kept by the simulated kubelet, served as `pods/{name}/log`. */
-import type { LogSource } from "./apiserver.ts";
+import type { LogReadOptions, LogSource } from "./apiserver.ts";
 
 interface LogLine {
   readonly time: number;
@@ -53,13 +53,7 @@ export class LogStore implements LogSource {
   read(
     ns: string,
     pod: string,
-    opts: {
-      container?: string;
-      follow: boolean;
-      tailLines?: number;
-      sinceTime?: number;
-      timestamps: boolean;
-    },
+    opts: LogReadOptions,
     onLine: (line: string) => void,
     onEnd: () => void,
   ): () => void {

@@ -26,11 +26,12 @@ interface Metric {
   render(): string[];
 }
 
-export class Counter implements Metric {
-  readonly type = "counter";
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
+/** Values per label set, shared by counters and gauges. */
+abstract class Series implements Metric {
+  abstract readonly type: "counter" | "gauge";
+  protected readonly values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
-  inc(labels: Labels = {}, by = 1) {
+  protected addTo(labels: Labels, by: number) {
     const k = keyOf(labels);
     const v = this.values.get(k);
     if (v) v.value += by;
@@ -38,6 +39,19 @@ export class Counter implements Metric {
   }
   get(labels: Labels = {}): number {
     return this.values.get(keyOf(labels))?.value ?? 0;
+  }
+  protected entries(): Iterable<readonly [Labels, number]> {
+    return [...this.values.values()].map((v) => [v.labels, v.value] as const);
+  }
+  render() {
+    return [...this.entries()].map(([l, v]) => `${this.name}${labelText(l)} ${num(v)}`);
+  }
+}
+
+export class Counter extends Series {
+  readonly type = "counter";
+  inc(labels: Labels = {}, by = 1) {
+    this.addTo(labels, by);
   }
   /** Sum over all label sets matching `filter`. */
   sum(filter: (l: Labels) => boolean = () => true): number {
@@ -45,34 +59,20 @@ export class Counter implements Metric {
     for (const v of this.values.values()) if (filter(v.labels)) s += v.value;
     return s;
   }
-  render() {
-    return [...this.values.values()].map((v) => `${this.name}${labelText(v.labels)} ${num(v.value)}`);
-  }
 }
 
-export class Gauge implements Metric {
+export class Gauge extends Series {
   readonly type = "gauge";
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
   /** Computed at scrape time, replacing stored values. */
-  collect?: () => Iterable<[Labels, number]>;
-  constructor(readonly name: string, readonly help: string) {}
+  collect?: () => Iterable<readonly [Labels, number]>;
   set(labels: Labels, value: number) {
     this.values.set(keyOf(labels), { labels, value });
   }
   add(labels: Labels, by: number) {
-    const k = keyOf(labels);
-    const v = this.values.get(k);
-    if (v) v.value += by;
-    else this.values.set(k, { labels, value: by });
+    this.addTo(labels, by);
   }
-  get(labels: Labels = {}): number {
-    return this.values.get(keyOf(labels))?.value ?? 0;
-  }
-  render() {
-    const entries = this.collect
-      ? [...this.collect()]
-      : [...this.values.values()].map((v) => [v.labels, v.value] as const);
-    return entries.map(([l, v]) => `${this.name}${labelText(l)} ${num(v)}`);
+  protected override entries() {
+    return this.collect ? this.collect() : super.entries();
   }
 }
 
