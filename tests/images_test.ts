@@ -3,7 +3,7 @@
  * driven through `handle` with a fake virtual-time scheduler.
  */
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc, { runs } from "./fc.ts";
 import { ImageCatalog, type SimImage } from "../sim/images/catalog.ts";
 import {
   type ContainerContext,
@@ -382,7 +382,7 @@ Deno.test("property: cat echoes any body exactly and wc -c prints its length", a
       const wc = await call(alpine, { fprocess: "wc -c" }, { method: "POST", body });
       assert.equal(wc.text, `${body.length}\n`);
     }),
-    { numRuns: 60 },
+    { numRuns: runs(60) },
   );
 });
 
@@ -398,7 +398,7 @@ Deno.test("property: plain wc counts lines, words and bytes in GNU's columns", a
       ].map((n) => String(n).padStart(7)).join(" ") + "\n";
       assert.equal(decoder.decode(r.stdout), expected);
     }),
-    { numRuns: 100 },
+    { numRuns: runs(100) },
   );
 });
 

@@ -5,11 +5,17 @@
  * test of deploy / update / scale / delete / time interleavings.
  */
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc, { runs } from "./fc.ts";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { FunctionDeployment, FunctionStatus } from "../src/domain/types.ts";
 import { validateFunctionDeployment } from "../src/domain/function.ts";
-import { canonicalQuantity, compareQuantity, isDnsLabel, parseConstraint } from "../src/domain/validation.ts";
+import {
+  canonicalQuantity,
+  compareQuantity,
+  isDnsLabel,
+  kubernetesQuantityString,
+  parseConstraint,
+} from "../src/domain/validation.ts";
 import { applyUpdate, type SecretRef, toFunctionStatus, toKubernetes } from "../src/provider/translate.ts";
 import { type Harness, startProvider, testConfig, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
@@ -213,10 +219,15 @@ const expectedConstraints = (req: FunctionDeployment): string[] | undefined => {
   return out.length > 0 ? out : undefined;
 };
 
+/**
+ * The status reports the canonical form of what the API server stored, and it stores Kubernetes'
+ * `String()` of the request's quantity. The suffix family is not kept in the string: `62.5Ki` is
+ * stored as `64000`, which reads back as `64k`.
+ */
 const expectedResources = (r: FunctionDeployment["limits"]): Record<string, string> | undefined => {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(r ?? {})) {
-    if (typeof v === "string" && v !== "") out[k] = canonicalQuantity(v)!;
+    if (typeof v === "string" && v !== "") out[k] = canonicalQuantity(kubernetesQuantityString(v)!)!;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 };
@@ -300,7 +311,7 @@ Deno.test("property: toFunctionStatus(toKubernetes(req)) round-trips the request
       assert.deepEqual(service.spec?.selector, { faas_function: req.service });
       assert.equal(deployment.spec?.template.metadata?.labels?.faas_function, req.service);
     }),
-    { numRuns: 150 },
+    { numRuns: runs(150) },
   );
 });
 
@@ -334,7 +345,7 @@ Deno.test("property: applyUpdate gives the status of the update and keeps replic
         }
       },
     ),
-    { numRuns: 100 },
+    { numRuns: runs(100) },
   );
 });
 
@@ -355,7 +366,7 @@ Deno.test({
           assert.equal(s.replicas, scaled);
         },
       ),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   },
 });
@@ -377,7 +388,7 @@ Deno.test("property: toKubernetes builds objects a real API server accepts", () 
       assert.equal(new Set(volumes).size, volumes.length, "volume names are unique");
       for (const m of pod.containers[0].volumeMounts ?? []) assert.ok(volumes.includes(m.name), m.name);
     }),
-    { numRuns: 150 },
+    { numRuns: runs(150) },
   );
 });
 
@@ -401,7 +412,7 @@ Deno.test({
           `write_timeout ${wt}: terminationGracePeriodSeconds ${grace}`,
         );
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   },
 });
@@ -426,7 +437,7 @@ Deno.test({
           );
         },
       ),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   },
 });
@@ -444,7 +455,7 @@ Deno.test({
           for (const v of pod.volumes ?? []) assert.ok(isDnsLabel(v.name), `volume name ${v.name}`);
         },
       ),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   },
 });
@@ -487,7 +498,7 @@ Deno.test("property: deploy then GET /system/function/{name} round-trips the req
         });
       },
     ),
-    { numRuns: 25 },
+    { numRuns: runs(25) },
   );
 });
 
@@ -518,7 +529,7 @@ Deno.test("property: deploy, scale, then PUT /system/functions: status is the up
         });
       },
     ),
-    { numRuns: 20 },
+    { numRuns: runs(20) },
   );
 });
 
@@ -539,7 +550,7 @@ Deno.test({
           });
         },
       ),
-      { numRuns: 10 },
+      { numRuns: runs(10) },
     );
   },
 });
@@ -794,7 +805,7 @@ Deno.test("property: invalid deploy requests get a 4xx text message and leave th
         assert.ok([400, 404, 413].includes(u.status), `${what}: update status ${u.status}`);
         assert.equal(h.cluster.store.resourceVersion, before, `${what}: resourceVersion unchanged by update`);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   } finally {
     await h.close();
@@ -972,6 +983,6 @@ Deno.test("property: any interleaving of deploy, update, scale, delete and time 
         await h.close();
       }
     }),
-    { numRuns: 80 },
+    { numRuns: runs(80) },
   );
 });

@@ -1,6 +1,6 @@
 /** Scaling in virtual time: to zero, from zero, with load, and its bounds. */
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc, { runs } from "./fc.ts";
 import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
@@ -204,7 +204,7 @@ Deno.test("property: replicas stay within [min, max] (or 0 when allowed) under a
           await h.call("DELETE", "/system/functions", { functionName: name });
         },
       ),
-      { numRuns: 8 },
+      { numRuns: runs(8) },
     );
   } finally {
     await h.close();

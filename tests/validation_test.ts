@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc, { runs } from "./fc.ts";
 import {
   canonicalQuantity,
   compareQuantity,
@@ -27,7 +27,7 @@ import {
   validateSecretName,
 } from "../src/domain/validation.ts";
 
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: runs(300) };
 
 // ---------------------------------------------------------------------------
 // DNS labels and subdomains
