@@ -10,6 +10,7 @@ import { Functions } from "../provider/functions.ts";
 import { Namespaces } from "../provider/namespaces.ts";
 import { Secrets } from "../provider/secrets.ts";
 import { Logs } from "../provider/logs.ts";
+import { Usage } from "../provider/usage.ts";
 import { Unprocessable } from "../domain/errors.ts";
 import { makeProxy, type ProxyOptions } from "../invoke/proxy.ts";
 import type { Upstream } from "../invoke/upstream.ts";
@@ -23,6 +24,7 @@ import {
   DeleteFunctionRequest,
   FunctionDeployment,
   FunctionNamespace,
+  type FunctionStatus,
   type ProviderInfo,
   ScaleServiceRequest,
   SecretRequest,
@@ -40,7 +42,8 @@ export type Services =
   | Logs
   | Upstream
   | Invocations
-  | Scaler;
+  | Scaler
+  | Usage;
 
 type Handler = (c: HonoContext) => Promise<Response>;
 type Method = "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH" | "OPTIONS";
@@ -127,6 +130,7 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
     const caches = yield* Caches;
     const logs = yield* Logs;
     const scaler = yield* Scaler;
+    const usage = yield* Usage;
     const proxy = yield* makeProxy({
       scaleFromZero: scaler.scaleFromZero,
       fromZeroWaitMs: config.scaleFromZeroTimeoutMs,
@@ -174,6 +178,24 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
 
     const query = (c: HonoContext, key: string) => c.req.query(key) || undefined;
 
+    /** `usage=1` or `usage=true` (faas-cli describe) asks for CPU and memory in the status. */
+    const wantsUsage = (c: HonoContext) => {
+      const v = c.req.query("usage")?.toLowerCase();
+      return v === "1" || v === "true";
+    };
+    const withUsage = (s: FunctionStatus) =>
+      Effect.map(
+        usage.ofFunction(s.name, s.namespace),
+        (u): FunctionStatus =>
+          u === undefined || u.pods === 0
+            ? s
+            : { ...s, usage: { cpu: u.cpu, totalMemoryBytes: u.totalMemoryBytes } },
+      );
+    const functionStatus = (c: HonoContext) => {
+      const status = functions.status(c.req.param("name")!, query(c, "namespace"));
+      return wantsUsage(c) ? Effect.flatMap(status, withUsage) : status;
+    };
+
     const routes: Route[] = [
       {
         path: "/system/functions",
@@ -196,7 +218,7 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         path: `/system/function/${nameParam}`,
         auth: true,
         methods: {
-          GET: (c) => respond(functions.status(c.req.param("name")!, query(c, "namespace")), (s) => json(s)),
+          GET: (c) => respond(functionStatus(c), (s) => json(s)),
         },
       },
       {

@@ -24,7 +24,27 @@ export const paths = {
   namespaces: (_ns?: string, name?: string) =>
     `/api/v1/namespaces${name ? `/${encodeURIComponent(name)}` : ""}`,
   podLog: (ns: string, name: string) => `${collection("/api/v1", "pods", ns, name)}/log`,
+  /** metrics-server's PodMetrics (read-only: get and list). */
+  podMetrics: (ns?: string, name?: string) => collection("/apis/metrics.k8s.io/v1beta1", "pods", ns, name),
 };
+
+/** `metrics.k8s.io/v1beta1` PodMetrics, as metrics-server serves it (kubernetes-types has no metrics API). */
+export interface PodMetrics {
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+  };
+  /** RFC 3339: the end of the window. */
+  readonly timestamp?: string;
+  /** e.g. `30s`. */
+  readonly window?: string;
+  readonly containers: readonly {
+    readonly name: string;
+    /** Quantities: `cpu` (e.g. `1234567n`), `memory` (e.g. `2048Ki`). */
+    readonly usage: Readonly<Record<string, string>>;
+  }[];
+}
 
 export interface ObjectList<T> {
   readonly metadata: { readonly resourceVersion: string };
@@ -70,6 +90,8 @@ export const resources = (kube: KubeApiShape) => ({
   namespaces: client<Namespace>(kube, paths.namespaces),
   endpointSlices: client<EndpointSlice>(kube, paths.endpointSlices),
   events: client<Event>(kube, paths.events),
+  /** Usage of pods (metrics.k8s.io): only get and list are served. */
+  podMetrics: client<PodMetrics>(kube, paths.podMetrics),
   /** Lines of a pod's log (`pods/{name}/log`). */
   podLog: (ns: string, name: string, query?: Query) => kube.lines(paths.podLog(ns, name), query),
 });

@@ -10,6 +10,7 @@ import { Functions } from "./functions.ts";
 import { Logs } from "./logs.ts";
 import { Namespaces } from "./namespaces.ts";
 import { Secrets } from "./secrets.ts";
+import { Usage } from "./usage.ts";
 import { Scaler } from "../scaling/scaler.ts";
 
 export const scalerLayer = (config: ProviderConfig) =>
@@ -23,7 +24,7 @@ export const scalerLayer = (config: ProviderConfig) =>
 
 export const providerLayer = (config: ProviderConfig) =>
   scalerLayer(config).pipe(
-    Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer)),
+    Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer, Usage.layer)),
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Caches.layer),
     Layer.provideMerge(Layer.mergeAll(AppConfig.layer(config), Invocations.layer)),

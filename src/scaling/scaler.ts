@@ -18,6 +18,7 @@ import { Caches } from "../provider/caches.ts";
 import { Functions } from "../provider/functions.ts";
 import { functionLabel } from "../provider/translate.ts";
 import { Invocations } from "../invoke/invocations.ts";
+import { type FunctionUsage, Usage } from "../provider/usage.ts";
 import { metrics } from "../metrics/registry.ts";
 import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "./policy.ts";
 
@@ -38,6 +39,8 @@ export interface ScalerOptions {
   readonly defaults?: ScalingDefaults;
   /** How long after a scale from zero further requests are treated as part of it. */
   readonly fromZeroWindowMs?: number;
+  /** How often the usage of `cpu`-scaled functions is read from the metrics API (per namespace). */
+  readonly cpuPollMs?: number;
 }
 
 export interface Decision {
@@ -85,6 +88,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const caches = yield* Caches;
         const functions = yield* Functions;
         const invocations = yield* Invocations;
+        const usage = yield* Usage;
         const clock = yield* Clock.Clock;
         const tickMs = options.tickMs ?? 2_000;
         const stableMs = options.stableWindowMs ?? 60_000;
@@ -96,6 +100,12 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const decisions: Decision[] = [];
         const pendingFromZero = new Map<string, Promise<void>>();
         const now = () => clock.currentTimeMillisUnsafe();
+        const cpuPollMs = options.cpuPollMs ?? 10_000;
+        /** The last usage read per namespace (undefined usage: the metrics API did not answer). */
+        const cpuUsage = new Map<
+          string,
+          { at: number; byFunction: Map<string, FunctionUsage> | undefined }
+        >();
 
         const stateOf = (key: string): FunctionState => {
           let s = states.get(key);
@@ -116,7 +126,13 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           return s;
         };
 
-        const policyOf = (d: Deployment) => policyFrom(d.spec?.template.metadata?.labels, defaults);
+        /** Policies per Deployment object: the cache replaces an object whenever it changes. */
+        const policies = new WeakMap<Deployment, ScalingPolicy>();
+        const policyOf = (d: Deployment) => {
+          let p = policies.get(d);
+          if (!p) policies.set(d, p = policyFrom(d.spec?.template.metadata?.labels, defaults));
+          return p;
+        };
 
         const scale = (d: Deployment, to: number, policy: Decision["policy"], reason: string) =>
           Effect.gen(function* () {
@@ -149,12 +165,17 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const t = now();
           const perReplica = policy.target * policy.targetProportion;
           let stableLoad: number, panicLoad: number, unit: string;
+          const cpu = policy.type === "cpu" ? cpuUsage.get(ns)?.byFunction?.get(name) : undefined;
           if (policy.type === "rps") {
             stableLoad = invocations.rate(name, ns, stableMs) / (stableMs / 1000);
             panicLoad = invocations.rate(name, ns, panicMs) / (panicMs / 1000);
             unit = "req/s";
+          } else if (cpu !== undefined && cpu.pods > 0) {
+            // The metrics API already averages over its window (30 s on metrics-server): one load for both.
+            stableLoad = panicLoad = cpu.cpu;
+            unit = `millicores (${cpu.pods} pods, metrics API)`;
           } else {
-            // capacity (and cpu, whose usage the provider does not see): requests in flight.
+            // capacity, and cpu while the metrics API has no usage for the function: requests in flight.
             s.inFlight.push([t, invocations.load(name, ns)?.inFlight ?? 0]);
             s.inFlight = s.inFlight.filter(([at]) => at > t - stableMs);
             const avg = (from: number) => {
@@ -296,7 +317,21 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           return warmLoad();
         };
 
+        /** Reads usage for the namespaces with running cpu-scaled functions, at most every cpuPollMs. */
+        const pollCpuUsage = Effect.gen(function* () {
+          const due = new Set<string>();
+          for (const d of caches.deployments.list()) {
+            if (d.metadata?.labels?.[functionLabel] === undefined || (d.spec?.replicas ?? 0) === 0) continue;
+            const ns = d.metadata.namespace!;
+            if (due.has(ns) || policyOf(d).type !== "cpu") continue;
+            const last = cpuUsage.get(ns);
+            if (!last || now() - last.at >= cpuPollMs) due.add(ns);
+          }
+          for (const ns of due) cpuUsage.set(ns, { at: now(), byFunction: yield* usage.ofNamespace(ns) });
+        });
+
         const tick = Effect.gen(function* () {
+          if (options.autoscale !== false) yield* pollCpuUsage;
           const seen = new Set<string>();
           for (const d of caches.deployments.list()) {
             if (d.metadata?.labels?.[functionLabel] === undefined) continue;
