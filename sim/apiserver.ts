@@ -5,7 +5,15 @@
  */
 import { ApiError, type Store, translateForWatch, type WatchFilter } from "./store.ts";
 import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
-import { parseSelector, type Selector } from "../src/kube/selectors.ts";
+import { matches, parseSelector, type Selector } from "../src/kube/selectors.ts";
+import {
+  MetricsKinds,
+  type MetricsPath,
+  nodeMetricsObject,
+  parseMetricsPath,
+  podMetricsObject,
+} from "./metrics.ts";
+import type { PodUsageSample } from "./usage.ts";
 
 export interface ApiRequest {
   readonly method: string;
@@ -55,6 +63,13 @@ export interface LogSource {
   ): () => void;
 }
 
+/** Pod usage for the metrics API (the cluster's UsageMeter). */
+export interface MetricsSource {
+  readonly windowMs: number;
+  now(): number;
+  podMetrics(namespace: string, pod: string): PodUsageSample | undefined;
+}
+
 /** A hook that may fail a request before it reaches the store (fault injection). */
 export type RequestInterceptor = (req: ApiRequest, parsed: ParsedPath | undefined) => ApiError | undefined;
 
@@ -85,6 +100,9 @@ export const parsePath = (path: string): ParsedPath | undefined => {
 };
 
 const truthy = (v: string | undefined) => v === "1" || v === "true";
+
+const isRunning = (pod: KObj) =>
+  pod.status?.phase === "Running" && pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
 
 const fieldFilter = (
   fieldSelector: string | undefined,
@@ -131,7 +149,12 @@ const fieldFilter = (
 export class SimApiServer {
   interceptor: RequestInterceptor | undefined;
 
-  constructor(readonly store: Store, private readonly logs?: LogSource) {}
+  constructor(
+    readonly store: Store,
+    private readonly logs?: LogSource,
+    /** Serves `metrics.k8s.io` when present (else its paths are 404, as without metrics-server). */
+    private readonly metrics?: MetricsSource,
+  ) {}
 
   /** Handles one request; never throws. */
   handle(req: ApiRequest): ApiResponse {
@@ -149,6 +172,8 @@ export class SimApiServer {
   }
 
   private route(req: ApiRequest): ApiResponse {
+    const metricsPath = parseMetricsPath(req.path);
+    if (metricsPath) return this.metricsRequest(req, metricsPath);
     const parsed = parsePath(req.path);
     const fault = this.interceptor?.(req, parsed);
     if (fault) throw fault;
@@ -245,6 +270,84 @@ export class SimApiServer {
     }
   }
 
+  /** `metrics.k8s.io/v1beta1`: PodMetrics and NodeMetrics, computed now; get and list only. */
+  private metricsRequest(req: ApiRequest, path: MetricsPath): ApiResponse {
+    const fault = this.interceptor?.(req, path);
+    if (fault) throw fault;
+    const q = req.query ?? {};
+    if (!this.metrics || path.subresource !== undefined) throw notFoundPath();
+    if (req.method !== "GET" || truthy(q.watch)) {
+      throw new ApiError(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+      );
+    }
+    const metrics = this.metrics;
+    const now = metrics.now();
+    const notFound = (name: string) =>
+      new ApiError(404, "NotFound", `${path.kind.kind.toLowerCase()}.metrics.k8s.io "${name}" not found`);
+    const selector = this.selector(q.labelSelector);
+    const fields = fieldFilter(q.fieldSelector);
+    if (fields instanceof ApiError) throw fields;
+    const pick = (o: KObj) => matches(selector, o.metadata.labels) && (!fields.match || fields.match(o));
+    const sorted = (objects: KObj[]) =>
+      objects.sort((a, b) =>
+        (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
+        a.metadata.name!.localeCompare(b.metadata.name!)
+      );
+    /** Running pods with their usage, in the scope asked for. */
+    const podUsage = (namespace: string | undefined, filter: (o: KObj) => boolean) => {
+      const out: { pod: KObj; usage: PodUsageSample }[] = [];
+      for (const pod of this.store.scan(Kinds.Pod, namespace)) {
+        if (!isRunning(pod) || !filter(pod)) continue;
+        const usage = metrics.podMetrics(pod.metadata.namespace!, pod.metadata.name!);
+        if (usage) out.push({ pod, usage });
+      }
+      return out;
+    };
+    const list = (kind: string, items: unknown[]) => ({
+      status: 200,
+      body: { kind, apiVersion: "metrics.k8s.io/v1beta1", metadata: {}, items },
+    });
+    if (path.kind === MetricsKinds.PodMetrics) {
+      if (path.name !== undefined) {
+        const pod = this.store.peek(Kinds.Pod, path.namespace, path.name);
+        const usage = pod && path.namespace !== undefined && isRunning(pod)
+          ? metrics.podMetrics(path.namespace, path.name)
+          : undefined;
+        if (!pod || !usage) throw notFound(path.name);
+        return { status: 200, body: podMetricsObject(pod, usage, now) };
+      }
+      const found = podUsage(path.namespace, pick);
+      const byPod = new Map(found.map((f) => [f.pod, f.usage]));
+      return list(
+        "PodMetricsList",
+        sorted(found.map((f) => f.pod)).map((pod) => podMetricsObject(pod, byPod.get(pod)!, now)),
+      );
+    }
+    // A node's usage is the sum of its pods' (one pass over the pods for all nodes asked for).
+    const nodes = path.name !== undefined
+      ? [this.store.peek(Kinds.Node, undefined, path.name)].filter((n): n is KObj => n !== undefined)
+      : sorted([...this.store.scan(Kinds.Node)].filter(pick));
+    if (path.name !== undefined && nodes.length === 0) throw notFound(path.name);
+    const sums = new Map(
+      nodes.map((n) => [n.metadata.name, { cpuNanoCores: 0, memoryBytes: 0, windowMs: 0 }]),
+    );
+    for (const { pod, usage } of podUsage(undefined, (p) => sums.has(p.spec?.nodeName))) {
+      const sum = sums.get(pod.spec.nodeName)!;
+      sum.cpuNanoCores += usage.cpuNanoCores;
+      sum.memoryBytes += usage.memoryBytes;
+      sum.windowMs = Math.max(sum.windowMs, usage.windowMs);
+    }
+    const nodeUsage = (node: KObj) => {
+      const sum = sums.get(node.metadata.name)!;
+      return nodeMetricsObject(node, { ...sum, windowMs: sum.windowMs || metrics.windowMs }, now);
+    };
+    if (path.name !== undefined) return { status: 200, body: nodeUsage(nodes[0]) };
+    return list("NodeMetricsList", nodes.map(nodeUsage));
+  }
+
   private selector(text: string | undefined): Selector {
     const s = parseSelector(text);
     if (typeof s === "string") throw new ApiError(400, "BadRequest", `unable to parse requirement: ${s}`);
@@ -312,6 +415,11 @@ export class SimApiServer {
    * when resuming from a compacted resourceVersion. Returns a cancel function.
    */
   watch(path: string, query: Readonly<Record<string, string | undefined>>, sink: WatchSink): () => void {
+    const metricsPath = parseMetricsPath(path);
+    if (metricsPath) {
+      // metrics-server serves get and list only.
+      this.metricsRequest({ method: "WATCH", path, query }, metricsPath);
+    }
     const parsed = parsePath(path);
     const fault = this.interceptor?.({ method: "WATCH", path, query }, parsed);
     if (fault) throw fault;

@@ -17,6 +17,7 @@ import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
+import { meteredPod, UsageMeter } from "./usage.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -37,6 +38,8 @@ export interface SimClusterShape {
   readonly logs: LogStore;
   readonly catalog: ImageCatalog;
   readonly kubelet: Kubelet;
+  /** CPU and memory use of running pods (the metrics API's source). */
+  readonly usage: UsageMeter;
   readonly options: Required<
     Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace">
   >;
@@ -61,7 +64,16 @@ export const makeSimCluster = (options: SimOptions = {}) =>
     const store = new Store({ now: env.now, uid: env.uid, historySize: options.historySize });
     const logs = new LogStore();
     const catalog = new ImageCatalog(options.images);
-    const api = new SimApiServer(store, logs);
+    const usage = new UsageMeter(
+      env,
+      (ns, name) => meteredPod(store.peek(Kinds.Pod, ns, name), catalog),
+    );
+    store.subscribe((e) => {
+      if (e.type === "DELETED" && e.kind === Kinds.Pod) {
+        usage.forget(e.object.metadata.namespace!, e.object.metadata.name!);
+      }
+    });
+    const api = new SimApiServer(store, logs, usage);
     const shape: { current?: SimClusterShape } = {};
     const kubelet = new Kubelet(store, env, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
@@ -128,6 +140,6 @@ export const makeSimCluster = (options: SimOptions = {}) =>
         };
       });
     }
-    shape.current = { env, store, api, logs, catalog, kubelet, options: opts };
+    shape.current = { env, store, api, logs, catalog, kubelet, usage, options: opts };
     return SimCluster.of(shape.current);
   });

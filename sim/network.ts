@@ -10,7 +10,7 @@ import { SimCluster, type SimClusterShape } from "./cluster.ts";
 import { Kinds, type KObj } from "./kinds.ts";
 import { handle } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
-import type { SimImage } from "./images/catalog.ts";
+import { imageCosts, type SimImage } from "./images/catalog.ts";
 
 export interface NetworkOptions {
   /** Added to every request, in virtual time (0 = none). */
@@ -63,6 +63,14 @@ export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = 
       const timeout = new Promise<never>((_, reject) => {
         cancel = cluster.env.after(timeoutMs, () => reject(new UpstreamError("timeout", "timeout")));
       });
+      // The pod uses CPU and memory while its image handles the request (sim/usage.ts).
+      const costs = imageCosts(image);
+      const end = cluster.usage.begin(
+        ctx.namespace,
+        ctx.podName,
+        costs.cpuMillisPerRequest,
+        costs.memoryBytesPerRequest,
+      );
       try {
         return await Promise.race([handle(image, ctx, req), timeout]);
       } catch (e) {
@@ -70,6 +78,7 @@ export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = 
         throw new UpstreamError("unreachable", (e as Error).message);
       } finally {
         cancel();
+        end();
       }
     },
   });

@@ -3,11 +3,13 @@
  * client-go style client: discovery (`/version`, `/api`, `/apis`, group
  * versions), every stored kind's REST paths (delegated to SimApiServer.handle),
  * watches as chunked newline-delimited JSON, `pods/{name}/log` as text, server-side
- * tables for `kubectl get`, strategic merge / JSON / server-side-apply patches, and
- * `Status` bodies for errors. Optional seeded fault injection (`sim/faults.ts`).
+ * tables for `kubectl get`, strategic merge / JSON / server-side-apply patches,
+ * `Status` bodies for errors, and the resource metrics API (`metrics.k8s.io`, for
+ * `kubectl top`; `sim/metrics.ts`). Optional seeded fault injection (`sim/faults.ts`).
  *
  *   deno task sim --port 6443 --write-kubeconfig /tmp/sim.kubeconfig
  *   kubectl --kubeconfig /tmp/sim.kubeconfig get pods -A
+ *   kubectl --kubeconfig /tmp/sim.kubeconfig top pods -n openfaas-fn
  */
 import { Clock, Duration, Effect, Layer, ManagedRuntime } from "effect";
 import YAML from "yaml";
@@ -17,6 +19,13 @@ import { allKinds, apiVersionOf, type KindInfo, type KObj } from "./kinds.ts";
 import { ApiError } from "./store.ts";
 import { Faults, installFaults, parseFaultFlags } from "./faults.ts";
 import { type IncludeObject, toPartial, toPartialList, toTable } from "./table.ts";
+import {
+  metricsApiGroup,
+  metricsApiVersion,
+  metricsResourceList,
+  metricsTable,
+  parseMetricsPath,
+} from "./metrics.ts";
 
 // ---------------------------------------------------------------------------
 // Discovery
@@ -68,6 +77,7 @@ const inAll = new Set(["Pod", "Service", "Deployment"]);
 
 /** The `APIResourceList` of one group version. */
 export const apiResourceList = (groupVersion: string) => {
+  if (groupVersion === metricsApiVersion) return metricsResourceList();
   const kinds = allKinds.filter((k) => apiVersionOf(k) === groupVersion);
   if (kinds.length === 0) return undefined;
   return {
@@ -100,10 +110,14 @@ export const apiGroupList = () => {
   return {
     kind: "APIGroupList",
     apiVersion: "v1",
-    groups: [...groups].map(([name, versions]) => {
-      const vs = [...versions].map((version) => ({ groupVersion: `${name}/${version}`, version }));
-      return { name, versions: vs, preferredVersion: vs[0] };
-    }),
+    groups: [
+      ...[...groups].map(([name, versions]) => {
+        const vs = [...versions].map((version) => ({ groupVersion: `${name}/${version}`, version }));
+        return { name, versions: vs, preferredVersion: vs[0] };
+      }),
+      // Served from the UsageMeter, not the store (sim/metrics.ts), as metrics-server's APIService.
+      metricsApiGroup(),
+    ],
   };
 };
 
@@ -906,6 +920,19 @@ export const makeHandler = (
           const g = apiGroupList().groups.find((x) => x.name === group[1]);
           return g ? json(200, { kind: "APIGroup", apiVersion: "v1", ...g }) : notFound();
         }
+      }
+      if (parseMetricsPath(path)) {
+        // Read-only and computed (SimApiServer answers 405 to writes and watches): JSON or a Table.
+        const res = api.handle({ method: req.method, path, query });
+        const rendering = renderingFor(req.headers.get("accept"));
+        const body = res.status === 200 && rendering.as === "table"
+          ? metricsTable(
+            res.body as Parameters<typeof metricsTable>[0],
+            rendering.version,
+            query.includeObject,
+          )
+          : res.body;
+        return json(res.status, body, res.headers);
       }
       const parsed = parsePath(path);
       if (!parsed) return notFound();

@@ -528,7 +528,9 @@ const checkManifestsApplied = async (url: string) => {
     assert.ok(allowed("discovery.k8s.io", "endpointslices", verb), `endpointslices ${verb}`);
     assert.ok(allowed("", "namespaces", verb), `namespaces ${verb}`);
   }
-  for (const verb of ["get", "list"]) assert.ok(allowed("metrics.k8s.io", "pods", verb), `podmetrics ${verb}`);
+  for (const verb of ["get", "list"]) {
+    assert.ok(allowed("metrics.k8s.io", "pods", verb), `podmetrics ${verb}`);
+  }
   assert.ok(!rules.some((r: Any) => r.verbs.includes("*") || r.resources.includes("*")), "no wildcards");
   const dep = (await getJson(`${url}/apis/apps/v1/namespaces/openfaas/deployments/faas-deno`)).body;
   const c = dep.spec.template.spec.containers[0];

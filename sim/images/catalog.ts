@@ -2,6 +2,23 @@
  * The images the simulated registry knows. An image not listed here cannot be
  * pulled (ErrImagePull, then ImagePullBackOff). `behaviour` says what the
  * container does once started; request handling lives beside each behaviour.
+ *
+ * Resource costs (for the metrics API, `sim/usage.ts`): a running container
+ * uses `baseMemoryBytes` of memory and 1m of CPU when idle; each request in
+ * flight adds `cpuMillisPerRequest` millicores and `memoryBytesPerRequest`
+ * bytes until the container answers. An image may set its own; otherwise
+ * `imageCosts` takes them from `defaultCosts` by behaviour:
+ *
+ *   behaviour    cpu/request  memory/request  base memory
+ *   watchdog     100m         2Mi             8Mi     (forks fprocess per request)
+ *   http-echo    20m          256Ki           12Mi    (of-watchdog, one long-lived process)
+ *   redirector   5m           64Ki            6Mi
+ *   sleep        5m           64Ki            6Mi     (mostly waiting)
+ *   oom          20m          256Ki           memoryBytes (serves like http-echo)
+ *   crash, hang  0            0               4Mi     (never serve)
+ *
+ * `memoryBytes`, when set, is the base memory of any behaviour unless
+ * `baseMemoryBytes` says otherwise.
  */
 
 export type Behaviour =
@@ -32,8 +49,52 @@ export interface SimImage {
   readonly failAfterMs?: number;
   /** Memory the process uses; above the container's limit it is OOMKilled. */
   readonly memoryBytes?: number;
+  /** CPU (millicores) each request in flight uses (default by behaviour: `defaultCosts`). */
+  readonly cpuMillisPerRequest?: number;
+  /** Memory each request in flight adds to the working set (default by behaviour). */
+  readonly memoryBytesPerRequest?: number;
+  /** Working set of the idle container (default: `memoryBytes`, else by behaviour). */
+  readonly baseMemoryBytes?: number;
   readonly description: string;
 }
+
+/** What running an image costs: see the table in this file's header. */
+export interface ImageCosts {
+  readonly cpuMillisPerRequest: number;
+  readonly memoryBytesPerRequest: number;
+  readonly baseMemoryBytes: number;
+}
+
+const Ki = 1024;
+const Mi = 1024 * 1024;
+
+/** The one place the per-behaviour resource defaults live. */
+export const defaultCosts: Readonly<Record<Behaviour, ImageCosts>> = {
+  watchdog: { cpuMillisPerRequest: 100, memoryBytesPerRequest: 2 * Mi, baseMemoryBytes: 8 * Mi },
+  "http-echo": { cpuMillisPerRequest: 20, memoryBytesPerRequest: 256 * Ki, baseMemoryBytes: 12 * Mi },
+  redirector: { cpuMillisPerRequest: 5, memoryBytesPerRequest: 64 * Ki, baseMemoryBytes: 6 * Mi },
+  sleep: { cpuMillisPerRequest: 5, memoryBytesPerRequest: 64 * Ki, baseMemoryBytes: 6 * Mi },
+  oom: { cpuMillisPerRequest: 20, memoryBytesPerRequest: 256 * Ki, baseMemoryBytes: 12 * Mi },
+  crash: { cpuMillisPerRequest: 0, memoryBytesPerRequest: 0, baseMemoryBytes: 4 * Mi },
+  hang: { cpuMillisPerRequest: 0, memoryBytesPerRequest: 0, baseMemoryBytes: 4 * Mi },
+};
+
+const resolvedCosts = new WeakMap<SimImage, ImageCosts>();
+
+/** An image's resource costs, its own fields over the behaviour's defaults (cached per image). */
+export const imageCosts = (image: SimImage): ImageCosts => {
+  let costs = resolvedCosts.get(image);
+  if (!costs) {
+    const d = defaultCosts[image.behaviour];
+    costs = {
+      cpuMillisPerRequest: image.cpuMillisPerRequest ?? d.cpuMillisPerRequest,
+      memoryBytesPerRequest: image.memoryBytesPerRequest ?? d.memoryBytesPerRequest,
+      baseMemoryBytes: image.baseMemoryBytes ?? image.memoryBytes ?? d.baseMemoryBytes,
+    };
+    resolvedCosts.set(image, costs);
+  }
+  return costs;
+};
 
 /** `alpine` -> `docker.io/library/alpine`; tags and digests removed. */
 export const normaliseRepository = (image: string): string => {
