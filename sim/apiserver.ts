@@ -478,8 +478,21 @@ export class SimApiServer {
       throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${parsed.name}`);
     }
     const tail = query.tailLines !== undefined ? Number(query.tailLines) : undefined;
+    if (query.sinceTime !== undefined && query.sinceSeconds !== undefined) {
+      throw new ApiError(400, "BadRequest", "at most one of sinceTime or sinceSeconds may be specified");
+    }
     let sinceTime = query.sinceTime ? Date.parse(query.sinceTime) : undefined;
-    if (query.sinceSeconds !== undefined) sinceTime = Number.NaN;
+    if (query.sinceSeconds !== undefined) {
+      const seconds = Number(query.sinceSeconds);
+      if (!Number.isInteger(seconds) || seconds < 1) {
+        throw new ApiError(
+          400,
+          "BadRequest",
+          `sinceSeconds: Invalid value: ${query.sinceSeconds}: must be greater than 0`,
+        );
+      }
+      sinceTime = this.store.now() - seconds * 1000;
+    }
     return this.logs.read(
       parsed.namespace!,
       parsed.name,

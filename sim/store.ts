@@ -68,6 +68,8 @@ const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
 
 export class Store {
+  /** The cluster's clock (ms since the epoch). */
+  readonly now: () => number;
   private readonly tables = new Map<string, Map<string, KObj>>();
   private readonly history: StoreEvent[] = [];
   private readonly listeners = new Set<(e: StoreEvent) => void>();
@@ -79,6 +81,7 @@ export class Store {
   private readonly defaulting: DefaultingContext;
 
   constructor(private readonly opts: StoreOptions) {
+    this.now = opts.now;
     this.historySize = opts.historySize ?? 50_000;
     this.defaulting = {
       allocateClusterIP: () => {

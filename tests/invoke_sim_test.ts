@@ -135,6 +135,28 @@ Deno.test("logs: the watchdog's lines of that function, non-follow stream ends, 
     assert.equal(since.text, "");
   }));
 
+Deno.test("logs: without tail or since only the last 5 minutes are read (faas-netes' default)", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "old-logs", envProcess: "cat" });
+    const texts = async (query: string) => {
+      const r = await h.call("GET", `/system/logs?name=old-logs&follow=false${query}`);
+      assert.equal(r.status, 200, r.text);
+      return r.text.trim() === "" ? [] : r.text.trim().split("\n").map((l) => JSON.parse(l).text as string);
+    };
+    const startup = await texts("");
+    assert.ok(startup.length >= 2, "the start-up lines are recent");
+    await h.advance(6 * 60_000);
+    assert.deepEqual(await texts(""), [], "start-up lines older than 5 minutes are left out");
+    await invoke(h, "POST", "/function/old-logs", "hi");
+    const recent = await texts("");
+    assert.ok(recent.length >= 1 && recent.length < startup.length + 1, recent.join("\n"));
+    assert.ok(recent.every((t) => !startup.includes(t)), "only the invocation's lines");
+    // tail, or an explicit since, reads further back.
+    assert.equal((await texts("&tail=1000")).length, startup.length + recent.length);
+    const since = encodeURIComponent("2026-01-01T00:00:00Z");
+    assert.equal((await texts(`&since=${since}`)).length, startup.length + recent.length);
+  }));
+
 Deno.test("logs: follow picks up new output and ends at write_timeout", () =>
   withProvider(async (h) => {
     await deployReady(h, { service: "follow", envProcess: "cat" });

@@ -331,6 +331,24 @@ Deno.test("sim serve: pod logs as text, and followed", async () => {
     const missing = await getJson(`${url}/api/v1/namespaces/openfaas-fn/pods/nope/log`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.kind, "Status");
+
+    // sinceSeconds counts back from the cluster's clock; it excludes sinceTime and must be positive.
+    const log = `${url}/api/v1/namespaces/openfaas-fn/pods/${name}/log`;
+    assert.equal(
+      await (await fetch(`${log}?sinceSeconds=60`)).text(),
+      "Forking - env []\nListening on port: 8080\n",
+    );
+    await advance("2 minutes");
+    assert.equal(await (await fetch(`${log}?sinceSeconds=60`)).text(), "");
+    assert.equal(
+      await (await fetch(`${log}?sinceSeconds=600`)).text(),
+      "Forking - env []\nListening on port: 8080\n",
+    );
+    for (const bad of ["sinceSeconds=0", "sinceSeconds=x", "sinceSeconds=5&sinceTime=2026-01-01T00:00:00Z"]) {
+      const r = await getJson(`${log}?${bad}`);
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.body.reason, "BadRequest", bad);
+    }
   });
 });
 

@@ -2,7 +2,8 @@
  * Function logs: every pod of the function (or one `instance`) read as
  * `pods/{name}/log` through KubeApi, merged into one stream of log messages.
  * With `follow`, pods that start later are picked up; the stream ends at the
- * write timeout or when the client goes away.
+ * write timeout or when the client goes away. Without `tail` or `since`, only
+ * the last 5 minutes are read, as faas-netes does.
  */
 import { Context, Effect, Layer, Stream } from "effect";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
@@ -17,6 +18,9 @@ import { functionLabel } from "./translate.ts";
 import { InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { LogMessage } from "../domain/types.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
+
+/** The window read when a request gives neither `tail` nor `since` (as faas-netes). */
+export const defaultSinceSeconds = "300";
 
 export interface LogRequest {
   readonly name: string;
@@ -56,6 +60,10 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
           follow: req.follow ? "true" : undefined,
           tailLines: req.tail && req.tail > 0 ? String(req.tail) : undefined,
           sinceTime: req.since?.toISOString(),
+          // faas-netes' classic default: without `tail` or `since`, the last 5 minutes.
+          sinceSeconds: req.since === undefined && !(req.tail && req.tail > 0)
+            ? defaultSinceSeconds
+            : undefined,
         }).pipe(
           Stream.map((line) => ({ name: req.name, namespace: ns, instance: pod, ...parseLogLine(line) })),
           // A pod that went away mid-stream just ends its part.
