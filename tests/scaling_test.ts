@@ -4,6 +4,7 @@ import fc, { runs } from "./fc.ts";
 import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
+import { ApiError } from "../sim/store.ts";
 import { Scaler } from "../src/scaling/scaler.ts";
 import { policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
 
@@ -171,6 +172,92 @@ Deno.test("when new pods cannot be scheduled the autoscaler holds instead of thr
     assert.equal(s.readiness.reason, "Unschedulable");
     assert.match(s.readiness.message, /Insufficient cpu/);
   }, { config: { scaling: true, simNodes: 1, simNodeCpu: "1" } }));
+
+/** Keeps, per function, that many 1 s requests in flight for about `seconds` (sim/busy and sim/sleep). */
+const busyLoad = async (
+  h: Harness,
+  concurrency: Record<string, number>,
+  seconds: number,
+  onRound?: () => Promise<void>,
+) => {
+  for (let s = 0; s < seconds; s++) {
+    const calls = Object.entries(concurrency).flatMap(([name, n]) =>
+      Array.from({ length: n }, () => h.call("POST", `/function/${name}?duration_ms=1000`, ""))
+    );
+    for (const r of await h.advanceUntil(Promise.all(calls), 100)) assert.equal(r.status, 200, r.text);
+    await onRound?.();
+  }
+};
+
+const deployImage = async (h: Harness, service: string, image: string, labels: Record<string, string>) => {
+  const r = await h.call("POST", "/system/functions", { service, image, labels });
+  assert.equal(r.status, 202, r.text);
+};
+
+Deno.test("type=cpu scales on the metrics API's usage: up under CPU load, back to min after it", () =>
+  withProvider(async (h) => {
+    const cpu = {
+      "com.openfaas.scale.type": "cpu",
+      "com.openfaas.scale.target": "500",
+      "com.openfaas.scale.max": "4",
+    };
+    // Same load on two functions: 2 requests in flight, each burning a core (sim/busy) or sleeping (sim/sleep).
+    await deployImage(h, "burner", "sim/busy:latest", cpu);
+    await deployImage(h, "sleeper", "sim/sleep:latest", cpu);
+    await h.advance(10_000);
+    let reachedAt = -1;
+    let seconds = 0;
+    await busyLoad(h, { burner: 2, sleeper: 2 }, 60, async () => {
+      seconds++;
+      if (reachedAt < 0 && (await status(h, "burner")).replicas === 4) reachedAt = seconds;
+    });
+    // ~2000m over a 500m x 0.9 target wants 5: capped at max.
+    assert.ok(reachedAt > 0 && reachedAt <= 60, `burner reached 4 replicas after ${reachedAt}s`);
+    assert.equal((await status(h, "burner")).replicas, 4, "never above max");
+    // sim/sleep uses ~10m for the same requests: one replica is enough.
+    assert.equal((await status(h, "sleeper")).replicas, 1);
+    const usage = JSON.parse((await h.call("GET", "/system/function/burner?usage=1")).text).usage;
+    assert.ok(usage.cpu > 1500, `burner uses ${usage.cpu}m`);
+    const decisions = await h.run(Effect.map(Effect.service(Scaler), (sc) => sc.decisions()));
+    const reactive = decisions.filter((d) => d.function === "burner" && d.policy === "reactive");
+    assert.match(
+      reactive[0].reason,
+      /^\d+\.\d+ millicores \(\d+ pods, metrics API\); target 450\.00 per replica/,
+    );
+    let backAt = -1;
+    for (let s = 0; s < 120 && backAt < 0; s += 2) {
+      await h.advance(2_000);
+      if ((await status(h, "burner")).replicas === 1) backAt = s;
+    }
+    assert.ok(backAt >= 0, "back to 1 replica within 2 minutes of the load stopping");
+  }, scaling));
+
+Deno.test("type=cpu without the metrics API falls back to requests in flight", () =>
+  withProvider(async (h) => {
+    h.cluster.api.interceptor = (req) =>
+      req.path.startsWith("/apis/metrics.k8s.io/")
+        ? new ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        : undefined;
+    await deployImage(h, "fallback", "sim/busy:latest", {
+      "com.openfaas.scale.type": "cpu",
+      "com.openfaas.scale.target": "1",
+      "com.openfaas.scale.max": "5",
+    });
+    await h.advance(10_000);
+    // 3 in flight over a target of 1 x 0.9 per replica: 4 replicas (millicores would have asked for max).
+    await busyLoad(h, { fallback: 3 }, 60);
+    assert.equal((await status(h, "fallback")).replicas, 4);
+    const decisions = await h.run(Effect.map(Effect.service(Scaler), (sc) => sc.decisions()));
+    const reactive = decisions.filter((d) => d.function === "fallback" && d.policy === "reactive");
+    assert.ok(
+      reactive.length > 0 && reactive.every((d) => /in flight/.test(d.reason)),
+      JSON.stringify(reactive),
+    );
+    // usage is left out of the status rather than failing it.
+    const r = await h.call("GET", "/system/function/fallback?usage=1");
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.text).usage, undefined);
+  }, scaling));
 
 Deno.test("property: replicas stay within [min, max] (or 0 when allowed) under any load sequence", async () => {
   const h = await startProvider(scaling);

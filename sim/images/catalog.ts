@@ -145,6 +145,9 @@ export const defaultCatalog: readonly SimImage[] = [
   image("sim/slow-start", "http-echo", "takes 20 seconds to become ready", { startupMs: 20_000 }),
   image("sim/hang", "hang", "starts but never becomes ready"),
   image("sim/sleep", "sleep", "answers after sleeping duration_ms (query) or X-Duration-Ms (header)"),
+  image("sim/busy", "sleep", "like sim/sleep, but CPU-bound: a full core per request in flight", {
+    cpuMillisPerRequest: 1_000,
+  }),
 ];
 
 export class ImageCatalog {

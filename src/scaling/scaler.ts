@@ -165,6 +165,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const t = now();
           const perReplica = policy.target * policy.targetProportion;
           let stableLoad: number, panicLoad: number, unit: string;
+          let usageWindow: string | undefined;
           const cpu = policy.type === "cpu" ? cpuUsage.get(ns)?.byFunction?.get(name) : undefined;
           if (policy.type === "rps") {
             stableLoad = invocations.rate(name, ns, stableMs) / (stableMs / 1000);
@@ -173,7 +174,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           } else if (cpu !== undefined && cpu.pods > 0) {
             // The metrics API already averages over its window (30 s on metrics-server): one load for both.
             stableLoad = panicLoad = cpu.cpu;
-            unit = `millicores (${cpu.pods} pods, metrics API)`;
+            unit = "millicores";
+            usageWindow = `${cpu.pods} pods, metrics API`;
           } else {
             // capacity, and cpu while the metrics API has no usage for the function: requests in flight.
             s.inFlight.push([t, invocations.load(name, ns)?.inFlight ?? 0]);
@@ -196,9 +198,12 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           s.recommendations = s.recommendations.filter(([at]) => at > t - downDelayMs);
           if (want < current) want = Math.max(want, ...s.recommendations.map(([, r]) => r));
           want = Math.min(policy.max, Math.max(Math.max(1, policy.min), want));
-          const reason = `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${
-            panicLoad.toFixed(2)
-          } over ${panicMs / 1000}s; target ${perReplica.toFixed(2)} per replica${
+          const load = usageWindow === undefined
+            ? `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${panicLoad.toFixed(2)} over ${
+              panicMs / 1000
+            }s`
+            : `${stableLoad.toFixed(2)} ${unit} (${usageWindow})`;
+          const reason = `${load}; target ${perReplica.toFixed(2)} per replica${
             panicking ? "; panic mode" : ""
           }`;
           if (want > current) {
