@@ -78,6 +78,42 @@ eQ==
 -----END CERTIFICATE-----
 `;
 
+// A second test CA and a server certificate for DNS:kube.test only (no IP address), for
+// tls-server-name and insecure-skip-tls-verify. Generated once with openssl; test-only keys.
+const NAMED_CA_CRT = `-----BEGIN CERTIFICATE-----
+MIIBqzCCAVGgAwIBAgIUSguAbTUCZB7pw0JT11SzF9dfTU4wCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXZmFhcy1kZW5vLXRlc3QtbmFtZWQtY2EwIBcNMjYxMTI1MjMw
+MjE0WhgPMjEyNjExMDEyMzAyMTRaMCIxIDAeBgNVBAMMF2ZhYXMtZGVuby10ZXN0
+LW5hbWVkLWNhMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEMXR5reSQGOUmrVZG
+jM1iwcxWaC9dlpsgwsansnksec99EoGCk8ecMQdqU4PnLy4helBBvZz4mNsZYpTn
+0Qpzn6NjMGEwHQYDVR0OBBYEFBxtb/5Clir9ctXDlSYoylWv81cDMB8GA1UdIwQY
+MBaAFBxtb/5Clir9ctXDlSYoylWv81cDMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0P
+AQH/BAQDAgEGMAoGCCqGSM49BAMCA0gAMEUCIQDmHLHSZDS3tz/jZIvl0NIiXTGC
+aGt1N0hesSF/RIjxIAIgTKMNMpfrmRFiuTa/eni9D1u5cibBSNqmJbCh2dpFYkg=
+-----END CERTIFICATE-----
+`;
+
+const NAMED_SERVER_CRT = `-----BEGIN CERTIFICATE-----
+MIIBsjCCAVigAwIBAgIUE9AWlrh1UiUGAy2LddEws+ID9X4wCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXZmFhcy1kZW5vLXRlc3QtbmFtZWQtY2EwIBcNMjYxMTI1MjMw
+MjE0WhgPMjEyNjExMDEyMzAyMTRaMBQxEjAQBgNVBAMMCWt1YmUudGVzdDBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABEaNOJuKCiBk2qc1CDcda9jJGUsd1GFv8tXa
+o/5BsrXtTIKICRIFjUQC3NZmYNBstu4ooBHzwbDdmSOw6IFRE9ejeDB2MBQGA1Ud
+EQQNMAuCCWt1YmUudGVzdDAJBgNVHRMEAjAAMBMGA1UdJQQMMAoGCCsGAQUFBwMB
+MB0GA1UdDgQWBBSEzGuLe1ew/i6RmqlflsSjPZ2xPjAfBgNVHSMEGDAWgBQcbW/+
+QpYq/XLVw5UmKMpVr/NXAzAKBggqhkjOPQQDAgNIADBFAiEAwMO6T5X4klXuqgrJ
+JKhJHAF96zWj6lO0xP8ULNvqtfACIAzRN9ADuhXKe/rEImUxauB+dg46QTChIqX3
+/AUMbU1W
+-----END CERTIFICATE-----
+`;
+
+const NAMED_SERVER_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcfwopTsZi3Z4ujRF
+GxoLBc9WHhDUmNTCk0Kw3ltJgd2hRANCAARGjTibigogZNqnNQg3HWvYyRlLHdRh
+b/LV2qP+QbK17UyCiAkSBY1EAtzWZmDQbLbuKKAR88Gw3ZkjsOiBURPX
+-----END PRIVATE KEY-----
+`;
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
@@ -622,6 +658,94 @@ Deno.test("https: the CA from the connection verifies the server; an unknown CA 
     const none = await runError(connection(server), (kube) => kube.request({ method: "GET", path: "/api" }));
     assert.equal(none.status, 0);
   }, { cert: SERVER_CRT, key: SERVER_KEY });
+});
+
+Deno.test("https: tls-server-name verifies the certificate against that name, over node:https", async () => {
+  let watchCancelled = false;
+  await withServer((req) => {
+    const url = new URL(req.url);
+    if (url.searchParams.get("watch") === "true") {
+      const ev = (name: string) => JSON.stringify({ type: "ADDED", object: { metadata: { name } } }) + "\n";
+      return new Response(
+        chunked([ev("a"), ev("b")], { hold: new Promise(() => {}), onCancel: () => (watchCancelled = true) }),
+        {
+          headers: { "content-type": "application/json" },
+        },
+      );
+    }
+    if (url.pathname.endsWith("/log")) {
+      return new Response(chunked(["one\ntw", "o\n"]), { headers: { "content-type": "text/plain" } });
+    }
+    if (url.pathname === "/missing") return json(status(404, "NotFound", "nope"), 404);
+    return json({ kind: "APIVersions", method: req.method });
+  }, async (server, seen) => {
+    // The certificate names kube.test only: Deno's fetch to 127.0.0.1 refuses it.
+    const byIp = await runError(
+      connection(server, { caCert: NAMED_CA_CRT }),
+      (kube) => kube.request({ method: "GET", path: "/api" }),
+    );
+    assert.equal(byIp.reason, "ConnectionError");
+
+    const named = connection(server, { caCert: NAMED_CA_CRT, tlsServerName: "kube.test" });
+    assert.deepEqual(await run(named, (kube) => kube.request({ method: "GET", path: "/api" })), {
+      kind: "APIVersions",
+      method: "GET",
+    });
+    assert.deepEqual(
+      await run(named, (kube) => kube.request({ method: "POST", path: "/api", body: { x: "ü" } })),
+      { kind: "APIVersions", method: "POST" },
+    );
+    assert.equal(seen.at(-1)!.body, JSON.stringify({ x: "ü" }));
+    assert.equal(seen.at(-1)!.headers.get("authorization"), "Bearer t0k3n");
+    const missing = await runError(named, (kube) => kube.request({ method: "GET", path: "/missing" }));
+    assert.equal(missing.status, 404);
+    assert.equal(missing.message, "nope");
+    // Streams: a watch read as it arrives (and aborted when the stream is interrupted), and log lines.
+    const events = await run(
+      named,
+      (kube) => Stream.runCollect(Stream.take(kube.watch<{ metadata: { name: string } }>("/api/v1/pods"), 2)),
+    );
+    assert.deepEqual(Array.from(events).map((e) => e.object.metadata.name), ["a", "b"]);
+    await within(
+      (async () => {
+        while (!watchCancelled) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5_000,
+      "the watch was not aborted",
+    );
+    assert.deepEqual(
+      Array.from(
+        await run(named, (kube) => Stream.runCollect(kube.lines("/api/v1/namespaces/fn/pods/x/log"))),
+      ),
+      ["one", "two"],
+    );
+
+    const wrongName = await runError(
+      connection(server, { caCert: NAMED_CA_CRT, tlsServerName: "other.test" }),
+      (kube) => kube.request({ method: "GET", path: "/api" }),
+    );
+    assert.equal(wrongName.reason, "ConnectionError");
+    assert.match(wrongName.message, /tls-server-name other\.test/);
+    const wrongCa = await runError(
+      connection(server, { caCert: CA_CRT, tlsServerName: "kube.test" }),
+      (kube) => kube.request({ method: "GET", path: "/api" }),
+    );
+    assert.equal(wrongCa.reason, "ConnectionError");
+  }, { cert: NAMED_SERVER_CRT, key: NAMED_SERVER_KEY });
+});
+
+Deno.test("https: insecure-skip-tls-verify accepts a certificate no CA or name vouches for", async () => {
+  await withServer(() => json({ kind: "APIVersions" }), async (server) => {
+    const strict = await runError(
+      connection(server),
+      (kube) => kube.request({ method: "GET", path: "/api" }),
+    );
+    assert.equal(strict.reason, "ConnectionError");
+    const insecure = connection(server, { insecureSkipTlsVerify: true });
+    assert.deepEqual(await run(insecure, (kube) => kube.request({ method: "GET", path: "/api" })), {
+      kind: "APIVersions",
+    });
+  }, { cert: NAMED_SERVER_CRT, key: NAMED_SERVER_KEY });
 });
 
 const canRunOpenssl =

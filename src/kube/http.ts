@@ -22,6 +22,7 @@ import {
 } from "./api.ts";
 import { type ClusterConnection, type Env, KubeconfigError, loadKubeconfig } from "./kubeconfig.ts";
 import { isInCluster, loadInCluster, withMaster } from "./incluster.ts";
+import { makeNodeFetch } from "./nodefetch.ts";
 
 export interface HttpTransportOptions {
   /** Per-request timeout in ms (for watch and lines: until the response headers arrive). Default 30 000. */
@@ -82,21 +83,22 @@ export const makeHttpKubeApi = (
     const isHttps = serverUrl.protocol === "https:";
 
     const origin = conn.server.replace(/\/+$/, "");
-    // Deno's fetch verifies the certificate against the URL's host and cannot send another SNI name.
-    const tlsNameHint =
-      isHttps && conn.tlsServerName !== undefined && conn.tlsServerName !== serverUrl.hostname
-        ? ` (tls-server-name ${conn.tlsServerName} is not supported by Deno's fetch: the certificate is checked ` +
-          `against ${serverUrl.hostname}; use a server URL whose host the certificate names)`
-        : "";
+    // Deno's fetch verifies the certificate against the URL's host and always verifies it: the
+    // kubeconfig's tls-server-name and insecure-skip-tls-verify go through node:https instead.
+    const viaNode = isHttps &&
+      (conn.insecureSkipTlsVerify ||
+        (conn.tlsServerName !== undefined && conn.tlsServerName !== serverUrl.hostname));
 
-    const clients = new Map<string, Deno.HttpClient>();
+    const clients = new Map<string, { client?: Deno.HttpClient; node?: ReturnType<typeof makeNodeFetch> }>();
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        for (const c of clients.values()) c.close();
+        for (const c of clients.values()) {
+          c.client?.close();
+          c.node?.close();
+        }
         clients.clear();
       })
     );
-    let current: { key: string; client: Deno.HttpClient } | undefined;
 
     const tlsError = (message: string) =>
       new KubeError({
@@ -105,7 +107,8 @@ export const makeHttpKubeApi = (
         message: `TLS configuration for ${conn.server}: ${message}`,
       });
 
-    const clientFor = async (): Promise<Deno.HttpClient> => {
+    /** The HTTP client for the current client certificate (it may rotate through a credential plugin). */
+    const clientFor = async () => {
       let cert = conn.clientCert;
       let key = conn.clientKey;
       if (conn.clientCertificate !== undefined) {
@@ -113,24 +116,31 @@ export const makeHttpKubeApi = (
         if (dyn !== undefined) ({ cert, key } = dyn);
       }
       const id = cert !== undefined && key !== undefined ? `${cert}\u0000${key}` : "";
-      if (current !== undefined && current.key === id) return current.client;
-      let client = clients.get(id);
-      if (client === undefined) {
-        const opts: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
-        if (conn.caCert !== undefined) opts.caCerts = [conn.caCert];
-        if (cert !== undefined && key !== undefined) {
-          opts.cert = cert;
-          opts.key = key;
-        }
+      let entry = clients.get(id);
+      if (entry === undefined) {
+        const mtls = cert !== undefined && key !== undefined ? { cert, key } : {};
         try {
-          client = Deno.createHttpClient(opts as Deno.CreateHttpClientOptions);
+          entry = viaNode
+            ? {
+              node: makeNodeFetch({
+                ca: conn.caCert,
+                ...mtls,
+                servername: conn.tlsServerName,
+                rejectUnauthorized: !conn.insecureSkipTlsVerify,
+              }),
+            }
+            : {
+              client: Deno.createHttpClient({
+                ...(conn.caCert !== undefined ? { caCerts: [conn.caCert] } : {}),
+                ...mtls,
+              } as Deno.CreateHttpClientOptions),
+            };
         } catch (e) {
           throw tlsError(causeText(e));
         }
-        clients.set(id, client);
+        clients.set(id, entry);
       }
-      current = { key: id, client };
-      return client;
+      return entry;
     };
 
     const authHeaders = async (): Promise<Record<string, string>> => {
@@ -159,12 +169,8 @@ export const makeHttpKubeApi = (
         });
       }
       let text = causeText(e);
-      if (/certificate|tls|ssl|handshake/i.test(text)) {
-        if (conn.insecureSkipTlsVerify) {
-          text += " (insecure-skip-tls-verify is set, but Deno only honours it when started with " +
-            "--unsafely-ignore-certificate-errors)";
-        }
-        text += tlsNameHint;
+      if (conn.tlsServerName !== undefined && /certificate|tls|ssl|handshake|altname/i.test(text)) {
+        text += ` (the certificate is checked against tls-server-name ${conn.tlsServerName})`;
       }
       return new KubeError({
         status: 0,
@@ -231,14 +237,11 @@ export const makeHttpKubeApi = (
           const headers = new Headers({ Accept: init.accept, "User-Agent": userAgent });
           for (const [k, v] of Object.entries(await authHeaders())) headers.set(k, v);
           if (init.body !== undefined) headers.set("Content-Type", init.contentType ?? "application/json");
-          const client = await clientFor();
-          res = await fetch(buildUrl(origin, path, query), {
-            method,
-            headers,
-            body: init.body,
-            signal: ctrl.signal,
-            client,
-          });
+          const { client, node } = await clientFor();
+          const url = buildUrl(origin, path, query);
+          res = node !== undefined
+            ? await node.fetch(url, { method, headers, body: init.body, signal: ctrl.signal })
+            : await fetch(url, { method, headers, body: init.body, signal: ctrl.signal, client });
         } catch (e) {
           clear();
           throw networkError(e, method, path, timedOut);
