@@ -172,6 +172,11 @@ export const makeHttpKubeApi = (
       if (conn.tlsServerName !== undefined && /certificate|tls|ssl|handshake|altname/i.test(text)) {
         text += ` (the certificate is checked against tls-server-name ${conn.tlsServerName})`;
       }
+      if (viaNode && /sys access to "ca"/.test(text)) {
+        text =
+          "tls-server-name without certificate-authority needs the system CA store: give the cluster a " +
+          "certificate-authority, or start Deno with --allow-sys";
+      }
       return new KubeError({
         status: 0,
         reason: "ConnectionError",
