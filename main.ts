@@ -79,7 +79,11 @@ const main = async () => {
       console.log(`${providerName} ${release}: faas-provider API on http://${hostname}:${port}`);
       console.log(`backend: ${backendText}`);
       console.log(
-        `function namespace: ${config.functionNamespace}; basic auth: ${config.basicAuth ? "on" : "off"}; ` +
+        `function namespace: ${config.functionNamespace}${
+          config.clusterRole
+            ? " and those marked openfaas=1 (cluster_role=true)"
+            : " only (cluster_role=false)"
+        }; basic auth: ${config.basicAuth ? "on" : "off"}; ` +
           `autoscaling: ${config.scaling ? "on" : "off"}; predictive scaling: ${
             config.predictiveScaling ? "on" : "off"
           }`,

@@ -248,6 +248,53 @@ apiTest("namespaces: default plus those marked openfaas; kube-system refused; ot
   assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 202);
   assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
   assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 404);
+}, { config: { clusterRole: true } });
+
+apiTest("cluster_role=false (the default): one namespace, read through namespaced paths only", async (h) => {
+  // A marked namespace exists, but without cluster_role the provider neither lists nor uses it.
+  h.cluster.store.create(Kinds.Namespace, undefined, {
+    metadata: { name: "staging-fn", labels: { openfaas: "1" } },
+  });
+  const paths: string[] = [];
+  h.cluster.api.interceptor = (req) => {
+    paths.push(req.path);
+    return undefined;
+  };
+  assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
+  const other = await h.call("POST", "/system/functions", fn("x", { namespace: "staging-fn" }));
+  assert.equal(other.status, 400);
+  assert.match(other.text, /namespace must be: openfaas-fn/);
+  assert.equal(h.cluster.store.list(Kinds.Deployment, "staging-fn").items.length, 0);
+  assert.equal((await h.call("GET", "/system/functions?namespace=staging-fn")).status, 400);
+  assert.equal((await h.call("GET", "/system/secrets?namespace=staging-fn")).status, 400);
+  assert.equal((await h.call("GET", "/system/functions?namespace=kube-system")).status, 401);
+  for (
+    const [method, path, body] of [
+      ["GET", "/system/namespace/openfaas-fn", undefined],
+      ["POST", "/system/namespace/", { name: "new-fn", labels: { openfaas: "1" } }],
+      ["PUT", "/system/namespace/openfaas-fn", { name: "openfaas-fn" }],
+      ["DELETE", "/system/namespace/staging-fn", undefined],
+    ] as const
+  ) {
+    const r = await h.call(method, path, body);
+    assert.equal(r.status, 501, `${method} ${path}`);
+    assert.match(r.text, /cluster_role=true/);
+  }
+  assert.ok(h.cluster.store.peek(Kinds.Namespace, undefined, "staging-fn"), "nothing deleted");
+  assert.equal(h.cluster.store.peek(Kinds.Namespace, undefined, "new-fn"), undefined, "nothing created");
+  // Everything works in the function namespace.
+  assert.equal((await h.call("POST", "/system/functions", fn("env"))).status, 202);
+  assert.equal((await h.call("POST", "/system/secrets", { name: "k", value: "v" })).status, 202);
+  await h.advance(6 * 60_000); // past the 5-minute resync: every cache relists
+  assert.equal(JSON.parse((await h.call("GET", "/system/function/env")).text).availableReplicas, 1);
+  assert.equal((await h.call("GET", "/system/logs?name=env&tail=1")).status, 200);
+  // Every read was namespaced (a namespaced Role is enough): no Namespace and no cluster-wide list or watch.
+  assert.ok(
+    paths.some((p) => p.startsWith("/apis/apps/v1/namespaces/openfaas-fn/deployments")),
+    paths.join(),
+  );
+  const clusterWide = paths.filter((p) => !/^\/apis?\/(v1|[^/]+\/v1)\/namespaces\/openfaas-fn\//.test(p));
+  assert.deepEqual(clusterWide, []);
 });
 
 apiTest("secrets: create, list without values, update, 409 duplicate, 404 unknown, delete", async (h) => {

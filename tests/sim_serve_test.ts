@@ -558,6 +558,7 @@ const checkManifestsApplied = async (url: string) => {
   const env = Object.fromEntries(c.env.map((e: Any) => [e.name, e.value]));
   assert.equal(env.port, "8081");
   assert.equal(env.function_namespace, "openfaas-fn");
+  assert.equal(env.cluster_role, "true", "the shipped ClusterRoles go with cluster_role=true");
   assert.equal(c.livenessProbe.httpGet.path, "/healthz");
   assert.equal(c.readinessProbe.httpGet.path, "/healthz");
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);

@@ -178,3 +178,17 @@ export const makeInformer = <T extends ObjectMetaLike>(
       lists: () => lists,
     } satisfies Informer<T>;
   });
+
+/** An informer that watches nothing: always synced and empty (for a kind the provider may not read). */
+export const emptyInformer = <T extends ObjectMetaLike>(): Informer<T> => ({
+  get: () => undefined,
+  list: () => [],
+  upsert: () => {},
+  remove: () => {},
+  synced: Effect.void,
+  hasSynced: () => true,
+  resourceVersion: () => "",
+  version: () => 0,
+  lastError: () => undefined,
+  lists: () => 0,
+});

@@ -6,10 +6,11 @@ import { Context, Effect, Layer } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Namespace, Pod, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
-import { type Informer, makeInformer, type ObjectMetaLike } from "../kube/informer.ts";
+import { emptyInformer, type Informer, makeInformer, type ObjectMetaLike } from "../kube/informer.ts";
 import { paths } from "../kube/resources.ts";
 import type { KubeApi } from "../kube/api.ts";
 import { functionLabel } from "./translate.ts";
+import { AppConfig } from "./appconfig.ts";
 
 export interface CachesShape {
   readonly deployments: Informer<Deployment>;
@@ -33,19 +34,27 @@ export const managedByValue = "openfaas";
 export const resyncMs = 5 * 60_000;
 
 export class Caches extends Context.Service<Caches, CachesShape>()("faas/provider/Caches") {
-  static layer: Layer.Layer<Caches, never, KubeApi> = Layer.effect(
+  /**
+   * With `cluster_role=true` the caches watch every namespace (and the Namespaces themselves); otherwise
+   * only the function namespace, which a namespaced Role allows, and no Namespace is read.
+   */
+  static layer: Layer.Layer<Caches, never, KubeApi | AppConfig> = Layer.effect(
     Caches,
     Effect.gen(function* () {
+      const config = yield* AppConfig;
+      const scope = config.clusterRole ? undefined : config.functionNamespace;
       const informer = <T extends ObjectMetaLike>(path: string, labelSelector?: string) =>
         makeInformer<T>({ path, labelSelector, resyncMs });
-      const deployments = yield* informer<Deployment>(paths.deployments(), functionLabel);
-      const namespaces = yield* informer<Namespace>(paths.namespaces());
+      const deployments = yield* informer<Deployment>(paths.deployments(scope), functionLabel);
+      const namespaces = config.clusterRole
+        ? yield* informer<Namespace>(paths.namespaces())
+        : emptyInformer<Namespace>();
       const endpointSlices = yield* informer<EndpointSlice>(
-        paths.endpointSlices(),
+        paths.endpointSlices(scope),
         "kubernetes.io/service-name",
       );
-      const pods = yield* informer<Pod>(paths.pods(), functionLabel);
-      const secrets = yield* informer<Secret>(paths.secrets(), `${managedByLabel}=${managedByValue}`);
+      const pods = yield* informer<Pod>(paths.pods(scope), functionLabel);
+      const secrets = yield* informer<Secret>(paths.secrets(scope), `${managedByLabel}=${managedByValue}`);
       const synced = Effect.all(
         [deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced, secrets.synced],
         { discard: true },

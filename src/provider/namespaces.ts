@@ -1,6 +1,8 @@
 /**
- * Function namespaces: the default one plus those labelled or annotated
- * `openfaas=1`; never kube-system. Also the namespace CRUD of /system/namespace.
+ * Function namespaces. With `cluster_role=true`: the default one plus those
+ * labelled or annotated `openfaas=1`, never kube-system, and the namespace CRUD
+ * of /system/namespace. Otherwise (faas-netes' default): only the default
+ * namespace; any other is a 400 and the CRUD routes answer 501.
  */
 import { Context, Effect, Layer } from "effect";
 import type { Namespace } from "kubernetes-types/core/v1.d.ts";
@@ -10,7 +12,13 @@ import { withApiRetry } from "../kube/retry.ts";
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
 import { mapKube } from "./kubeerrors.ts";
-import { InvalidRequest, NamespaceForbidden, NotFound, type ProviderError } from "../domain/errors.ts";
+import {
+  InvalidRequest,
+  NamespaceForbidden,
+  NotFound,
+  NotImplemented,
+  type ProviderError,
+} from "../domain/errors.ts";
 import type { FunctionNamespace } from "../domain/types.ts";
 import { validateAnnotations, validateDnsLabel, validateLabels } from "../domain/validation.ts";
 
@@ -56,6 +64,12 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
           const ns = namespace && namespace.trim() !== "" ? namespace : defaultNs;
           if (ns === defaultNs) return ns;
           yield* checkName(ns);
+          if (!config.clusterRole) {
+            return yield* new InvalidRequest({
+              message:
+                `namespace must be: ${defaultNs} (set cluster_role=true to manage functions in other namespaces)`,
+            });
+          }
           const obj = caches.namespaces.get(undefined, ns);
           if (!obj || !isOpenFaaSNamespace(obj)) {
             return yield* new InvalidRequest({
@@ -68,6 +82,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
 
       const list = () =>
         Effect.sync(() => {
+          if (!config.clusterRole) return [defaultNs];
           const names = caches.namespaces.list().filter((n) =>
             isOpenFaaSNamespace(n) && !systemNamespaces.has(n.metadata?.name ?? "")
           ).map((n) => n.metadata!.name!);
@@ -98,6 +113,20 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
           validateAnnotations("annotations", req.annotations ?? {});
         return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.void;
       };
+
+      const singleNamespace = new NotImplemented({
+        message: "namespace management needs cluster_role=true (and a ClusterRole for namespaces)",
+      });
+      if (!config.clusterRole) {
+        return Namespaces.of({
+          resolve,
+          list,
+          get: () => Effect.fail(singleNamespace),
+          create: () => Effect.fail(singleNamespace),
+          update: () => Effect.fail(singleNamespace),
+          remove: () => Effect.fail(singleNamespace),
+        });
+      }
 
       return Namespaces.of({
         resolve,
