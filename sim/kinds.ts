@@ -105,6 +105,25 @@ export const Kinds = {
     namespaced: false,
     hasStatus: false,
   },
+  /** OpenFaaS Profiles (a CRD on a real cluster; built in here). */
+  Profile: {
+    group: "openfaas.com",
+    version: "v1",
+    kind: "Profile",
+    plural: "profiles",
+    namespaced: true,
+    hasStatus: false,
+  },
+  /** Stored so `kubectl apply -f k8s/` can install the Profile CRD; it defines nothing here. */
+  CustomResourceDefinition: {
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    kind: "CustomResourceDefinition",
+    plural: "customresourcedefinitions",
+    namespaced: false,
+    hasStatus: true,
+    shortNames: ["crd", "crds"],
+  },
 } satisfies Record<string, KindInfo>;
 
 export const allKinds: readonly KindInfo[] = Object.values(Kinds);

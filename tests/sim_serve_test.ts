@@ -549,6 +549,12 @@ const checkManifestsApplied = async (url: string) => {
   for (const verb of ["get", "list"]) {
     assert.ok(allowed("metrics.k8s.io", "pods", verb), `podmetrics ${verb}`);
   }
+  assert.ok(allowed("openfaas.com", "profiles", "get"), "profiles get");
+  const crd =
+    (await getJson(`${url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/profiles.openfaas.com`))
+      .body;
+  assert.equal(crd.spec.group, "openfaas.com");
+  assert.equal(crd.spec.names.kind, "Profile");
   assert.ok(!rules.some((r: Any) => r.verbs.includes("*") || r.resources.includes("*")), "no wildcards");
   const dep = (await getJson(`${url}/apis/apps/v1/namespaces/openfaas/deployments/faas-deno`)).body;
   const c = dep.spec.template.spec.containers[0];
@@ -593,6 +599,7 @@ Deno.test("k8s manifests: every document applies to the simulator (SimApiServer.
         "rolebindings",
         "clusterroles",
         "clusterrolebindings",
+        "customresourcedefinitions",
       ].map((p) => findKind(group, version, p)).find((k) => k?.kind === doc.kind);
       assert.ok(kind, `a known kind: ${doc.apiVersion} ${doc.kind}`);
       const ns = kind.namespaced ? doc.metadata.namespace : undefined;

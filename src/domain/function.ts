@@ -4,6 +4,7 @@ import {
   validateAnnotations,
   validateConstraint,
   validateDnsLabel,
+  validateDnsSubdomain,
   validateEnvVarName,
   validateImageRef,
   validateLabels,
@@ -11,6 +12,7 @@ import {
   validateResources,
 } from "./validation.ts";
 import { validateScalingLabels } from "../scaling/policy.ts";
+import { profileAnnotation, profileNames } from "../provider/profiles.ts";
 
 /** Labels the provider owns; a user value would break selectors. */
 export const reservedLabels = ["faas_function", "pod-template-hash"];
@@ -62,6 +64,12 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
       }
     },
     () => validateAnnotations("annotations", req.annotations ?? {}),
+    () => {
+      for (const name of profileNames(req.annotations)) {
+        const m = validateDnsSubdomain(`annotations.${profileAnnotation}`, name);
+        if (m) return m;
+      }
+    },
     () => validateResources(req.requests ?? undefined, req.limits ?? undefined),
     () => {
       for (const [kind, r] of [["limits", req.limits], ["requests", req.requests]] as const) {

@@ -4,7 +4,16 @@
  */
 import type { Effect, Stream } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import type { Event, Namespace, Pod, Secret, Service } from "kubernetes-types/core/v1.d.ts";
+import type {
+  Affinity,
+  Event,
+  Namespace,
+  Pod,
+  PodSecurityContext,
+  Secret,
+  Service,
+  Toleration,
+} from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import type { KubeApiShape, KubeError, WatchEvent } from "./api.ts";
 
@@ -24,9 +33,26 @@ export const paths = {
   namespaces: (_ns?: string, name?: string) =>
     `/api/v1/namespaces${name ? `/${encodeURIComponent(name)}` : ""}`,
   podLog: (ns: string, name: string) => `${collection("/api/v1", "pods", ns, name)}/log`,
+  /** OpenFaaS Profiles (`openfaas.com/v1`). */
+  profiles: (ns?: string, name?: string) => collection("/apis/openfaas.com/v1", "profiles", ns, name),
   /** metrics-server's PodMetrics (read-only: get and list). */
   podMetrics: (ns?: string, name?: string) => collection("/apis/metrics.k8s.io/v1beta1", "pods", ns, name),
 };
+
+/** The classic fields of an OpenFaaS Profile's spec (`openfaas.com/v1`; kubernetes-types has no CRDs). */
+export interface ProfileSpec {
+  readonly tolerations?: Toleration[];
+  readonly runtimeClassName?: string;
+  readonly podSecurityContext?: PodSecurityContext;
+  readonly affinity?: Affinity;
+}
+
+export interface Profile {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: { readonly name?: string; readonly namespace?: string };
+  readonly spec?: ProfileSpec;
+}
 
 /** `metrics.k8s.io/v1beta1` PodMetrics, as metrics-server serves it (kubernetes-types has no metrics API). */
 export interface PodMetrics {
@@ -90,6 +116,7 @@ export const resources = (kube: KubeApiShape) => ({
   namespaces: client<Namespace>(kube, paths.namespaces),
   endpointSlices: client<EndpointSlice>(kube, paths.endpointSlices),
   events: client<Event>(kube, paths.events),
+  profiles: client<Profile>(kube, paths.profiles),
   /** Usage of pods (metrics.k8s.io): only get and list are served. */
   podMetrics: client<PodMetrics>(kube, paths.podMetrics),
   /** Lines of a pod's log (`pods/{name}/log`). */

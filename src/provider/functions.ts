@@ -27,6 +27,7 @@ import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
 import { readinessOf } from "./health.ts";
+import { type Profile, profileAnnotation, profileNames } from "./profiles.ts";
 import { ImageCheck } from "./imagecheck.ts";
 
 export interface FunctionsShape {
@@ -112,6 +113,32 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             ),
         );
 
+      /**
+       * The named Profiles from `profiles_namespace`, in order. A missing one fails the request (400)
+       * when `required`; otherwise (profiles to remove on update) it is skipped.
+       */
+      const loadProfiles = (names: readonly string[], required: boolean) =>
+        Effect.forEach(names, (name) =>
+          k8s.profiles.get(config.profilesNamespace, name).pipe(
+            withApiRetry,
+            Effect.map((p): Profile | undefined => p),
+            Effect.catchIf(
+              (e: KubeError) => isNotFound(e),
+              () =>
+                required
+                  ? Effect.fail(
+                    new InvalidRequest({
+                      message:
+                        `annotations: ${profileAnnotation}: profile "${name}" not found in namespace ${config.profilesNamespace}`,
+                    }),
+                  )
+                  : Effect.succeed(undefined),
+            ),
+            Effect.mapError((
+              e,
+            ) => ("_tag" in e && e._tag === "KubeError" ? fromKube(e as KubeError) : e as ProviderError)),
+          )).pipe(Effect.map((ps) => ps.filter((p): p is Profile => p !== undefined)));
+
       const validated = (req: FunctionDeployment) => {
         const m = validateFunctionDeployment(req);
         return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.succeed(req);
@@ -128,7 +155,8 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           }
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
           yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
-          const { deployment, service } = toKubernetes(req, ns, secrets, config);
+          const profiles = yield* loadProfiles(profileNames(req.annotations), true);
+          const { deployment, service } = toKubernetes(req, ns, secrets, config, profiles);
           const created = yield* idempotentCreate(
             k8s.deployments.create(ns, deployment),
             // A retried create that had in fact succeeded: the stored Deployment is ours if it matches.
@@ -180,9 +208,18 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
           yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
           const rolloutId = String(yield* Clock.currentTimeNanos);
+          const wanted = profileNames(req.annotations);
+          const apply = yield* loadProfiles(wanted, true);
+          // Profiles the function named before but not now are taken off first.
+          const before = profileNames(deployments.get(ns, req.service)?.spec?.template.metadata?.annotations);
+          const remove = yield* loadProfiles(before.filter((n) => !wanted.includes(n)), false);
           const updated = yield* k8s.deployments.get(ns, req.service).pipe(
             Effect.flatMap((current) =>
-              k8s.deployments.replace(ns, req.service, applyUpdate(current, req, secrets, config, rolloutId))
+              k8s.deployments.replace(
+                ns,
+                req.service,
+                applyUpdate(current, req, secrets, config, rolloutId, { remove, apply }),
+              )
             ),
             Effect.retry(conflictRetry),
             withApiRetry,

@@ -8,6 +8,7 @@ import type { Container, EnvVar, Service, Volume, VolumeMount } from "kubernetes
 import type { FunctionDeployment, FunctionResources, FunctionStatus } from "../domain/types.ts";
 import { canonicalQuantity, kubernetesQuantityString, parseConstraint } from "../domain/validation.ts";
 import { parseDuration, type ProbeTimings } from "../config.ts";
+import { applyProfiles, type Profile, removeProfiles } from "./profiles.ts";
 
 export const functionLabel = "faas_function";
 export const secretsMountPath = "/var/openfaas/secrets";
@@ -173,12 +174,13 @@ const containerFor = (
   };
 };
 
-/** The Deployment and Service for a new function. */
+/** The Deployment and Service for a new function, with its Profiles applied (in order). */
 export const toKubernetes = (
   req: FunctionDeployment,
   namespace: string,
   secrets: readonly SecretRef[],
   cfg: TranslateConfig,
+  profiles: readonly Profile[] = [],
 ): { deployment: Deployment; service: Service } => {
   const annotations = annotationsFor(req);
   const { volumes, mounts, pullSecrets } = storageFor(req, secrets);
@@ -213,6 +215,7 @@ export const toKubernetes = (
       },
     },
   };
+  applyProfiles(deployment.spec!.template.spec!, profiles);
   const service: Service = {
     apiVersion: "v1",
     kind: "Service",
@@ -231,6 +234,7 @@ export const toKubernetes = (
  * container, labels, annotations, placement and storage are rebuilt; the pull
  * policy is kept; replicas change only when `com.openfaas.scale.min` is given;
  * a `uid` label forces a rollout so a moved `:latest` tag is pulled again.
+ * Profiles the function no longer names are removed, then the named ones applied.
  */
 export const applyUpdate = (
   existing: Deployment,
@@ -238,6 +242,10 @@ export const applyUpdate = (
   secrets: readonly SecretRef[],
   cfg: TranslateConfig,
   rolloutId: string,
+  profiles: { readonly remove: readonly Profile[]; readonly apply: readonly Profile[] } = {
+    remove: [],
+    apply: [],
+  },
 ): Deployment => {
   const d = structuredClone(existing);
   const annotations = annotationsFor(req);
@@ -257,6 +265,8 @@ export const applyUpdate = (
   const kept = (podSpec.volumes ?? []).filter((v) => v.name !== "temp" && !v.name.endsWith(projectedSuffix));
   podSpec.volumes = [...kept, ...volumes];
   if (podSpec.volumes.length === 0) delete podSpec.volumes;
+  removeProfiles(podSpec, profiles.remove);
+  applyProfiles(podSpec, profiles.apply);
   spec.template.metadata = {
     ...spec.template.metadata,
     labels: podLabels(req, { uid: rolloutId }),
