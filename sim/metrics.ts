@@ -9,6 +9,8 @@
 import type { KindInfo, KObj } from "./kinds.ts";
 import { rfc3339 } from "./env.ts";
 import type { PodUsageSample } from "./usage.ts";
+import { goDurationString } from "./images/context.ts";
+import { canonicalQuantity } from "../src/domain/validation.ts";
 
 export const metricsGroup = "metrics.k8s.io";
 export const metricsVersion = "v1beta1";
@@ -67,17 +69,6 @@ export const parseMetricsPath = (path: string): MetricsPath | undefined => {
   return { kind, namespace, name: rest[1], subresource: rest[2] };
 };
 
-/** Go's `time.Duration.String()` for whole milliseconds (`30s`, `29.5s`, `1m0s`, `250ms`). */
-export const goDuration = (ms: number): string => {
-  ms = Math.max(0, Math.round(ms));
-  if (ms === 0) return "0s";
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = ((ms % 60_000) / 1000).toFixed(3).replace(/\.?0+$/, "");
-  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
-};
-
 /** CPU as metrics-server writes it: nanocores (`"1234567n"`). */
 export const cpuQuantity = (nanoCores: number) => `${Math.max(0, Math.round(nanoCores))}n`;
 /** Memory as metrics-server writes it: kibibytes (`"8192Ki"`). */
@@ -95,7 +86,7 @@ export const podMetricsObject = (pod: KObj, usage: PodUsageSample, now: number) 
     creationTimestamp: rfc3339(now),
   },
   timestamp: rfc3339(usage.timestamp),
-  window: goDuration(usage.windowMs),
+  window: goDurationString(usage.windowMs),
   containers: [{
     name: pod.spec.containers[0].name,
     usage: { cpu: cpuQuantity(usage.cpuNanoCores), memory: memoryQuantity(usage.memoryBytes) },
@@ -116,7 +107,7 @@ export const nodeMetricsObject = (
     creationTimestamp: rfc3339(now),
   },
   timestamp: rfc3339(now),
-  window: goDuration(usage.windowMs),
+  window: goDurationString(usage.windowMs),
   usage: { cpu: cpuQuantity(usage.cpuNanoCores), memory: memoryQuantity(usage.memoryBytes) },
 });
 
@@ -138,25 +129,6 @@ export const metricsResourceList = () => ({
 export const metricsApiGroup = () => {
   const v = { groupVersion: metricsApiVersion, version: metricsVersion };
   return { name: metricsGroup, versions: [v], preferredVersion: v };
-};
-
-/** A quantity's canonical form, as `Quantity.String()` prints it (`1000000n` -> `1m`, `8192Ki` -> `8Mi`). */
-export const canonicalQuantity = (q: string): string => {
-  const m = /^(\d+)(n|Ki)$/.exec(q);
-  if (!m) return q;
-  let n = Number(m[1]);
-  if (n === 0) return "0";
-  const ladder = m[2] === "n" ? [["n", 1000], ["u", 1000], ["m", 1000], ["", 0]] as const : [
-    ["Ki", 1024],
-    ["Mi", 1024],
-    ["Gi", 1024],
-    ["Ti", 0],
-  ] as const;
-  for (const [suffix, step] of ladder) {
-    if (step === 0 || n % step !== 0) return `${n}${suffix}`;
-    n /= step;
-  }
-  return q;
 };
 
 interface MetricsItem {
@@ -185,9 +157,10 @@ export const metricsTable = (
     priority: 0,
   });
   const sum = (i: MetricsItem, key: "cpu" | "memory") => {
-    if (i.usage) return canonicalQuantity(i.usage[key]);
+    if (i.usage) return canonicalQuantity(i.usage[key]) ?? i.usage[key];
     const total = (i.containers ?? []).reduce((t, c) => t + Number(/^\d+/.exec(c.usage[key])?.[0] ?? 0), 0);
-    return canonicalQuantity(`${total}${key === "cpu" ? "n" : "Ki"}`);
+    const q = `${total}${key === "cpu" ? "n" : "Ki"}`;
+    return canonicalQuantity(q) ?? q;
   };
   return {
     kind: "Table",

@@ -13,10 +13,13 @@ import { type MeteredPod, UsageMeter } from "../sim/usage.ts";
 import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
 import { SimTransport } from "../sim/transport.ts";
 import { SimApiServer } from "../sim/apiserver.ts";
-import { kubeconfigFor, serveSim } from "../sim/serve.ts";
+import { serveSim } from "../sim/serve.ts";
+import { kubectl, kubectlPath } from "./kubectl.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
-import { canonicalQuantity, goDuration, parseMetricsPath } from "../sim/metrics.ts";
+import { parseMetricsPath } from "../sim/metrics.ts";
+import { goDurationString } from "../sim/images/context.ts";
+import { canonicalQuantity } from "../src/domain/validation.ts";
 import { defaultCosts, imageCosts } from "../sim/images/catalog.ts";
 import { KubeApi, type KubeError } from "../src/kube/api.ts";
 
@@ -273,11 +276,13 @@ Deno.test("metrics helpers: paths, Go durations and canonical quantities", () =>
   assert.equal(parseMetricsPath("/apis/metrics.k8s.io/v1/pods"), undefined);
   assert.equal(parseMetricsPath("/api/v1/pods"), undefined);
   assert.deepEqual(
-    [0, 250, 1_000, 29_500, 30_000, 60_000, 90_250, 3_600_000].map(goDuration),
+    [0, 250, 1_000, 29_500, 30_000, 60_000, 90_250, 3_600_000].map(goDurationString),
     ["0s", "250ms", "1s", "29.5s", "30s", "1m0s", "1m30.25s", "1h0m0s"],
   );
   assert.deepEqual(
-    ["0n", "1000000n", "1500000n", "2000000000n", "1234n", "8192Ki", "1536Ki", "0Ki"].map(canonicalQuantity),
+    ["0n", "1000000n", "1500000n", "2000000000n", "1234n", "8192Ki", "1536Ki", "0Ki"].map((q) =>
+      canonicalQuantity(q)
+    ),
     ["0", "1m", "1500u", "2", "1234n", "8Mi", "1536Ki", "0"],
   );
 });
@@ -626,38 +631,6 @@ Deno.test("sim serve: metrics.k8s.io discovery, PodMetrics over HTTP, 405 for wr
     assert.deepEqual(table.body.rows[0].cells, [name, "1m", "8Mi", "30s"]);
   });
 });
-
-const kubectlPath = (() => {
-  try {
-    if (Deno.permissions.querySync({ name: "run", command: "kubectl" }).state !== "granted") return undefined;
-    for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-      try {
-        if (dir && Deno.statSync(`${dir}/kubectl`).isFile) return `${dir}/kubectl`;
-      } catch { /* not here */ }
-    }
-  } catch { /* no permission to look */ }
-  return undefined;
-})();
-
-const kubectl = async (url: string, ...args: string[]) => {
-  const dir = await Deno.makeTempDir({ prefix: "sim-kubectl-" });
-  try {
-    await Deno.writeTextFile(`${dir}/config`, kubeconfigFor(url));
-    const out = await new Deno.Command(kubectlPath!, {
-      args: ["--kubeconfig", `${dir}/config`, "--cache-dir", `${dir}/cache`, ...args],
-      env: { HOME: dir },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-};
 
 Deno.test({
   name: "kubectl: top pods and top nodes against the facade",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { kubectl, kubectlPath } from "./kubectl.ts";
 import { deploymentFixture } from "./fixtures.ts";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { TestClock } from "effect/testing";
@@ -626,38 +627,6 @@ Deno.test("k8s manifests: every document applies to the simulator (SimApiServer.
 
 // ---------------------------------------------------------------------------
 // kubectl against the facade (needs kubectl on PATH and --allow-run)
-
-const kubectlPath = (() => {
-  try {
-    if (Deno.permissions.querySync({ name: "run", command: "kubectl" }).state !== "granted") return undefined;
-    for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-      try {
-        if (dir && Deno.statSync(`${dir}/kubectl`).isFile) return `${dir}/kubectl`;
-      } catch { /* not here */ }
-    }
-  } catch { /* no permission to look */ }
-  return undefined;
-})();
-
-const kubectl = async (url: string, ...args: string[]) => {
-  const dir = await Deno.makeTempDir({ prefix: "sim-kubectl-" });
-  try {
-    await Deno.writeTextFile(`${dir}/config`, kubeconfigFor(url));
-    const out = await new Deno.Command(kubectlPath!, {
-      args: ["--kubeconfig", `${dir}/config`, "--cache-dir", `${dir}/cache`, ...args],
-      env: { HOME: dir },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-};
 
 Deno.test({
   name: "kubectl: get, apply, logs, create secret and delete against the facade",

@@ -14,18 +14,13 @@ import type { LogStore } from "../logs.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
+import { goDurationString } from "../images/context.ts";
 
 export const backOffBaseMs = 10_000;
 export const backOffMaxMs = 300_000;
 
 /** Back-off before the n-th retry (n >= 1): 10 s, 20 s, 40 s ... capped at 5 minutes. */
 export const backOffMs = (n: number) => Math.min(backOffMaxMs, backOffBaseMs * 2 ** Math.max(0, n - 1));
-
-/** Renders a duration the way Go prints it in kubelet messages (`10s`, `2m40s`, `5m0s`). */
-export const goDuration = (ms: number) => {
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
-};
 
 interface PodRun {
   readonly uid: string;
@@ -363,7 +358,7 @@ export class Kubelet implements Controller {
     const ranFor = this.env.now() - startedAt;
     const delay = ranFor > 600_000 ? backOffBaseMs : backOffMs(r.restarts);
     const message = `back-off ${
-      goDuration(delay)
+      goDurationString(delay)
     } restarting failed container=${r.container} pod=${r.name}_${r.ns}(${r.uid})`;
     this.patchStatus(r, (s, o) => {
       s.conditions = this.conditions(o, false, r);
