@@ -174,6 +174,44 @@ Deno.test("logs: follow picks up new output and ends at write_timeout", () =>
     assert.equal(await h.advanceUntil(rest, 1_000), "ended");
   }, { config: { writeTimeoutMs: 20_000 } }));
 
+Deno.test("a failing liveness probe: unready, killed after failureThreshold probes, restarted, ready again", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "flaky", image: "sim/unhealthy:latest" });
+    const status = async () => JSON.parse((await h.call("GET", "/system/function/flaky")).text);
+    const pod = () => h.cluster.store.list(Kinds.Pod, "openfaas-fn").items[0];
+    const started = Date.parse(pod().status.containerStatuses[0].state.running.startedAt);
+    const now = () => h.cluster.env.now();
+    // Healthy for its first minute.
+    await h.advance(started + 59_000 - now());
+    assert.equal((await status()).availableReplicas, 1);
+    // Unhealthy from 60 s: the next readiness probe takes it out of service.
+    await h.advance(2_000);
+    let s = await status();
+    assert.equal(s.availableReplicas, 0);
+    assert.equal(s.readiness.reason, "NotReady");
+    assert.equal(pod().status.containerStatuses[0].restartCount ?? 0, 0, "not killed yet");
+    // Liveness fails 3 times, 2 s apart: killed and restarted with back-off.
+    await h.advance(5_000);
+    const c = pod().status.containerStatuses[0];
+    assert.equal(c.restartCount, 1);
+    assert.equal(c.lastState.terminated.exitCode, 137);
+    const events = h.cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) =>
+      `${e.reason}: ${e.message}`
+    );
+    assert.ok(events.some((e) => e.startsWith("Unhealthy: Liveness probe failed")), events.join("\n"));
+    assert.ok(events.some((e) => e.startsWith("Unhealthy: Readiness probe failed")), events.join("\n"));
+    assert.ok(
+      events.includes("Killing: Container flaky failed liveness probe, will be restarted"),
+      events.join("\n"),
+    );
+    s = await status();
+    assert.equal(s.readiness.reason, "CrashLoopBackOff");
+    // After the back-off the new container serves again.
+    await h.advance(15_000);
+    assert.equal((await status()).availableReplicas, 1);
+    assert.equal((await invoke(h, "POST", "/function/flaky", "still here")).status, 200);
+  }));
+
 Deno.test("status explains why a function is not ready: image pull, crash loop, OOM, no capacity", () =>
   withProvider(async (h) => {
     await deploy(h, { service: "badimage", image: "registry.invalid/none:1" });

@@ -3,7 +3,7 @@
  * simulator's catalog, with ErrImagePull -> ImagePullBackOff and back-off for an
  * unknown one), starts the container, marks it ready when its readiness probe
  * would first pass, and restarts it with back-off (10 s doubling to 5 min) when
- * it crashes or is OOMKilled. Container logs go to the LogStore.
+ * it crashes, is OOMKilled or fails its liveness probe. Container logs go to the LogStore.
  */
 import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
@@ -348,6 +348,75 @@ export class Kubelet implements Controller {
         s.conditions = this.conditions(o, true, r);
         s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: true }];
       });
+    });
+    if (image.unhealthyAfterMs !== undefined) {
+      this.unhealthy(r, startedAt, Math.max(readyAt, image.unhealthyAfterMs));
+    }
+  }
+
+  /**
+   * From `at` (ms after start) the health check fails: at the next readiness probe the pod goes
+   * unready; once the liveness probe has failed `failureThreshold` times in a row the container is
+   * killed (exit 137) and restarted with back-off, as the kubelet does.
+   */
+  private unhealthy(r: PodRun, startedAt: number, at: number) {
+    const container = this.pod(r).spec.containers[0];
+    // Timers of this run of the container only: a restart (r.restarts changes) leaves them idle.
+    const run = r.restarts;
+    const during = (ms: number, fn: () => void) => this.after(r, ms, () => r.restarts === run && fn());
+    const probeText = (probe: KObj) =>
+      probe.httpGet
+        ? `HTTP probe failed with statuscode: 500`
+        : `command "${(probe.exec?.command ?? []).join(" ")}" exited with 1`;
+    const firstFailure = (probe: KObj) => {
+      const initial = (probe.initialDelaySeconds ?? 0) * 1000;
+      const period = Math.max(1, probe.periodSeconds ?? 10) * 1000;
+      return { first: initial + Math.ceil(Math.max(0, at - initial) / period) * period, period };
+    };
+    const readiness = container.readinessProbe;
+    if (readiness) {
+      during(firstFailure(readiness).first, () => {
+        this.patchStatus(r, (s, o) => {
+          s.conditions = this.conditions(o, false, r);
+          s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: false }];
+        });
+        recordEvent(
+          this.store,
+          this.env,
+          this.pod(r),
+          "Warning",
+          "Unhealthy",
+          `Readiness probe failed: ${probeText(readiness)}`,
+          "kubelet",
+        );
+      });
+    }
+    const liveness = container.livenessProbe;
+    if (!liveness) return;
+    const { first, period } = firstFailure(liveness);
+    const threshold = Math.max(1, liveness.failureThreshold ?? 3);
+    during(first, () => {
+      recordEvent(
+        this.store,
+        this.env,
+        this.pod(r),
+        "Warning",
+        "Unhealthy",
+        `Liveness probe failed: ${probeText(liveness)}`,
+        "kubelet",
+      );
+    });
+    during(first + (threshold - 1) * period, () => {
+      recordEvent(
+        this.store,
+        this.env,
+        this.pod(r),
+        "Normal",
+        "Killing",
+        `Container ${r.container} failed liveness probe, will be restarted`,
+        "kubelet",
+      );
+      this.exited(r, startedAt, 137, "Error");
     });
   }
 

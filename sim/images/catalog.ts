@@ -47,6 +47,11 @@ export interface SimImage {
   readonly startupMs: number;
   /** Milliseconds after start when a crash or OOM image fails. */
   readonly failAfterMs?: number;
+  /**
+   * Milliseconds after start when the process stops answering its health check (it keeps running):
+   * readiness then fails and, with a liveness probe, the kubelet kills and restarts the container.
+   */
+  readonly unhealthyAfterMs?: number;
   /** Memory the process uses; above the container's limit it is OOMKilled. */
   readonly memoryBytes?: number;
   /** CPU (millicores) each request in flight uses (default by behaviour: `defaultCosts`). */
@@ -145,6 +150,9 @@ export const defaultCatalog: readonly SimImage[] = [
   image("sim/slow-start", "http-echo", "takes 20 seconds to become ready", { startupMs: 20_000 }),
   image("sim/hang", "hang", "starts but never becomes ready"),
   image("sim/sleep", "sleep", "answers after sleeping duration_ms (query) or X-Duration-Ms (header)"),
+  image("sim/unhealthy", "http-echo", "serves, then fails its health check one minute after each start", {
+    unhealthyAfterMs: 60_000,
+  }),
   image("sim/busy", "sleep", "like sim/sleep, but CPU-bound: a full core per request in flight", {
     cpuMillisPerRequest: 1_000,
   }),
