@@ -101,6 +101,20 @@ export const parsePath = (path: string): ParsedPath | undefined => {
 
 const truthy = (v: string | undefined) => v === "1" || v === "true";
 
+/** DeleteOptions' gracePeriodSeconds, from the query or the body (a non-negative integer). */
+const gracePeriod = (q: Readonly<Record<string, string | undefined>>, body: unknown): number | undefined => {
+  const raw = q.gracePeriodSeconds ??
+    (body && typeof body === "object"
+      ? (body as { gracePeriodSeconds?: unknown }).gracePeriodSeconds
+      : undefined);
+  if (raw === undefined || raw === null) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new ApiError(400, "BadRequest", `gracePeriodSeconds: Invalid value: ${String(raw)}: must be >= 0`);
+  }
+  return n;
+};
+
 const isRunning = (pod: KObj) =>
   pod.status?.phase === "Running" && pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
 
@@ -260,7 +274,10 @@ export class SimApiServer {
         if (!name) {
           throw new ApiError(405, "MethodNotAllowed", "deletecollection is not supported by the simulator");
         }
-        return { status: 200, body: store.delete(kind, namespace, name, { dryRun }) };
+        return {
+          status: 200,
+          body: store.delete(kind, namespace, name, { dryRun, gracePeriodSeconds: gracePeriod(q, req.body) }),
+        };
       default:
         throw new ApiError(
           405,

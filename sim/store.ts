@@ -333,11 +333,24 @@ export class Store {
     return this.update(kind, namespace, name, merged);
   }
 
-  /** Deletes an object, its dependents (ownerReferences) and, for a Namespace, its contents. */
-  delete(kind: KindInfo, namespace: string | undefined, name: string, opts: { dryRun?: boolean } = {}): KObj {
+  /**
+   * Deletes an object, its dependents (ownerReferences) and, for a Namespace, its contents. A Pod
+   * bound to a node is deleted gracefully, as the real API server does: it gets a deletionTimestamp
+   * (now + its grace period) and stays until the kubelet has stopped it and deletes it with a grace
+   * period of 0. `gracePeriodSeconds: 0` removes it at once.
+   */
+  delete(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    opts: { dryRun?: boolean; gracePeriodSeconds?: number } = {},
+  ): KObj {
     const current = this.peek(kind, namespace, name);
     if (!current) throw this.notFound(kind, name);
     if (opts.dryRun) return clone(current);
+    if (kind === Kinds.Pod && opts.gracePeriodSeconds !== 0 && current.spec?.nodeName) {
+      return this.terminate(current, opts.gracePeriodSeconds);
+    }
     if (kind.kind === "Namespace") {
       for (const t of this.tables.values()) {
         for (const o of [...t.values()]) {
@@ -347,6 +360,16 @@ export class Store {
     }
     this.remove(kind, current);
     return clone(current);
+  }
+
+  /** Marks a Pod as terminating (once); the kubelet finishes the deletion. */
+  private terminate(pod: KObj, gracePeriodSeconds?: number): KObj {
+    if (pod.metadata.deletionTimestamp) return clone(pod);
+    const grace = gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    return this.mutate(Kinds.Pod, pod.metadata.namespace, pod.metadata.name!, (o) => {
+      o.metadata.deletionTimestamp = rfc3339(this.opts.now() + grace * 1000);
+      o.metadata.deletionGracePeriodSeconds = grace;
+    });
   }
 
   private kindOf(o: KObj): KindInfo {
@@ -366,7 +389,9 @@ export class Store {
     for (const t of this.tables.values()) {
       for (const o of [...t.values()]) {
         if ((o.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === uid)) {
-          this.remove(this.kindOf(o), o);
+          const dependent = this.kindOf(o);
+          if (dependent === Kinds.Pod && o.spec?.nodeName) this.terminate(o);
+          else this.remove(dependent, o);
         }
       }
     }

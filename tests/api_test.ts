@@ -205,6 +205,10 @@ apiTest("delete removes deployment, service and pods; namespace from body or que
   assert.equal((await h.call("GET", "/system/function/gone")).status, 404);
   assert.deepEqual(JSON.parse((await h.call("GET", "/system/functions")).text), []);
   assert.equal(h.cluster.store.list(Kinds.Service, "openfaas-fn").items.length, 0);
+  // The pods terminate gracefully: the watchdog drains for write_timeout (10 s), then they are gone.
+  const terminating = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items;
+  assert.ok(terminating.every((p) => p.metadata.deletionTimestamp), "what is left is terminating");
+  await h.advance(11_000);
   assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
 });
 

@@ -78,7 +78,7 @@ Deno.test("scale to 0 through the API, then an invoke scales up and returns 200"
       202,
     );
     assert.equal((await status(h, "test-scale-from-zero")).replicas, 0);
-    await h.advance(5_000);
+    await h.advance(15_000); // the pod drains for write_timeout (10 s), then it is gone
     assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
     const r = await h.advanceUntil(h.call("POST", "/function/test-scale-from-zero", "hi"));
     assert.equal(r.status, 200);

@@ -499,7 +499,7 @@ Deno.test("metrics API: a deleted pod is forgotten by the meter", async () => {
     cluster.usage.begin("openfaas-fn", pod.metadata.name!, 100, 0);
     assert.equal(cluster.usage.size, 1);
     cluster.api.handle({ method: "DELETE", path: "/apis/apps/v1/namespaces/openfaas-fn/deployments/a" });
-    await advance(5_000);
+    await advance(15_000); // past the watchdog's drain
     assert.equal(cluster.store.peek(Kinds.Pod, "openfaas-fn", pod.metadata.name!), undefined);
     assert.equal(cluster.usage.size, 0);
     assert.equal(get(cluster, `${base}/namespaces/openfaas-fn/pods/${pod.metadata.name}`).status, 404);

@@ -12,11 +12,14 @@ import { fromSpec, matches } from "../../src/kube/selectors.ts";
 import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 
-export const isPodReady = (p: KObj): boolean =>
-  !p.metadata.deletionTimestamp &&
+/** The pod's Ready condition is True (terminating or not). */
+export const hasReadyCondition = (p: KObj): boolean =>
   (p.status?.conditions ?? []).some((c: { type: string; status: string }) =>
     c.type === "Ready" && c.status === "True"
   );
+
+/** Ready and not terminating: can take new requests. */
+export const isPodReady = (p: KObj): boolean => !p.metadata.deletionTimestamp && hasReadyCondition(p);
 
 const intOrPercent = (v: unknown, total: number, roundUp: boolean): number => {
   if (typeof v === "number") return v;
@@ -48,6 +51,8 @@ export class DeploymentController implements Controller {
     const selector = fromSpec(d.spec.selector);
     const pods: KObj[] = [];
     for (const p of this.store.scan(Kinds.Pod, d.metadata.namespace)) {
+      // Terminating pods no longer count: their replacements start at once, as in the ReplicaSet controller.
+      if (p.metadata.deletionTimestamp) continue;
       if (
         (p.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === d.metadata.uid) &&
         matches(selector, p.metadata.labels)

@@ -7,7 +7,7 @@ import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
 import { fromSpec, matches } from "../../src/kube/selectors.ts";
 import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
-import { isPodReady } from "./deployment.ts";
+import { hasReadyCondition, isPodReady } from "./deployment.ts";
 
 export const serviceNameLabel = "kubernetes.io/service-name";
 
@@ -51,7 +51,10 @@ export class EndpointsController implements Controller {
     pods.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
     const endpoints = pods.map((p) => ({
       addresses: [p.status.podIP],
-      conditions: { ready: isPodReady(p), serving: isPodReady(p), terminating: false },
+      // A terminating pod is not ready for new requests; it may still be serving the ones it has.
+      conditions: p.metadata.deletionTimestamp
+        ? { ready: false, serving: hasReadyCondition(p), terminating: true }
+        : { ready: isPodReady(p), serving: isPodReady(p), terminating: false },
       nodeName: p.spec.nodeName,
       targetRef: { kind: "Pod", namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
     }));

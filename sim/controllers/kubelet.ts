@@ -15,6 +15,7 @@ import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
 import { goDurationString } from "../images/context.ts";
+import { parseDuration } from "../../src/config.ts";
 
 export const backOffBaseMs = 10_000;
 export const backOffMaxMs = 300_000;
@@ -31,6 +32,8 @@ interface PodRun {
   cancel: (() => void)[];
   pullFailures: number;
   restarts: number;
+  /** Stopping after the pod was deleted (its deletionTimestamp is set). */
+  terminating?: boolean;
 }
 
 export interface KubeletOptions {
@@ -72,8 +75,80 @@ export class Kubelet implements Controller {
       this.runs.delete(key);
       this.logs.end(ns, name);
     }
-    if (!pod || !pod.spec?.nodeName || this.runs.has(key)) return;
+    if (!pod || !pod.spec?.nodeName) return;
+    if (pod.metadata.deletionTimestamp) {
+      const current = this.runs.get(key);
+      if (!current) this.store.delete(Kinds.Pod, ns, name, { gracePeriodSeconds: 0 });
+      else if (!current.terminating) this.terminate(current, pod);
+      return;
+    }
+    if (this.runs.has(key)) return;
     this.start(key, pod);
+  }
+
+  /**
+   * A deleted pod: SIGTERM to the container, which leaves service at once (not ready) and exits
+   * when it has drained (the watchdogs wait `write_timeout`, default 10 s) or is killed at the end
+   * of the grace period; then the pod is removed.
+   */
+  private terminate(r: PodRun, pod: KObj) {
+    r.terminating = true;
+    r.cancel.forEach((c) => c());
+    r.cancel = [];
+    const status = pod.status?.containerStatuses?.[0];
+    const startedAt = status?.state?.running?.startedAt;
+    if (startedAt === undefined) {
+      this.store.delete(Kinds.Pod, r.ns, r.name, { gracePeriodSeconds: 0 });
+      return;
+    }
+    recordEvent(
+      this.store,
+      this.env,
+      pod,
+      "Normal",
+      "Killing",
+      `Stopping container ${r.container}`,
+      "kubelet",
+    );
+    const image = this.catalog.lookup(r.image);
+    const env: Record<string, string> = {};
+    for (const e of pod.spec.containers[0].env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+    const drainMs = image?.behaviour === "watchdog" || image?.behaviour === "http-echo"
+      ? parseDuration(env.write_timeout, 10_000)
+      : 0;
+    const graceMs = (pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000;
+    if (drainMs > 0) {
+      this.logs.append(
+        r.ns,
+        r.name,
+        r.container,
+        this.env.now(),
+        `SIGTERM received.. shutting down server in ${goDurationString(drainMs)}`,
+      );
+    }
+    this.patchStatus(r, (s, o) => {
+      s.conditions = this.conditions(o, false, r);
+      s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: false }];
+    });
+    const killed = drainMs > graceMs;
+    this.after(r, Math.min(drainMs, graceMs), () => {
+      this.patchStatus(r, (s, o) => {
+        s.containerStatuses = this.containerStatus(r, o, {
+          ready: false,
+          started: false,
+          state: {
+            terminated: {
+              exitCode: killed ? 137 : 0,
+              reason: killed ? "Error" : "Completed",
+              startedAt,
+              finishedAt: rfc3339(this.env.now()),
+              containerID: o.status.containerStatuses?.[0]?.containerID,
+            },
+          },
+        });
+      });
+      this.store.delete(Kinds.Pod, r.ns, r.name, { gracePeriodSeconds: 0 });
+    });
   }
 
   private patchStatus(r: PodRun, change: (status: Record<string, unknown>, pod: KObj) => void) {

@@ -61,6 +61,8 @@ const podReason = (pod: Pod): Omit<Readiness, "pod"> | undefined => {
 export const readinessOf = (pods: readonly Pod[]): Readiness | undefined => {
   let best: Readiness | undefined;
   for (const pod of pods) {
+    // A terminating pod (scale-down, rollout) is on its way out, not a reason the function is unready.
+    if (pod.metadata?.deletionTimestamp) continue;
     const r = podReason(pod);
     if (!r) continue;
     if (!best || (priority[r.reason] ?? 4) < (priority[best.reason] ?? 4)) {
