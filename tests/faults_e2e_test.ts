@@ -9,7 +9,10 @@ import { startProvider } from "./harness.ts";
 import { Faults } from "../sim/faults.ts";
 import { Kinds } from "../sim/kinds.ts";
 
-for (const seed of [3, 11, 29]) {
+/** Fault seeds: three fixed ones, or `FAULT_SEEDS=1,2,3` (e.g. `$(seq -s, 100 140)`) to search further. */
+const seeds = (Deno.env.get("FAULT_SEEDS") ?? "3,11,29").split(",").map(Number).filter(Number.isInteger);
+
+for (const seed of seeds) {
   for (const transport of ["http", "in-process"] as const) {
     Deno.test(`faults: operations succeed or fail clearly, nothing is lost, caches converge [seed ${seed}, ${transport}]`, async () => {
       const faults = new Faults({
