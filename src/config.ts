@@ -126,7 +126,7 @@ function parseUnsigned(value: string): number | undefined {
 }
 
 /** Parses a Go `time.Duration` string into nanoseconds, or undefined when invalid or negative. */
-function parseGoDurationNs(input: string): bigint | undefined {
+export function parseGoDurationNs(input: string): bigint | undefined {
   let s = input;
   if (s.startsWith("-")) return undefined; // negative timeouts are meaningless here
   if (s.startsWith("+")) s = s.slice(1);

@@ -105,6 +105,40 @@ apiTest("deployment and service match the faas-netes mapping", async (h) => {
   assert.equal(svc.metadata.annotations["prometheus.io.scrape"], "false");
 });
 
+apiTest("probe and service-account annotations per function; bad values are 400s", async (h) => {
+  const annotations = {
+    "com.openfaas.health.http.path": "/healthz",
+    "com.openfaas.health.http.initialDelay": "30s",
+    "com.openfaas.serviceaccount": "fn-reader",
+  };
+  assert.equal((await h.call("POST", "/system/functions", fn("slow-probe", { annotations }))).status, 202);
+  const pod = h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "slow-probe").spec.template.spec;
+  assert.equal(pod.serviceAccountName, "fn-reader");
+  for (const probe of [pod.containers[0].readinessProbe, pod.containers[0].livenessProbe]) {
+    assert.deepEqual(probe.httpGet, { path: "/healthz", port: 8080, scheme: "HTTP" });
+    assert.equal(probe.exec, undefined);
+    assert.equal(probe.initialDelaySeconds, 30);
+  }
+  // Ready only after the 30 s initial delay.
+  await h.advance(20_000);
+  assert.equal(JSON.parse((await h.call("GET", "/system/function/slow-probe")).text).availableReplicas, 0);
+  await h.advance(15_000);
+  assert.equal(JSON.parse((await h.call("GET", "/system/function/slow-probe")).text).availableReplicas, 1);
+  const bad: Record<string, string>[] = [
+    { "com.openfaas.health.http.initialDelay": "30" },
+    { "com.openfaas.health.http.initialDelay": "soon" },
+    { "com.openfaas.health.http.path": "healthz" },
+    { "com.openfaas.health.http.path": "/a b" },
+    { "com.openfaas.serviceaccount": "Not A Name" },
+  ];
+  for (const annotations of bad) {
+    const r = await h.call("POST", "/system/functions", fn("bad-probe", { annotations }));
+    assert.equal(r.status, 400, JSON.stringify(annotations));
+    assert.ok(r.text.includes(Object.keys(annotations)[0]), r.text);
+  }
+  assert.equal(h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "bad-probe"), undefined);
+});
+
 apiTest("functions become available after their pods are ready, in virtual time", async (h) => {
   await h.call("POST", "/system/functions", fn("ready"));
   let s = JSON.parse((await h.call("GET", "/system/function/ready")).text);

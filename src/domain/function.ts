@@ -13,6 +13,11 @@ import {
 } from "./validation.ts";
 import { validateScalingLabels } from "../scaling/policy.ts";
 import { profileAnnotation, profileNames } from "../provider/profiles.ts";
+import { parseGoDurationNs } from "../config.ts";
+import {
+  probeDelayAnnotation as probeDelay,
+  probePathAnnotation as probePath,
+} from "../provider/translate.ts";
 
 /** Labels the provider owns; a user value would break selectors. */
 export const reservedLabels = ["faas_function", "pod-template-hash"];
@@ -64,6 +69,20 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
       }
     },
     () => validateAnnotations("annotations", req.annotations ?? {}),
+    () => {
+      const path = req.annotations?.[probePath];
+      if (path && !/^\/[\x21-\x7e]*$/.test(path)) {
+        return `annotations.${probePath}: "${path}" must be an absolute URL path without spaces, e.g. /healthz`;
+      }
+      const delay = req.annotations?.[probeDelay];
+      if (delay && parseGoDurationNs(delay.trim()) === undefined) {
+        return `annotations.${probeDelay}: "${delay}" is not a duration: use Go syntax, e.g. 30s or 1m30s`;
+      }
+    },
+    () => {
+      const account = req.annotations?.["com.openfaas.serviceaccount"];
+      if (account) return validateDnsSubdomain("annotations.com.openfaas.serviceaccount", account);
+    },
     () => {
       for (const name of profileNames(req.annotations)) {
         const m = validateDnsSubdomain(`annotations.${profileAnnotation}`, name);

@@ -7,7 +7,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Container, EnvVar, Service, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import type { FunctionDeployment, FunctionResources, FunctionStatus } from "../domain/types.ts";
 import { canonicalQuantity, kubernetesQuantityString, parseConstraint } from "../domain/validation.ts";
-import { parseDuration, type ProbeTimings } from "../config.ts";
+import { parseDuration, parseGoDurationNs, type ProbeTimings } from "../config.ts";
 import { applyProfiles, type Profile, removeProfiles } from "./profiles.ts";
 
 export const functionLabel = "faas_function";
@@ -90,16 +90,33 @@ const fromResourceList = (r: Record<string, string> | undefined): FunctionResour
   return Object.keys(out).length > 0 ? out : undefined;
 };
 
-const probeFor = (cfg: TranslateConfig, t: ProbeTimings) => ({
-  ...(cfg.httpProbe
-    ? { httpGet: { path: "/_/health", port: functionPort, scheme: "HTTP" } }
-    : { exec: { command: ["cat", "/tmp/.lock"] } }),
-  initialDelaySeconds: t.initialDelaySeconds,
-  timeoutSeconds: t.timeoutSeconds,
-  periodSeconds: t.periodSeconds,
-  successThreshold: t.successThreshold,
-  failureThreshold: t.failureThreshold,
-});
+/** Classic per-function probe overrides: an HTTP path (which implies an HTTP probe) and an initial delay. */
+export const probePathAnnotation = "com.openfaas.health.http.path";
+export const probeDelayAnnotation = "com.openfaas.health.http.initialDelay";
+
+/** `com.openfaas.health.http.initialDelay` in whole seconds (a Go duration, e.g. `30s`), if valid. */
+export const probeInitialDelaySeconds = (
+  annotations: Readonly<Record<string, string>> | null | undefined,
+) => {
+  const raw = annotations?.[probeDelayAnnotation];
+  if (raw === undefined) return undefined;
+  const ns = parseGoDurationNs(raw.trim());
+  return ns === undefined ? undefined : Math.floor(Number(ns) / 1e9);
+};
+
+const probeFor = (cfg: TranslateConfig, t: ProbeTimings, req: FunctionDeployment) => {
+  const path = req.annotations?.[probePathAnnotation];
+  return {
+    ...(cfg.httpProbe || path
+      ? { httpGet: { path: path || "/_/health", port: functionPort, scheme: "HTTP" } }
+      : { exec: { command: ["cat", "/tmp/.lock"] } }),
+    initialDelaySeconds: probeInitialDelaySeconds(req.annotations) ?? t.initialDelaySeconds,
+    timeoutSeconds: t.timeoutSeconds,
+    periodSeconds: t.periodSeconds,
+    successThreshold: t.successThreshold,
+    failureThreshold: t.failureThreshold,
+  };
+};
 
 export const nodeSelectorFor = (
   constraints: readonly string[] | null | undefined,
@@ -163,8 +180,8 @@ const containerFor = (
     env: envFor(req),
     resources: { ...(limits ? { limits } : {}), ...(requests ? { requests } : {}) },
     imagePullPolicy: pullPolicy,
-    livenessProbe: probeFor(cfg, cfg.livenessProbe),
-    readinessProbe: probeFor(cfg, cfg.readinessProbe),
+    livenessProbe: probeFor(cfg, cfg.livenessProbe, req),
+    readinessProbe: probeFor(cfg, cfg.readinessProbe, req),
     securityContext: {
       readOnlyRootFilesystem: req.readOnlyRootFilesystem ?? false,
       allowPrivilegeEscalation: false,
