@@ -65,6 +65,15 @@ export const Kinds = {
     hasStatus: true,
     shortNames: ["deploy"],
   },
+  ReplicaSet: {
+    group: "apps",
+    version: "v1",
+    kind: "ReplicaSet",
+    plural: "replicasets",
+    namespaced: true,
+    hasStatus: true,
+    shortNames: ["rs"],
+  },
   EndpointSlice: {
     group: "discovery.k8s.io",
     version: "v1",

@@ -166,6 +166,31 @@ const printers: Record<string, Printer> = {
       ];
     },
   },
+  ReplicaSet: {
+    columns: [
+      nameCol,
+      col("Desired", "Number of desired pods in a ReplicaSet.", 0, "integer"),
+      col("Current", "Number of actually running pods in a ReplicaSet.", 0, "integer"),
+      col("Ready", "Number of ready pods in a ReplicaSet.", 0, "integer"),
+      ageCol,
+      col("Containers", "Names of each container in the template.", 1),
+      col("Images", "Images referenced by each container in the template.", 1),
+      col("Selector", "Label selector for pods.", 1),
+    ],
+    cells: (o, now) => {
+      const c = images(o.spec?.template?.spec);
+      return [
+        o.metadata.name,
+        o.spec?.replicas ?? 0,
+        o.status?.replicas ?? 0,
+        o.status?.readyReplicas ?? 0,
+        age(o, now),
+        c.containers,
+        c.images,
+        selectorText(o.spec?.selector?.matchLabels),
+      ];
+    },
+  },
   Service: {
     columns: [
       nameCol,

@@ -695,6 +695,14 @@ Deno.test({
       const described = await kubectl(url, "describe", "deployment", "env", "-n", "openfaas-fn");
       assert.equal(described.code, 0, described.stderr);
       assert.match(described.stdout, /Replicas:\s+1 desired \| 1 updated \| 1 total \| 1 available/);
+      assert.match(described.stdout, /NewReplicaSet:\s+env-\w+ \(1\/1 replicas created\)/);
+      const sets = await kubectl(url, "get", "rs", "-n", "openfaas-fn");
+      assert.equal(sets.code, 0, sets.stderr);
+      assert.match(sets.stdout, /^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE\n/);
+      assert.match(sets.stdout, /\nenv-\w+\s+1\s+1\s+1\s+30s\n/);
+      const history = await kubectl(url, "rollout", "history", "deployment/env", "-n", "openfaas-fn");
+      assert.equal(history.code, 0, history.stderr);
+      assert.match(history.stdout, /REVISION\s+CHANGE-CAUSE\n1\s+<none>/);
 
       const nodes = await kubectl(url, "get", "nodes");
       assert.match(nodes.stdout, /sim-node-1\s+Ready/);

@@ -5,7 +5,7 @@ import { TestClock } from "effect/testing";
 import { SimCluster } from "../sim/cluster.ts";
 import { SimTransport } from "../sim/transport.ts";
 import { KubeApi, type KubeError } from "../src/kube/api.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { Kinds, type KObj } from "../sim/kinds.ts";
 
 const makeRuntime = (opts: Parameters<typeof SimCluster.layer>[0] = {}) =>
   ManagedRuntime.make(
@@ -139,6 +139,56 @@ Deno.test("sim: a watch delivers every change in order", async () => {
     ]);
     const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
     assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
+  } finally {
+    await rt.dispose();
+  }
+});
+
+Deno.test("sim: ReplicaSets own the pods; a template change makes a new revision; delete cascades", async () => {
+  const rt = makeRuntime();
+  try {
+    const cluster = await rt.runPromise(Effect.service(SimCluster));
+    const api = (method: "POST" | "PUT" | "DELETE" | "GET", path: string, body?: unknown) =>
+      rt.runPromise(Effect.flatMap(Effect.service(KubeApi), (kube) => kube.request({ method, path, body })));
+    await api("POST", depPath("openfaas-fn"), deployment("web", "functions/alpine:latest"));
+    await rt.runPromise(TestClock.adjust("15 seconds"));
+    const sets = () =>
+      cluster.store.list(Kinds.ReplicaSet, "openfaas-fn").items.sort((a, b) =>
+        Number(a.metadata.annotations["deployment.kubernetes.io/revision"]) -
+        Number(b.metadata.annotations["deployment.kubernetes.io/revision"])
+      );
+    const pods = () =>
+      cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) => !p.metadata.deletionTimestamp);
+    const d = cluster.store.get(Kinds.Deployment, "openfaas-fn", "web");
+    let [first] = sets();
+    assert.equal(sets().length, 1);
+    assert.equal(first.metadata.name, `web-${first.metadata.labels["pod-template-hash"]}`);
+    assert.deepEqual(first.metadata.ownerReferences.map((r: KObj) => [r.kind, r.uid]), [[
+      "Deployment",
+      d.metadata.uid,
+    ]]);
+    assert.equal(first.metadata.annotations["deployment.kubernetes.io/revision"], "1");
+    assert.deepEqual([first.spec.replicas, first.status.readyReplicas], [1, 1]);
+    assert.deepEqual(pods().map((p) => p.metadata.ownerReferences[0].kind), ["ReplicaSet"]);
+    assert.equal(pods()[0].metadata.ownerReferences[0].uid, first.metadata.uid);
+
+    // A new image: a second ReplicaSet (revision 2) takes over; the first is scaled to 0 and kept.
+    const changed = structuredClone(d);
+    changed.spec.template.spec.containers[0].image = "functions/alpine:3.20";
+    await api("PUT", depPath("openfaas-fn", "web"), changed);
+    await rt.runPromise(TestClock.adjust("30 seconds"));
+    assert.equal(sets().length, 2);
+    [first] = sets();
+    const second = sets()[1];
+    assert.equal(second.metadata.annotations["deployment.kubernetes.io/revision"], "2");
+    assert.deepEqual([first.spec.replicas, second.spec.replicas, second.status.readyReplicas], [0, 1, 1]);
+    assert.ok(pods().every((p) => p.metadata.ownerReferences[0].uid === second.metadata.uid));
+
+    // Deleting the Deployment removes its ReplicaSets; the pods terminate, then go.
+    await api("DELETE", depPath("openfaas-fn", "web"));
+    assert.equal(cluster.store.list(Kinds.ReplicaSet, "openfaas-fn").items.length, 0);
+    await rt.runPromise(TestClock.adjust("15 seconds"));
+    assert.equal(cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
   } finally {
     await rt.dispose();
   }
