@@ -126,10 +126,7 @@ export class Kubelet implements Controller {
         `SIGTERM received.. shutting down server in ${goDurationString(drainMs)}`,
       );
     }
-    this.patchStatus(r, (s, o) => {
-      s.conditions = this.conditions(o, false, r);
-      s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: false }];
-    });
+    this.markUnready(r);
     const killed = drainMs > graceMs;
     this.after(r, Math.min(drainMs, graceMs), () => {
       this.patchStatus(r, (s, o) => {
@@ -156,6 +153,14 @@ export class Kubelet implements Controller {
     this.store.mutate(Kinds.Pod, r.ns, r.name, (o) => {
       o.status ??= {};
       change(o.status, o);
+    });
+  }
+
+  /** The container stays up but fails its readiness probe (Ready condition False). */
+  private markUnready(r: PodRun) {
+    this.patchStatus(r, (s, o) => {
+      s.conditions = this.conditions(o, false, r);
+      s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: false }];
     });
   }
 
@@ -448,39 +453,28 @@ export class Kubelet implements Controller {
       const period = Math.max(1, probe.periodSeconds ?? 10) * 1000;
       return { first: initial + Math.ceil(Math.max(0, at - initial) / period) * period, period };
     };
-    const readiness = container.readinessProbe;
-    if (readiness) {
-      during(firstFailure(readiness).first, () => {
-        this.patchStatus(r, (s, o) => {
-          s.conditions = this.conditions(o, false, r);
-          s.containerStatuses = [{ ...o.status.containerStatuses[0], ready: false }];
-        });
-        recordEvent(
-          this.store,
-          this.env,
-          this.pod(r),
-          "Warning",
-          "Unhealthy",
-          `Readiness probe failed: ${probeText(readiness)}`,
-          "kubelet",
-        );
-      });
-    }
-    const liveness = container.livenessProbe;
-    if (!liveness) return;
-    const { first, period } = firstFailure(liveness);
-    const threshold = Math.max(1, liveness.failureThreshold ?? 3);
-    during(first, () => {
+    const unhealthyEvent = (probe: "Readiness" | "Liveness", spec: KObj) =>
       recordEvent(
         this.store,
         this.env,
         this.pod(r),
         "Warning",
         "Unhealthy",
-        `Liveness probe failed: ${probeText(liveness)}`,
+        `${probe} probe failed: ${probeText(spec)}`,
         "kubelet",
       );
-    });
+    const readiness = container.readinessProbe;
+    if (readiness) {
+      during(firstFailure(readiness).first, () => {
+        this.markUnready(r);
+        unhealthyEvent("Readiness", readiness);
+      });
+    }
+    const liveness = container.livenessProbe;
+    if (!liveness) return;
+    const { first, period } = firstFailure(liveness);
+    const threshold = Math.max(1, liveness.failureThreshold ?? 3);
+    during(first, () => unhealthyEvent("Liveness", liveness));
     during(first + (threshold - 1) * period, () => {
       recordEvent(
         this.store,
