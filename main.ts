@@ -3,6 +3,7 @@
  * backend (the built-in cluster simulator, or a real API server), and serves the
  * faas-provider HTTP API.
  */
+import { shutdownOnSignals } from "./src/shutdown.ts";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { ConfigError, helpText, loadConfig, parseArgs, type ProviderConfig } from "./src/config.ts";
 import { providerLayer } from "./src/provider/layer.ts";
@@ -91,14 +92,10 @@ const main = async () => {
     },
   }, app.fetch);
 
-  const shutdown = async (signal: string) => {
-    console.log(`${signal} received: shutting down`);
+  shutdownOnSignals(async () => {
     await server.shutdown();
     await runtime.dispose();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+  });
   await server.finished;
 };
 

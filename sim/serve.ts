@@ -11,6 +11,7 @@
  *   kubectl --kubeconfig /tmp/sim.kubeconfig get pods -A
  *   kubectl --kubeconfig /tmp/sim.kubeconfig top pods -n openfaas-fn
  */
+import { shutdownOnSignals } from "../src/shutdown.ts";
 import { Clock, Duration, Effect, Layer, ManagedRuntime } from "effect";
 import YAML from "yaml";
 import { type ApiRequest, type ApiResponse, type ParsedPath, parsePath } from "./apiserver.ts";
@@ -1155,14 +1156,10 @@ const main = async (args: readonly string[]) => {
       } get pods -A)`,
     );
   }
-  const shutdown = async (signal: string) => {
-    console.log(`${signal} received: shutting down`);
+  shutdownOnSignals(async () => {
     await sim.close();
     await runtime.dispose();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", () => void shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void shutdown("SIGTERM"));
+  });
   await sim.server.finished;
 };
 

@@ -99,6 +99,29 @@ const bindingTable = {
   cells: (o: KObj, now: number) => bindingCells(o, now),
 };
 
+/** A workload (Deployment, ReplicaSet): its own columns between name and age, then the template's (wide). */
+const workload = (columns: TableColumn[], cells: (o: KObj) => unknown[]): Printer => ({
+  columns: [
+    nameCol,
+    ...columns,
+    ageCol,
+    col("Containers", "Names of each container in the template.", 1),
+    col("Images", "Images referenced by each container in the template.", 1),
+    col("Selector", "Label selector for pods.", 1),
+  ],
+  cells: (o, now) => {
+    const c = images(o.spec?.template?.spec);
+    return [
+      o.metadata.name,
+      ...cells(o),
+      age(o, now),
+      c.containers,
+      c.images,
+      selectorText(o.spec?.selector?.matchLabels),
+    ];
+  },
+});
+
 const printers: Record<string, Printer> = {
   Pod: {
     columns: [
@@ -131,9 +154,8 @@ const printers: Record<string, Printer> = {
       ];
     },
   },
-  Deployment: {
-    columns: [
-      nameCol,
+  Deployment: workload(
+    [
       col("Ready", "Number of the pod with ready state"),
       col(
         "Up-to-date",
@@ -143,54 +165,21 @@ const printers: Record<string, Printer> = {
         "Available",
         "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
       ),
-      ageCol,
-      col("Containers", "Names of each container in the template.", 1),
-      col("Images", "Images referenced by each container in the template.", 1),
-      col(
-        "Selector",
-        "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
-        1,
-      ),
     ],
-    cells: (o, now) => {
-      const c = images(o.spec?.template?.spec);
-      return [
-        o.metadata.name,
-        `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
-        o.status?.updatedReplicas ?? 0,
-        o.status?.availableReplicas ?? 0,
-        age(o, now),
-        c.containers,
-        c.images,
-        selectorText(o.spec?.selector?.matchLabels),
-      ];
-    },
-  },
-  ReplicaSet: {
-    columns: [
-      nameCol,
+    (o) => [
+      `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
+      o.status?.updatedReplicas ?? 0,
+      o.status?.availableReplicas ?? 0,
+    ],
+  ),
+  ReplicaSet: workload(
+    [
       col("Desired", "Number of desired pods in a ReplicaSet.", 0, "integer"),
       col("Current", "Number of actually running pods in a ReplicaSet.", 0, "integer"),
       col("Ready", "Number of ready pods in a ReplicaSet.", 0, "integer"),
-      ageCol,
-      col("Containers", "Names of each container in the template.", 1),
-      col("Images", "Images referenced by each container in the template.", 1),
-      col("Selector", "Label selector for pods.", 1),
     ],
-    cells: (o, now) => {
-      const c = images(o.spec?.template?.spec);
-      return [
-        o.metadata.name,
-        o.spec?.replicas ?? 0,
-        o.status?.replicas ?? 0,
-        o.status?.readyReplicas ?? 0,
-        age(o, now),
-        c.containers,
-        c.images,
-        selectorText(o.spec?.selector?.matchLabels),
-      ];
-    },
-  },
+    (o) => [o.spec?.replicas ?? 0, o.status?.replicas ?? 0, o.status?.readyReplicas ?? 0],
+  ),
   Service: {
     columns: [
       nameCol,

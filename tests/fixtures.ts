@@ -1,4 +1,5 @@
-/** Kubernetes objects shared by the simulator tests. */
+/** Kubernetes objects and checks shared by the simulator tests. */
+import assert from "node:assert/strict";
 
 /** A function-like Deployment: label faas_function, one container with a readiness probe. */
 export const deploymentFixture = (
@@ -31,3 +32,21 @@ export const deploymentFixture = (
     ...extraSpec,
   },
 });
+
+/**
+ * The watch events of the shared scenario (create s1, s2, s3; update s2; delete s1), in order and with
+ * increasing resourceVersions, whichever transport delivered them.
+ */
+export const assertSecretWatchEvents = (
+  events: readonly { type: string; object: { metadata: { name?: string; resourceVersion?: string } } }[],
+) => {
+  assert.deepEqual(events.map((e) => `${e.type}:${e.object.metadata.name}`), [
+    "ADDED:s1",
+    "ADDED:s2",
+    "ADDED:s3",
+    "MODIFIED:s2",
+    "DELETED:s1",
+  ]);
+  const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
+  assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
+};

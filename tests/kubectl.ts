@@ -1,5 +1,6 @@
 /** kubectl against the simulator's HTTP facade, for tests (needs kubectl on PATH and --allow-run). */
 import { kubeconfigFor } from "../sim/serve.ts";
+import { runCommand } from "./command.ts";
 
 /** Where kubectl is, or undefined (tests that need it are then ignored). */
 export const kubectlPath = (() => {
@@ -18,17 +19,11 @@ export const kubectl = async (url: string, ...args: string[]) => {
   const dir = await Deno.makeTempDir({ prefix: "sim-kubectl-" });
   try {
     await Deno.writeTextFile(`${dir}/config`, kubeconfigFor(url));
-    const out = await new Deno.Command(kubectlPath!, {
-      args: ["--kubeconfig", `${dir}/config`, "--cache-dir", `${dir}/cache`, ...args],
-      env: { HOME: dir },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
+    return await runCommand(
+      kubectlPath!,
+      ["--kubeconfig", `${dir}/config`, "--cache-dir", `${dir}/cache`, ...args],
+      { HOME: dir },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

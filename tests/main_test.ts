@@ -4,22 +4,20 @@ import { Effect, ManagedRuntime } from "effect";
 import { SimCluster } from "../sim/cluster.ts";
 import { kubeconfigFor, serveSim } from "../sim/serve.ts";
 import { Kinds } from "../sim/kinds.ts";
+import { runCommand } from "./command.ts";
 
 const main = new URL("../main.ts", import.meta.url).pathname;
 
-const run = async (args: string[], env: Record<string, string> = {}) => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-run", main, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-};
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCommand(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-run",
+    main,
+    ...args,
+  ], env);
 
 Deno.test("main: --help lists flags and variables; bad configuration stops with one clear line", async () => {
   const help = await run(["--help"]);

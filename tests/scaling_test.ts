@@ -23,6 +23,15 @@ const deploy = async (h: Harness, service: string, labels: Record<string, string
   assert.equal(r.status, 202, r.text);
 };
 
+/** Advances time in 2 s steps until the function has `replicas`, at most `ms`; whether it got there. */
+const replicasWithin = async (h: Harness, name: string, replicas: number, ms: number) => {
+  for (let t = 0; t < ms; t += 2_000) {
+    await h.advance(2_000);
+    if ((await status(h, name)).replicas === replicas) return true;
+  }
+  return false;
+};
+
 /** Sends `rps` requests every virtual second for `seconds`, advancing time in between. */
 const load = async (
   h: Harness,
@@ -132,12 +141,10 @@ Deno.test("5 req/s against max 2 reaches 2 replicas within 60s and returns to 1 
     });
     assert.ok(reachedAt >= 0 && reachedAt < 60, `reached 2 replicas after ${reachedAt}s`);
     assert.equal((await status(h, "test-throughput-scaling")).replicas, 2, "never more than max");
-    let backAt = -1;
-    for (let s = 0; s < 120 && backAt < 0; s += 2) {
-      await h.advance(2_000);
-      if ((await status(h, "test-throughput-scaling")).replicas === 1) backAt = s;
-    }
-    assert.ok(backAt >= 0, "returned to 1 replica within 2 minutes");
+    assert.ok(
+      await replicasWithin(h, "test-throughput-scaling", 1, 120_000),
+      "returned to 1 replica within 2 minutes",
+    );
   }, scaling));
 
 Deno.test("min == max stays put under load", () =>
@@ -224,12 +231,10 @@ Deno.test("type=cpu scales on the metrics API's usage: up under CPU load, back t
       reactive[0].reason,
       /^\d+\.\d+ millicores \(\d+ pods, metrics API\); target 450\.00 per replica/,
     );
-    let backAt = -1;
-    for (let s = 0; s < 120 && backAt < 0; s += 2) {
-      await h.advance(2_000);
-      if ((await status(h, "burner")).replicas === 1) backAt = s;
-    }
-    assert.ok(backAt >= 0, "back to 1 replica within 2 minutes of the load stopping");
+    assert.ok(
+      await replicasWithin(h, "burner", 1, 120_000),
+      "back to 1 replica within 2 minutes of the load stopping",
+    );
   }, scaling));
 
 Deno.test("type=cpu without the metrics API falls back to requests in flight", () =>

@@ -17,6 +17,7 @@
  * A command may be named by a path in a standard bin directory (`/bin/cat`).
  */
 import { createHash } from "node:crypto";
+import { concatBytes } from "../../src/bytes.ts";
 
 /** A simulated file system: absolute path -> contents. */
 export type Files = ReadonlyMap<string, Uint8Array>;
@@ -45,18 +46,6 @@ export interface ShellResult {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const utf8 = (s: string) => encoder.encode(s);
-
-export const concatBytes = (chunks: readonly Uint8Array[]): Uint8Array => {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-};
 
 /** Where a command writes. */
 class Sink {

@@ -30,6 +30,7 @@ import {
   SecretRequest,
 } from "../domain/types.ts";
 import { providerName, release, sha } from "../version.ts";
+import { concatBytes } from "../bytes.ts";
 import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
 import { statusOf, textError } from "./errors.ts";
 
@@ -95,13 +96,7 @@ export const readBody = async (req: Request, limit: number): Promise<Uint8Array>
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 };
 
 const tooLarge = (limit: number) =>
