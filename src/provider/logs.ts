@@ -15,7 +15,7 @@ import { Caches } from "./caches.ts";
 import { Namespaces } from "./namespaces.ts";
 import { mapKube } from "./kubeerrors.ts";
 import { functionLabel } from "./translate.ts";
-import { InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
+import { InvalidRequest, type ProviderError } from "../domain/errors.ts";
 import type { LogMessage } from "../domain/types.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
 
@@ -78,7 +78,10 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
             const ns = yield* namespaces.resolve(req.namespace);
             const d = caches.deployments.get(ns, req.name);
             if (!d || d.metadata?.labels?.[functionLabel] === undefined) {
-              return yield* new NotFound({ message: `function ${req.name} not found in namespace ${ns}` });
+              // Not a 404: the Gateway turns a provider 404 on logs into 501 "not implemented".
+              return yield* new InvalidRequest({
+                message: `function ${req.name} not found in namespace ${ns}: no logs to read`,
+              });
             }
             const selector = `${functionLabel}=${req.name}`;
             const list = yield* mapKube(
