@@ -1,6 +1,6 @@
 /** SimTransport: the KubeApi seam served in process by the simulator's API server. */
 import { Effect, Layer, Queue, Stream } from "effect";
-import { errorFromStatus, KubeApi, KubeError } from "../src/kube/api.ts";
+import { errorFromStatus, KubeApi, KubeError, type WatchEvent } from "../src/kube/api.ts";
 import { SimCluster } from "./cluster.ts";
 import { ApiError } from "./store.ts";
 
@@ -35,7 +35,7 @@ export const SimTransport: Layer.Layer<KubeApi, never, SimCluster> = Layer.effec
         }),
       watch: <T>(path: string, query: Readonly<Record<string, string | undefined>> = {}) =>
         Stream.callback<
-          { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: T },
+          WatchEvent<T>,
           KubeError
         >(
           (queue) =>
@@ -44,7 +44,7 @@ export const SimTransport: Layer.Layer<KubeApi, never, SimCluster> = Layer.effec
                 try: () =>
                   api.watch(path, query, {
                     event: (type, object) => {
-                      Queue.offerUnsafe(queue, { type: type as "ADDED", object: object as T });
+                      Queue.offerUnsafe(queue, { type: type as WatchEvent["type"], object: object as T });
                     },
                     close: () => {
                       Queue.endUnsafe(queue);

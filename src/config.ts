@@ -9,6 +9,8 @@
  *
  * The module is pure: callers pass the environment and argument list in.
  */
+import { parseQuantity } from "./domain/validation.ts";
+import { isInCluster } from "./kube/incluster.ts";
 
 export interface ProbeTimings {
   initialDelaySeconds: number;
@@ -414,16 +416,15 @@ function strictEnvInt(env: Env, name: string, def: number): number {
   return strictInt(v, `environment variable ${name}`);
 }
 
-const QUANTITY = /^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$/;
-
 function quantitySetting(flags: Record<string, string | boolean>, flag: string, def: string): string {
   const p = pick(flags, flag, {});
   if (p === undefined) return def;
-  if (!QUANTITY.test(p.value)) {
+  const q = parseQuantity(p.value);
+  if (q === undefined || q.nanos <= 0n) {
     throw new ConfigError(
       `invalid value ${
         JSON.stringify(p.value)
-      } for ${p.source}: expected a Kubernetes quantity such as ${def}`,
+      } for ${p.source}: expected a positive Kubernetes quantity such as ${def}`,
     );
   }
   return p.value;
@@ -478,7 +479,7 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
 
   const kubeconfig = pick(flags, "kubeconfig", env, undefined, true)?.value;
   const master = pick(flags, "master", env, undefined, true)?.value;
-  const inCluster = (env.KUBERNETES_SERVICE_HOST ?? "") !== "";
+  const inCluster = isInCluster(env);
   const clusterSetting = pick(flags, "cluster", env);
   let cluster: "sim" | "kube";
   if (clusterSetting === undefined) {

@@ -555,6 +555,9 @@ Deno.test("loadConfig: invalid integer and quantity flags are errors", () => {
   assertConfigError(() => loadConfig({}, ["--sim-nodes=-2"]), "--sim-nodes", '"-2"');
   assertConfigError(() => loadConfig({}, ["--seed=x"]), "--seed", '"x"');
   assertConfigError(() => loadConfig({}, ["--sim-node-cpu=four"]), "--sim-node-cpu", '"four"');
+  // Valid by the quantity grammar alone, but not a usable node size.
+  assertConfigError(() => loadConfig({}, ["--sim-node-cpu=1e3000"]), "--sim-node-cpu", '"1e3000"');
+  assertConfigError(() => loadConfig({}, ["--sim-node-memory=0"]), "--sim-node-memory", '"0"');
   assertConfigError(() => loadConfig({}, ["--sim-node-memory=16GB"]), "--sim-node-memory", '"16GB"');
   assertConfigError(() => loadConfig({}, ["--sim-node-memory"]), "--sim-node-memory", "requires a value");
   assertConfigError(() => loadConfig({}, ["--cluster=aks"]), "--cluster", '"aks"');

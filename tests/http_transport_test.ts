@@ -507,12 +507,12 @@ Deno.test("http: watch parses events split across chunks and ends when the serve
   });
 });
 
-Deno.test("http: a watch ERROR event with 410 fails the stream with KubeError 410 Expired", async () => {
+Deno.test("http: a watch ERROR event fails the stream with its Status (410 Expired, 500)", async () => {
   const gone = JSON.stringify({
     type: "ERROR",
     object: status(410, "Expired", "too old resource version: 5 (120)"),
   });
-  const other = JSON.stringify({ type: "ERROR", object: status(500, "InternalError", "etcd hiccup") });
+  const failure = JSON.stringify({ type: "ERROR", object: status(500, "InternalError", "etcd hiccup") });
   await withServer(
     (req) =>
       new Response(
@@ -523,7 +523,7 @@ Deno.test("http: a watch ERROR event with 410 fails the stream with KubeError 41
               `${gone.slice(20)}\n`,
               `${ev("ADDED", "b", "7")}\n`,
             ]
-            : [`${other}\n`],
+            : [`${failure}\n`],
         ),
       ),
     async (server) => {
@@ -542,9 +542,11 @@ Deno.test("http: a watch ERROR event with 410 fails the stream with KubeError 41
       assert.equal(e.reason, "Expired");
       assert.equal(e.message, "too old resource version: 5 (120)");
 
-      // Other ERROR events are passed on for the caller to judge.
-      const events = await run(connection(server), (kube) => Stream.runCollect(kube.watch("/other")));
-      assert.deepEqual(Array.from(events).map((x) => x.type), ["ERROR"]);
+      // Any other ERROR event fails the watch with its own Status.
+      const other = await runError(connection(server), (kube) => Stream.runDrain(kube.watch("/other")));
+      assert.equal(other.status, 500);
+      assert.equal(other.reason, "InternalError");
+      assert.equal(other.message, "etcd hiccup");
     },
   );
 });

@@ -59,6 +59,10 @@ Deno.test("conflictRetry: re-runs the read-modify-write on 409 Conflict, not on 
   const exists = scripted([fail(409, "AlreadyExists")]);
   assert.ok(Exit.isFailure(await inVirtualTime(Effect.retry(exists.call, conflictRetry), 1_000)));
   assert.equal(exists.attempts.length, 1);
+  // A conflict that never goes away: 5 tries in all, as client-go's DefaultRetry.
+  const forever = scripted(Array.from({ length: 20 }, () => fail(409, "Conflict")));
+  assert.ok(Exit.isFailure(await inVirtualTime(Effect.retry(forever.call, conflictRetry), 1_000)));
+  assert.equal(forever.attempts.length, 5);
 });
 
 Deno.test("idempotentCreate: AlreadyExists on the first attempt is a real duplicate, after a retry it is ours", async () => {

@@ -30,7 +30,8 @@ export const isConflict = (e: KubeError) => e.status === 409 && e.reason === "Co
 export const isAlreadyExists = (e: KubeError) => e.status === 409 && e.reason === "AlreadyExists";
 export const isGone = (e: KubeError) => e.status === 410;
 
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+/** `ERROR` events never reach callers: transports turn them into a failed stream (KubeError). */
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";
 
 export interface WatchEvent<T = unknown> {
   readonly type: WatchEventType;

@@ -7,7 +7,7 @@
  *   (reason `ConnectionError` / `Timeout`); one retry after a 401 with fresh
  *   credentials.
  * - `watch`: `?watch=true`, the chunked body read line by line; an `ERROR` event
- *   carrying a 410 Status fails the stream with KubeError 410 so informers relist;
+ *   fails the stream with its Status as a KubeError (410: informers relist);
  *   the server closing the stream ends it; interrupting the stream aborts the fetch.
  * - `lines`: a text body (e.g. `pods/x/log?follow=true`) streamed line by line.
  */
@@ -386,12 +386,14 @@ export const makeHttpKubeApi = (
           }),
         );
       }
-      if (ev.type === "ERROR" && isObj(ev.object) && ev.object.code === 410) {
-        const s = ev.object as { reason?: string; message?: string };
+      // An ERROR event carries a Status: the watch fails with it (410 Expired makes informers relist).
+      if (ev.type === "ERROR") {
+        const s = (isObj(ev.object) ? ev.object : {}) as { code?: number; reason?: string; message?: string };
+        const code = typeof s.code === "number" ? s.code : 500;
         return Effect.fail(
-          errorFromStatus(410, {
-            reason: s.reason || "Expired",
-            message: s.message ?? "resource version expired",
+          errorFromStatus(code, {
+            reason: s.reason || (code === 410 ? "Expired" : undefined),
+            message: s.message ?? (code === 410 ? "resource version expired" : "watch failed"),
           }),
         );
       }

@@ -9,7 +9,7 @@ import { isGone, KubeApi, type KubeError, type WatchEvent } from "./api.ts";
 import { watchReconnect } from "./retry.ts";
 
 export interface ObjectMetaLike {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string };
 }
 
 export interface Informer<T extends ObjectMetaLike> {
@@ -28,16 +28,12 @@ export interface Informer<T extends ObjectMetaLike> {
   readonly version: () => number;
   /** The last list/watch failure, until the next successful list (undefined when healthy). */
   readonly lastError: () => string | undefined;
-  /** Number of (re)lists, for tests and metrics. */
-  readonly lists: () => number;
 }
 
 export interface InformerOptions {
   /** Collection path across namespaces or in one, e.g. `/apis/apps/v1/deployments`. */
   readonly path: string;
   readonly labelSelector?: string;
-  /** Called after each change is applied (for metrics or triggers). */
-  readonly onChange?: (type: string, obj: unknown) => void;
   /** Relist this often even when the watch is healthy (a periodic resync), in milliseconds. */
   readonly resyncMs?: number;
 }
@@ -59,7 +55,6 @@ export const makeInformer = <T extends ObjectMetaLike>(
     const tombstones = new Map<string, string>();
     const synced = yield* Deferred.make<void>();
     let rv = "";
-    let lists = 0;
     let version = 0;
     let lastError: string | undefined;
 
@@ -73,6 +68,8 @@ export const makeInformer = <T extends ObjectMetaLike>(
 
     const put = (obj: T, fromWriter: boolean) => {
       const m = obj.metadata ?? {};
+      // Being deleted (e.g. a foreground delete waiting for its pods): gone for the provider's purposes.
+      if (m.deletionTimestamp) return drop(m.namespace, m.name!, m.resourceVersion);
       const existing = current(m.namespace, m.name!);
       if (existing && isOlder(m.resourceVersion, existing.metadata?.resourceVersion)) return;
       const tomb = tombstones.get(key(m.namespace, m.name!));
@@ -87,7 +84,10 @@ export const makeInformer = <T extends ObjectMetaLike>(
       const existing = current(ns, name);
       if (existing && atRv && isOlder(atRv, existing.metadata?.resourceVersion)) return;
       if (byNamespace.get(ns ?? "")?.delete(name)) version++;
-      tombstones.set(key(ns, name), atRv ?? existing?.metadata?.resourceVersion ?? "");
+      // Without a resourceVersion no later event can be told apart from a stale one: keep no tombstone.
+      const tomb = atRv ?? existing?.metadata?.resourceVersion;
+      if (tomb === undefined || tomb === "") return;
+      tombstones.set(key(ns, name), tomb);
       if (tombstones.size > 10_000) tombstones.delete(tombstones.keys().next().value!);
     };
 
@@ -97,7 +97,6 @@ export const makeInformer = <T extends ObjectMetaLike>(
       if (e.type === "BOOKMARK") return;
       if (e.type === "DELETED") drop(m.namespace, m.name!, m.resourceVersion);
       else put(e.object, false);
-      options.onChange?.(e.type, e.object);
     };
 
     const relist = Effect.gen(function* () {
@@ -110,7 +109,6 @@ export const makeInformer = <T extends ObjectMetaLike>(
       version++;
       for (const item of list.items) put(item, true);
       rv = list.metadata.resourceVersion;
-      lists++;
       lastError = undefined;
       yield* Deferred.succeed(synced, undefined);
     });
@@ -123,20 +121,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
           resourceVersion: rv,
           allowWatchBookmarks: "true",
         }).pipe(
-          Stream.runForEach((e) => {
-            if (e.type === "ERROR") {
-              const status = e.object as unknown as { code?: number; message?: string };
-              return Effect.fail(
-                {
-                  _tag: "KubeError",
-                  status: status.code ?? 500,
-                  reason: "Expired",
-                  message: status.message ?? "",
-                } as KubeError,
-              );
-            }
-            return Effect.sync(() => apply(e));
-          }),
+          Stream.runForEach((e) => Effect.sync(() => apply(e))),
         );
       }
     });
@@ -175,7 +160,6 @@ export const makeInformer = <T extends ObjectMetaLike>(
       resourceVersion: () => rv,
       version: () => version,
       lastError: () => lastError,
-      lists: () => lists,
     } satisfies Informer<T>;
   });
 
@@ -190,5 +174,4 @@ export const emptyInformer = <T extends ObjectMetaLike>(): Informer<T> => ({
   resourceVersion: () => "",
   version: () => 0,
   lastError: () => undefined,
-  lists: () => 0,
 });

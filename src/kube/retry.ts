@@ -33,7 +33,8 @@ export const apiRetry = Schedule.min([Schedule.exponential("100 millis", 2), Sch
 export const conflictRetry = Schedule.spaced("10 millis").pipe(
   Schedule.jittered,
   Schedule.setInputType<KubeError>(),
-  Schedule.while(({ input, attempt }) => isConflict(input) && attempt <= 5),
+  // `attempt` counts from 1 at the first failure: 4 retries after it, 5 tries in all.
+  Schedule.while(({ input, attempt }) => isConflict(input) && attempt < 5),
 );
 
 /** watchReconnect: back-off between failed list/watch attempts of an informer, capped at 30 s. */
@@ -53,6 +54,23 @@ export const withApiRetry = <A, R>(effect: Effect.Effect<A, KubeError, R>): Effe
   );
 
 /**
+ * Runs `effect` under apiRetry; when a *retried* attempt fails with `after` (an error an earlier attempt,
+ * whose answer was lost, may have caused), `recover` decides the outcome instead.
+ */
+const recoverAfterRetry = <A, B, R, R2>(
+  effect: Effect.Effect<A, KubeError, R>,
+  after: (e: KubeError) => boolean,
+  recover: (e: KubeError) => Effect.Effect<B, KubeError, R2>,
+): Effect.Effect<A | B, KubeError, R | R2> =>
+  Effect.suspend(() => {
+    let attempts = 0;
+    return withApiRetry(Effect.suspend(() => {
+      attempts++;
+      return effect;
+    })).pipe(Effect.catchIf((e: KubeError) => after(e) && attempts > 1, recover));
+  });
+
+/**
  * A create under apiRetry that stays idempotent: when a retried attempt gets
  * AlreadyExists, an earlier attempt may have succeeded with its answer lost;
  * `ours` reads the object and returns it when it is the one we created.
@@ -61,29 +79,14 @@ export const idempotentCreate = <A, R, R2>(
   create: Effect.Effect<A, KubeError, R>,
   ours: Effect.Effect<A | undefined, KubeError, R2>,
 ): Effect.Effect<A, KubeError, R | R2> =>
-  Effect.suspend(() => {
-    let attempts = 0;
-    return withApiRetry(Effect.suspend(() => {
-      attempts++;
-      return create;
-    })).pipe(
-      Effect.catchIf(
-        (e: KubeError) => isAlreadyExists(e) && attempts > 1,
-        (e) => Effect.flatMap(ours, (a) => (a === undefined ? Effect.fail(e) : Effect.succeed(a))),
-      ),
-    );
-  });
+  recoverAfterRetry(
+    create,
+    isAlreadyExists,
+    (e) => Effect.flatMap(ours, (a) => (a === undefined ? Effect.fail(e) : Effect.succeed(a))),
+  );
 
 /** A delete under apiRetry that stays idempotent: NotFound after a retried attempt means an earlier one succeeded. */
 export const idempotentDelete = <A, R>(
   del: Effect.Effect<A, KubeError, R>,
 ): Effect.Effect<A | undefined, KubeError, R> =>
-  Effect.suspend(() => {
-    let attempts = 0;
-    return withApiRetry(Effect.suspend(() => {
-      attempts++;
-      return del;
-    })).pipe(
-      Effect.catchIf((e: KubeError) => isNotFound(e) && attempts > 1, () => Effect.succeed(undefined)),
-    );
-  });
+  recoverAfterRetry(del, isNotFound, () => Effect.succeed(undefined));
