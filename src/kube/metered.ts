@@ -1,36 +1,65 @@
-/** KubeApi with every call counted and timed in /metrics. */
+/**
+ * KubeApi with every call counted and timed in /metrics. The transport does not hand back the status
+ * of a success, so successes are counted as `code="2xx"`; failures carry their status (0: no answer).
+ */
 import { Effect, Stream } from "effect";
-import type { KubeApiShape } from "./api.ts";
+import type { KubeApiShape, KubeError } from "./api.ts";
 import { metrics } from "../metrics/registry.ts";
+
+const failed = (verb: string, e: KubeError) => {
+  metrics.kubeRequests.inc({ verb, code: String(e.status) });
+  metrics.kubeErrors.inc({ verb, code: String(e.status) });
+};
+
+/** A stream counted once: as a success at its first element or clean end, or as a failure with its status. */
+const meteredStream = <A>(
+  verb: string,
+  open: () => Stream.Stream<A, KubeError>,
+): Stream.Stream<A, KubeError> =>
+  Stream.suspend(() => {
+    let counted = false;
+    const ok = () => {
+      if (counted) return;
+      counted = true;
+      metrics.kubeRequests.inc({ verb, code: "2xx" });
+    };
+    return open().pipe(
+      Stream.tap(() => Effect.sync(ok)),
+      Stream.tapError((e) =>
+        Effect.sync(() => {
+          if (!counted) {
+            counted = true;
+            failed(verb, e);
+          } else metrics.kubeErrors.inc({ verb, code: String(e.status) });
+        })
+      ),
+      Stream.onEnd(Effect.sync(ok)),
+    );
+  });
 
 export const meter = (kube: KubeApiShape): KubeApiShape => ({
   request: <T>(req: Parameters<KubeApiShape["request"]>[0]) => {
     const verb = req.method;
     return Effect.suspend(() => {
       const started = performance.now();
-      const done = (code: number) => {
-        metrics.kubeRequests.inc({ verb, code: String(code) });
-        metrics.kubeDuration.observe({ verb }, (performance.now() - started) / 1000);
-      };
+      const timed = () => metrics.kubeDuration.observe({ verb }, (performance.now() - started) / 1000);
       return kube.request<T>(req).pipe(
-        Effect.tap(() => Effect.sync(() => done(req.method === "POST" ? 201 : 200))),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            metrics.kubeRequests.inc({ verb, code: "2xx" });
+            timed();
+          })
+        ),
         Effect.tapError((e) =>
           Effect.sync(() => {
-            done(e.status);
-            metrics.kubeErrors.inc({ verb, code: String(e.status) });
+            failed(verb, e);
+            timed();
           })
         ),
       );
     });
   },
   watch: <T>(path: string, query?: Readonly<Record<string, string | undefined>>) =>
-    Stream.suspend(() => {
-      metrics.kubeRequests.inc({ verb: "WATCH", code: "200" });
-      return kube.watch<T>(path, query);
-    }),
-  lines: (path, query) =>
-    Stream.suspend(() => {
-      metrics.kubeRequests.inc({ verb: "GET", code: "200" });
-      return kube.lines(path, query);
-    }),
+    meteredStream("WATCH", () => kube.watch<T>(path, query)),
+  lines: (path, query) => meteredStream("GET", () => kube.lines(path, query)),
 });
