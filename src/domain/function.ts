@@ -12,15 +12,15 @@ import {
   validateResources,
 } from "./validation.ts";
 import { validateScalingLabels } from "../scaling/policy.ts";
-import { profileAnnotation, profileNames } from "../provider/profiles.ts";
 import { parseGoDurationNs } from "../config.ts";
 import {
+  functionLabel,
   probeDelayAnnotation as probeDelay,
   probePathAnnotation as probePath,
-} from "../provider/translate.ts";
-
-/** Labels the provider owns; a user value would break selectors. */
-export const reservedLabels = ["faas_function", "pod-template-hash"];
+  profileAnnotation,
+  profileNames,
+  serviceAccountAnnotation,
+} from "./keys.ts";
 
 export const validateNamespaceName = (field: string, ns: string): string | undefined =>
   ns === "" ? undefined : validateDnsLabel(field, ns);
@@ -58,14 +58,12 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
     () => validateLabels("labels", req.labels ?? {}),
     () => validateScalingLabels(req.labels),
     () => {
-      for (const k of reservedLabels) {
-        if (k !== "faas_function" && req.labels && k in req.labels) {
-          return `labels: "${k}" is reserved for the provider`;
-        }
+      if (req.labels && "pod-template-hash" in req.labels) {
+        return `labels: "pod-template-hash" is reserved for the provider`;
       }
-      const own = req.labels?.faas_function;
+      const own = req.labels?.[functionLabel];
       if (own !== undefined && own !== req.service) {
-        return `labels: "faas_function" is set by the provider and must equal the service name "${req.service}"`;
+        return `labels: "${functionLabel}" is set by the provider and must equal the service name "${req.service}"`;
       }
     },
     () => validateAnnotations("annotations", req.annotations ?? {}),
@@ -80,8 +78,8 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
       }
     },
     () => {
-      const account = req.annotations?.["com.openfaas.serviceaccount"];
-      if (account) return validateDnsSubdomain("annotations.com.openfaas.serviceaccount", account);
+      const account = req.annotations?.[serviceAccountAnnotation];
+      if (account) return validateDnsSubdomain(`annotations.${serviceAccountAnnotation}`, account);
     },
     () => {
       for (const name of profileNames(req.annotations)) {

@@ -16,19 +16,7 @@ import type { Profile } from "../kube/resources.ts";
 
 export type { Profile, ProfileSpec } from "../kube/resources.ts";
 
-export const profileAnnotation = "com.openfaas.profile";
-
-/** The profile names of a function's annotations, in order, without blanks or repeats. */
-export const profileNames = (annotations: Readonly<Record<string, string>> | null | undefined): string[] => {
-  const raw = annotations?.[profileAnnotation];
-  if (raw === undefined) return [];
-  const out: string[] = [];
-  for (const part of raw.split(",")) {
-    const name = part.trim();
-    if (name !== "" && !out.includes(name)) out.push(name);
-  }
-  return out;
-};
+export { profileAnnotation, profileNames } from "../domain/keys.ts";
 
 /** Deep equality of JSON values (key order ignored). */
 const same = (a: unknown, b: unknown): boolean => {

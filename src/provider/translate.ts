@@ -3,6 +3,13 @@
  * (faas-netes "classic" behaviour): FunctionDeployment -> Deployment + Service,
  * an update applied to an existing Deployment, and Deployment -> FunctionStatus.
  */
+import {
+  functionLabel,
+  probeDelayAnnotation,
+  probePathAnnotation,
+  scaleMinOf,
+  serviceAccountAnnotation,
+} from "../domain/keys.ts";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Container, EnvVar, Service, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import type { FunctionDeployment, FunctionResources, FunctionStatus } from "../domain/types.ts";
@@ -10,9 +17,8 @@ import { canonicalQuantity, kubernetesQuantityString, parseConstraint } from "..
 import { parseDuration, parseGoDurationNs, type ProbeTimings } from "../config.ts";
 import { applyProfiles, type Profile, removeProfiles } from "./profiles.ts";
 
-export const functionLabel = "faas_function";
+export { functionLabel } from "../domain/keys.ts";
 export const secretsMountPath = "/var/openfaas/secrets";
-export const scaleMinLabel = "com.openfaas.scale.min";
 export const functionPort = 8080;
 
 /** What translation needs from configuration. */
@@ -33,14 +39,6 @@ export interface SecretRef {
 
 export const isPullSecret = (s: SecretRef) =>
   s.type === "kubernetes.io/dockercfg" || s.type === "kubernetes.io/dockerconfigjson";
-
-/** Initial replicas: `com.openfaas.scale.min` when it parses and is > 0, else 1. */
-export const initialReplicas = (labels: Record<string, string> | null | undefined): number => {
-  const raw = labels?.[scaleMinLabel];
-  if (raw === undefined || !/^\d+$/.test(raw.trim())) return 1;
-  const n = Number(raw.trim());
-  return n > 0 ? n : 1;
-};
 
 export const annotationsFor = (req: FunctionDeployment): Record<string, string> => ({
   "prometheus.io.scrape": "false",
@@ -89,10 +87,6 @@ const fromResourceList = (r: Record<string, string> | undefined): FunctionResour
   for (const k of resourceKeys) if (r[k]) out[k] = canonicalOf(r[k]);
   return Object.keys(out).length > 0 ? out : undefined;
 };
-
-/** Classic per-function probe overrides: an HTTP path (which implies an HTTP probe) and an initial delay. */
-export const probePathAnnotation = "com.openfaas.health.http.path";
-export const probeDelayAnnotation = "com.openfaas.health.http.initialDelay";
 
 /** `com.openfaas.health.http.initialDelay` in whole seconds (a Go duration, e.g. `30s`), if valid. */
 export const probeInitialDelaySeconds = (
@@ -201,7 +195,7 @@ export const toKubernetes = (
 ): { deployment: Deployment; service: Service } => {
   const annotations = annotationsFor(req);
   const { volumes, mounts, pullSecrets } = storageFor(req, secrets);
-  const serviceAccount = annotations["com.openfaas.serviceaccount"];
+  const serviceAccount = annotations[serviceAccountAnnotation];
   const deployment: Deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -212,7 +206,7 @@ export const toKubernetes = (
       annotations,
     },
     spec: {
-      replicas: initialReplicas(req.labels),
+      replicas: scaleMinOf(req.labels) ?? 1,
       selector: { matchLabels: { [functionLabel]: req.service } },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       revisionHistoryLimit: 10,
@@ -274,7 +268,7 @@ export const applyUpdate = (
   podSpec.containers = [container, ...podSpec.containers.slice(1)];
   podSpec.nodeSelector = nodeSelectorFor(req.constraints);
   podSpec.terminationGracePeriodSeconds = terminationGracePeriod(req);
-  const serviceAccount = annotations["com.openfaas.serviceaccount"];
+  const serviceAccount = annotations[serviceAccountAnnotation];
   if (serviceAccount) podSpec.serviceAccountName = serviceAccount;
   else delete podSpec.serviceAccountName;
   if (pullSecrets.length > 0) podSpec.imagePullSecrets = pullSecrets;
@@ -291,8 +285,8 @@ export const applyUpdate = (
   };
   d.metadata = { ...d.metadata, labels: podLabels(req), annotations };
   // Like faas-netes: only a positive scale.min resets replicas; otherwise autoscaling's choice stays.
-  const min = Number(req.labels?.[scaleMinLabel]?.trim());
-  if (Number.isInteger(min) && min > 0) spec.replicas = min;
+  const min = scaleMinOf(req.labels);
+  if (min !== undefined) spec.replicas = min;
   return d;
 };
 
