@@ -12,13 +12,14 @@ import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from 
 import { AppConfig } from "./appconfig.ts";
 import { Caches } from "./caches.ts";
 import { Namespaces } from "./namespaces.ts";
-import { fromKube, mapKube } from "./kubeerrors.ts";
+import { kubeErrors, mapKube } from "./kubeerrors.ts";
 import {
   applyServiceUpdate,
   applyUpdate,
   functionLabel,
   isPullSecret,
   type SecretRef,
+  serviceFor,
   toFunctionStatus,
   toKubernetes,
 } from "./translate.ts";
@@ -28,7 +29,7 @@ import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
 import { readinessOf } from "./health.ts";
 import { type Profile, profileAnnotation, profileNames } from "./profiles.ts";
-import { ImageCheck } from "./imagecheck.ts";
+import { dockerAuths, ImageCheck } from "./imagecheck.ts";
 
 export interface FunctionsShape {
   list(namespace?: string): Effect.Effect<FunctionStatus[], ProviderError>;
@@ -87,6 +88,15 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const notFound = (name: string, ns: string) =>
         new NotFound({ message: `function ${name} not found in namespace ${ns}` });
 
+      /** The function's namespace (resolved) and its Deployment from the cache, or NotFound. */
+      const existing = (name: string, namespace: string | undefined) =>
+        Effect.gen(function* () {
+          const ns = yield* namespaces.resolve(namespace);
+          const d = deployments.get(ns, name);
+          if (!isFunction(d)) return yield* notFound(name, ns);
+          return { ns, d };
+        });
+
       const checkName = (name: string) => {
         const m = validateDnsLabel("name", name);
         return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.void;
@@ -94,24 +104,22 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
 
       /** Looks up the named secrets in the function's namespace; any missing one is a 400. */
       const resolveSecrets = (names: readonly string[], ns: string) =>
-        Effect.forEach(
-          names,
-          (name) =>
-            k8s.secrets.get(ns, name).pipe(
-              withApiRetry,
-              Effect.map((s): SecretRef => ({ name, type: s.type, keys: Object.keys(s.data ?? {}) })),
-              Effect.catchIf(
-                (e: KubeError) => isNotFound(e),
-                () =>
-                  Effect.fail(
-                    new InvalidRequest({ message: `secrets: secret "${name}" not found in namespace ${ns}` }),
-                  ),
-              ),
-              Effect.mapError((
-                e,
-              ) => ("_tag" in e && e._tag === "KubeError" ? fromKube(e as KubeError) : e as ProviderError)),
-            ),
-        );
+        Effect.forEach(names, (name) =>
+          k8s.secrets.get(ns, name).pipe(
+            withApiRetry,
+            Effect.map((s): SecretRef => {
+              const ref = { name, type: s.type, keys: Object.keys(s.data ?? {}) };
+              return isPullSecret(ref) ? { ...ref, auths: dockerAuths(s) } : ref;
+            }),
+            kubeErrors({
+              notFound: () =>
+                new InvalidRequest({ message: `secrets: secret "${name}" not found in namespace ${ns}` }),
+            }),
+          ));
+
+      /** The credentials of the function's pull secrets, for the image check. */
+      const pullAuths = (secrets: readonly SecretRef[]) =>
+        Object.assign({}, ...secrets.map((s) => s.auths ?? {}));
 
       /**
        * The named Profiles from `profiles_namespace`, in order. A missing one fails the request (400)
@@ -122,21 +130,14 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           k8s.profiles.get(config.profilesNamespace, name).pipe(
             withApiRetry,
             Effect.map((p): Profile | undefined => p),
-            Effect.catchIf(
-              (e: KubeError) => isNotFound(e),
-              () =>
-                required
-                  ? Effect.fail(
-                    new InvalidRequest({
-                      message:
-                        `annotations: ${profileAnnotation}: profile "${name}" not found in namespace ${config.profilesNamespace}`,
-                    }),
-                  )
-                  : Effect.succeed(undefined),
-            ),
-            Effect.mapError((
-              e,
-            ) => ("_tag" in e && e._tag === "KubeError" ? fromKube(e as KubeError) : e as ProviderError)),
+            Effect.catchIf((e: KubeError) => !required && isNotFound(e), () => Effect.succeed(undefined)),
+            kubeErrors({
+              notFound: () =>
+                new InvalidRequest({
+                  message:
+                    `annotations: ${profileAnnotation}: profile "${name}" not found in namespace ${config.profilesNamespace}`,
+                }),
+            }),
           )).pipe(Effect.map((ps) => ps.filter((p): p is Profile => p !== undefined)));
 
       const validated = (req: FunctionDeployment) => {
@@ -154,7 +155,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             });
           }
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
-          yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
+          yield* imageCheck.check(req.image, pullAuths(secrets));
           const profiles = yield* loadProfiles(profileNames(req.annotations), true);
           const { deployment, service } = toKubernetes(req, ns, secrets, config, profiles);
           const created = yield* idempotentCreate(
@@ -170,11 +171,10 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
               ),
             ),
           ).pipe(
-            Effect.mapError((e) =>
-              isAlreadyExists(e)
-                ? new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` })
-                : fromKube(e)
-            ),
+            kubeErrors({
+              alreadyExists: () =>
+                new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` }),
+            }),
           );
           deployments.upsert(created);
           yield* k8s.services.create(ns, service).pipe(
@@ -203,15 +203,14 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const update = (input: FunctionDeployment) =>
         Effect.gen(function* () {
           const req = yield* validated(input);
-          const ns = yield* namespaces.resolve(req.namespace);
-          if (!isFunction(deployments.get(ns, req.service))) return yield* notFound(req.service, ns);
+          const { ns, d } = yield* existing(req.service, req.namespace);
           const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
-          yield* imageCheck.check(req.image, ns, secrets.filter(isPullSecret).map((s) => s.name));
+          yield* imageCheck.check(req.image, pullAuths(secrets));
           const rolloutId = String(yield* Clock.currentTimeNanos);
           const wanted = profileNames(req.annotations);
           const apply = yield* loadProfiles(wanted, true);
           // Profiles the function named before but not now are taken off first.
-          const before = profileNames(deployments.get(ns, req.service)?.spec?.template.metadata?.annotations);
+          const before = profileNames(d.spec?.template.metadata?.annotations);
           const remove = yield* loadProfiles(before.filter((n) => !wanted.includes(n)), false);
           const updated = yield* k8s.deployments.get(ns, req.service).pipe(
             Effect.flatMap((current) =>
@@ -223,12 +222,11 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             ),
             Effect.retry(conflictRetry),
             withApiRetry,
-            Effect.mapError((e) => (isNotFound(e) ? notFound(req.service, ns) : fromKube(e))),
+            kubeErrors({ notFound: () => notFound(req.service, ns) }),
           );
           deployments.upsert(updated);
           yield* upsertService(ns, req).pipe(
-            Effect.catchIf(isNotFound, () =>
-              k8s.services.create(ns, toKubernetes(req, ns, secrets, config).service)),
+            Effect.catchIf(isNotFound, () => k8s.services.create(ns, serviceFor(req, ns))),
             mapKube,
           );
           yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
@@ -237,11 +235,10 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const remove = (name: string, namespace?: string) =>
         Effect.gen(function* () {
           yield* checkName(name);
-          const ns = yield* namespaces.resolve(namespace);
-          if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
+          const { ns } = yield* existing(name, namespace);
           const gone = yield* idempotentDelete(
             k8s.deployments.remove(ns, name, { propagationPolicy: "Foreground" }),
-          ).pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+          ).pipe(kubeErrors({ notFound: () => notFound(name, ns) }));
           deployments.remove(ns, name, gone?.metadata?.resourceVersion);
           yield* k8s.services.remove(ns, name).pipe(
             withApiRetry,
@@ -259,11 +256,10 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
               message: `replicas: ${replicas} must be a non-negative integer`,
             });
           }
-          const ns = yield* namespaces.resolve(namespace);
-          if (!isFunction(deployments.get(ns, name))) return yield* notFound(name, ns);
+          const { ns } = yield* existing(name, namespace);
           const updated = yield* k8s.deployments.patch(ns, name, { spec: { replicas } }).pipe(
             withApiRetry,
-            Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))),
+            kubeErrors({ notFound: () => notFound(name, ns) }),
           );
           deployments.upsert(updated);
         });
@@ -286,9 +282,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         status: (name, namespace) =>
           Effect.gen(function* () {
             yield* checkName(name);
-            const ns = yield* namespaces.resolve(namespace);
-            const d = deployments.get(ns, name);
-            if (!isFunction(d)) return yield* notFound(name, ns);
+            const { ns, d } = yield* existing(name, namespace);
             return statusOf(d, () => podsByFunction(ns));
           }),
         deploy,

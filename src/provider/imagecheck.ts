@@ -7,18 +7,15 @@
  */
 import { Context, Effect, Layer } from "effect";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
-import { KubeApi } from "../kube/api.ts";
-import { resources } from "../kube/resources.ts";
 import { InvalidRequest } from "../domain/errors.ts";
 import { parseImageRef } from "../domain/validation.ts";
 
 export interface ImageCheckShape {
-  /** Fails with a 400 naming the image and the registry's answer when the image cannot be pulled. */
-  check(
-    image: string,
-    namespace: string,
-    pullSecrets: readonly string[],
-  ): Effect.Effect<void, InvalidRequest>;
+  /**
+   * Fails with a 400 naming the image and the registry's answer when the image cannot be pulled.
+   * `auths` are the function's pull-secret credentials (`host -> base64(user:password)`).
+   */
+  check(image: string, auths: Readonly<Record<string, string>>): Effect.Effect<void, InvalidRequest>;
 }
 
 export class ImageCheck extends Context.Service<ImageCheck, ImageCheckShape>()("faas/provider/ImageCheck") {
@@ -26,26 +23,16 @@ export class ImageCheck extends Context.Service<ImageCheck, ImageCheckShape>()("
 
   /** Checks against the image's registry over HTTPS (plain HTTP for localhost / 127.0.0.0/8, as Docker allows). */
   static registry = (options: { timeoutMs?: number } = {}) =>
-    Layer.effect(
+    Layer.succeed(
       ImageCheck,
-      Effect.gen(function* () {
-        const k8s = resources(yield* KubeApi);
-        const credentialsFrom = (namespace: string, names: readonly string[]) =>
-          Effect.forEach(names, (name) =>
-            k8s.secrets.get(namespace, name).pipe(
-              Effect.map((s) => dockerAuths(s)),
-              Effect.orElseSucceed(() => ({})),
-            )).pipe(Effect.map((all) => Object.assign({}, ...all) as Record<string, string>));
-        return ImageCheck.of({
-          check: (image, namespace, pullSecrets) =>
-            Effect.gen(function* () {
-              const auths = yield* credentialsFrom(namespace, pullSecrets);
-              const problem = yield* Effect.promise(() =>
-                manifestProblem(image, { auths, timeoutMs: options.timeoutMs ?? 10_000 })
-              );
-              if (problem) return yield* new InvalidRequest({ message: `image: ${problem}` });
-            }),
-        });
+      ImageCheck.of({
+        check: (image, auths) =>
+          Effect.gen(function* () {
+            const problem = yield* Effect.promise(() =>
+              manifestProblem(image, { auths: { ...auths }, timeoutMs: options.timeoutMs ?? 10_000 })
+            );
+            if (problem) return yield* new InvalidRequest({ message: `image: ${problem}` });
+          }),
       }),
     );
 }

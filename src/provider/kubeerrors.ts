@@ -9,7 +9,17 @@ import {
   type ProviderError,
 } from "../domain/errors.ts";
 
-export const fromKube = (e: KubeError): ProviderError => {
+/** What a use case says instead of the generic mapping, e.g. "function x not found in namespace y". */
+export interface KubeOverrides {
+  /** 404 (NotFound) and 410 (Gone). */
+  readonly notFound?: () => ProviderError;
+  /** 409 AlreadyExists and Conflict. */
+  readonly alreadyExists?: () => ProviderError;
+}
+
+export const fromKube = (e: KubeError, overrides: KubeOverrides = {}): ProviderError => {
+  if ((e.status === 404 || e.status === 410) && overrides.notFound) return overrides.notFound();
+  if (e.status === 409 && overrides.alreadyExists) return overrides.alreadyExists();
   switch (e.status) {
     case 404:
     case 410:
@@ -28,5 +38,11 @@ export const fromKube = (e: KubeError): ProviderError => {
   }
 };
 
-export const mapKube = <A, R>(effect: Effect.Effect<A, KubeError, R>): Effect.Effect<A, ProviderError, R> =>
-  Effect.mapError(effect, fromKube);
+export const mapKube = <A, R>(
+  effect: Effect.Effect<A, KubeError, R>,
+  overrides?: KubeOverrides,
+): Effect.Effect<A, ProviderError, R> => Effect.mapError(effect, (e) => fromKube(e, overrides));
+
+/** `mapKube` with overrides, for a pipe. */
+export const kubeErrors = (overrides: KubeOverrides) => <A, R>(effect: Effect.Effect<A, KubeError, R>) =>
+  mapKube(effect, overrides);

@@ -4,12 +4,12 @@
  * secret. Values are write-only: never returned, never logged.
  */
 import { Context, Effect, Layer } from "effect";
-import { isNotFound, KubeApi } from "../kube/api.ts";
+import { KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
 import { Namespaces } from "./namespaces.ts";
 import { Caches, managedByLabel, managedByValue } from "./caches.ts";
-import { fromKube } from "./kubeerrors.ts";
+import { kubeErrors } from "./kubeerrors.ts";
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { SecretRequest } from "../domain/types.ts";
 import { validateSecretName } from "../domain/validation.ts";
@@ -90,11 +90,10 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
                 ),
               ),
             ).pipe(
-              Effect.mapError((e) =>
-                e.status === 409
-                  ? new AlreadyExists({ message: `secret ${req.name} already exists in namespace ${ns}` })
-                  : fromKube(e)
-              ),
+              kubeErrors({
+                alreadyExists: () =>
+                  new AlreadyExists({ message: `secret ${req.name} already exists in namespace ${ns}` }),
+              }),
             );
             cache.upsert(created);
             yield* Effect.logInfo(`created secret ${req.name} in ${ns}`);
@@ -111,7 +110,7 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
                 ),
                 Effect.retry(conflictRetry),
                 withApiRetry,
-                Effect.mapError((e) => (isNotFound(e) ? notFound(req.name, ns) : fromKube(e))),
+                kubeErrors({ notFound: () => notFound(req.name, ns) }),
               );
             if (updated.metadata?.labels?.[managedByLabel] === managedByValue) cache.upsert(updated);
             yield* Effect.logInfo(`updated secret ${req.name} in ${ns}`);
@@ -123,7 +122,7 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
             const gone = yield* idempotentDelete(
               k8s.secrets.remove(ns, name),
             )
-              .pipe(Effect.mapError((e) => (isNotFound(e) ? notFound(name, ns) : fromKube(e))));
+              .pipe(kubeErrors({ notFound: () => notFound(name, ns) }));
             cache.remove(ns, name, gone?.metadata?.resourceVersion);
             yield* Effect.logInfo(`deleted secret ${name} in ${ns}`);
           }),

@@ -35,6 +35,8 @@ export interface SecretRef {
   readonly name: string;
   readonly type?: string;
   readonly keys: readonly string[];
+  /** Registry credentials of a pull secret (`host -> base64(user:password)`), for the image check. */
+  readonly auths?: Readonly<Record<string, string>>;
 }
 
 export const isPullSecret = (s: SecretRef) =>
@@ -227,18 +229,20 @@ export const toKubernetes = (
     },
   };
   applyProfiles(deployment.spec!.template.spec!, profiles);
-  const service: Service = {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name: req.service, namespace, annotations },
-    spec: {
-      type: "ClusterIP",
-      selector: { [functionLabel]: req.service },
-      ports: [{ name: "http", protocol: "TCP", port: functionPort, targetPort: functionPort }],
-    },
-  };
-  return { deployment, service };
+  return { deployment, service: serviceFor(req, namespace) };
 };
+
+/** The function's ClusterIP Service: port 8080 to the pods labelled with the function's name. */
+export const serviceFor = (req: FunctionDeployment, namespace: string): Service => ({
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name: req.service, namespace, annotations: annotationsFor(req) },
+  spec: {
+    type: "ClusterIP",
+    selector: { [functionLabel]: req.service },
+    ports: [{ name: "http", protocol: "TCP", port: functionPort, targetPort: functionPort }],
+  },
+});
 
 /**
  * Applies an update to an existing Deployment (faas-netes update semantics):
