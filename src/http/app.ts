@@ -2,7 +2,7 @@
  * The faas-provider HTTP API on Hono: routes, basic auth, body limits, JSON
  * decoding and the error -> status mapping. The only module that knows HTTP.
  */
-import { Cause, Effect, Exit, type Schema } from "effect";
+import { Cause, Effect, Exit, type Schema, Stream } from "effect";
 import { type Context as HonoContext, Hono } from "hono";
 import { AppConfig } from "../provider/appconfig.ts";
 import { Caches } from "../provider/caches.ts";
@@ -11,14 +11,12 @@ import { Namespaces } from "../provider/namespaces.ts";
 import { Secrets } from "../provider/secrets.ts";
 import { Logs } from "../provider/logs.ts";
 import { Usage } from "../provider/usage.ts";
-import { Unprocessable } from "../domain/errors.ts";
 import { makeProxy, type ProxyOptions } from "../invoke/proxy.ts";
 import type { Upstream } from "../invoke/upstream.ts";
 import type { Invocations } from "../invoke/invocations.ts";
 import { metrics, registry } from "../metrics/registry.ts";
 import { Scaler } from "../scaling/scaler.ts";
-import { Stream } from "effect";
-import { InvalidRequest, PayloadTooLarge, type ProviderError } from "../domain/errors.ts";
+import { InvalidRequest, PayloadTooLarge, type ProviderError, Unprocessable } from "../domain/errors.ts";
 import {
   decodeBody,
   DeleteFunctionRequest,
@@ -131,6 +129,12 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       fromZeroWaitMs: config.scaleFromZeroTimeoutMs,
       ...proxyOptions,
     });
+    // Replicas per function, read from the cache when /metrics is scraped.
+    metrics.serviceCount.collect = () =>
+      caches.deployments.list().map((d) => [
+        { function_name: `${d.metadata?.name}.${d.metadata?.namespace}` },
+        d.spec?.replicas ?? 0,
+      ]);
     const context = yield* Effect.context<Services>();
     const runExit = Effect.runPromiseExitWith(context);
 
@@ -368,11 +372,6 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         auth: false,
         methods: {
           GET: () => {
-            metrics.serviceCount.collect = () =>
-              caches.deployments.list().map((d) => [
-                { function_name: `${d.metadata?.name}.${d.metadata?.namespace}` },
-                d.spec?.replicas ?? 0,
-              ]);
             return Promise.resolve(
               new Response(registry.expose(), {
                 headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
@@ -415,13 +414,14 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       // A known path with another method: 405 with an empty body, like gorilla/mux.
       app.all(route.path, () => new Response(null, { status: 405 }));
     }
-    const invoke = (c: HonoContext<{ Bindings: Deno.ServeHandlerInfo }>) => {
-      const addr = c.env?.remoteAddr as Deno.NetAddr | undefined;
-      return proxy(c.req.raw, addr ? `${addr.hostname}:${addr.port}` : undefined, c.env?.completed);
+    /** An invocation: the methods faas-provider routes, else 405 with an empty body. */
+    const invoke = (req: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> => {
+      if (!invokeMethods.has(req.method)) return new Response(null, { status: 405 });
+      const addr = info?.remoteAddr as Deno.NetAddr | undefined;
+      return proxy(req, addr ? `${addr.hostname}:${addr.port}` : undefined, info?.completed);
     };
     for (const path of ["/function/:name", "/function/:name/", "/function/:name/*"]) {
-      app.on(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"], path, invoke);
-      app.all(path, () => new Response(null, { status: 405 }));
+      app.all(path, (c) => invoke(c.req.raw, c.env));
     }
     app.notFound(() => textError(404, "404 page not found"));
     app.onError((err) => {
@@ -436,11 +436,7 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       if (
         url.startsWith("/function/", start) && url.length > start + 10 && url[start + 10] !== "/" &&
         url[start + 10] !== "?"
-      ) {
-        if (!invokeMethods.has(req.method)) return new Response(null, { status: 405 });
-        const addr = info?.remoteAddr as Deno.NetAddr | undefined;
-        return proxy(req, addr ? `${addr.hostname}:${addr.port}` : undefined, info?.completed);
-      }
+      ) return invoke(req, info);
       return app.fetch(req, info);
     };
     return { fetch, app };
