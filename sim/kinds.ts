@@ -4,6 +4,7 @@
  * catch the mistakes a provider could make).
  */
 import { fromSpec, matches } from "../src/kube/selectors.ts";
+import { encodeBase64Text } from "../src/base64.ts";
 
 export interface KObj {
   apiVersion?: string;
@@ -203,7 +204,7 @@ export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext)
       if (obj.stringData) {
         obj.data ??= {};
         for (const [k, v] of Object.entries(obj.stringData as Record<string, string>)) {
-          obj.data[k] = btoa(String.fromCharCode(...new TextEncoder().encode(v)));
+          obj.data[k] = encodeBase64Text(v);
         }
         delete obj.stringData;
       }

@@ -2,8 +2,7 @@
 import type { SimClusterShape } from "./cluster.ts";
 import { Kinds, type KObj } from "./kinds.ts";
 import type { ContainerContext } from "./images/runtime.ts";
-
-const decodeBase64 = (b64: string): Uint8Array => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+import { decodeBase64 } from "../src/base64.ts";
 
 /** Files a container sees from its projected secret volumes. */
 export const mountedFiles = (cluster: SimClusterShape, pod: KObj): Map<string, Uint8Array> => {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { dockerAuths, manifestProblem, parseChallenge } from "../src/provider/imagecheck.ts";
+import { decodeBase64Text, encodeBase64Text } from "../src/base64.ts";
 
 Deno.test("image check on: an image missing from the simulator's registry is a 400 and nothing is created", () =>
   withProvider(async (h) => {
@@ -107,4 +108,14 @@ Deno.test("registry check helpers: challenges and docker config secrets", () => 
     },
   };
   assert.deepEqual(dockerAuths(secret), { "registry-1.docker.io": btoa("u:p"), "ghcr.io": "YWJj" });
+  // A password outside Latin-1 is sent as UTF-8 (btoa alone would throw and lose the credentials).
+  const unicode = {
+    type: "kubernetes.io/dockerconfigjson",
+    data: {
+      ".dockerconfigjson": encodeBase64Text(
+        JSON.stringify({ auths: { "ghcr.io": { username: "ü", password: "пароль" } } }),
+      ),
+    },
+  };
+  assert.equal(decodeBase64Text(dockerAuths(unicode)["ghcr.io"]), "ü:пароль");
 });

@@ -25,17 +25,12 @@
  */
 import type { SimImage } from "./catalog.ts";
 import { type ContainerContext, goLog, humanSize, readBody, statusLine } from "./context.ts";
+import { encodeBase64 } from "../../src/base64.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const ofWatchdogVersion = "0.10.7";
-
-const base64 = (data: Uint8Array) => {
-  let s = "";
-  for (let i = 0; i < data.length; i += 0x8000) s += String.fromCharCode(...data.subarray(i, i + 0x8000));
-  return btoa(s);
-};
 
 const requestUri = (url: URL) => url.pathname + url.search;
 
@@ -126,7 +121,7 @@ export async function handleEcho(_image: SimImage, ctx: ContainerContext, req: R
     query: url.search.slice(1),
     headers: Object.fromEntries(req.headers),
     body: decoder.decode(body),
-    bodyBase64: base64(body),
+    bodyBase64: encodeBase64(body),
     bodyLength: body.length,
     pod: ctx.podName,
     namespace: ctx.namespace,

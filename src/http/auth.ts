@@ -1,4 +1,5 @@
 /** Basic authentication exactly as faas-provider: credentials from files, 401 with a realm. */
+import { decodeBase64Text } from "../base64.ts";
 
 export interface Credentials {
   readonly user: string;
@@ -32,7 +33,7 @@ export const checkBasicAuth = (header: string | undefined, creds: Credentials): 
   if (!header || !header.startsWith("Basic ")) return false;
   let decoded: string;
   try {
-    decoded = new TextDecoder().decode(Uint8Array.from(atob(header.slice(6).trim()), (c) => c.charCodeAt(0)));
+    decoded = decodeBase64Text(header.slice(6).trim());
   } catch {
     return false;
   }

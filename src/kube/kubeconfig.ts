@@ -7,6 +7,7 @@
  */
 import YAML from "yaml";
 import { Data } from "effect";
+import { decodeBase64Text, encodeBase64Text } from "../base64.ts";
 
 /** Everything HttpTransport needs to reach and authenticate to an API server. */
 export interface ClusterConnection {
@@ -286,11 +287,9 @@ export async function loadKubeconfig(options: LoadKubeconfigOptions = {}): Promi
 // Resolving a context
 // ---------------------------------------------------------------------------
 
-const decodeBase64 = (data: string, file: string, field: string, what: string): string => {
+const base64Field = (data: string, file: string, field: string, what: string): string => {
   try {
-    const bin = atob(data.replace(/\s+/g, ""));
-    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-    return new TextDecoder().decode(bytes);
+    return decodeBase64Text(data);
   } catch {
     return fail(file, field, `kubeconfig ${file}: field ${field} of ${what} is not valid base64`);
   }
@@ -307,18 +306,11 @@ const checkPem = (pem: string, file: string, field: string, what: string): strin
 const pemField = async (o: Obj, key: string, file: string, what: string): Promise<string | undefined> => {
   const data = str(o, `${key}-data`, file, what);
   if (data !== undefined) {
-    return checkPem(decodeBase64(data, file, `${key}-data`, what), file, `${key}-data`, what);
+    return checkPem(base64Field(data, file, `${key}-data`, what), file, `${key}-data`, what);
   }
   const path = str(o, key, file, what);
   if (path !== undefined) return checkPem(await readText(path, file, key, what), file, key, what);
   return undefined;
-};
-
-const utf8Base64 = (s: string): string => {
-  const bytes = new TextEncoder().encode(s);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
 };
 
 export interface ResolveOptions {
@@ -483,7 +475,7 @@ export async function resolveConnection(
           `kubeconfig ${user.file}: ${uWhat} has basic auth without a ${missing}`,
         );
       }
-      headers.Authorization = `Basic ${utf8Base64(`${username}:${password}`)}`;
+      headers.Authorization = `Basic ${encodeBase64Text(`${username}:${password}`)}`;
     }
   }
 
@@ -700,7 +692,7 @@ export class ExecCredentialSource {
       const cl = this.ctx.cluster;
       const cluster: Obj = { server: cl.server, "insecure-skip-tls-verify": cl.insecure };
       if (cl.tlsServerName !== undefined) cluster["tls-server-name"] = cl.tlsServerName;
-      if (cl.caCert !== undefined) cluster["certificate-authority-data"] = utf8Base64(cl.caCert);
+      if (cl.caCert !== undefined) cluster["certificate-authority-data"] = encodeBase64Text(cl.caCert);
       const ext = cl.extensions.extensions;
       if (Array.isArray(ext)) {
         const mine = ext.find((e) => isObj(e) && e.name === "client.authentication.k8s.io/exec");

@@ -8,6 +8,7 @@
 import { Context, Effect, Layer } from "effect";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import { InvalidRequest } from "../domain/errors.ts";
+import { decodeBase64Text, encodeBase64Text } from "../base64.ts";
 import { parseImageRef } from "../domain/validation.ts";
 
 export interface ImageCheckShape {
@@ -42,7 +43,7 @@ export const dockerAuths = (secret: Secret): Record<string, string> => {
   const raw = secret.data?.[".dockerconfigjson"] ?? secret.data?.[".dockercfg"];
   if (!raw) return {};
   try {
-    const doc = JSON.parse(atob(raw));
+    const doc = JSON.parse(decodeBase64Text(raw));
     const entries = (doc.auths ?? doc) as Record<
       string,
       { auth?: string; username?: string; password?: string }
@@ -51,7 +52,7 @@ export const dockerAuths = (secret: Secret): Record<string, string> => {
     for (const [host, e] of Object.entries(entries)) {
       const h = host.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
       const auth = e.auth ??
-        (e.username !== undefined ? btoa(`${e.username}:${e.password ?? ""}`) : undefined);
+        (e.username !== undefined ? encodeBase64Text(`${e.username}:${e.password ?? ""}`) : undefined);
       if (auth) out[h === "index.docker.io" || h === "docker.io" ? "registry-1.docker.io" : h] = auth;
     }
     return out;

@@ -13,6 +13,7 @@ import { kubeErrors } from "./kubeerrors.ts";
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { SecretRequest } from "../domain/types.ts";
 import { validateSecretName } from "../domain/validation.ts";
+import { encodeBase64Text } from "../base64.ts";
 
 export { managedByLabel, managedByValue };
 
@@ -27,12 +28,7 @@ export const secretData = (req: SecretRequest): string | InvalidRequest => {
     }
     return raw;
   }
-  const bytes = new TextEncoder().encode(req.value ?? "");
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
+  return encodeBase64Text(req.value ?? "");
 };
 
 export interface SecretsShape {
