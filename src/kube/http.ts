@@ -67,10 +67,6 @@ const causeText = (e: unknown): string => {
   return text;
 };
 
-class Timeout {
-  constructor(readonly ms: number) {}
-}
-
 /** Makes the KubeApi implementation; HTTP clients are closed when the scope closes. */
 export const makeHttpKubeApi = (
   conn: ClusterConnection,
@@ -82,7 +78,6 @@ export const makeHttpKubeApi = (
     const serverUrl = new URL(conn.server);
     const isHttps = serverUrl.protocol === "https:";
 
-    const origin = conn.server.replace(/\/+$/, "");
     // Deno's fetch verifies the certificate against the URL's host and always verifies it: the
     // kubeconfig's tls-server-name and insecure-skip-tls-verify go through node:https instead.
     const viaNode = isHttps &&
@@ -139,6 +134,14 @@ export const makeHttpKubeApi = (
           throw tlsError(causeText(e));
         }
         clients.set(id, entry);
+        // A rotated certificate leaves its old client behind: keep the previous one (requests may still run
+        // on it) and close older ones.
+        for (const [old, c] of clients) {
+          if (clients.size <= 2) break;
+          c.client?.close();
+          c.node?.close();
+          clients.delete(old);
+        }
       }
       return entry;
     };
@@ -231,7 +234,7 @@ export const makeHttpKubeApi = (
         let timedOut = false;
         const timer = setTimeout(() => {
           timedOut = true;
-          ctrl.abort(new Timeout(timeoutMs));
+          ctrl.abort();
         }, timeoutMs);
         const clear = () => {
           clearTimeout(timer);
@@ -243,7 +246,7 @@ export const makeHttpKubeApi = (
           for (const [k, v] of Object.entries(await authHeaders())) headers.set(k, v);
           if (init.body !== undefined) headers.set("Content-Type", init.contentType ?? "application/json");
           const { client, node } = await clientFor();
-          const url = buildUrl(origin, path, query);
+          const url = buildUrl(conn.server, path, query);
           res = node !== undefined
             ? await node.fetch(url, { method, headers, body: init.body, signal: ctrl.signal })
             : await fetch(url, { method, headers, body: init.body, signal: ctrl.signal, client });

@@ -21,8 +21,8 @@ export interface ClusterConnection {
   readonly clientKey?: string;
   readonly insecureSkipTlsVerify: boolean;
   /**
-   * Name to verify the server certificate against instead of the URL's host. HttpTransport cannot
-   * honour it (Deno's fetch has no SNI override) and names it in TLS error messages.
+   * Name to verify the server certificate against (and send as SNI) instead of the URL's host.
+   * HttpTransport honours it through node:https (`nodefetch.ts`), as Deno's fetch cannot.
    */
   readonly tlsServerName?: string;
   /** Headers to add to every request (Authorization etc.); cached and refreshed as needed. */
@@ -650,7 +650,6 @@ export class ExecCredentialSource {
   #cached: ExecCredential | undefined;
   #inflight: Promise<ExecCredential> | undefined;
   /** How many times the plugin ran (for tests and logs). */
-  runs = 0;
 
   constructor(readonly config: ExecConfig, private readonly ctx: ExecContext) {}
 
@@ -707,7 +706,6 @@ export class ExecCredentialSource {
     if (this.config.interactiveMode === "Always") {
       this.#error("requires an interactive terminal (interactiveMode: Always), which a server does not have");
     }
-    this.runs++;
     let out: Deno.CommandOutput;
     try {
       out = await new Deno.Command(this.config.command, {
