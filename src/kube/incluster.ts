@@ -4,7 +4,14 @@
  * every minute, or after a 401), `ca.crt` and `namespace`; and the `--master`
  * override applied over any connection.
  */
-import { type ClusterConnection, type Env, KubeconfigError, TokenFileSource } from "./kubeconfig.ts";
+import {
+  type ClusterConnection,
+  type Env,
+  fileProblem,
+  isPem,
+  KubeconfigError,
+  TokenFileSource,
+} from "./kubeconfig.ts";
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -31,10 +38,7 @@ const readOptional = async (path: string): Promise<string | undefined> => {
     return await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new KubeconfigError({
-      message: `in-cluster configuration: ${path} cannot be read: ${(e as Error).message}`,
-      file: path,
-    });
+    throw new KubeconfigError({ message: `in-cluster configuration: ${path} ${fileProblem(e)}`, file: path });
   }
 };
 
@@ -68,7 +72,7 @@ export async function loadInCluster(options: InClusterOptions = {}): Promise<Clu
     });
   });
   const caCert = await readOptional(`${dir}/ca.crt`);
-  if (caCert !== undefined && !caCert.includes("-----BEGIN")) {
+  if (caCert !== undefined && !isPem(caCert)) {
     throw new KubeconfigError({
       message: `in-cluster configuration: ${dir}/ca.crt is not a PEM certificate`,
       file: `${dir}/ca.crt`,

@@ -210,14 +210,18 @@ const exists = async (p: string): Promise<boolean> => {
   }
 };
 
+/** Why a file could not be read, as the end of a sentence: "does not exist", "cannot be read (...)". */
+export const fileProblem = (e: unknown): string =>
+  e instanceof Deno.errors.NotFound ? "does not exist" : `cannot be read (${(e as Error).message})`;
+
+/** PEM data has at least one `-----BEGIN` line. */
+export const isPem = (text: string): boolean => text.includes("-----BEGIN");
+
 const readText = async (p: string, file: string, field: string, what: string): Promise<string> => {
   try {
     return await Deno.readTextFile(p);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "does not exist"
-      : `cannot be read (${(e as Error).message})`;
-    return fail(file, field, `kubeconfig ${file}: ${what} ${field} file ${p} ${why}`);
+    return fail(file, field, `kubeconfig ${file}: ${what} ${field} file ${p} ${fileProblem(e)}`);
   }
 };
 
@@ -296,7 +300,7 @@ const base64Field = (data: string, file: string, field: string, what: string): s
 };
 
 const checkPem = (pem: string, file: string, field: string, what: string): string => {
-  if (!pem.includes("-----BEGIN")) {
+  if (!isPem(pem)) {
     fail(file, field, `kubeconfig ${file}: ${field} of ${what} is not PEM data (no -----BEGIN line)`);
   }
   return pem;
@@ -522,13 +526,7 @@ export class TokenFileSource {
       await this.#read();
     } catch (e) {
       if (this.fallback !== undefined) return;
-      onError(
-        e instanceof Deno.errors.NotFound
-          ? "does not exist"
-          : e instanceof EmptyToken
-          ? "is empty"
-          : `cannot be read (${(e as Error).message})`,
-      );
+      onError(e instanceof EmptyToken ? "is empty" : fileProblem(e));
     }
   }
 
