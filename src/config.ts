@@ -579,7 +579,8 @@ const ENV_VARS: readonly EnvSpec[] = [
   {
     name: "max_idle_conns",
     def: String(DEFAULTS.maxIdleConns),
-    help: "Max idle upstream connections (invalid value is an error).",
+    help:
+      "Max idle upstream connections in all (faas-netes' setting; checked, but Deno's HTTP client limits only per host).",
   },
   {
     name: "max_idle_conns_per_host",

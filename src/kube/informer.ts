@@ -30,12 +30,14 @@ export interface Informer<T extends ObjectMetaLike> {
   readonly lastError: () => string | undefined;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T = unknown> {
   /** Collection path across namespaces or in one, e.g. `/apis/apps/v1/deployments`. */
   readonly path: string;
   readonly labelSelector?: string;
   /** Relist this often even when the watch is healthy (a periodic resync), in milliseconds. */
   readonly resyncMs?: number;
+  /** What is kept of each object (e.g. without a Secret's data). */
+  readonly keep?: (obj: T) => T;
 }
 
 /** Numeric comparison where both are numbers (etcd revisions); otherwise "newer". */
@@ -46,7 +48,7 @@ const isOlder = (a: string | undefined, b: string | undefined): boolean => {
 };
 
 export const makeInformer = <T extends ObjectMetaLike>(
-  options: InformerOptions,
+  options: InformerOptions<T>,
 ): Effect.Effect<Informer<T>, never, KubeApi | Scope.Scope> =>
   Effect.gen(function* () {
     const kube = yield* KubeApi;
@@ -77,7 +79,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
         if (!fromWriter && !isOlder(tomb, m.resourceVersion)) return;
         tombstones.delete(key(m.namespace, m.name!));
       }
-      bucket(m.namespace).set(m.name!, obj);
+      bucket(m.namespace).set(m.name!, options.keep ? options.keep(obj) : obj);
       version++;
     };
     const drop = (ns: string | undefined, name: string, atRv: string | undefined) => {

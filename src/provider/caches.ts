@@ -16,7 +16,7 @@ export interface CachesShape {
   readonly deployments: Informer<Deployment>;
   readonly namespaces: Informer<Namespace>;
   readonly endpointSlices: Informer<EndpointSlice>;
-  /** OpenFaaS secrets (label app.kubernetes.io/managed-by=openfaas); values are never read from here. */
+  /** OpenFaaS secrets (label app.kubernetes.io/managed-by=openfaas), without their data. */
   readonly secrets: Informer<Secret>;
   /** Function pods (label faas_function), for readiness reasons. */
   readonly pods: Informer<Pod>;
@@ -43,8 +43,8 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/provide
     Effect.gen(function* () {
       const config = yield* AppConfig;
       const scope = config.clusterRole ? undefined : config.functionNamespace;
-      const informer = <T extends ObjectMetaLike>(path: string, labelSelector?: string) =>
-        makeInformer<T>({ path, labelSelector, resyncMs });
+      const informer = <T extends ObjectMetaLike>(path: string, labelSelector?: string, keep?: (o: T) => T) =>
+        makeInformer<T>({ path, labelSelector, resyncMs, keep });
       const deployments = yield* informer<Deployment>(paths.deployments(scope), functionLabel);
       const namespaces = config.clusterRole
         ? yield* informer<Namespace>(paths.namespaces())
@@ -54,7 +54,12 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/provide
         "kubernetes.io/service-name",
       );
       const pods = yield* informer<Pod>(paths.pods(scope), functionLabel);
-      const secrets = yield* informer<Secret>(paths.secrets(scope), `${managedByLabel}=${managedByValue}`);
+      // Secret values stay in the API server: the cache keeps names and metadata only.
+      const secrets = yield* informer<Secret>(
+        paths.secrets(scope),
+        `${managedByLabel}=${managedByValue}`,
+        ({ data: _data, stringData: _stringData, ...rest }) => rest,
+      );
       const synced = Effect.all(
         [deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced, secrets.synced],
         { discard: true },

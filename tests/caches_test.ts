@@ -1,0 +1,27 @@
+/** What the provider's caches keep. */
+import assert from "node:assert/strict";
+import { Effect } from "effect";
+import { withProvider } from "./harness.ts";
+import { Caches } from "../src/provider/caches.ts";
+import { Kinds } from "../sim/kinds.ts";
+
+Deno.test("caches: secret values are not kept in memory, only names and metadata", () =>
+  withProvider(async (h) => {
+    assert.equal((await h.call("POST", "/system/secrets", { name: "api-key", value: "s3cr3t" })).status, 202);
+    h.cluster.store.mutate(Kinds.Secret, "openfaas-fn", "api-key", (o) => {
+      o.data = { "api-key": btoa("rotated") };
+    });
+    await h.advance(10);
+    const cached = await h.run(
+      Effect.map(Effect.service(Caches), (c) => c.secrets.get("openfaas-fn", "api-key")),
+    );
+    assert.equal(cached?.metadata?.name, "api-key");
+    assert.equal(
+      cached?.data,
+      undefined,
+      "written by the provider and then by a watch event: no data either way",
+    );
+    assert.deepEqual(JSON.parse((await h.call("GET", "/system/secrets")).text), [
+      { name: "api-key", namespace: "openfaas-fn" },
+    ]);
+  }));
