@@ -161,10 +161,13 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
             }
             yield* checkBody(req);
             const current = yield* getMarked(name);
+            // An unconditional replace (no resourceVersion): the request sets the whole label and annotation
+            // sets, so a concurrent change must not turn it into a 409.
             const updated = yield* mapKube(withApiRetry(k8s.namespaces.replace(undefined, name, {
               ...current,
               metadata: {
                 ...current.metadata,
+                resourceVersion: undefined,
                 labels: { ...req.labels, "kubernetes.io/metadata.name": name, openfaas: "1" },
                 annotations: { ...req.annotations, openfaas: "1" },
               },
