@@ -177,6 +177,13 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
 
     const query = (c: HonoContext, key: string) => c.req.query(key) || undefined;
 
+    /** A deploy or update request; the namespace from the body, else the query (else the default). */
+    const deployment = (c: HonoContext) =>
+      Effect.map(
+        body(c, FunctionDeployment),
+        (req) => ({ ...req, namespace: req.namespace || query(c, "namespace") }),
+      );
+
     /** `usage=1` or `usage=true` (faas-cli describe) asks for CPU and memory in the status. */
     const wantsUsage = (c: HonoContext) => {
       const v = c.req.query("usage")?.toLowerCase();
@@ -201,8 +208,8 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         auth: true,
         methods: {
           GET: (c) => respond(functions.list(query(c, "namespace")), jsonList),
-          POST: (c) => respond(Effect.flatMap(body(c, FunctionDeployment), functions.deploy), accepted),
-          PUT: (c) => respond(Effect.flatMap(body(c, FunctionDeployment), functions.update), accepted),
+          POST: (c) => respond(Effect.flatMap(deployment(c), functions.deploy), accepted),
+          PUT: (c) => respond(Effect.flatMap(deployment(c), functions.update), accepted),
           DELETE: (c) =>
             respond(
               Effect.flatMap(body(c, DeleteFunctionRequest), (req) =>
