@@ -29,6 +29,8 @@ for (const seed of seeds) {
           h.advanceUntil(h.call(method, path, body), 200, 300_000);
         const deployed = new Map<string, string>();
         const secrets = new Set<string>();
+        const scaled = new Set<string>();
+        const deleted = new Set<string>();
         const check = (r: { status: number; text: string }, what: string) => {
           assert.ok(
             r.status < 300 || (r.status >= 400 && r.text.trim().length > 0),
@@ -63,16 +65,24 @@ for (const seed of seeds) {
           ) {
             deployed.set(name, image);
           }
-          check(
-            await call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 2 }),
-            `scale ${name}`,
-          );
+          if (
+            check(
+              await call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 2 }),
+              `scale ${name}`,
+            )
+          ) {
+            scaled.add(name);
+          }
         }
         for (const [name] of [...deployed].slice(4, 6)) {
           const r = await call("DELETE", "/system/functions", { functionName: name });
-          if (check(r, `delete ${name}`)) deployed.delete(name);
+          if (check(r, `delete ${name}`)) {
+            deployed.delete(name);
+            deleted.add(name);
+          }
         }
         assert.ok(deployed.size >= 4, `most operations succeed under faults (${deployed.size} functions)`);
+        assert.ok(scaled.size >= 1 && deleted.size >= 1, `some scales (${scaled.size}) and deletes succeed`);
         assert.ok(
           faults.log.filter((f) => f.fault === "error").length >= 3,
           `faults were injected: ${faults.log.length}`,
@@ -91,6 +101,25 @@ for (const seed of seeds) {
             `${name} has its last successful image`,
           );
           assert.ok(h.cluster.store.peek(Kinds.Service, "openfaas-fn", name), `${name} has its Service`);
+        }
+        for (const name of deleted) {
+          assert.equal(
+            h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", name),
+            undefined,
+            `deleted ${name} has no Deployment`,
+          );
+          assert.equal(
+            h.cluster.store.peek(Kinds.Service, "openfaas-fn", name),
+            undefined,
+            `deleted ${name} has no Service`,
+          );
+        }
+        for (const name of scaled) {
+          assert.equal(
+            h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", name)?.spec.replicas,
+            2,
+            `scaled ${name} has 2 replicas`,
+          );
         }
         for (const d of stored) {
           assert.ok(

@@ -25,7 +25,10 @@ export interface Harness {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<{ status: number; text: string; headers: Headers }>;
-  /** Advances virtual time in steps (letting real I/O run in between) until `pending` settles. */
+  /**
+   * Advances virtual time in steps (letting real I/O run in between) until `pending` settles; rejects
+   * with a clear error when it has not settled after `maxMs` of virtual time (default 120 s).
+   */
   advanceUntil<T>(pending: Promise<T>, stepMs?: number, maxMs?: number): Promise<T>;
   /** Advances virtual time. */
   advance(ms: number): Promise<void>;
@@ -46,12 +49,49 @@ export const testConfig = (overrides: Partial<ProviderConfig> = {}): ProviderCon
   ...overrides,
 });
 
+/** How much virtual time start-up gives the caches to sync (their first lists may be retried). */
+export const syncTimeoutMs = 1_000_000;
+
+/**
+ * Settles like `pending`, or rejects with an error naming `what` once `advance` has moved virtual
+ * time by `maxMs` in `stepMs` steps without `pending` settling (instead of waiting forever).
+ */
+const settleWithin = async <T>(
+  what: string,
+  pending: Promise<T>,
+  advance: (ms: number) => Promise<void>,
+  stepMs: number,
+  maxMs: number,
+  realDelayMs: number,
+): Promise<T> => {
+  let settled = false;
+  pending.then(() => (settled = true), () => (settled = true));
+  for (let t = 0; t < maxMs && !settled; t += stepMs) {
+    await new Promise((r) => setTimeout(r, realDelayMs));
+    if (settled) break;
+    await advance(stepMs);
+  }
+  if (!settled) {
+    // One last chance for I/O that the final step released.
+    await new Promise((r) => setTimeout(r, realDelayMs));
+    if (!settled) throw new Error(`${what} did not settle within ${maxMs} ms of virtual time`);
+  }
+  return await pending;
+};
+
 export const startProvider = async (
   options: {
     config?: Partial<ProviderConfig>;
     credentials?: Credentials;
     sim?: SimBackendOptions;
     proxy?: ProxyOptions;
+    /**
+     * Wait (advancing virtual time) until the caches have synced before returning; default true.
+     * False returns at once, e.g. to see `/healthz` before the first lists have succeeded.
+     */
+    waitForSync?: boolean;
+    /** Virtual time start-up gives the caches to sync before it fails (default `syncTimeoutMs`). */
+    syncTimeoutMs?: number;
   } = {},
 ): Promise<Harness> => {
   const config = testConfig(options.config);
@@ -60,15 +100,23 @@ export const startProvider = async (
     Layer.provideMerge(virtualClock),
   );
   const runtime = ManagedRuntime.make(layer);
-  // The first lists may fail under injected faults: their retries wait in virtual time.
-  const syncing = runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
-  let synced = false;
-  syncing.then(() => (synced = true), () => (synced = true));
-  for (let i = 0; i < 10_000 && !synced; i++) {
-    await new Promise((r) => setTimeout(r, 0));
-    if (!synced) await runtime.runPromise(TestClock.adjust(100));
+  if (options.waitForSync !== false) {
+    // The first lists may fail under injected faults: their retries wait in virtual time.
+    const syncing = runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
+    try {
+      await settleWithin(
+        "start-up: the caches' first sync",
+        syncing,
+        (ms) => runtime.runPromise(TestClock.adjust(ms)),
+        100,
+        options.syncTimeoutMs ?? syncTimeoutMs,
+        0,
+      );
+    } catch (e) {
+      await runtime.dispose();
+      throw e;
+    }
   }
-  await syncing;
   const cluster = await runtime.runPromise(Effect.service(SimCluster));
   const app = await runtime.runPromise(makeApp(options.credentials, options.proxy));
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
@@ -102,16 +150,15 @@ export const startProvider = async (
       const res = await request(method, path, body, headers);
       return { status: res.status, text: await res.text(), headers: res.headers };
     },
-    advanceUntil: async <T>(pending: Promise<T>, stepMs = 100, maxMs = 120_000): Promise<T> => {
-      let settled = false;
-      pending.then(() => (settled = true), () => (settled = true));
-      for (let t = 0; t < maxMs && !settled; t += stepMs) {
-        await new Promise((r) => setTimeout(r, 1));
-        if (settled) break;
-        await runtime.runPromise(TestClock.adjust(stepMs));
-      }
-      return await pending;
-    },
+    advanceUntil: <T>(pending: Promise<T>, stepMs = 100, maxMs = 120_000): Promise<T> =>
+      settleWithin(
+        "advanceUntil: the awaited promise",
+        pending,
+        (ms) => runtime.runPromise(TestClock.adjust(ms)),
+        stepMs,
+        maxMs,
+        1,
+      ),
     advance: async (ms) => {
       await runtime.runPromise(TestClock.adjust(ms));
       // Let watch consumers apply what the simulator emitted (over HTTP that takes real I/O).

@@ -179,7 +179,7 @@ Deno.test("logs: follow picks up new output and ends at write_timeout", () =>
 
 Deno.test("scale-down terminates pods gracefully: out of the endpoints at once, drained, then removed", () =>
   withProvider(async (h) => {
-    await deploy(h, { service: "graceful", envProcess: "cat", labels: { "com.openfaas.scale.min": "2" } });
+    await deploy(h, { service: "graceful", envProcess: "env", labels: { "com.openfaas.scale.min": "2" } });
     await h.advance(10_000);
     assert.equal((await h.call("POST", "/system/scale-function/graceful", { replicas: 1 })).status, 202);
     await h.advance(100);
@@ -196,9 +196,13 @@ Deno.test("scale-down terminates pods gracefully: out of the endpoints at once, 
     // The function is fine: one replica wanted, one available, no reason reported.
     const s = JSON.parse((await h.call("GET", "/system/function/graceful")).text);
     assert.deepEqual([s.replicas, s.availableReplicas, s.readiness], [1, 1, undefined]);
-    // Requests go to the remaining pod only.
+    // Requests go to the remaining pod only: `env` prints the pod's name as HOSTNAME.
+    const survivor = pods.find((p) => !p.metadata.deletionTimestamp)!;
+    assert.ok(survivor && survivor.metadata.name !== victim.metadata.name);
     for (let i = 0; i < 5; i++) {
-      assert.equal((await invoke(h, "POST", "/function/graceful", `r${i}`)).text, `r${i}`);
+      const r = await invoke(h, "POST", "/function/graceful", `r${i}`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.text.match(/^HOSTNAME=(.*)$/m)?.[1], survivor.metadata.name, r.text);
     }
     const events = h.cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) =>
       `${e.reason}: ${e.message}`

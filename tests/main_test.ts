@@ -58,6 +58,7 @@ Deno.test("main: with --kubeconfig pointing at the simulator's API server it ser
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  let stopped = false;
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let output = "", url: string | undefined;
@@ -84,9 +85,24 @@ Deno.test("main: with --kubeconfig pointing at the simulator's API server it ser
       "created in the simulator",
     );
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
-    reader.releaseLock();
-  } finally {
+    // SIGTERM: a clean shutdown, logged, exit code 0.
     child.kill("SIGTERM");
+    stopped = true;
+    // A shutdown that hangs is killed, and fails the signal assertion below instead of the whole run.
+    const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const stderr = new Response(child.stderr).text();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      output += value;
+    }
+    const { code, signal } = await child.status;
+    clearTimeout(killer);
+    assert.equal(signal, null, `exited by itself, not killed by ${signal}: ${await stderr}`);
+    assert.equal(code, 0, `exit code: ${await stderr}`);
+    assert.match(output, /SIGTERM received/);
+  } finally {
+    if (!stopped) child.kill("SIGTERM");
     await child.status;
     await child.stdout.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});

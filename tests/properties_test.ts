@@ -243,8 +243,18 @@ const minReplicas = (labels: Record<string, string> | null | undefined): number 
 
 const expectedReplicas = (labels: Record<string, string> | null | undefined) => minReplicas(labels) ?? 1;
 
-/** Every field of the status that comes from the request (not replicas). */
-const assertStatusMatches = (s: FunctionStatus, req: FunctionDeployment, ns: string) => {
+/**
+ * Every field of the status that comes from the request (not replicas). Labels and annotations are
+ * exactly the request's plus what the provider adds (src/provider/translate.ts): the `faas_function`
+ * label, `prometheus.io.scrape: "false"` unless the request sets it, and after an update the `uid`
+ * label that forces a rollout (`uid`: its expected value, or `true` for any non-empty value).
+ */
+const assertStatusMatches = (
+  s: FunctionStatus,
+  req: FunctionDeployment,
+  ns: string,
+  updated: { uid: string | true } | undefined = undefined,
+) => {
   assert.equal(s.name, req.service);
   assert.equal(s.image, req.image);
   assert.equal(s.namespace, ns);
@@ -255,15 +265,19 @@ const assertStatusMatches = (s: FunctionStatus, req: FunctionDeployment, ns: str
   const secrets = [...(req.secrets ?? [])].sort();
   assert.deepEqual(s.secrets, secrets.length > 0 ? secrets : undefined);
   assert.ok(s.labels, "labels are present");
-  for (const [k, v] of Object.entries(req.labels ?? {})) assert.equal(s.labels[k], v, `label ${k}`);
-  assert.equal(s.labels.faas_function, req.service);
+  const uid = updated === undefined ? undefined : updated.uid === true ? s.labels.uid : updated.uid;
+  if (updated !== undefined) assert.ok(typeof uid === "string" && uid !== "", "an update sets a uid label");
+  assert.deepEqual(
+    { ...s.labels },
+    { ...req.labels, ...(uid === undefined ? {} : { uid }), faas_function: req.service },
+    "labels: the request's plus faas_function (and uid after an update)",
+  );
   assert.ok(s.annotations, "annotations are present");
-  for (const [k, v] of Object.entries(req.annotations ?? {})) {
-    assert.equal(s.annotations[k], v, `annotation ${k}`);
-  }
-  if (!(req.annotations && "prometheus.io.scrape" in req.annotations)) {
-    assert.equal(s.annotations["prometheus.io.scrape"], "false");
-  }
+  assert.deepEqual(
+    { ...s.annotations },
+    { "prometheus.io.scrape": "false", ...req.annotations },
+    "annotations: the request's plus prometheus.io.scrape=false unless given",
+  );
   assert.deepEqual(s.limits, expectedResources(req.limits));
   assert.deepEqual(s.requests, expectedResources(req.requests));
   assert.equal(s.readOnlyRootFilesystem, req.readOnlyRootFilesystem === true ? true : undefined);
@@ -330,7 +344,7 @@ Deno.test("property: applyUpdate gives the status of the update and keeps replic
         existing.spec!.replicas = scaled;
         const updated = applyUpdate(stored(existing, 0), update, refs, cfg, String(rollout));
         const s = toFunctionStatus(updated);
-        assertStatusMatches(s, update, defaultNs);
+        assertStatusMatches(s, update, defaultNs, { uid: String(rollout) });
         assert.equal(s.replicas, minReplicas(update.labels) ?? scaled);
         assert.equal(s.createdAt, "2026-01-01T00:00:00Z", "metadata of the existing object is kept");
         assert.equal(updated.metadata?.resourceVersion, "7", "optimistic concurrency is preserved");
@@ -521,11 +535,11 @@ Deno.test("property: deploy, scale, then PUT /system/functions: status is the up
           const r = await h.call("PUT", "/system/functions", update);
           assert.equal(r.status, 202, r.text);
           const s = await getStatus(h, update.service);
-          assertStatusMatches(s, update, defaultNs);
+          assertStatusMatches(s, update, defaultNs, { uid: true });
           assert.equal(s.replicas, minReplicas(update.labels) ?? scaled);
           await h.advance(30_000);
           const later = await getStatus(h, update.service);
-          assertStatusMatches(later, update, defaultNs);
+          assertStatusMatches(later, update, defaultNs, { uid: s.labels!.uid });
           assert.equal(later.replicas, s.replicas);
         });
       },
@@ -560,14 +574,21 @@ Deno.test({
 // 3. Invalid input
 // ---------------------------------------------------------------------------
 
-type Body = { json: unknown } | { raw: string };
+/**
+ * An invalid body, and (when it depends on the generated values) the field its message must name:
+ * a regular expression source matched right after the invalidation's message prefix.
+ */
+type Body = ({ json: unknown } | { raw: string }) & { field?: string };
 
-const mutate = (f: (r: Record<string, unknown>) => void) => (req: FunctionDeployment): Body => {
+const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+const mutate = (f: (r: Record<string, unknown>) => string | void) => (req: FunctionDeployment): Body => {
   const copy = structuredClone(req) as Record<string, unknown>;
-  f(copy);
-  return { json: copy };
+  const field = f(copy);
+  return field === undefined ? { json: copy } : { json: copy, field };
 };
-const withField = <T>(field: string, arb: fc.Arbitrary<T>) => arb.map((v) => mutate((r) => (r[field] = v)));
+const withField = <T>(field: string, arb: fc.Arbitrary<T>) =>
+  arb.map((v) => mutate((r) => void (r[field] = v)));
 const withEntry = <T>(field: string, arb: fc.Arbitrary<[string, T]>) =>
   arb.map(([k, v]) =>
     mutate((r) => {
@@ -577,10 +598,21 @@ const withEntry = <T>(field: string, arb: fc.Arbitrary<[string, T]>) =>
 
 const badQuantity = fc.constantFrom("12XB", "-1Mi", "abc", "1.2.3", "Mi", "1 Gi", "--1", "1e", "0x10", ".");
 
-/** One way to break a valid request, and the name of the way (for failure messages). */
-const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][] = [
+/** What the provider must answer: the status, and the start of the message (naming the field). */
+interface Expected {
+  readonly status: 400 | 413;
+  /** The message starts with this (the validation message names the field first). */
+  readonly message: RegExp;
+}
+const field = (name: string): Expected => ({ status: 400, message: new RegExp(`^${name}\\b`) });
+/** The field is only known per generated case: `Body.field`, with this message prefix. */
+const perCase = (prefix = ""): Expected => ({ status: 400, message: new RegExp(`^${prefix}`) });
+
+/** One way to break a valid request, the name of the way (for failure messages), and the answer. */
+const invalidations: [string, Expected, fc.Arbitrary<(req: FunctionDeployment) => Body>][] = [
   [
     "uppercase name",
+    field("service"),
     fc.tuple(fc.nat(), fc.constantFrom(..."ABCXYZ")).map(([i, c]) =>
       mutate((r) => {
         const s = r.service as string;
@@ -591,17 +623,20 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
   ],
   [
     "name too long",
-    fc.stringMatching(/^[a-z]{64,80}$/).map((s) => mutate((r) => (r.service = s))),
+    field("service"),
+    fc.stringMatching(/^[a-z]{64,80}$/).map((s) => mutate((r) => void (r.service = s))),
   ],
-  ["leading dash", fc.constant(mutate((r) => (r.service = `-${r.service}`)))],
+  ["leading dash", field("service"), fc.constant(mutate((r) => void (r.service = `-${r.service}`)))],
   [
     "bad name characters",
+    field("service"),
     fc.constantFrom("a_b", "a.b", "a b", "a/b", "trailing-", "", "ü").map((s) =>
-      mutate((r) => (r.service = s))
+      mutate((r) => void (r.service = s))
     ),
   ],
   [
     "bad image",
+    field("image"),
     withField(
       "image",
       fc.constantFrom(
@@ -620,6 +655,7 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
   ],
   [
     "bad quantity",
+    perCase(),
     fc.tuple(
       fc.constantFrom("limits", "requests"),
       fc.constantFrom("memory", "cpu", "nvidia.com/gpu"),
@@ -628,11 +664,13 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
       .map(([kind, res, q]) =>
         mutate((r) => {
           r[kind] = { ...(r[kind] as object | undefined ?? {}), [res]: q };
+          return escapeRegExp(`${kind}.${res}: `);
         })
       ),
   ],
   [
     "request above limit",
+    perCase(),
     fc.tuple(
       fc.constantFrom("memory", "cpu"),
       fc.integer({ min: 1, max: 4000 }),
@@ -643,11 +681,15 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
         return mutate((r) => {
           r.limits = { ...(r.limits as object | undefined ?? {}), [res]: `${n}${unit}` };
           r.requests = { ...(r.requests as object | undefined ?? {}), [res]: `${n + d}${unit}` };
+          return escapeRegExp(
+            `requests.${res} (${n + d}${unit}) must be less than or equal to limits.${res} `,
+          );
         });
       }),
   ],
   [
     "bad label key",
+    field("labels"),
     withEntry(
       "labels",
       fc.tuple(
@@ -668,6 +710,7 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
   ],
   [
     "bad scaling label",
+    perCase("labels"),
     fc.constantFrom<[string, string]>(
       [scaleMin, "x"],
       [scaleMin, "1.5"],
@@ -675,14 +718,32 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
       [scaleMin, "-1"],
       ["com.openfaas.scale.max", "0"],
       ["com.openfaas.scale.zero", "yes"],
-    ).map(([k, v]) => mutate((r) => (r.labels = { ...(r.labels as object | undefined), [k]: v }))),
+    ).map(([k, v]) =>
+      mutate((r) => {
+        r.labels = { ...(r.labels as object | undefined), [k]: v };
+        // "-1" is not even a label value (`labels["...min"]: `); a max of 0 below a generated
+        // scale.min is reported on the pair, naming scale.min first.
+        return v === "-1"
+          ? escapeRegExp(`[${JSON.stringify(k)}]: `)
+          : k === "com.openfaas.scale.max"
+          ? ": com\\.openfaas\\.scale\\.(min|max) "
+          : escapeRegExp(`: ${k}: `);
+      })
+    ),
   ],
   [
     "bad label value",
-    withEntry("labels", fc.tuple(labelKey, fc.constantFrom("-v", "x".repeat(64), "a b", "v-", "ü", "a/b"))),
+    perCase(),
+    fc.tuple(labelKey, fc.constantFrom("-v", "x".repeat(64), "a b", "v-", "ü", "a/b")).map(([k, v]) =>
+      mutate((r) => {
+        r.labels = { ...(r.labels as object | undefined ?? {}), [k]: v };
+        return escapeRegExp(`labels[${JSON.stringify(k)}]: `);
+      })
+    ),
   ],
   [
     "bad annotation key",
+    field("annotations"),
     withEntry(
       "annotations",
       fc.tuple(fc.constantFrom("-bad", "a/b/c", "", "x".repeat(64), "a b"), anyString),
@@ -690,34 +751,49 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
   ],
   [
     "bad env var name",
+    field("envVars"),
     withEntry("envVars", fc.tuple(fc.constantFrom("1abc", "a b", "", "a=b", "ü", "a/b"), anyString)),
   ],
   [
     "bad constraint",
+    field("constraints"),
     fc.constantFrom("novalue", "=v", "k=v=w", "bad key=v", "k=-v", "k==v==w", "", "  ").map((c) =>
-      mutate((r) => (r.constraints = [...(r.constraints as string[] | undefined ?? []), c]))
+      mutate((r) => void (r.constraints = [...(r.constraints as string[] | undefined ?? []), c]))
     ),
   ],
   [
     "unknown secret",
+    perCase(),
     fc.constantFrom("missing-secret", "Bad_Secret", "x".repeat(64)).map((s) =>
-      mutate((r) => (r.secrets = [...(r.secrets as string[] | undefined ?? []), s]))
+      mutate((r) => {
+        const secrets = [...(r.secrets as string[] | undefined ?? []), s];
+        r.secrets = secrets;
+        return s === "missing-secret"
+          ? `secrets: secret "missing-secret" not found`
+          : `secrets\\[${secrets.length - 1}\\]: `;
+      })
     ),
   ],
   [
     "repeated secret",
+    perCase(),
     fc.constantFrom(...secretPool).map((s) =>
-      mutate((r) => (r.secrets = [...(r.secrets as string[] | undefined ?? []), s, s]))
+      mutate((r) => {
+        r.secrets = [...(r.secrets as string[] | undefined ?? []), s, s];
+        return escapeRegExp(`secrets: "${s}" is listed twice`);
+      })
     ),
   ],
   [
     "faas_function label that is not the name",
+    field("labels"),
     fc.constant(
-      mutate((r) => (r.labels = { ...(r.labels as object), faas_function: `${r.service}x` })),
+      mutate((r) => void (r.labels = { ...(r.labels as object), faas_function: `${r.service}x` })),
     ),
   ],
   [
     "wrong JSON type",
+    perCase("invalid request body: "),
     fc.constantFrom<[string, unknown]>(
       ["service", 1],
       ["service", null],
@@ -737,24 +813,38 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
       ["readOnlyRootFilesystem", "yes"],
       ["readOnlyRootFilesystem", 1],
       ["namespace", 7],
-    ).map(([k, v]) => mutate((r) => (r[k] = v))),
+    ).map(([k, v]) =>
+      mutate((r) => {
+        r[k] = v;
+        return `${k}\\b`;
+      })
+    ),
   ],
   [
     "missing service or image",
-    fc.constantFrom("service", "image").map((k) => mutate((r) => delete r[k])),
+    perCase("invalid request body: "),
+    fc.constantFrom("service", "image").map((k) =>
+      mutate((r) => {
+        delete r[k];
+        return escapeRegExp(`${k}: missing key`);
+      })
+    ),
   ],
   [
     "bad namespace",
-    fc.constantFrom("Bad_NS", "-ns", "x".repeat(64)).map((ns) => mutate((r) => (r.namespace = ns))),
+    field("namespace"),
+    fc.constantFrom("Bad_NS", "-ns", "x".repeat(64)).map((ns) => mutate((r) => void (r.namespace = ns))),
   ],
   [
     "non-object body",
+    { status: 400, message: /^request body must be a JSON object$/m },
     fc.constantFrom<unknown>([], [{ service: "a" }], 1, "a string", null, true).map((v) => () => ({
       json: v,
     })),
   ],
   [
     "malformed JSON",
+    { status: 400, message: /^invalid request body: malformed JSON: / },
     fc.nat().map((n) => (req: FunctionDeployment) => {
       const text = JSON.stringify(req);
       const cut = 1 + (n % (text.length - 1)); // a strict non-empty prefix is never valid JSON
@@ -763,6 +853,7 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
   ],
   [
     "malformed JSON text",
+    { status: 400, message: /^invalid request body: malformed JSON: / },
     fc.constantFrom("{", "{'service':'a'}", "{service: a}", "", "  ", "nul", '{"service":"a",}').map(
       (t) => () => ({
         raw: t,
@@ -771,40 +862,93 @@ const invalidations: [string, fc.Arbitrary<(req: FunctionDeployment) => Body>][]
   ],
   [
     "annotations over 256KiB",
-    fc.constant(mutate((r) => (r.annotations = { big: "x".repeat(300 * 1024) }))),
+    {
+      status: 400,
+      message: /^annotations: total size of keys and values \(\d+ bytes\) must not exceed 262144/,
+    },
+    fc.constant(mutate((r) => void (r.annotations = { big: "x".repeat(300 * 1024) }))),
   ],
   [
     "body over max_body_bytes",
-    fc.constant(mutate((r) => (r.annotations = { big: "x".repeat(1100 * 1024) }))),
+    { status: 413, message: /^request body is larger than the limit of 1048576 bytes$/m },
+    fc.constant(mutate((r) => void (r.annotations = { big: "x".repeat(1100 * 1024) }))),
   ],
 ];
 
-const invalidRequestArb = fc.oneof(
-  ...invalidations.map(([what, arb]) =>
-    fc.tuple(fc.constant(what), arb, deploymentArb({ secrets: fc.subarray(secretPool) }))
-  ),
-).map(([what, f, req]) => ({ what, body: f(req) }));
+/** The function every invalid update targets: it exists, so only validation can reject the update. */
+const existing = "existing-fn";
 
-Deno.test("property: invalid deploy requests get a 4xx text message and leave the cluster untouched", async () => {
+const invalidRequestArb = fc.oneof(
+  ...invalidations.map(([what, expected, arb]) =>
+    fc.tuple(
+      fc.constant(what),
+      fc.constant(expected),
+      arb,
+      deploymentArb({ secrets: fc.subarray(secretPool) }),
+    )
+  ),
+).map(([what, expected, f, req]) => ({
+  what,
+  expected,
+  deploy: f(req),
+  update: f({ ...req, service: existing }),
+}));
+
+/** Asserts the exact status, a plain-text message that names the field, and no change to the cluster. */
+const assertRejected = (
+  what: string,
+  expected: Expected,
+  body: Body,
+  r: { status: number; text: string; headers: Headers },
+) => {
+  assert.equal(r.status, expected.status, `${what}: status ${r.status}: ${r.text}`);
+  assert.match(r.headers.get("content-type") ?? "", /^text\/plain/, what);
+  assert.match(r.text, expected.message, `${what}: ${r.text}`);
+  if (body.field !== undefined) {
+    const named = new RegExp(`^${expected.message.source.replace(/^\^/, "")}${body.field}`);
+    assert.match(r.text, named, `${what}: ${r.text}`);
+  }
+};
+
+Deno.test("property: invalid deploy and update requests get the exact 4xx, a message naming the field, and leave the cluster untouched", async () => {
   const h = await startProvider();
   try {
     await createSecrets(h);
-    await h.advance(1000);
+    const created = await h.call("POST", "/system/functions", {
+      service: existing,
+      image: "functions/alpine:latest",
+      labels: { keep: "me" },
+    });
+    assert.equal(created.status, 202, created.text);
+    await h.advance(30_000);
+    const existingBefore = JSON.stringify(h.cluster.store.peek(Kinds.Deployment, defaultNs, existing));
     await fc.assert(
-      fc.asyncProperty(invalidRequestArb, async ({ what, body }) => {
+      fc.asyncProperty(invalidRequestArb, async ({ what, expected, deploy, update }) => {
         const before = h.cluster.store.resourceVersion;
-        const payload = "raw" in body ? body.raw : JSON.stringify(body.json);
-        const r = await h.call("POST", "/system/functions", payload, { "Content-Type": "application/json" });
-        assert.ok(r.status === 400 || r.status === 413, `${what}: status ${r.status}: ${r.text}`);
-        assert.match(r.headers.get("content-type") ?? "", /^text\/plain/, what);
-        assert.ok(r.text.trim().length > 0, `${what}: a message`);
+        const send = (method: string, body: Body) =>
+          h.call(method, "/system/functions", "raw" in body ? body.raw : JSON.stringify(body.json), {
+            "Content-Type": "application/json",
+          });
+        assertRejected(what, expected, deploy, await send("POST", deploy));
         assert.equal(h.cluster.store.resourceVersion, before, `${what}: resourceVersion unchanged`);
-        assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0, `${what}: no Deployment`);
-        assert.equal(h.cluster.store.list(Kinds.Service).items.length, 0, `${what}: no Service`);
-        // The same body on update: the function does not exist, but validation comes first or 404.
-        const u = await h.call("PUT", "/system/functions", payload, { "Content-Type": "application/json" });
-        assert.ok([400, 404, 413].includes(u.status), `${what}: update status ${u.status}`);
+        assert.deepEqual(
+          h.cluster.store.list(Kinds.Deployment).items.map((d) => d.metadata.name),
+          [existing],
+          `${what}: no new Deployment`,
+        );
+        assert.deepEqual(
+          h.cluster.store.list(Kinds.Service).items.map((d) => d.metadata.name),
+          [existing],
+          `${what}: no new Service`,
+        );
+        // The same invalidation on an update of a function that exists: rejected by validation, not 404.
+        assertRejected(`${what} (update)`, expected, update, await send("PUT", update));
         assert.equal(h.cluster.store.resourceVersion, before, `${what}: resourceVersion unchanged by update`);
+        assert.equal(
+          JSON.stringify(h.cluster.store.peek(Kinds.Deployment, defaultNs, existing)),
+          existingBefore,
+          `${what}: the existing function is unchanged by the rejected update`,
+        );
       }),
       { numRuns: runs(300) },
     );

@@ -29,6 +29,9 @@ const routeTo = async (h: Harness, name: string, port: number) => {
 
 const realUpstream = { sim: { upstream: "http" as const } };
 
+/** How long the proxy waits for a ready endpoint of a function that has replicas (src/invoke/proxy.ts). */
+const readinessWaitMs = 5_000;
+
 Deno.test("proxy: method, sub-path, query, headers and status pass through; X-Call-Id and X-Start-Time added", async () => {
   let seen: { method: string; url: string; headers: Headers; body: string } | undefined;
   const up = startUpstream(async (req) => {
@@ -184,9 +187,12 @@ Deno.test("proxy: unknown function 404, empty name 400, no ready endpoint 503 af
     await empty.body?.cancel();
     // An image that never pulls: the function wants a replica but never has a ready endpoint.
     await h.call("POST", "/system/functions", { service: "cold", image: "registry.invalid/none:1" });
-    const started = Date.now();
+    // The wait runs in virtual time: it lasts the proxy's readiness bound (5 s), not 0 and not longer.
+    const started = h.cluster.env.now();
     const res = await h.advanceUntil(h.request("GET", "/function/cold"));
-    assert.ok(Date.now() - started < 30_000);
+    const waited = h.cluster.env.now() - started;
+    assert.ok(waited >= readinessWaitMs, `answered after ${waited} ms of virtual time, before the wait`);
+    assert.ok(waited <= readinessWaitMs + 500, `answered after ${waited} ms of virtual time, past the bound`);
     assert.equal(res.status, 503);
     assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
     assert.match(await res.text(), /No endpoints available for: cold/);
@@ -217,6 +223,16 @@ Deno.test("proxy: invocations are counted in /metrics", async () => {
       );
       assert.match(after.text, /provider_kube_requests_total\{verb="POST",code="2xx"\} \d+/);
       assert.match(after.text, /gateway_service_count\{function_name="counted.openfaas-fn"\} 0/);
+      // A function with replicas reports them.
+      const two = await h.call("POST", "/system/functions", {
+        service: "two",
+        image: "functions/alpine:latest",
+        labels: { "com.openfaas.scale.min": "2" },
+      });
+      assert.equal(two.status, 202, two.text);
+      const withTwo = await h.call("GET", "/metrics");
+      assert.match(withTwo.text, /^gateway_service_count\{function_name="two.openfaas-fn"\} 2$/m);
+      assert.match(withTwo.text, /^gateway_service_count\{function_name="counted.openfaas-fn"\} 0$/m);
     }, realUpstream);
   } finally {
     await up.close();

@@ -267,13 +267,23 @@ Deno.test("type=cpu without the metrics API falls back to requests in flight", (
 Deno.test("property: replicas stay within [min, max] (or 0 when allowed) under any load sequence", async () => {
   const h = await startProvider(scaling);
   let n = 0;
+  /** How often the bounds were actually reached: a property that never reaches them proves little. */
+  const seen = { max: 0, zero: 0 };
   try {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 0, max: 3 }),
         fc.boolean(),
-        fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 3, maxLength: 12 }),
+        // Idle steps weigh heavily (a run of them outlasts zero-duration), busy ones reach well past
+        // max x target so the max clamp is exercised.
+        fc.array(
+          fc.oneof(
+            { weight: 3, arbitrary: fc.constant(0) },
+            { weight: 2, arbitrary: fc.integer({ min: 1, max: 40 }) },
+          ),
+          { minLength: 3, maxLength: 12 },
+        ),
         async (min, extra, zero, rates) => {
           const name = `p${n++}`;
           const max = min + extra;
@@ -281,23 +291,29 @@ Deno.test("property: replicas stay within [min, max] (or 0 when allowed) under a
             "com.openfaas.scale.min": String(min),
             "com.openfaas.scale.max": String(max),
             "com.openfaas.scale.zero": String(zero),
-            "com.openfaas.scale.zero-duration": "20s",
+            "com.openfaas.scale.zero-duration": "10s",
           });
           await h.advance(5_000);
           for (const rps of rates) {
-            await load(h, name, rps, 2);
-            await h.advance(3_000);
+            // 3 s of load then 2 s of quiet: a 40 req/s step fills the 6 s panic window at 20 req/s.
+            await load(h, name, rps, 3);
+            await h.advance(2_000);
             const replicas = (await status(h, name)).replicas;
             assert.ok(
               (replicas >= min && replicas <= max) || (zero && replicas === 0),
               `${replicas} outside [${min}, ${max}] (zero ${zero})`,
             );
+            if (!zero) assert.notEqual(replicas, 0, `zero=false but at 0 replicas (rates ${rates})`);
+            if (replicas === max && max > min) seen.max++;
+            if (replicas === 0) seen.zero++;
           }
           await h.call("DELETE", "/system/functions", { functionName: name });
         },
       ),
-      { numRuns: runs(8) },
+      { numRuns: runs(12) },
     );
+    assert.ok(seen.max > 0, `the max clamp was reached (${JSON.stringify(seen)})`);
+    assert.ok(seen.zero > 0, `some function reached zero (${JSON.stringify(seen)})`);
   } finally {
     await h.close();
   }
