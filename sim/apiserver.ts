@@ -3,7 +3,7 @@
  * router serves the in-process SimTransport and the HTTP facade, so both speak
  * exactly the same protocol (Status errors, watch semantics, subresources).
  */
-import { ApiError, type Store, translateForWatch, type WatchFilter } from "./store.ts";
+import { ApiError, conflict, type Store, translateForWatch, type WatchFilter } from "./store.ts";
 import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
 import { matches, parseSelector, type Selector } from "../src/kube/selectors.ts";
 import {
@@ -14,6 +14,7 @@ import {
   podMetricsObject,
 } from "./metrics.ts";
 import type { PodUsageSample } from "./usage.ts";
+import { applyPatch, patchTypeOf } from "./patch.ts";
 
 export interface ApiRequest {
   readonly method: string;
@@ -75,6 +76,9 @@ export type RequestInterceptor = (req: ApiRequest, parsed: ParsedPath | undefine
 
 const notFoundPath = () => new ApiError(404, "NotFound", "the server could not find the requested resource");
 
+const methodNotAllowed = (message = "the server does not allow this method on the requested resource") =>
+  new ApiError(405, "MethodNotAllowed", message);
+
 export const parsePath = (path: string): ParsedPath | undefined => {
   const seg = path.split("?")[0].split("/").filter((s) => s !== "").map(decodeURIComponent);
   let group: string, version: string, rest: string[];
@@ -99,7 +103,8 @@ export const parsePath = (path: string): ParsedPath | undefined => {
   return { kind, namespace, name: rest[1], subresource: rest[2] };
 };
 
-const truthy = (v: string | undefined) => v === "1" || v === "true";
+/** A boolean query parameter (`watch=1`, `follow=true`). */
+export const truthy = (v: string | undefined) => v === "1" || v === "true";
 
 /** DeleteOptions' gracePeriodSeconds, from the query or the body (a non-negative integer). */
 const gracePeriod = (q: Readonly<Record<string, string | undefined>>, body: unknown): number | undefined => {
@@ -120,10 +125,9 @@ const isRunning = (pod: KObj) =>
 
 const fieldFilter = (
   fieldSelector: string | undefined,
-): { fieldName?: string; match?: (o: KObj) => boolean } | ApiError => {
+): { match?: (o: KObj) => boolean } | ApiError => {
   if (!fieldSelector) return {};
   const checks: ((o: KObj) => boolean)[] = [];
-  let fieldName: string | undefined;
   for (const part of fieldSelector.split(",")) {
     const m = /^([a-zA-Z.]+)(==|=|!=)(.*)$/.exec(part.trim());
     if (!m) return new ApiError(400, "BadRequest", `invalid field selector: ${part}`);
@@ -154,10 +158,9 @@ const fieldFilter = (
         `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
       );
     }
-    if (field === "metadata.name" && op !== "!=") fieldName = value;
     checks.push(op === "!=" ? (o) => String(get(o) ?? "") !== value : (o) => String(get(o) ?? "") === value);
   }
-  return { fieldName, match: (o) => checks.every((c) => c(o)) };
+  return { match: (o) => checks.every((c) => c(o)) };
 };
 
 export class SimApiServer {
@@ -225,25 +228,13 @@ export class SimApiServer {
         };
       }
       case "POST":
-        if (name) {
-          throw new ApiError(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-          );
-        }
+        if (name) throw methodNotAllowed();
         return {
           status: dryRun ? 200 : 201,
           body: store.create(kind, namespace, this.object(req.body), { dryRun }),
         };
       case "PUT":
-        if (!name) {
-          throw new ApiError(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-          );
-        }
+        if (!name) throw methodNotAllowed();
         return {
           status: 200,
           body: store.update(kind, namespace, name, this.object(req.body), {
@@ -251,39 +242,32 @@ export class SimApiServer {
             dryRun,
           }),
         };
-      case "PATCH":
-        if (!name) {
-          throw new ApiError(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-          );
-        }
-        if (req.contentType?.includes("json-patch+json")) {
-          throw new ApiError(
-            415,
-            "UnsupportedMediaType",
-            "json-patch is not supported by the simulator; use a merge patch",
-          );
+      case "PATCH": {
+        if (!name) throw methodNotAllowed();
+        const type = patchTypeOf(req.contentType);
+        if (type === "apply" && !subresource && !store.peek(kind, namespace, name)) {
+          // Server-side apply, approximated: create when absent, else a strategic merge of the applied object.
+          return {
+            status: dryRun ? 200 : 201,
+            body: store.create(kind, namespace, this.object(req.body), { dryRun }),
+          };
         }
         return {
           status: 200,
-          body: store.patch(kind, namespace, name, req.body, subresource as "status" | undefined),
+          body: store.patch(kind, namespace, name, (current) => applyPatch(type, current, req.body), {
+            subresource: subresource as "status" | undefined,
+            dryRun,
+          }),
         };
+      }
       case "DELETE":
-        if (!name) {
-          throw new ApiError(405, "MethodNotAllowed", "deletecollection is not supported by the simulator");
-        }
+        if (!name) throw methodNotAllowed("deletecollection is not supported by the simulator");
         return {
           status: 200,
           body: store.delete(kind, namespace, name, { dryRun, gracePeriodSeconds: gracePeriod(q, req.body) }),
         };
       default:
-        throw new ApiError(
-          405,
-          "MethodNotAllowed",
-          "the server does not allow this method on the requested resource",
-        );
+        throw methodNotAllowed();
     }
   }
 
@@ -293,13 +277,7 @@ export class SimApiServer {
     if (fault) throw fault;
     const q = req.query ?? {};
     if (!this.metrics || path.subresource !== undefined) throw notFoundPath();
-    if (req.method !== "GET" || truthy(q.watch)) {
-      throw new ApiError(
-        405,
-        "MethodNotAllowed",
-        "the server does not allow this method on the requested resource",
-      );
-    }
+    if (req.method !== "GET" || truthy(q.watch)) throw methodNotAllowed();
     const metrics = this.metrics;
     const now = metrics.now();
     const notFound = (name: string) =>
@@ -398,13 +376,7 @@ export class SimApiServer {
       },
     });
     if (req.method === "GET") return { status: 200, body: toScale(this.store.get(kind, namespace, name)) };
-    if (req.method !== "PUT" && req.method !== "PATCH") {
-      throw new ApiError(
-        405,
-        "MethodNotAllowed",
-        "the server does not allow this method on the requested resource",
-      );
-    }
+    if (req.method !== "PUT" && req.method !== "PATCH") throw methodNotAllowed();
     const body = this.object(req.body);
     const replicas = body.spec?.replicas;
     if (!Number.isInteger(replicas) || replicas < 0) {
@@ -416,13 +388,7 @@ export class SimApiServer {
     }
     const current = this.store.get(kind, namespace, name);
     const rv = body.metadata?.resourceVersion;
-    if (req.method === "PUT" && rv && rv !== current.metadata.resourceVersion) {
-      throw new ApiError(
-        409,
-        "Conflict",
-        `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-      );
-    }
+    if (req.method === "PUT" && rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
     current.spec.replicas = replicas;
     return { status: 200, body: toScale(this.store.update(kind, namespace, name, current)) };
   }
@@ -443,22 +409,23 @@ export class SimApiServer {
     if (!parsed || parsed.subresource) throw notFoundPath();
     const fields = fieldFilter(query.fieldSelector);
     if (fields instanceof ApiError) throw fields;
+    const selector = this.selector(query.labelSelector);
+    // What the watcher selects (a watch on a named path is a watch with metadata.name=NAME).
+    const checks = [
+      ...(parsed.name !== undefined ? [(o: KObj) => o.metadata.name === parsed.name] : []),
+      ...(selector.length > 0 ? [(o: KObj) => matches(selector, o.metadata.labels)] : []),
+      ...(fields.match ? [fields.match] : []),
+    ];
     const filter: WatchFilter = {
       kind: parsed.kind,
       namespace: parsed.namespace,
-      selector: this.selector(query.labelSelector),
-      fieldName: parsed.name ?? fields.fieldName,
+      match: checks.length === 0 ? undefined : (o) => checks.every((c) => c(o)),
     };
     const rvText = query.resourceVersion ?? "";
-    const fieldMatch = fields.match;
     const backlog: { type: string; object: KObj }[] = [];
     if (rvText === "" || rvText === "0") {
-      const { items } = this.store.list(parsed.kind, parsed.namespace, filter.selector);
-      for (const o of items) {
-        if ((!filter.fieldName || o.metadata.name === filter.fieldName) && (!fieldMatch || fieldMatch(o))) {
-          backlog.push({ type: "ADDED", object: o });
-        }
-      }
+      const { items } = this.store.list(parsed.kind, parsed.namespace, [], filter.match);
+      for (const o of items) backlog.push({ type: "ADDED", object: o });
     } else {
       const rv = Number(rvText);
       if (!Number.isInteger(rv) || rv < 0) {
@@ -471,9 +438,7 @@ export class SimApiServer {
     for (const e of backlog) sink.event(e.type, e.object);
     return this.store.subscribe((raw) => {
       const e = translateForWatch(raw, filter);
-      if (e && (!fieldMatch || fieldMatch(e.object) || e.type === "DELETED")) {
-        sink.event(e.type, structuredClone(e.object));
-      }
+      if (e) sink.event(e.type, structuredClone(e.object));
     });
   }
 

@@ -71,6 +71,8 @@ export const makeSimCluster = (options: SimOptions = {}) =>
     store.subscribe((e) => {
       if (e.type === "DELETED" && e.kind === Kinds.Pod) {
         usage.forget(e.object.metadata.namespace!, e.object.metadata.name!);
+        // Followed logs end and the pod's log is dropped, whether or not a container ever ran.
+        logs.end(e.object.metadata.namespace!, e.object.metadata.name!);
       }
     });
     const api = new SimApiServer(store, logs, usage);

@@ -12,9 +12,8 @@
  */
 import { seededRandom } from "./env.ts";
 import type { ParsedPath, SimApiServer, WatchSink } from "./apiserver.ts";
-import { type ApiRequest } from "./apiserver.ts";
-import { ApiError } from "./store.ts";
-import { qualifiedName } from "./kinds.ts";
+import { type ApiRequest, truthy } from "./apiserver.ts";
+import { ApiError, conflict } from "./store.ts";
 
 export type FaultVerb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
 export const faultVerbs: readonly FaultVerb[] = [
@@ -69,11 +68,7 @@ export const verbOf = (req: ApiRequest, parsed: ParsedPath | undefined): FaultVe
     case "WATCH":
       return "watch";
     case "GET":
-      return req.query?.watch === "1" || req.query?.watch === "true"
-        ? "watch"
-        : parsed?.name
-        ? "get"
-        : "list";
+      return truthy(req.query?.watch) ? "watch" : parsed?.name ? "get" : "list";
     case "POST":
       return "create";
     case "PUT":
@@ -96,7 +91,7 @@ const reasons: Record<FaultStatus, string> = {
 
 /** The fault generator: pure decisions from a seeded PRNG, plus a record of what it did. */
 export class Faults {
-  private random: () => number;
+  private readonly random: () => number;
   private seq = 0;
   readonly log: FaultRecord[] = [];
   /** Turn injection off and on without uninstalling. */
@@ -104,13 +99,6 @@ export class Faults {
 
   constructor(readonly config: FaultConfig = {}) {
     this.random = seededRandom(config.seed ?? 1);
-  }
-
-  /** Restarts the generator from its seed and clears the log. */
-  reset(): void {
-    this.random = seededRandom(this.config.seed ?? 1);
-    this.seq = 0;
-    this.log.length = 0;
   }
 
   private exempt(path: string): boolean {
@@ -165,13 +153,7 @@ export class Faults {
           retry,
         );
       case 409:
-        return new ApiError(
-          409,
-          reasons[409],
-          `Operation cannot be fulfilled on ${parsed ? qualifiedName(parsed.kind) : "objects"} "${
-            parsed?.name ?? ""
-          }": the object has been modified; please apply your changes to the latest version and try again (injected fault)`,
-        );
+        return conflict(parsed?.kind, parsed?.name ?? "", " (injected fault)");
       default:
         return new ApiError(
           500,

@@ -1,10 +1,10 @@
 /**
  * The simulator as a Kubernetes API server over plain HTTP, for kubectl and any
  * client-go style client: discovery (`/version`, `/api`, `/apis`, group
- * versions), every stored kind's REST paths (delegated to SimApiServer.handle),
+ * versions), every stored kind's REST paths (delegated to SimApiServer.handle, which
+ * also applies strategic merge / JSON / server-side-apply patches, `sim/patch.ts`),
  * watches as chunked newline-delimited JSON, `pods/{name}/log` as text, server-side
- * tables for `kubectl get`, strategic merge / JSON / server-side-apply patches,
- * `Status` bodies for errors, and the resource metrics API (`metrics.k8s.io`, for
+ * tables for `kubectl get`, `Status` bodies for errors, and the resource metrics API (`metrics.k8s.io`, for
  * `kubectl top`; `sim/metrics.ts`). Optional seeded fault injection (`sim/faults.ts`).
  *
  *   deno task sim --port 6443 --write-kubeconfig /tmp/sim.kubeconfig
@@ -14,7 +14,7 @@
 import { shutdownOnSignals } from "../src/shutdown.ts";
 import { Clock, Duration, Effect, Layer, ManagedRuntime } from "effect";
 import YAML from "yaml";
-import { type ApiRequest, type ApiResponse, type ParsedPath, parsePath } from "./apiserver.ts";
+import { type ApiRequest, type ApiResponse, type ParsedPath, parsePath, truthy } from "./apiserver.ts";
 import { SimCluster, type SimClusterShape, type SimOptions } from "./cluster.ts";
 import { allKinds, apiVersionOf, type KindInfo, type KObj } from "./kinds.ts";
 import { ApiError } from "./store.ts";
@@ -27,6 +27,9 @@ import {
   metricsTable,
   parseMetricsPath,
 } from "./metrics.ts";
+
+// The patch helpers live in sim/patch.ts (SimApiServer applies every patch type); re-exported here.
+export { jsonPatch, mergeDiff, strategicMerge } from "./patch.ts";
 
 // ---------------------------------------------------------------------------
 // Discovery
@@ -176,182 +179,6 @@ export const openApiV3GroupVersion = (groupVersion: string) => {
     info: { title: "Kubernetes (faas-deno simulator)", version: simServerVersion.gitVersion },
     paths,
   };
-};
-
-// ---------------------------------------------------------------------------
-// Patches
-
-/** Merge keys of the strategic-merge-patch lists the simulated kinds use. */
-const mergeKeyFor = (field: string, items: unknown[]): string | undefined => {
-  switch (field) {
-    case "containers":
-    case "initContainers":
-    case "ephemeralContainers":
-    case "env":
-    case "volumes":
-    case "imagePullSecrets":
-      return "name";
-    case "volumeMounts":
-      return "mountPath";
-    case "conditions":
-      return "type";
-    case "ports":
-      return items.some((i) => i && typeof i === "object" && "containerPort" in i) ? "containerPort" : "port";
-    default:
-      return undefined;
-  }
-};
-
-type Json = unknown;
-type JsonObject = Record<string, Json>;
-const isObject = (v: unknown): v is JsonObject => !!v && typeof v === "object" && !Array.isArray(v);
-
-/** Applies a strategic merge patch (the subset kubectl's client-side apply and `kubectl patch` send). */
-export const strategicMerge = (current: Json, patch: Json): Json => {
-  if (!isObject(patch)) return patch;
-  if (patch.$patch === "replace") {
-    const { $patch: _, ...rest } = patch;
-    return rest;
-  }
-  const out: JsonObject = isObject(current) ? { ...current } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (key.startsWith("$")) continue;
-    if (value === null) {
-      delete out[key];
-    } else if (Array.isArray(value)) {
-      const existing = Array.isArray(out[key]) ? (out[key] as Json[]) : [];
-      const mergeKey = mergeKeyFor(key, [...existing, ...value]);
-      if (!mergeKey || !value.every(isObject)) {
-        out[key] = value;
-        continue;
-      }
-      const merged = existing.map((x) => x);
-      for (const item of value as JsonObject[]) {
-        const at = merged.findIndex((m) => isObject(m) && m[mergeKey] === item[mergeKey]);
-        if (item.$patch === "delete") {
-          if (at >= 0) merged.splice(at, 1);
-        } else if (at >= 0) merged[at] = strategicMerge(merged[at], item);
-        else merged.push(strategicMerge(undefined, item));
-      }
-      const order = patch[`$setElementOrder/${key}`];
-      if (Array.isArray(order)) {
-        const rank = (x: Json) => {
-          const i = order.findIndex((o) => isObject(o) && isObject(x) && o[mergeKey] === x[mergeKey]);
-          return i < 0 ? order.length : i;
-        };
-        merged.sort((a, b) => rank(a) - rank(b));
-      }
-      out[key] = merged;
-    } else if (isObject(value)) {
-      if (value.$patch === "delete") delete out[key];
-      else out[key] = strategicMerge(out[key], value);
-    } else out[key] = value;
-  }
-  for (const [key, value] of Object.entries(patch)) {
-    const m = /^\$deleteFromPrimitiveList\/(.+)$/.exec(key);
-    if (m && Array.isArray(out[m[1]]) && Array.isArray(value)) {
-      out[m[1]] = (out[m[1]] as Json[]).filter((x) => !value.includes(x));
-    }
-  }
-  if (Array.isArray(patch.$retainKeys)) {
-    for (const k of Object.keys(out)) if (!patch.$retainKeys.includes(k)) delete out[k];
-  }
-  return out;
-};
-
-const pointer = (path: string): string[] => {
-  if (path === "") return [];
-  if (!path.startsWith("/")) throw new ApiError(422, "Invalid", `invalid JSON pointer: "${path}"`);
-  return path.slice(1).split("/").map((s) => s.replaceAll("~1", "/").replaceAll("~0", "~"));
-};
-
-/** Applies an RFC 6902 JSON patch (`kubectl patch --type=json`). */
-export const jsonPatch = (doc: Json, ops: unknown): Json => {
-  if (!Array.isArray(ops)) {
-    throw new ApiError(400, "BadRequest", "a JSON patch must be an array of operations");
-  }
-  let root = structuredClone(doc);
-  const parentOf = (path: string[]): [Json, string] => {
-    let node = root;
-    for (const seg of path.slice(0, -1)) {
-      node = Array.isArray(node) ? node[Number(seg)] : isObject(node) ? node[seg] : undefined;
-      if (node === undefined) {
-        throw new ApiError(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
-      }
-    }
-    return [node, path[path.length - 1]];
-  };
-  const get = (path: string[]): Json => {
-    if (path.length === 0) return root;
-    const [parent, last] = parentOf(path);
-    return Array.isArray(parent) ? parent[Number(last)] : (parent as JsonObject)[last];
-  };
-  const remove = (path: string[]): Json => {
-    const [parent, last] = parentOf(path);
-    if (Array.isArray(parent)) return parent.splice(Number(last), 1)[0];
-    if (!isObject(parent) || !(last in parent)) {
-      throw new ApiError(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
-    }
-    const v = parent[last];
-    delete parent[last];
-    return v;
-  };
-  const add = (path: string[], value: Json, replace: boolean) => {
-    if (path.length === 0) {
-      root = value;
-      return;
-    }
-    const [parent, last] = parentOf(path);
-    if (Array.isArray(parent)) {
-      const i = last === "-" ? parent.length : Number(last);
-      if (replace) parent[i] = value;
-      else parent.splice(i, 0, value);
-    } else if (isObject(parent)) parent[last] = value;
-    else throw new ApiError(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
-  };
-  for (const op of ops as JsonObject[]) {
-    const path = pointer(String(op.path ?? ""));
-    switch (op.op) {
-      case "add":
-        add(path, structuredClone(op.value), false);
-        break;
-      case "replace":
-        if (get(path) === undefined) {
-          throw new ApiError(422, "Invalid", `the path "${op.path}" does not exist`);
-        }
-        add(path, structuredClone(op.value), true);
-        break;
-      case "remove":
-        remove(path);
-        break;
-      case "move":
-        add(path, remove(pointer(String(op.from ?? ""))), false);
-        break;
-      case "copy":
-        add(path, structuredClone(get(pointer(String(op.from ?? "")))), false);
-        break;
-      case "test":
-        if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) {
-          throw new ApiError(422, "Invalid", `the test operation on "${op.path}" failed`);
-        }
-        break;
-      default:
-        throw new ApiError(400, "BadRequest", `unknown JSON patch operation "${String(op.op)}"`);
-    }
-  }
-  return root;
-};
-
-/** The JSON merge patch (RFC 7386) that turns `from` into `to`. */
-export const mergeDiff = (from: Json, to: Json): Json => {
-  if (!isObject(from) || !isObject(to)) return to;
-  const out: JsonObject = {};
-  for (const k of Object.keys(from)) if (!(k in to)) out[k] = null;
-  for (const [k, v] of Object.entries(to)) {
-    if (JSON.stringify(from[k]) === JSON.stringify(v)) continue;
-    out[k] = isObject(from[k]) && isObject(v) ? mergeDiff(from[k], v) : v;
-  }
-  return out;
 };
 
 // ---------------------------------------------------------------------------
@@ -668,8 +495,6 @@ export const renderingFor = (accept: string | null): Rendering => {
   return { as: "json" };
 };
 
-const truthy = (v: string | undefined) => v === "1" || v === "true";
-
 export interface ServeOptions {
   readonly port?: number;
   readonly hostname?: string;
@@ -732,55 +557,6 @@ export const makeHandler = (
         `the request body is not valid ${type.includes("yaml") ? "YAML" : "JSON"}: ${(e as Error).message}`,
       );
     }
-  };
-
-  /** PATCH with the patch types the store does not take natively: turned into a merge patch. */
-  const patch = (apiReq: ApiRequest, parsed: ParsedPath, contentType: string): ApiResponse => {
-    if (contentType.includes("merge-patch+json") && !contentType.includes("strategic")) {
-      return api.handle({ ...apiReq, contentType: "application/merge-patch+json" });
-    }
-    if (parsed.subresource === "scale") {
-      return api.handle({ ...apiReq, contentType: "application/merge-patch+json" });
-    }
-    const basePath = `/${parsed.kind.group ? `apis/${parsed.kind.group}` : "api"}/${parsed.kind.version}${
-      parsed.namespace !== undefined ? `/namespaces/${encodeURIComponent(parsed.namespace)}` : ""
-    }/${parsed.kind.plural}`;
-    const current = api.handle({ method: "GET", path: `${basePath}/${encodeURIComponent(parsed.name!)}` });
-    if (contentType.includes("apply-patch")) {
-      // Server-side apply, approximated: create when absent, else a strategic merge of the applied fields.
-      const applied = apiReq.body as KObj;
-      if (current.status === 404) {
-        const res = api.handle({ method: "POST", path: basePath, query: apiReq.query, body: applied });
-        return res;
-      }
-      if (current.status >= 400) return current;
-      const merged = strategicMerge(current.body, applied);
-      return api.handle({
-        ...apiReq,
-        body: mergeDiff(current.body, merged),
-        contentType: "application/merge-patch+json",
-      });
-    }
-    if (current.status >= 400) return current;
-    let merged: Json;
-    if (contentType.includes("json-patch+json")) merged = jsonPatch(current.body, apiReq.body);
-    else if (contentType.includes("strategic-merge-patch")) {
-      merged = strategicMerge(current.body, apiReq.body);
-    } else {
-      throw new ApiError(
-        415,
-        "UnsupportedMediaType",
-        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
-      );
-    }
-    const diff = mergeDiff(current.body, merged) as JsonObject;
-    if (isObject(apiReq.body) && isObject(apiReq.body.metadata) && apiReq.body.metadata.resourceVersion) {
-      diff.metadata = {
-        ...(isObject(diff.metadata) ? diff.metadata : {}),
-        resourceVersion: apiReq.body.metadata.resourceVersion,
-      };
-    }
-    return api.handle({ ...apiReq, body: diff, contentType: "application/merge-patch+json" });
   };
 
   const watch = (path: string, parsed: ParsedPath, query: Record<string, string>, rendering: Rendering) => {
@@ -945,7 +721,7 @@ export const makeHandler = (
       const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readBody(req);
       const contentType = req.headers.get("content-type") ?? "application/json";
       const apiReq: ApiRequest = { method: req.method, path, query, body, contentType };
-      const res = req.method === "PATCH" ? patch(apiReq, parsed, contentType) : api.handle(apiReq);
+      const res = api.handle(apiReq);
       return json(res.status, render(rendering, parsed.kind, res, query), res.headers);
     } catch (e) {
       if (e instanceof ApiError) return statusResponse(e);

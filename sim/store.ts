@@ -53,8 +53,8 @@ export interface StoreEvent {
 export interface WatchFilter {
   readonly kind: KindInfo;
   readonly namespace?: string;
-  readonly selector?: Selector;
-  readonly fieldName?: string;
+  /** Which objects the watcher selects (labels, fields, a name); none: every object in scope. */
+  readonly match?: (o: KObj) => boolean;
 }
 
 export interface StoreOptions {
@@ -67,11 +67,23 @@ export interface StoreOptions {
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
 
+/** 409 Conflict on a stale resourceVersion, in the real API server's words. */
+export const conflict = (kind: KindInfo | undefined, name: string, note = ""): ApiError =>
+  new ApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${
+      kind ? qualifiedName(kind) : "objects"
+    } "${name}": the object has been modified; please apply your changes to the latest version and try again${note}`,
+  );
+
 export class Store {
   /** The cluster's clock (ms since the epoch). */
   readonly now: () => number;
   private readonly tables = new Map<string, Map<string, KObj>>();
-  private readonly history: StoreEvent[] = [];
+  /** Events for resuming watches: `history[historyStart..]` are kept, the ones before are dropped. */
+  private history: StoreEvent[] = [];
+  private historyStart = 0;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private revision = 0;
   /** The oldest resourceVersion a watch may resume from. */
@@ -109,9 +121,14 @@ export class Store {
   private emit(type: EventType, kind: KindInfo, object: KObj, old?: KObj) {
     const event: StoreEvent = { rv: this.revision, type, kind, object, old };
     this.history.push(event);
-    if (this.history.length > this.historySize) {
-      const dropped = this.history.splice(0, this.history.length - this.historySize);
-      this.compactedRv = dropped[dropped.length - 1].rv;
+    if (this.history.length - this.historyStart > this.historySize) {
+      // The oldest event leaves the window; the array is trimmed in chunks (amortised O(1)).
+      this.historyStart = this.history.length - this.historySize;
+      this.compactedRv = this.history[this.historyStart - 1].rv;
+      if (this.historyStart >= Math.max(this.historySize, 1024)) {
+        this.history = this.history.slice(this.historyStart);
+        this.historyStart = 0;
+      }
     }
     for (const l of [...this.listeners]) l(event);
   }
@@ -119,7 +136,8 @@ export class Store {
   /** Drops the whole watch history, so every resume from an older resourceVersion gets 410. */
   compact(): void {
     this.compactedRv = this.revision;
-    this.history.length = 0;
+    this.history = [];
+    this.historyStart = 0;
   }
 
   /** Read-only view of a stored object (do not mutate). */
@@ -229,7 +247,7 @@ export class Store {
       throw new ApiError(400, "BadRequest", "the name of the object does not match the name on the URL");
     }
     const rv = input.metadata?.resourceVersion;
-    if (rv && rv !== current.metadata.resourceVersion) throw this.conflict(kind, name);
+    if (rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
     let next: KObj;
     if (opts.subresource === "status") {
       next = clone(current);
@@ -275,16 +293,6 @@ export class Store {
     return this.commit(kind, current, next);
   }
 
-  private conflict(kind: KindInfo, name: string): ApiError {
-    return new ApiError(
-      409,
-      "Conflict",
-      `Operation cannot be fulfilled on ${
-        qualifiedName(kind)
-      } "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-    );
-  }
-
   /** Stores `next` in place of `current` when it differs, with a new resourceVersion. */
   private commit(kind: KindInfo, current: KObj, next: KObj): KObj {
     next.metadata.resourceVersion = current.metadata.resourceVersion;
@@ -307,30 +315,31 @@ export class Store {
     return this.commit(kind, current, next);
   }
 
-  /** JSON merge patch (RFC 7386); strategic merge patches are applied the same way. */
+  /**
+   * PATCH: `apply` computes the patched object from a copy of the current one (the patch
+   * algorithms are in sim/patch.ts), which is stored in one update. A resourceVersion in the result
+   * that is not the current one (the patch set it) is a 409 Conflict. The main resource keeps the
+   * stored status and `status` changes only it, as with `update`.
+   */
   patch(
     kind: KindInfo,
     namespace: string | undefined,
     name: string,
-    patch: unknown,
-    subresource?: "status",
+    apply: (current: KObj) => unknown,
+    opts: { subresource?: "status"; dryRun?: boolean } = {},
   ): KObj {
     const current = this.peek(kind, namespace, name);
     if (!current) throw this.notFound(kind, name);
-    if (!patch || typeof patch !== "object" || Array.isArray(patch)) {
-      throw new ApiError(400, "BadRequest", "the patch must be a JSON object");
+    const patched = apply(clone(current));
+    if (!patched || typeof patched !== "object" || Array.isArray(patched)) {
+      throw this.invalid(kind, name, ["the patched object must be a JSON object"]);
     }
-    const p = patch as KObj;
-    const rv = p.metadata?.resourceVersion;
-    if (rv && rv !== current.metadata.resourceVersion) throw this.conflict(kind, name);
-    const merged = mergePatch(clone(current), patch) as KObj;
-    if (subresource === "status") return this.update(kind, namespace, name, merged, { subresource });
+    const merged = patched as KObj;
+    merged.metadata ??= {};
+    const rv = merged.metadata.resourceVersion;
+    if (rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
     merged.metadata.resourceVersion = current.metadata.resourceVersion;
-    if (kind.hasStatus && p.status !== undefined) {
-      // The main resource ignores status changes, like the real API server.
-      merged.status = clone(current.status);
-    }
-    return this.update(kind, namespace, name, merged);
+    return this.update(kind, namespace, name, merged, opts);
   }
 
   /**
@@ -411,44 +420,36 @@ export class Store {
     if (fromRv < this.compactedRv) {
       throw new ApiError(410, "Expired", `too old resource version: ${fromRv} (${this.revision})`);
     }
+    // resourceVersions increase along the history: binary search for the first event after fromRv.
+    let lo = this.historyStart, hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.history[mid].rv > fromRv) hi = mid;
+      else lo = mid + 1;
+    }
     const out: StoreEvent[] = [];
-    for (const e of this.history) {
-      if (e.rv > fromRv) {
-        const translated = translateForWatch(e, filter);
-        if (translated) out.push(translated);
-      }
+    for (let i = lo; i < this.history.length; i++) {
+      const translated = translateForWatch(this.history[i], filter);
+      if (translated) out.push(translated);
     }
     return out;
   }
 }
 
 /**
- * What a watcher with `filter` sees of an event: nothing, or the event with its
- * type adjusted when the object starts or stops matching a label selector.
+ * What a watcher with `filter` sees of an event: nothing, or the event with its type adjusted
+ * when the object starts (ADDED) or stops (DELETED) matching the filter's selection.
  */
 export const translateForWatch = (e: StoreEvent, f: WatchFilter): StoreEvent | undefined => {
   if (kindKey(e.kind) !== kindKey(f.kind)) return undefined;
   if (f.namespace && e.object.metadata.namespace !== f.namespace) return undefined;
-  if (f.fieldName && e.object.metadata.name !== f.fieldName) return undefined;
-  if (!f.selector || f.selector.length === 0) return e;
-  const now = matches(f.selector, e.object.metadata.labels);
-  const before = e.old ? matches(f.selector, e.old.metadata.labels) : false;
-  if (e.type === "ADDED") return now ? e : undefined;
+  if (!f.match) return e;
+  if (e.type === "ADDED") return f.match(e.object) ? e : undefined;
+  const before = e.old ? f.match(e.old) : false;
   if (e.type === "DELETED") return before ? e : undefined;
+  const now = f.match(e.object);
   if (now && before) return e;
   if (now) return { ...e, type: "ADDED" };
   if (before) return { ...e, type: "DELETED" };
   return undefined;
-};
-
-export const mergePatch = (target: unknown, patch: unknown): unknown => {
-  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target)
-    ? { ...(target as Record<string, unknown>) }
-    : {};
-  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
 };

@@ -99,6 +99,12 @@ const bindingTable = {
   cells: (o: KObj, now: number) => bindingCells(o, now),
 };
 
+/** Role and ClusterRole share their columns. */
+const roleTable: Printer = {
+  columns: [nameCol, col("Created At", "Time at which the role was created", 0, "date")],
+  cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
+};
+
 /** A workload (Deployment, ReplicaSet): its own columns between name and age, then the template's (wide). */
 const workload = (columns: TableColumn[], cells: (o: KObj) => unknown[]): Printer => ({
   columns: [
@@ -328,14 +334,8 @@ const printers: Record<string, Printer> = {
   },
   RoleBinding: bindingTable,
   ClusterRoleBinding: bindingTable,
-  Role: {
-    columns: [nameCol, col("Created At", "Time at which the role was created", 0, "date")],
-    cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
-  },
-  ClusterRole: {
-    columns: [nameCol, col("Created At", "Time at which the role was created", 0, "date")],
-    cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
-  },
+  Role: roleTable,
+  ClusterRole: roleTable,
 };
 
 const bindingCells = (o: KObj, now: number): unknown[] => {
@@ -369,14 +369,11 @@ const rowObject = (_kind: KindInfo, o: KObj, include: IncludeObject): unknown =>
   return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata };
 };
 
-export const tableColumns = (kind: KindInfo): readonly TableColumn[] =>
-  (printers[kind.kind] ?? defaultPrinter).columns;
-
 /** A `meta.k8s.io/v1` Table of objects of one kind. */
 export const toTable = (
   kind: KindInfo,
   objects: readonly KObj[],
-  opts: { now: number; includeObject?: IncludeObject; resourceVersion?: string; noHeaders?: boolean },
+  opts: { now: number; includeObject?: IncludeObject; resourceVersion?: string },
 ) => {
   const printer = printers[kind.kind] ?? defaultPrinter;
   const include = opts.includeObject ?? "Metadata";
@@ -384,7 +381,7 @@ export const toTable = (
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata: opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {},
-    columnDefinitions: opts.noHeaders ? [] : printer.columns,
+    columnDefinitions: printer.columns,
     rows: objects.map((o) => {
       const object = rowObject(kind, o, include);
       return object === undefined

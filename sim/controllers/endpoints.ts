@@ -10,6 +10,8 @@ import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
 import { hasReadyCondition, isPodReady } from "./deployment.ts";
 
 export const serviceNameLabel = "kubernetes.io/service-name";
+const managedByLabel = "endpointslice.kubernetes.io/managed-by";
+const managedBy = "endpointslice-controller.k8s.io";
 
 export class EndpointsController implements Controller {
   readonly name = "endpointslice";
@@ -40,7 +42,11 @@ export class EndpointsController implements Controller {
     const sliceName = EndpointsController.sliceName(name);
     const existing = this.store.peek(Kinds.EndpointSlice, ns, sliceName);
     if (!svc || !svc.spec?.selector || Object.keys(svc.spec.selector).length === 0) {
-      // Slices are owned by their Service and garbage-collected with it.
+      // Slices are owned by their Service and garbage-collected with it; a Service that lost its
+      // selector keeps no managed slice (its endpoints are whatever slices others write).
+      if (svc && existing && existing.metadata.labels?.[managedByLabel] === managedBy) {
+        this.store.delete(Kinds.EndpointSlice, ns, sliceName);
+      }
       return;
     }
     const sel = fromSpec({ matchLabels: svc.spec.selector });
@@ -71,7 +77,7 @@ export class EndpointsController implements Controller {
           name: sliceName,
           labels: {
             [serviceNameLabel]: name,
-            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            [managedByLabel]: managedBy,
           },
           ownerReferences: [{
             apiVersion: "v1",

@@ -36,12 +36,6 @@ export class ControllerHub {
     this.queue.push([c, key]);
   }
 
-  /** Enqueues a key and runs the queue (for timers and start-up). */
-  trigger(c: Controller, key: string) {
-    this.enqueue(c, key);
-    this.drain();
-  }
-
   drain() {
     if (this.draining) return;
     this.draining = true;

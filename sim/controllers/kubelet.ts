@@ -3,7 +3,9 @@
  * simulator's catalog, with ErrImagePull -> ImagePullBackOff and back-off for an
  * unknown one), starts the container, marks it ready when its readiness probe
  * would first pass, and restarts it with back-off (10 s doubling to 5 min) when
- * it crashes, is OOMKilled or fails its liveness probe. Container logs go to the LogStore.
+ * it crashes, is OOMKilled or fails its liveness probe. Container logs go to the LogStore (the
+ * cluster ends them when the pod is deleted). Each pod gets an IP from its node's range, kept across
+ * container restarts and free again once the pod is deleted.
  */
 import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
@@ -23,6 +25,15 @@ export const backOffMaxMs = 300_000;
 /** Back-off before the n-th retry (n >= 1): 10 s, 20 s, 40 s ... capped at 5 minutes. */
 export const backOffMs = (n: number) => Math.min(backOffMaxMs, backOffBaseMs * 2 ** Math.max(0, n - 1));
 
+/** Pod IPs per node: 10.244.{node}.2 to .251 (slots 0 to 249), handed out round-robin. */
+const podIpSlots = 250;
+
+/** A node's pod IP range: the slots in use by its pods, and where the next search starts. */
+interface NodeIps {
+  next: number;
+  readonly used: Set<number>;
+}
+
 interface PodRun {
   readonly uid: string;
   readonly ns: string;
@@ -31,6 +42,10 @@ interface PodRun {
   readonly image: string;
   cancel: (() => void)[];
   pullFailures: number;
+  /** Failed attempts to get a pod IP (the node's range was full). */
+  ipFailures: number;
+  /** The pod IP's slot in its node's range, held until the pod is deleted. */
+  ip?: { readonly node: string; readonly slot: number };
   restarts: number;
   /** Stopping after the pod was deleted (its deletionTimestamp is set). */
   terminating?: boolean;
@@ -45,7 +60,7 @@ export class Kubelet implements Controller {
   readonly name = "kubelet";
   private readonly runs = new Map<string, PodRun>();
   private readonly nodeImages = new Map<string, Set<string>>();
-  private readonly nodeIps = new Map<string, number>();
+  private readonly nodeIps = new Map<string, NodeIps>();
 
   constructor(
     private readonly store: Store,
@@ -61,11 +76,6 @@ export class Kubelet implements Controller {
     return [];
   }
 
-  /** The simulated image a running pod's container runs (for the request path). */
-  imageOf(pod: KObj): SimImage | undefined {
-    return this.catalog.lookup(pod.spec.containers[0].image);
-  }
-
   reconcile(key: string): void {
     const [ns, name] = splitKey(key);
     const pod = this.store.peek(Kinds.Pod, ns, name);
@@ -73,7 +83,7 @@ export class Kubelet implements Controller {
     if (run && (!pod || pod.metadata.uid !== run.uid)) {
       run.cancel.forEach((c) => c());
       this.runs.delete(key);
-      this.logs.end(ns, name);
+      if (run.ip) this.nodeIps.get(run.ip.node)?.used.delete(run.ip.slot);
     }
     if (!pod || !pod.spec?.nodeName) return;
     if (pod.metadata.deletionTimestamp) {
@@ -230,15 +240,13 @@ export class Kubelet implements Controller {
       image: container.image,
       cancel: [],
       pullFailures: 0,
+      ipFailures: 0,
       restarts: 0,
     };
     this.runs.set(key, r);
     const node = pod.spec.nodeName as string;
     const nodeObj = this.store.peek(Kinds.Node, undefined, node);
-    const n = (this.nodeIps.get(node) ?? 0) + 1;
-    this.nodeIps.set(node, n);
-    const nodeIndex = Number(/(\d+)$/.exec(node)?.[1] ?? 0);
-    const podIP = `10.244.${nodeIndex}.${(n % 250) + 2}`;
+    const podIP = this.allocateIp(r, node);
     const hostIP =
       (nodeObj?.status?.addresses ?? []).find((a: { type: string }) => a.type === "InternalIP")?.address ??
         "192.168.0.1";
@@ -246,8 +254,10 @@ export class Kubelet implements Controller {
       s.phase = "Pending";
       s.hostIP = hostIP;
       s.hostIPs = [{ ip: hostIP }];
-      s.podIP = podIP;
-      s.podIPs = [{ ip: podIP }];
+      if (podIP) {
+        s.podIP = podIP;
+        s.podIPs = [{ ip: podIP }];
+      }
       s.startTime = rfc3339(this.env.now());
       s.qosClass = qosClass(o);
       s.conditions = this.conditions(o, false, r);
@@ -255,7 +265,49 @@ export class Kubelet implements Controller {
         state: { waiting: { reason: "ContainerCreating" } },
       });
     });
-    this.pull(r);
+    if (podIP) this.pull(r);
+    else this.noIp(r, node);
+  }
+
+  /** The next free IP of the node's range for the run's pod (round-robin), or undefined when all are taken. */
+  private allocateIp(r: PodRun, node: string): string | undefined {
+    let ips = this.nodeIps.get(node);
+    if (!ips) this.nodeIps.set(node, ips = { next: 1, used: new Set() });
+    for (let i = 0; i < podIpSlots; i++) {
+      const slot = (ips.next + i) % podIpSlots;
+      if (ips.used.has(slot)) continue;
+      ips.used.add(slot);
+      ips.next = slot + 1;
+      r.ip = { node, slot };
+      return `${nodePodNet(node)}.${slot + 2}`;
+    }
+    return undefined;
+  }
+
+  /** No pod IP is free on the node: the sandbox is not created, and is retried with back-off. */
+  private noIp(r: PodRun, node: string) {
+    r.ipFailures++;
+    const net = nodePodNet(node);
+    recordEvent(
+      this.store,
+      this.env,
+      this.pod(r),
+      "Warning",
+      "FailedCreatePodSandBox",
+      `Failed to create pod sandbox: failed to setup network for sandbox: failed to allocate for range 0: no IP addresses available in range set: ${net}.2-${net}.${
+        podIpSlots + 1
+      }`,
+      "kubelet",
+    );
+    this.after(r, backOffMs(r.ipFailures), () => {
+      const podIP = this.allocateIp(r, node);
+      if (!podIP) return this.noIp(r, node);
+      this.patchStatus(r, (s) => {
+        s.podIP = podIP;
+        s.podIPs = [{ ip: podIP }];
+      });
+      this.pull(r);
+    });
   }
 
   private pull(r: PodRun) {
@@ -530,6 +582,9 @@ export class Kubelet implements Controller {
     this.after(r, delay, () => this.startContainer(r, image));
   }
 }
+
+/** The first three octets of a node's pod network (10.244.{node number}). */
+const nodePodNet = (node: string) => `10.244.${Number(/(\d+)$/.exec(node)?.[1] ?? 0)}`;
 
 const qosClass = (pod: KObj): string => {
   const c = pod.spec.containers[0]?.resources ?? {};

@@ -1,0 +1,394 @@
+/**
+ * Regression tests for a review of the simulator: watch history trimming, field-selector
+ * watches, pod IPs, PATCH in process and over HTTP, logs of pods that never ran, and
+ * EndpointSlices of Services that lose their selector.
+ */
+import assert from "node:assert/strict";
+import { Effect, Layer, ManagedRuntime } from "effect";
+import { TestClock } from "effect/testing";
+import { deploymentFixture } from "./fixtures.ts";
+import { SimCluster, type SimClusterShape, type SimOptions } from "../sim/cluster.ts";
+import { Kinds, type KObj } from "../sim/kinds.ts";
+import { ApiError, Store } from "../sim/store.ts";
+import { serveSim } from "../sim/serve.ts";
+import { EndpointsController } from "../sim/controllers/endpoints.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+/** A simulated cluster in TestClock time. */
+const withCluster = async (
+  opts: SimOptions,
+  fn: (ctx: { cluster: SimClusterShape; advance: (d: string) => Promise<void> }) => Promise<void> | void,
+) => {
+  const rt = ManagedRuntime.make(
+    SimCluster.layer(opts).pipe(Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" }))),
+  );
+  try {
+    const cluster = await rt.runPromise(Effect.service(SimCluster));
+    await fn({ cluster, advance: (d) => rt.runPromise(TestClock.adjust(d as "1 second")) });
+  } finally {
+    await rt.dispose();
+  }
+};
+
+const podsPath = (ns: string, name = "", sub = "") =>
+  `/api/v1/namespaces/${ns}/pods${name ? `/${name}` : ""}${sub ? `/${sub}` : ""}`;
+
+const pod = (name: string, extra: Record<string, unknown> = {}) => ({
+  metadata: { name },
+  spec: { containers: [{ name: "c", image: "functions/alpine:latest", ...extra }] },
+});
+
+/** A pod that fits on no node (it stays Pending, unscheduled). */
+const unschedulablePod = (name: string) => pod(name, { resources: { requests: { cpu: "1000" } } });
+
+const ok = (res: { status: number; body: unknown }) => {
+  assert.ok(res.status < 300, `${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body as Any;
+};
+
+// ---------------------------------------------------------------------------
+// 1. Watch history
+
+Deno.test("store: a full watch history keeps the last historySize events; older resumes get 410", () => {
+  let t = 0, u = 0;
+  const historySize = 10;
+  const store = new Store({ now: () => t++, uid: () => `uid-${u++}`, historySize });
+  store.create(Kinds.Namespace, undefined, { metadata: { name: "ns" } });
+  store.create(Kinds.Secret, "ns", { metadata: { name: "s" } });
+  const change = (i: number) =>
+    store.mutate(Kinds.Secret, "ns", "s", (o) => {
+      o.metadata.labels = { n: String(i) };
+    });
+  const expired = (rv: number) =>
+    assert.throws(
+      () => store.eventsSince(rv, { kind: Kinds.Secret }),
+      (e: unknown) => e instanceof ApiError && e.code === 410 && e.reason === "Expired",
+    );
+  // Well past the size (and past the chunk the array is trimmed by), checking every step.
+  for (let i = 0; i < 2_500; i++) {
+    change(i);
+    const rv = store.resourceVersion;
+    const from = Math.max(0, rv - historySize);
+    const events = store.eventsSince(from, { kind: Kinds.Secret });
+    assert.deepEqual(
+      events.map((e) => e.rv),
+      // (rv 1 is the Namespace's.)
+      Array.from({ length: rv - from }, (_, k) => from + 1 + k).filter((r) => r > 1),
+      `resume from ${from} at ${rv}`,
+    );
+    assert.equal(events[events.length - 1].object.metadata.labels.n, String(i));
+    assert.deepEqual(store.eventsSince(rv, { kind: Kinds.Secret }), []);
+    if (rv > 4) assert.equal(store.eventsSince(rv - 3, { kind: Kinds.Secret }).length, 3);
+    if (from > 0) expired(from - 1);
+  }
+  expired(1);
+  assert.deepEqual(store.eventsSince(store.resourceVersion - 5, { kind: Kinds.Namespace }), []);
+  const rv = store.resourceVersion;
+  store.compact();
+  assert.deepEqual(store.eventsSince(rv, { kind: Kinds.Secret }), []);
+  expired(rv - 1);
+  change(-1);
+  assert.deepEqual(store.eventsSince(rv, { kind: Kinds.Secret }).map((e) => e.rv), [rv + 1]);
+});
+
+// ---------------------------------------------------------------------------
+// 2. Watches with a field selector
+
+interface Seen {
+  readonly type: string;
+  readonly name: string;
+  readonly rv: string;
+  readonly phase?: string;
+}
+
+/**
+ * Pod "run" starts and runs, then its phase becomes Failed; pod "never" never runs and is deleted.
+ * Returns what a live watch on `status.phase=Running` from before it all saw, and what a watch
+ * resumed from the same resourceVersion afterwards sees.
+ */
+const phaseWatchScenario = async (): Promise<{ live: Seen[]; resumed: Seen[] }> => {
+  let out!: { live: Seen[]; resumed: Seen[] };
+  await withCluster({}, async ({ cluster, advance }) => {
+    const api = cluster.api;
+    const seen = (into: Seen[]) => ({
+      event: (type: string, o: unknown) => {
+        const obj = o as KObj;
+        into.push({
+          type,
+          name: obj.metadata.name!,
+          rv: obj.metadata.resourceVersion!,
+          phase: obj.status?.phase,
+        });
+      },
+      close: () => {},
+    });
+    const query = { fieldSelector: "status.phase=Running" };
+    const rv0 = String(cluster.store.resourceVersion);
+    const live: Seen[] = [];
+    const cancel = api.watch(podsPath("default"), { ...query, resourceVersion: rv0 }, seen(live));
+    ok(api.handle({ method: "POST", path: podsPath("default"), body: unschedulablePod("never") }));
+    ok(api.handle({ method: "POST", path: podsPath("default"), body: pod("run") }));
+    await advance("30 seconds");
+    assert.equal(cluster.store.peek(Kinds.Pod, "default", "run")?.status.phase, "Running");
+    ok(api.handle({
+      method: "PATCH",
+      path: podsPath("default", "run", "status"),
+      body: { status: { phase: "Failed" } },
+      contentType: "application/merge-patch+json",
+    }));
+    ok(
+      api.handle({
+        method: "DELETE",
+        path: podsPath("default", "never"),
+        query: { gracePeriodSeconds: "0" },
+      }),
+    );
+    cancel();
+    const resumed: Seen[] = [];
+    api.watch(podsPath("default"), { ...query, resourceVersion: rv0 }, seen(resumed))();
+    out = { live, resumed };
+  });
+  return out;
+};
+
+Deno.test("watch with a field selector: ADDED when an object starts matching", async () => {
+  const { live } = await phaseWatchScenario();
+  assert.ok(live.length >= 2, JSON.stringify(live));
+  assert.deepEqual(live[0], { ...live[0], type: "ADDED", name: "run", phase: "Running" });
+  for (const e of live.slice(1, -1)) assert.deepEqual(e, { ...e, type: "MODIFIED", phase: "Running" });
+});
+
+Deno.test("watch with a field selector: DELETED when an object stops matching", async () => {
+  const { live } = await phaseWatchScenario();
+  assert.deepEqual(live[live.length - 1], { ...live[live.length - 1], type: "DELETED", name: "run" });
+});
+
+Deno.test("watch with a field selector: no event for an object that never matched, deleted or not", async () => {
+  const { live } = await phaseWatchScenario();
+  assert.deepEqual(live.filter((e) => e.name === "never"), []);
+});
+
+Deno.test("watch with a field selector: a resumed watch sees what a live one saw", async () => {
+  const { live, resumed } = await phaseWatchScenario();
+  assert.deepEqual(resumed, live);
+});
+
+// ---------------------------------------------------------------------------
+// 3. Pod IPs
+
+Deno.test("kubelet: a pod IP is not handed out again while its pod lives, and is kept on restart", async () => {
+  await withCluster({ nodes: 1 }, async ({ cluster, advance }) => {
+    const { store } = cluster;
+    const ipOf = (name: string) => store.peek(Kinds.Pod, "default", name)?.status?.podIP as string;
+    store.create(Kinds.Pod, "default", pod("keep", { image: "sim/crashloop" }));
+    const kept = ipOf("keep");
+    assert.match(kept, /^10\.244\.1\.\d+$/);
+    for (let i = 0; i < 260; i++) {
+      store.create(Kinds.Pod, "default", pod(`churn-${i}`));
+      const ip = ipOf(`churn-${i}`);
+      assert.ok(ip && ip !== kept, `churn-${i} got ${ip}, the IP of a live pod`);
+      store.delete(Kinds.Pod, "default", `churn-${i}`, { gracePeriodSeconds: 0 });
+    }
+    store.create(Kinds.Pod, "default", pod("other"));
+    const live = [...store.scan(Kinds.Pod, "default")];
+    assert.deepEqual(live.map((p) => p.metadata.name).sort(), ["keep", "other"]);
+    assert.equal(new Set(live.map((p) => p.status.podIP)).size, 2);
+    // The crashing container restarts; the pod keeps its IP.
+    await advance("2 minutes");
+    const status = store.peek(Kinds.Pod, "default", "keep")!.status;
+    assert.ok(status.containerStatuses[0].restartCount >= 1);
+    assert.equal(status.podIP, kept);
+  });
+});
+
+Deno.test("kubelet: with every pod IP of its node taken, a pod waits for one (FailedCreatePodSandBox)", async () => {
+  await withCluster({ nodes: 1 }, async ({ cluster, advance }) => {
+    const { store } = cluster;
+    store.mutate(Kinds.Node, undefined, "sim-node-1", (o) => {
+      o.status.allocatable.pods = "300";
+    });
+    const ipOf = (name: string) =>
+      store.peek(Kinds.Pod, "default", name)?.status?.podIP as string | undefined;
+    for (let i = 0; i < 250; i++) store.create(Kinds.Pod, "default", pod(`p-${i}`));
+    const ips = new Set(Array.from({ length: 250 }, (_, i) => ipOf(`p-${i}`)));
+    assert.equal(ips.size, 250);
+    store.create(Kinds.Pod, "default", pod("late"));
+    assert.equal(ipOf("late"), undefined);
+    const waiting = store.peek(Kinds.Pod, "default", "late")!.status.containerStatuses[0].state.waiting;
+    assert.equal(waiting.reason, "ContainerCreating");
+    const events = [...store.scan(Kinds.Event, "default")].filter((e) => e.involvedObject.name === "late");
+    assert.ok(events.some((e) => e.reason === "FailedCreatePodSandBox"), JSON.stringify(events));
+    const freed = ipOf("p-7");
+    store.delete(Kinds.Pod, "default", "p-7", { gracePeriodSeconds: 0 });
+    await advance("10 seconds");
+    assert.equal(ipOf("late"), freed);
+    await advance("30 seconds");
+    assert.equal(store.peek(Kinds.Pod, "default", "late")!.status.phase, "Running");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// 4. PATCH in process and over HTTP
+
+const strategicImagePatch = {
+  spec: { template: { spec: { containers: [{ name: "fn", image: "functions/alpine:0.2" }] } } },
+};
+
+/** The container after the strategic merge patch: the new image, every other field kept. */
+const assertImagePatched = (dep: Any) => {
+  const containers = dep.spec.template.spec.containers;
+  assert.equal(containers.length, 1);
+  const [c] = containers;
+  assert.equal(c.name, "fn");
+  assert.equal(c.image, "functions/alpine:0.2");
+  assert.deepEqual(c.env, [{ name: "fprocess", value: "env" }], "other container fields kept");
+  assert.equal(c.ports?.[0]?.containerPort, 8080);
+  assert.deepEqual(c.readinessProbe?.exec, { command: ["cat", "/tmp/.lock"] });
+};
+
+const depPath = (name = "") => `/apis/apps/v1/namespaces/openfaas-fn/deployments${name ? `/${name}` : ""}`;
+
+Deno.test("PATCH in process: a strategic merge patch merges containers by name", async () => {
+  await withCluster({}, ({ cluster }) => {
+    const api = cluster.api;
+    ok(api.handle({ method: "POST", path: depPath(), body: deploymentFixture("fn") }));
+    const rv = cluster.store.resourceVersion;
+    const res = ok(api.handle({
+      method: "PATCH",
+      path: depPath("fn"),
+      body: strategicImagePatch,
+      contentType: "application/strategic-merge-patch+json",
+    }));
+    assertImagePatched(res);
+    assertImagePatched(cluster.store.peek(Kinds.Deployment, "openfaas-fn", "fn"));
+    assert.ok(Number(res.metadata.resourceVersion) > rv);
+    // JSON patch and server-side apply, which only the HTTP facade took before.
+    const jp = ok(api.handle({
+      method: "PATCH",
+      path: depPath("fn"),
+      body: [{ op: "replace", path: "/spec/replicas", value: 3 }],
+      contentType: "application/json-patch+json",
+    }));
+    assert.equal(jp.spec.replicas, 3);
+    assertImagePatched(jp);
+    const applied = api.handle({
+      method: "PATCH",
+      path: depPath("other"),
+      body: deploymentFixture("other"),
+      contentType: "application/apply-patch+yaml",
+    });
+    assert.equal(applied.status, 201);
+    // A merge patch (the default) still replaces lists, and a stale resourceVersion is a conflict.
+    const stale = api.handle({
+      method: "PATCH",
+      path: depPath("fn"),
+      body: { metadata: { resourceVersion: String(rv) }, spec: { replicas: 1 } },
+    });
+    assert.equal(stale.status, 409);
+    assert.equal((stale.body as Any).reason, "Conflict");
+    const unknown = api.handle({ method: "PATCH", path: depPath("fn"), body: {}, contentType: "text/plain" });
+    assert.equal(unknown.status, 415);
+  });
+});
+
+Deno.test("PATCH in process: dryRun=All changes nothing", async () => {
+  await withCluster({}, ({ cluster }) => {
+    const api = cluster.api;
+    ok(api.handle({ method: "POST", path: depPath(), body: deploymentFixture("fn") }));
+    const rv = cluster.store.resourceVersion;
+    const res = ok(api.handle({
+      method: "PATCH",
+      path: depPath("fn"),
+      query: { dryRun: "All" },
+      body: strategicImagePatch,
+      contentType: "application/strategic-merge-patch+json",
+    }));
+    assertImagePatched(res);
+    assert.equal(cluster.store.resourceVersion, rv);
+    assert.equal(
+      cluster.store.peek(Kinds.Deployment, "openfaas-fn", "fn")!.spec.template.spec.containers[0].image,
+      "functions/alpine:latest",
+    );
+  });
+});
+
+Deno.test("PATCH over HTTP: the same strategic merge, one request through the fault interceptor", async () => {
+  await withCluster({}, async ({ cluster }) => {
+    const sim = serveSim(cluster, { port: 0 });
+    try {
+      ok(cluster.api.handle({ method: "POST", path: depPath(), body: deploymentFixture("fn") }));
+      const seen: string[] = [];
+      cluster.api.interceptor = (req) => {
+        seen.push(req.method);
+        return undefined;
+      };
+      const rv = cluster.store.resourceVersion;
+      const res = await fetch(`${sim.url}${depPath("fn")}`, {
+        method: "PATCH",
+        body: JSON.stringify(strategicImagePatch),
+        headers: { "content-type": "application/strategic-merge-patch+json" },
+      });
+      const body = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assertImagePatched(body);
+      assert.deepEqual(seen, ["PATCH"], "no synthetic GET");
+      assert.equal(cluster.store.resourceVersion > rv, true);
+      // Same result as in process.
+      const inProcess = cluster.store.get(Kinds.Deployment, "openfaas-fn", "fn");
+      assert.deepEqual(body.spec, inProcess.spec);
+    } finally {
+      cluster.api.interceptor = undefined;
+      await sim.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// 5. Logs of a pod that never started
+
+Deno.test("logs: following a never-started pod ends when the pod is deleted", async () => {
+  await withCluster({}, ({ cluster }) => {
+    const api = cluster.api;
+    ok(api.handle({ method: "POST", path: podsPath("default"), body: unschedulablePod("p") }));
+    let ended = 0;
+    const lines: string[] = [];
+    api.readLog(podsPath("default", "p", "log"), { follow: "true" }, (l) => lines.push(l), () => ended++);
+    assert.equal(ended, 0, "still following");
+    ok(api.handle({ method: "DELETE", path: podsPath("default", "p"), query: { gracePeriodSeconds: "0" } }));
+    assert.equal(ended, 1);
+    assert.deepEqual(lines, []);
+    // The LogStore entry is gone with the pod.
+    assert.equal((cluster.logs as Any).logs.size, 0);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// 6. EndpointSlices
+
+Deno.test("endpoints: a Service that loses its selector loses its managed EndpointSlice", async () => {
+  await withCluster({}, ({ cluster }) => {
+    const { store } = cluster;
+    store.create(Kinds.Service, "default", {
+      metadata: { name: "svc" },
+      spec: { selector: { app: "x" }, ports: [{ port: 8080 }] },
+    });
+    const slice = EndpointsController.sliceName("svc");
+    assert.ok(store.peek(Kinds.EndpointSlice, "default", slice), "a slice for a Service with a selector");
+    store.mutate(Kinds.Service, "default", "svc", (o) => {
+      delete o.spec.selector;
+    });
+    assert.equal(store.peek(Kinds.EndpointSlice, "default", slice), undefined);
+    // A slice someone else manages is left alone.
+    store.create(Kinds.EndpointSlice, "default", {
+      metadata: { name: slice, labels: { "kubernetes.io/service-name": "svc" } },
+      addressType: "IPv4",
+      endpoints: [],
+    });
+    store.mutate(Kinds.Service, "default", "svc", (o) => {
+      o.metadata.labels = { touched: "yes" };
+    });
+    assert.ok(store.peek(Kinds.EndpointSlice, "default", slice));
+  });
+});
