@@ -20,7 +20,7 @@ export interface NetworkOptions {
 const isRunning = (pod: KObj) =>
   pod.status?.phase === "Running" && pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
 
-export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => {
+const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => {
   const byIp = new Map<string, string>();
   const findPod = (ip: string): KObj | undefined => {
     const known = byIp.get(ip);
@@ -51,17 +51,25 @@ export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = 
         throw new UpstreamError("unreachable", `no process listening on ${endpoint.ip}:${endpoint.port}`);
       }
       const ctx = containerContext(cluster, pod);
+      const signal = forwarded.signal;
+      // The image sees the client's departure as its request's signal (sim/images/sleep.ts stops sleeping).
       const req = new Request(forwarded.url, {
         method: forwarded.method,
         headers: forwarded.headers,
         body: forwarded.body,
+        signal,
         // deno-lint-ignore no-explicit-any
         ...({ duplex: "half" } as any),
       });
-      if (options.latencyMs) await ctx.sleep(options.latencyMs);
+      if (options.latencyMs) await ctx.sleep(options.latencyMs, signal);
+      const aborted = () => new UpstreamError("aborted", "the client closed the request");
+      if (signal?.aborted) throw aborted();
       let cancel = () => {};
-      const timeout = new Promise<never>((_, reject) => {
+      let onAbort = () => {};
+      const timeoutOrAbort = new Promise<never>((_, reject) => {
         cancel = cluster.env.after(timeoutMs, () => reject(new UpstreamError("timeout", "timeout")));
+        onAbort = () => reject(aborted());
+        signal?.addEventListener("abort", onAbort, { once: true });
       });
       // The pod uses CPU and memory while its image handles the request (sim/usage.ts).
       const costs = imageCosts(image);
@@ -72,12 +80,13 @@ export const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = 
         costs.memoryBytesPerRequest,
       );
       try {
-        return await Promise.race([handle(image, ctx, req), timeout]);
+        return await Promise.race([handle(image, ctx, req), timeoutOrAbort]);
       } catch (e) {
         if (e instanceof UpstreamError) throw e;
         throw new UpstreamError("unreachable", (e as Error).message);
       } finally {
         cancel();
+        signal?.removeEventListener("abort", onAbort);
         end();
       }
     },

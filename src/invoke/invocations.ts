@@ -6,25 +6,23 @@ import { Clock, Context, Effect, Layer } from "effect";
 import { metrics } from "../metrics/registry.ts";
 import { IdleHistogram } from "../scaling/histogram.ts";
 
-export interface FunctionLoad {
-  /** Invocations started per second, newest last, over the retained window. */
-  readonly perSecond: ReadonlyMap<number, number>;
+interface FunctionLoad {
   inFlight: number;
   lastStarted: number;
   /** When the last invocation ended (0 = never). */
   lastEnded: number;
-  total: number;
   /** Idle times between invocations, for the predictive policy. */
   readonly idle: IdleHistogram;
 }
 
-export interface InvocationsShape {
+interface InvocationsShape {
   /** Records a start; the returned function records the end with its status code. */
   start(fn: string, namespace: string): (status: number) => void;
   load(fn: string, namespace: string): FunctionLoad | undefined;
   /** Requests started in the last `windowMs` (virtual time). */
   rate(fn: string, namespace: string, windowMs: number): number;
-  readonly functions: () => string[];
+  /** Drops what is kept of a function that no longer exists (a redeployed one starts afresh). */
+  forget(fn: string, namespace: string): void;
 }
 
 /** How long per-second counts are kept. */
@@ -35,6 +33,7 @@ export class Invocations extends Context.Service<Invocations, InvocationsShape>(
     Invocations,
     Effect.gen(function* () {
       const clock = yield* Clock.Clock;
+      /** perSecond: invocations started per second, oldest first, over the retained window. */
       const loads = new Map<string, FunctionLoad & { perSecond: Map<number, number> }>();
       const key = (fn: string, ns: string) => `${fn}.${ns}`;
       const now = () => clock.currentTimeMillisUnsafe();
@@ -50,7 +49,6 @@ export class Invocations extends Context.Service<Invocations, InvocationsShape>(
                 inFlight: 0,
                 lastStarted: 0,
                 lastEnded: 0,
-                total: 0,
                 idle: new IdleHistogram(),
               },
             );
@@ -64,7 +62,6 @@ export class Invocations extends Context.Service<Invocations, InvocationsShape>(
             else break;
           }
           l.inFlight++;
-          l.total++;
           l.lastStarted = startedAt;
           metrics.invocationsStarted.inc({ function_name: k });
           metrics.inFlight.set({ function_name: k }, l.inFlight);
@@ -89,7 +86,9 @@ export class Invocations extends Context.Service<Invocations, InvocationsShape>(
           for (const [s, c] of l.perSecond) if (s > from) n += c;
           return n;
         },
-        functions: () => [...loads.keys()],
+        forget: (fn, ns) => {
+          loads.delete(key(fn, ns));
+        },
       });
     }),
   );

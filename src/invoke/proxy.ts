@@ -4,6 +4,10 @@
  * forwards method, path, query, headers and body as streams, never follows
  * redirects, and adds X-Call-Id, X-Start-Time and X-Duration-Seconds. Its own
  * errors carry `X-OpenFaaS-Internal: proxy`.
+ *
+ * A client that goes away before the pod answers aborts the request to the pod;
+ * the invocation is recorded with status 499 (nginx's "client closed request",
+ * what faas-netes' Go proxy sees as a cancelled context), not as a 502.
  */
 import { Clock, Effect } from "effect";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
@@ -15,7 +19,8 @@ import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "./u
 import { Invocations } from "./invocations.ts";
 import { metrics } from "../metrics/registry.ts";
 
-const hopByHop = new Set([
+/** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
+const hopByHop = [
   "connection",
   "keep-alive",
   "proxy-authenticate",
@@ -24,11 +29,21 @@ const hopByHop = new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
-  "host",
-  "content-length",
-]);
+];
+/** Request headers not forwarded: hop-by-hop, and the ones fetch sets itself for the pod (host, length). */
+const requestDrop = new Set([...hopByHop, "host", "content-length"]);
+/** Response headers not passed back: hop-by-hop, and the timing headers the proxy sets itself. */
+const responseDrop = new Set([...hopByHop, "x-call-id", "x-start-time", "x-duration-seconds"]);
 
-export const proxyError = (status: number, message: string): Response =>
+/** The status an invocation is recorded with when the client went away before the pod answered. */
+const clientClosedStatus = 499;
+
+/** How long a request waits for a ready endpoint of a running function before answering 503. */
+const readinessWaitMs = 5_000;
+/** Poll interval while waiting for an endpoint. */
+const pollMs = 100;
+
+const proxyError = (status: number, message: string): Response =>
   new Response(`${message}\n`, {
     status,
     headers: {
@@ -39,36 +54,43 @@ export const proxyError = (status: number, message: string): Response =>
   });
 
 /** `env.openfaas-fn` -> ["env", "openfaas-fn"]; the namespace is after the last dot. */
-export const splitFunctionName = (segment: string, defaultNamespace: string): [string, string] => {
+const splitFunctionName = (segment: string, defaultNamespace: string): [string, string] => {
   const dot = segment.lastIndexOf(".");
   return dot < 0 ? [segment, defaultNamespace] : [segment.slice(0, dot), segment.slice(dot + 1)];
 };
 
-/** Ready addresses of a function's EndpointSlices. */
-export const readyEndpoints = (slices: readonly EndpointSlice[], name: string): Endpoint[] => {
-  const out: Endpoint[] = [];
+const serviceNameLabel = "kubernetes.io/service-name";
+
+/** Ready addresses of all EndpointSlices, by `namespace/service-name`, in one pass. */
+const readyEndpointsByService = (slices: readonly EndpointSlice[]): Map<string, Endpoint[]> => {
+  const out = new Map<string, Endpoint[]>();
   for (const s of slices) {
-    if (s.metadata?.labels?.["kubernetes.io/service-name"] !== name) continue;
+    const service = s.metadata?.labels?.[serviceNameLabel];
+    if (service === undefined) continue;
+    const key = `${s.metadata?.namespace ?? ""}/${service}`;
+    let eps = out.get(key);
+    if (!eps) out.set(key, eps = []);
     const port = s.ports?.find((p) => p.name === "http")?.port ?? s.ports?.[0]?.port ?? 8080;
     for (const e of s.endpoints ?? []) {
       if (e.conditions?.ready === false) continue;
-      for (const ip of e.addresses) out.push({ ip, port, pod: e.targetRef?.name });
+      for (const ip of e.addresses) eps.push({ ip, port, pod: e.targetRef?.name });
     }
   }
   return out;
 };
 
+/**
+ * What `scaleFromZero` did for a request that found no ready endpoint:
+ * - `from-zero`: the function was at zero (or came up from zero within the
+ *   from-zero window) and has been scaled up: the request waits `fromZeroWaitMs`;
+ * - `not-at-zero`: it has replicas, none ready yet: the request waits briefly (5 s);
+ * - `failed`: the scale-up failed: nothing will come up, the request gets its 503 now.
+ */
+export type FromZero = "from-zero" | "not-at-zero" | "failed";
+
 export interface ProxyOptions {
-  /** How long to wait for a ready endpoint before answering 503 (the readiness race). */
-  readonly readinessWaitMs?: number;
-  /** Poll interval while waiting. */
-  readonly pollMs?: number;
-  /**
-   * Scale from zero: called when a request finds no ready endpoint; returns true
-   * when the function was at zero replicas (it then has been asked to scale up,
-   * once for all concurrent requests) and the request waits `fromZeroWaitMs`.
-   */
-  readonly scaleFromZero?: (name: string, namespace: string) => Effect.Effect<boolean>;
+  /** Scale from zero (once for all concurrent requests); see FromZero. */
+  readonly scaleFromZero?: (name: string, namespace: string) => Effect.Effect<FromZero>;
   /** How long a request waits for a function to come up from zero. */
   readonly fromZeroWaitMs?: number;
 }
@@ -82,9 +104,8 @@ export const makeProxy = (options: ProxyOptions = {}) =>
     const context = yield* Effect.context<never>();
     const run = <A>(e: Effect.Effect<A>) => Effect.runPromiseWith(context)(e);
     const clock = yield* Clock.Clock;
-    const waitMs = options.readinessWaitMs ?? 5_000;
-    const pollMs = options.pollMs ?? 100;
-    /** In-flight requests per pod IP, for least-loaded picking. */
+    const fromZeroWaitMs = options.fromZeroWaitMs ?? 30_000;
+    /** In-flight requests per pod IP, for least-loaded picking; only pods with requests in flight. */
     const busy = new Map<string, number>();
 
     const pick = (candidates: Endpoint[]): Endpoint => {
@@ -100,39 +121,33 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       return best[Math.floor(Math.random() * best.length)];
     };
 
-    /** Ready endpoints per function, rebuilt only when the EndpointSlice cache has changed. */
+    /** Ready endpoints per `namespace/name`, rebuilt in one pass when the EndpointSlice cache has changed. */
     let indexVersion = -1;
-    const index = new Map<string, Endpoint[]>();
+    let index = new Map<string, Endpoint[]>();
+    const none: Endpoint[] = [];
     const endpointsOf = (name: string, ns: string): Endpoint[] => {
       const version = caches.endpointSlices.version();
       if (version !== indexVersion) {
-        index.clear();
+        index = readyEndpointsByService(caches.endpointSlices.list());
         indexVersion = version;
       }
-      const key = `${ns}/${name}`;
-      let eps = index.get(key);
-      if (!eps) {
-        const slices = caches.endpointSlices.list(ns).filter((s) =>
-          s.metadata?.labels?.["kubernetes.io/service-name"] === name
-        );
-        index.set(key, eps = readyEndpoints(slices, name));
-      }
-      return eps;
+      return index.get(`${ns}/${name}`) ?? none;
     };
 
-    /** Waits (bounded) until the function has a ready endpoint. */
-    const awaitEndpoint = (name: string, ns: string): Effect.Effect<Endpoint[]> =>
+    /** Waits (bounded) until the function has a ready endpoint, or the client has gone. */
+    const awaitEndpoint = (name: string, ns: string, client: AbortSignal): Effect.Effect<Endpoint[]> =>
       Effect.gen(function* () {
-        const fromZero = options.scaleFromZero ? yield* options.scaleFromZero(name, ns) : false;
-        const deadline = clock.currentTimeMillisUnsafe() +
-          (fromZero ? options.fromZeroWaitMs ?? 30_000 : waitMs);
+        const fromZero = options.scaleFromZero ? yield* options.scaleFromZero(name, ns) : "not-at-zero";
         metrics.coldStarts.inc({ function_name: `${name}.${ns}` });
-        while (clock.currentTimeMillisUnsafe() < deadline) {
+        if (fromZero === "failed") return none;
+        const deadline = clock.currentTimeMillisUnsafe() +
+          (fromZero === "from-zero" ? fromZeroWaitMs : readinessWaitMs);
+        while (clock.currentTimeMillisUnsafe() < deadline && !client.aborted) {
           yield* Effect.sleep(pollMs);
           const eps = endpointsOf(name, ns);
           if (eps.length > 0) return eps;
         }
-        return [];
+        return none;
       });
 
     /** WebSockets are tunnelled: messages relayed both ways until either side closes. */
@@ -182,67 +197,89 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       return response;
     };
 
-    return async (req: Request, remoteAddr?: string, completed?: Promise<void>): Promise<Response> => {
+    const handler = async (
+      req: Request,
+      remoteAddr?: string,
+      completed?: Promise<void>,
+    ): Promise<Response> => {
       const url = new URL(req.url);
       const match = /^\/function\/([^/]*)(\/.*)?$/.exec(url.pathname);
       if (!match) return proxyError(404, "404 page not found");
-      const segment = decodeURIComponent(match[1]);
+      let segment: string;
+      try {
+        segment = decodeURIComponent(match[1]);
+      } catch {
+        return proxyError(400, "Invalid function name in the request path (malformed percent-encoding).");
+      }
       const [name, ns] = splitFunctionName(segment, config.functionNamespace);
       if (name === "") return proxyError(400, "Provide function name in the request path");
       const deployment = systemNamespaces.has(ns) ? undefined : caches.deployments.get(ns, name);
       if (!deployment || deployment.metadata?.labels?.[functionLabel] === undefined) {
         return proxyError(404, `No function ${name} in namespace ${ns}.`);
       }
+      const client = req.signal;
       let endpoints = endpointsOf(name, ns);
-      if (endpoints.length === 0) endpoints = await run(awaitEndpoint(name, ns));
+      if (endpoints.length === 0) endpoints = await run(awaitEndpoint(name, ns, client));
+      // Gone while waiting for an endpoint: nothing reached a pod, so nothing is recorded.
+      if (client.aborted) return proxyError(clientClosedStatus, `Client closed the request to: ${name}.`);
       if (endpoints.length === 0) return proxyError(503, `No endpoints available for: ${name}.`);
       const endpoint = pick(endpoints);
+      const path = `${match[2] ?? "/"}${url.search}`;
+
+      if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        return tunnelWebSocket(req, `ws://${endpoint.ip}:${endpoint.port}${path}`, name, ns);
+      }
 
       const startMs = clock.currentTimeMillisUnsafe();
       const callId = req.headers.get("x-call-id") ?? crypto.randomUUID();
       const startTime = String(BigInt(Math.floor(startMs)) * 1_000_000n);
       const headers: Record<string, string> = {};
-      for (const [k, v] of req.headers) if (!hopByHop.has(k)) headers[k] = v;
+      for (const [k, v] of req.headers) if (!requestDrop.has(k)) headers[k] = v;
       headers["x-call-id"] = callId;
       headers["x-start-time"] = startTime;
       headers["x-forwarded-host"] ??= url.host;
       if (remoteAddr) headers["x-forwarded-for"] ??= remoteAddr;
       const hasBody = req.body !== null && req.method !== "GET" && req.method !== "HEAD";
+      // Deno's req.signal also aborts once a response has been delivered (its legacy behaviour), so it is
+      // followed only until the pod answers: a client leaving after that cancels the response body, which
+      // reaches the pod by itself, and an invocation is never ended twice.
+      const clientGone = new AbortController();
+      const onClientAbort = () => clientGone.abort();
+      client.addEventListener("abort", onClientAbort, { once: true });
       const forwarded: ForwardRequest = {
-        url: `http://${endpoint.ip}:${endpoint.port}${match[2] ?? "/"}${url.search}`,
+        url: `http://${endpoint.ip}:${endpoint.port}${path}`,
         method: req.method,
         headers,
         body: hasBody ? req.body : null,
+        signal: clientGone.signal,
       };
-
-      if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        return tunnelWebSocket(
-          req,
-          `ws://${endpoint.ip}:${endpoint.port}${match[2] ?? "/"}${url.search}`,
-          name,
-          ns,
-        );
-      }
 
       const finish = invocations.start(name, ns);
       busy.set(endpoint.ip, (busy.get(endpoint.ip) ?? 0) + 1);
-      const release = () => busy.set(endpoint.ip, Math.max(0, (busy.get(endpoint.ip) ?? 1) - 1));
+      const release = () => {
+        const n = (busy.get(endpoint.ip) ?? 1) - 1;
+        if (n > 0) busy.set(endpoint.ip, n);
+        else busy.delete(endpoint.ip);
+      };
       let res: Response;
       try {
         res = await upstream.fetch(endpoint, forwarded, config.readTimeoutMs);
       } catch (e) {
         release();
-        const timeout = e instanceof UpstreamError && e.kind === "timeout";
-        finish(timeout ? 504 : 502);
-        return timeout
+        const kind = e instanceof UpstreamError ? e.kind : "unreachable";
+        finish(kind === "timeout" ? 504 : kind === "aborted" ? clientClosedStatus : 502);
+        return kind === "timeout"
           ? proxyError(504, `Timeout waiting for: ${name}.`)
+          : kind === "aborted"
+          ? proxyError(clientClosedStatus, `Client closed the request to: ${name}.`)
           : proxyError(502, `Can't reach service for: ${name}.`);
+      } finally {
+        client.removeEventListener("abort", onClientAbort);
       }
       const out: [string, string][] = [];
       let hasType = false;
       for (const [k, v] of res.headers) {
-        if (hopByHop.has(k) && k !== "content-length") continue;
-        if (k === "x-call-id" || k === "x-start-time" || k === "x-duration-seconds") continue;
+        if (responseDrop.has(k)) continue;
         if (k === "content-type") hasType = true;
         out.push([k, v]);
       }
@@ -263,4 +300,6 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       else completed.then(complete, complete);
       return new Response(res.body, { status, statusText: res.statusText, headers: out });
     };
+    /** The in-flight count per pod IP, read-only (tests check that idle pods leave no entry). */
+    return Object.assign(handler, { inFlightByIp: busy as ReadonlyMap<string, number> });
   });

@@ -12,7 +12,8 @@ export interface Endpoint {
 }
 
 export class UpstreamError extends Error {
-  constructor(readonly kind: "unreachable" | "timeout", message: string) {
+  /** `aborted`: the request's `signal` aborted (the client went away) before the pod answered. */
+  constructor(readonly kind: "unreachable" | "timeout" | "aborted", message: string) {
     super(message);
   }
 }
@@ -25,13 +26,20 @@ export interface ForwardRequest {
   /** Lower-case names. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: ReadableStream<Uint8Array> | null;
+  /**
+   * Aborts the exchange (the pod sees its request aborted): the client went away.
+   * The proxy lets it abort only while the response has not started; after that
+   * the client's departure reaches the pod by cancelling the response body.
+   */
+  readonly signal?: AbortSignal;
 }
 
-export interface UpstreamShape {
+interface UpstreamShape {
   /**
    * Sends the request and resolves with the response as soon as its headers
    * arrive; the body streams. Rejects with an UpstreamError when the pod cannot
-   * be reached or does not answer within `timeoutMs` (which covers the body too).
+   * be reached or does not answer within `timeoutMs` (which covers the body too),
+   * and with kind `aborted` when `req.signal` aborts first.
    */
   fetch(endpoint: Endpoint, req: ForwardRequest, timeoutMs: number): Promise<Response>;
   /** Opens a WebSocket to the pod (`ws://<podIP>:<port>/<path>`); absent where pods cannot speak it. */
@@ -51,6 +59,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
         fetch: async (_endpoint, req, timeoutMs) => {
           // The timeout covers the whole exchange: the signal also errors the body stream.
           const timeout = AbortSignal.timeout(timeoutMs);
+          const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
           try {
             // The response goes back as it is, so Deno can stream its body without copying through JS.
             return await fetch(req.url, {
@@ -58,13 +67,19 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
               headers: req.headers,
               body: req.body,
               redirect: "manual",
-              signal: timeout,
+              signal,
               client,
               // deno-lint-ignore no-explicit-any
               ...({ duplex: "half" } as any),
             });
           } catch (e) {
-            if (timeout.aborted) throw new UpstreamError("timeout", "timeout");
+            // The reason of the signal that aborted first: a client leaving just after the timeout is a timeout.
+            if (signal.aborted && signal.reason === timeout.reason) {
+              throw new UpstreamError("timeout", "timeout");
+            }
+            if (signal.aborted) {
+              throw new UpstreamError("aborted", "the client closed the request");
+            }
             throw new UpstreamError("unreachable", (e as Error).message);
           }
         },

@@ -17,7 +17,8 @@ const keyOf = (labels: Labels) => {
   for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
   return key;
 };
-const num = (n: number) => (Number.isInteger(n) ? String(n) : n === Infinity ? "+Inf" : String(n));
+/** A sample value as Prometheus writes it: `+Inf`, `-Inf`, `NaN`, or the number. */
+const num = (n: number) => (n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n));
 
 interface Metric {
   readonly name: string;
@@ -48,7 +49,7 @@ abstract class Series implements Metric {
   }
 }
 
-export class Counter extends Series {
+class Counter extends Series {
   readonly type = "counter";
   inc(labels: Labels = {}, by = 1) {
     this.addTo(labels, by);
@@ -61,24 +62,21 @@ export class Counter extends Series {
   }
 }
 
-export class Gauge extends Series {
+class Gauge extends Series {
   readonly type = "gauge";
   /** Computed at scrape time, replacing stored values. */
   collect?: () => Iterable<readonly [Labels, number]>;
   set(labels: Labels, value: number) {
     this.values.set(keyOf(labels), { labels, value });
   }
-  add(labels: Labels, by: number) {
-    this.addTo(labels, by);
-  }
   protected override entries() {
     return this.collect ? this.collect() : super.entries();
   }
 }
 
-export const defaultBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const defaultBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export class Histogram implements Metric {
+class Histogram implements Metric {
   readonly type = "histogram";
   private readonly values = new Map<
     string,
@@ -97,9 +95,6 @@ export class Histogram implements Metric {
     v.sum += value;
     v.count++;
   }
-  count(labels: Labels = {}): number {
-    return this.values.get(keyOf(labels))?.count ?? 0;
-  }
   render() {
     const lines: string[] = [];
     for (const v of this.values.values()) {
@@ -107,7 +102,7 @@ export class Histogram implements Metric {
         lines.push(`${this.name}_bucket${labelText({ ...v.labels, le: num(b) })} ${v.counts[i]}`)
       );
       lines.push(`${this.name}_bucket${labelText({ ...v.labels, le: "+Inf" })} ${v.count}`);
-      lines.push(`${this.name}_sum${labelText(v.labels)} ${v.sum}`);
+      lines.push(`${this.name}_sum${labelText(v.labels)} ${num(v.sum)}`);
       lines.push(`${this.name}_count${labelText(v.labels)} ${v.count}`);
     }
     return lines;

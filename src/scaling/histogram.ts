@@ -15,11 +15,11 @@
  * and when the fixed keep-alive scores best the caller falls back to it.
  */
 
-export const binMs = 60_000;
-export const rangeMs = 4 * 60 * 60_000;
+const binMs = 60_000;
+const rangeMs = 4 * 60 * 60_000;
 const bins = rangeMs / binMs;
 
-export interface Windows {
+interface Windows {
   /** Time after the last invocation to keep the function warm before unloading (ms). */
   readonly prewarmMs: number;
   /** Time after the last invocation until which a warm instance is kept (ms). */
@@ -27,14 +27,12 @@ export interface Windows {
   readonly reason: string;
 }
 
-export interface WindowOptions {
-  readonly minSamples?: number;
-  readonly margin?: number;
-  /** The fixed keep-alive the windows must beat (default 15 minutes). */
-  readonly fixedKeepAliveMs?: number;
-  /** Replica time a cold start is worth when comparing windows (default 60 minutes). */
-  readonly coldStartCostMs?: number;
-}
+/** Fewer idle times than this are not representative. */
+const minSamples = 5;
+/** The fraction by which pre-warm comes before the head of the distribution and keep-alive goes past its tail. */
+const margin = 0.1;
+/** Replica time a cold start is worth when comparing windows. */
+const coldStartCostMs = 60 * 60_000;
 
 /**
  * Pre-warm points below this are not worth an unload (a pod stopped and started
@@ -46,8 +44,8 @@ export class IdleHistogram {
   private readonly counts = new Array<number>(bins).fill(0);
   private inRange = 0;
   private outOfRange = 0;
-  /** windows() per options, until the next record (the scaler asks every tick). */
-  private readonly cached = new Map<string, Windows | undefined>();
+  /** windows() per fixed keep-alive, until the next record (the scaler asks every tick). */
+  private readonly cached = new Map<number, Windows | undefined>();
 
   record(idleMs: number) {
     if (idleMs < 0) return;
@@ -127,22 +125,18 @@ export class IdleHistogram {
 
   /**
    * The windows to apply after an invocation, or undefined when the histogram
-   * is not representative (the caller then uses its fixed keep-alive).
+   * is not representative (the caller then uses its fixed keep-alive, which
+   * the windows must beat).
    */
-  windows(options: WindowOptions = {}): Windows | undefined {
-    const key =
-      `${options.minSamples}/${options.margin}/${options.fixedKeepAliveMs}/${options.coldStartCostMs}`;
-    if (this.cached.has(key)) return this.cached.get(key);
-    const w = this.compute(options);
-    this.cached.set(key, w);
+  windows(fixedKeepAliveMs = 15 * 60_000): Windows | undefined {
+    if (this.cached.has(fixedKeepAliveMs)) return this.cached.get(fixedKeepAliveMs);
+    const w = this.compute(fixedKeepAliveMs);
+    this.cached.set(fixedKeepAliveMs, w);
     return w;
   }
 
-  private compute(options: WindowOptions): Windows | undefined {
-    const minSamples = options.minSamples ?? 5;
-    const margin = options.margin ?? 0.1;
-    const fixed = options.fixedKeepAliveMs ?? 15 * 60_000;
-    const coldCost = options.coldStartCostMs ?? 60 * 60_000;
+  private compute(fixed: number): Windows | undefined {
+    const coldCost = coldStartCostMs;
     if (this.samples < minSamples) return undefined;
     if (this.outOfRange > this.inRange) return undefined;
     const head = this.percentile(5);

@@ -6,7 +6,7 @@
  */
 import { parseDuration } from "../config.ts";
 
-export const scalingLabels = {
+const scalingLabels = {
   min: "com.openfaas.scale.min",
   max: "com.openfaas.scale.max",
   zero: "com.openfaas.scale.zero",
@@ -18,9 +18,9 @@ export const scalingLabels = {
 } as const;
 
 /** Kubernetes keeps replicas in an int32. */
-export const maxReplicas = 2_147_483_647;
+const maxReplicas = 2_147_483_647;
 
-export type ScalingType = "rps" | "capacity" | "cpu";
+type ScalingType = "rps" | "capacity" | "cpu";
 
 export interface ScalingPolicy {
   readonly min: number;
@@ -56,7 +56,15 @@ export const defaultScaling: ScalingDefaults = {
   predictive: false,
 };
 
-const isGoDuration = (v: string) => /^\d+$/.test(v) || /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(v);
+/**
+ * `com.openfaas.scale.zero-duration` in ms: bare seconds or a Go duration (`15m`, `1h30m`, `.5h`, `+90s`),
+ * read by the parser of the provider's own timeouts; undefined when it is neither (or negative, or too
+ * large). Validation and policyFrom both use it, so what is accepted is what takes effect.
+ */
+const zeroDurationMs = (v: string): number | undefined => {
+  const ms = parseDuration(v, NaN);
+  return Number.isNaN(ms) || ms > Number.MAX_SAFE_INTEGER ? undefined : ms;
+};
 
 /** The first problem with the scaling labels, or undefined. */
 export const validateScalingLabels = (
@@ -83,7 +91,7 @@ export const validateScalingLabels = (
     }
   }
   const zd = l[scalingLabels.zeroDuration];
-  if (zd !== undefined && !isGoDuration(zd)) {
+  if (zd !== undefined && zeroDurationMs(zd) === undefined) {
     return `labels: ${scalingLabels.zeroDuration}: "${zd}" must be a duration such as 15m or 90s`;
   }
   const target = l[scalingLabels.target];
@@ -112,13 +120,14 @@ export const policyFrom = (
     d: number,
   ) => (l[key] !== undefined && Number.isFinite(Number(l[key])) ? Number(l[key]) : d);
   const zero = l[scalingLabels.zero] === "true";
+  const zd = l[scalingLabels.zeroDuration];
   const min = Math.max(zero ? 0 : 1, num(scalingLabels.min, defaults.min));
   const max = Math.max(min, num(scalingLabels.max, defaults.max));
   return {
     min,
     max,
     zero,
-    zeroDurationMs: parseDuration(l[scalingLabels.zeroDuration], defaults.zeroDurationMs),
+    zeroDurationMs: (zd === undefined ? undefined : zeroDurationMs(zd)) ?? defaults.zeroDurationMs,
     target: num(scalingLabels.target, defaults.target),
     type: (l[scalingLabels.type] as ScalingType | undefined) ?? defaults.type,
     targetProportion: num(scalingLabels.targetProportion, defaults.targetProportion),

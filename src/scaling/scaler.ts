@@ -20,16 +20,10 @@ import { functionLabel } from "../provider/translate.ts";
 import { Invocations } from "../invoke/invocations.ts";
 import { type FunctionUsage, Usage } from "../provider/usage.ts";
 import { metrics } from "../metrics/registry.ts";
+import type { FromZero } from "../invoke/proxy.ts";
 import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "./policy.ts";
 
-export interface ScalerOptions {
-  readonly tickMs?: number;
-  readonly stableWindowMs?: number;
-  readonly panicWindowMs?: number;
-  /** Scale-down uses the highest recommendation of this window. */
-  readonly scaleDownDelayMs?: number;
-  /** Panic when the panic-window recommendation reaches this multiple of ready pods. */
-  readonly panicThreshold?: number;
+interface ScalerOptions {
   /** The global switch for predictive scaling (functions opt in with com.openfaas.scale.predictive=true). */
   readonly predictive?: boolean;
   /** Run the reactive autoscaler (functions with min != max). */
@@ -39,8 +33,38 @@ export interface ScalerOptions {
   readonly defaults?: ScalingDefaults;
   /** How long after a scale from zero further requests are treated as part of it. */
   readonly fromZeroWindowMs?: number;
-  /** How often the usage of `cpu`-scaled functions is read from the metrics API (per namespace). */
-  readonly cpuPollMs?: number;
+}
+
+const tickMs = 2_000;
+/** The reactive autoscaler's windows (Knative KPA's defaults). */
+const stableMs = 60_000;
+const panicMs = 6_000;
+/** Scale-down uses the highest recommendation of this window. */
+const downDelayMs = 30_000;
+/** Panic when the panic-window recommendation reaches this multiple of ready pods. */
+const panicThreshold = 2;
+/** How often the usage of `cpu`-scaled functions is read from the metrics API (per namespace). */
+const cpuPollMs = 10_000;
+/** How many decisions `decisions()` keeps. */
+const decisionLogSize = 10_000;
+
+/** The newest `capacity` items, read oldest first; a push at capacity overwrites the oldest. */
+class Ring<T> {
+  private readonly items: T[] = [];
+  private oldest = 0;
+  constructor(private readonly capacity: number) {}
+  push(item: T) {
+    if (this.items.length < this.capacity) this.items.push(item);
+    else {
+      this.items[this.oldest] = item;
+      this.oldest = (this.oldest + 1) % this.capacity;
+    }
+  }
+  toArray(): T[] {
+    return this.oldest === 0
+      ? this.items.slice()
+      : [...this.items.slice(this.oldest), ...this.items.slice(0, this.oldest)];
+  }
 }
 
 export interface Decision {
@@ -54,6 +78,8 @@ export interface Decision {
 }
 
 interface FunctionState {
+  readonly name: string;
+  readonly namespace: string;
   /** [time, recommendation] over the scale-down window. */
   recommendations: [number, number][];
   panicUntil: number;
@@ -67,14 +93,20 @@ interface FunctionState {
   holdMs: number;
   /** The predictor's last verdict, to log changes only. */
   lastPrediction?: string;
+  /**
+   * When the function was last scaled up from zero for a request: requests arriving within the
+   * from-zero window wait as long as the first, and the predictor leaves the function alone while
+   * they wait for its pod (no invocation has started since).
+   */
+  fromZeroAt?: number;
 }
 
-export interface ScalerShape {
+interface ScalerShape {
   /** One decision round (the loop runs it every tick). */
   readonly tick: Effect.Effect<void>;
-  /** Scales a function at zero to its minimum (at least 1), once for all concurrent callers; true if it was at zero. */
-  scaleFromZero(name: string, namespace: string): Effect.Effect<boolean>;
-  /** Recent decisions, newest last. */
+  /** Scales a function at zero to its minimum (at least 1), once for all concurrent callers (see FromZero). */
+  scaleFromZero(name: string, namespace: string): Effect.Effect<FromZero>;
+  /** Replica changes made (recorded once the scale succeeded), the last 10,000, oldest first. */
   readonly decisions: () => readonly Decision[];
   /** The policy in force for a function. */
   policyOf(d: Deployment): ScalingPolicy;
@@ -90,29 +122,27 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const invocations = yield* Invocations;
         const usage = yield* Usage;
         const clock = yield* Clock.Clock;
-        const tickMs = options.tickMs ?? 2_000;
-        const stableMs = options.stableWindowMs ?? 60_000;
-        const panicMs = options.panicWindowMs ?? 6_000;
-        const downDelayMs = options.scaleDownDelayMs ?? 30_000;
-        const panicThreshold = options.panicThreshold ?? 2;
         const defaults = options.defaults ?? defaultScaling;
+        const fromZeroWindowMs = options.fromZeroWindowMs ?? 60_000;
         const states = new Map<string, FunctionState>();
-        const decisions: Decision[] = [];
-        const pendingFromZero = new Map<string, Promise<void>>();
+        const decisions = new Ring<Decision>(decisionLogSize);
+        /** Scale-ups from zero in progress, by function key: whether they succeeded. */
+        const pendingFromZero = new Map<string, Promise<boolean>>();
         const now = () => clock.currentTimeMillisUnsafe();
-        const cpuPollMs = options.cpuPollMs ?? 10_000;
         /** The last usage read per namespace (undefined usage: the metrics API did not answer). */
         const cpuUsage = new Map<
           string,
           { at: number; byFunction: Map<string, FunctionUsage> | undefined }
         >();
 
-        const stateOf = (key: string): FunctionState => {
+        const stateOf = (key: string, name: string, namespace: string): FunctionState => {
           let s = states.get(key);
           if (!s) {
             states.set(
               key,
               s = {
+                name,
+                namespace,
                 recommendations: [],
                 panicUntil: 0,
                 inFlight: [],
@@ -134,23 +164,38 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           return p;
         };
 
-        const scale = (d: Deployment, to: number, policy: Decision["policy"], reason: string) =>
+        /** Scales the function; whether it did (a failure is logged, and neither recorded nor counted). */
+        const scale = (
+          d: Deployment,
+          s: FunctionState,
+          to: number,
+          policy: Decision["policy"],
+          reason: string,
+        ): Effect.Effect<boolean> =>
           Effect.gen(function* () {
             const name = d.metadata!.name!, ns = d.metadata!.namespace!;
             const from = d.spec?.replicas ?? 0;
-            if (from === to) return;
-            const decision: Decision = { at: now(), function: name, namespace: ns, from, to, policy, reason };
-            decisions.push(decision);
-            if (decisions.length > 10_000) decisions.splice(0, decisions.length - 10_000);
+            if (from === to) return false;
+            const at = now();
+            const failure = yield* functions.scale(name, to, ns).pipe(
+              Effect.as(undefined),
+              Effect.catch((e) => Effect.succeed(e.message)),
+            );
+            if (failure !== undefined) {
+              yield* Effect.logWarning(
+                `${policy}: scaling ${name}.${ns} ${from} -> ${to} replicas failed (${reason}): ${failure}`,
+              );
+              return false;
+            }
+            decisions.push({ at, function: name, namespace: ns, from, to, policy, reason });
+            if (policy === "from-zero") s.fromZeroAt = at;
             metrics.scalingDecisions.inc({
               function_name: `${name}.${ns}`,
               policy,
               direction: to > from ? "up" : "down",
             });
             yield* Effect.logInfo(`${policy}: ${name}.${ns} ${from} -> ${to} replicas (${reason})`);
-            yield* functions.scale(name, to, ns).pipe(
-              Effect.catch((e) => Effect.logWarning(`${policy}: scaling ${name}.${ns} failed: ${e.message}`)),
-            );
+            return true;
           });
 
         const unschedulable = (d: Deployment) =>
@@ -159,7 +204,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             p.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False")
           );
 
-        const reactive = (d: Deployment, policy: ScalingPolicy, s: FunctionState) => {
+        const reactive = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<unknown> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
           const current = d.spec?.replicas ?? 0;
           const t = now();
@@ -224,38 +269,35 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             }
             s.holdMs = 0;
           }
-          return want !== current ? scale(d, want, "reactive", reason) : Effect.void;
+          return want !== current ? scale(d, s, want, "reactive", reason) : Effect.void;
         };
 
-        const idler = (d: Deployment, policy: ScalingPolicy, s: FunctionState) => {
+        const handled = Effect.succeed(true), notHandled = Effect.succeed(false);
+
+        /** Scales an idle function to zero; whether it did. */
+        const idler = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
           const load = invocations.load(name, ns);
-          if (load && load.inFlight > 0) return Effect.void;
+          if (load && load.inFlight > 0) return notHandled;
           const lastUse = Math.max(load?.lastStarted ?? 0, load?.lastEnded ?? 0, s.activeSince);
           const idle = now() - lastUse;
           return idle >= policy.zeroDurationMs
             ? scale(
               d,
+              s,
               0,
               "idler",
               `no invocation for ${Math.round(idle / 1000)}s (zero-duration ${
                 policy.zeroDurationMs / 1000
               }s)`,
             )
-            : Effect.void;
+            : notHandled;
         };
 
-        /** A from-zero scale-up of the function after `since` and within the from-zero window. */
-        const scaledFromZeroSince = (name: string, ns: string, since: number) => {
-          const from = Math.max(since, now() - (options.fromZeroWindowMs ?? 60_000));
-          for (let i = decisions.length - 1; i >= 0 && decisions[i].at >= from; i--) {
-            const d = decisions[i];
-            if (d.function === name && d.namespace === ns) return d.policy === "from-zero";
-          }
-          return false;
-        };
+        /** Scaled up from zero after `since` and within the from-zero window. */
+        const scaledFromZeroSince = (s: FunctionState, since: number) =>
+          s.fromZeroAt !== undefined && s.fromZeroAt >= Math.max(since, now() - fromZeroWindowMs);
 
-        const handled = Effect.succeed(true), notHandled = Effect.succeed(false);
         /**
          * Returns true when the predictor handled the function (its histogram is representative): it then
          * decides 0 <-> warm (pre-warm, unload, keep-alive) and, while the function is warm, runs the
@@ -269,7 +311,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         ): Effect.Effect<boolean> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
           const load = invocations.load(name, ns);
-          const windows = load?.idle.windows({ fixedKeepAliveMs: policy.zeroDurationMs });
+          const windows = load?.idle.windows(policy.zeroDurationMs);
           if (!load || !windows || load.lastEnded === 0) {
             const verdict = "fallback";
             if (s.lastPrediction === verdict || !load) return notHandled;
@@ -299,10 +341,10 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const warmFrom = windows.prewarmMs >= 60_000 ? windows.prewarmMs : 0;
           const shouldBeWarm = since >= warmFrom && since < windows.keepAliveUntilMs;
           // Scaled up from zero since the last invocation started: requests are waiting for the pod.
-          if (current > 0 && scaledFromZeroSince(name, ns, load.lastStarted)) return handled;
+          if (current > 0 && scaledFromZeroSince(s, load.lastStarted)) return handled;
           if (shouldBeWarm && current === 0) {
             return Effect.as(
-              scale(d, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`),
+              scale(d, s, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`),
               true,
             );
           }
@@ -310,6 +352,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             return Effect.as(
               scale(
                 d,
+                s,
                 0,
                 "predictive",
                 since < warmFrom
@@ -340,9 +383,10 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const seen = new Set<string>();
           for (const d of caches.deployments.list()) {
             if (d.metadata?.labels?.[functionLabel] === undefined) continue;
-            const key = `${d.metadata.name}.${d.metadata.namespace}`;
+            const name = d.metadata.name!, ns = d.metadata.namespace!;
+            const key = `${name}.${ns}`;
             seen.add(key);
-            const s = stateOf(key);
+            const s = stateOf(key, name, ns);
             const replicas = d.spec?.replicas ?? 0;
             if (replicas > 0 && !(s.lastReplicas && s.lastReplicas > 0)) s.activeSince = now();
             s.lastReplicas = replicas;
@@ -351,14 +395,16 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
               if (yield* predictor(d, policy, s)) continue;
             }
             if (replicas === 0) continue;
-            if (policy.zero && options.idler !== false) {
-              const before = decisions.length;
-              yield* idler(d, policy, s);
-              if (decisions.length > before) continue;
-            }
+            // Scaled to zero: the autoscaler, which never goes below 1, must not undo it in the same round.
+            if (policy.zero && options.idler !== false && (yield* idler(d, policy, s))) continue;
             if (policy.autoscale && options.autoscale !== false) yield* reactive(d, policy, s);
           }
-          for (const key of states.keys()) if (!seen.has(key)) states.delete(key);
+          // Functions that no longer exist: their state and invocation history go (a redeploy starts afresh).
+          for (const [key, s] of states) {
+            if (seen.has(key)) continue;
+            states.delete(key);
+            invocations.forget(s.name, s.namespace);
+          }
         });
 
         yield* Effect.forkScoped(
@@ -368,34 +414,33 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           ),
         );
 
-        /** Functions recently scaled up from zero: requests arriving meanwhile wait as long as the first. */
-        const warming = new Map<string, number>();
-        const scaleFromZero = (name: string, ns: string) =>
+        const scaleFromZero = (name: string, ns: string): Effect.Effect<FromZero> =>
           Effect.gen(function* () {
             const key = `${name}.${ns}`;
             const d = caches.deployments.get(ns, name);
-            if (!d) return false;
+            if (!d) return "not-at-zero";
+            const s = stateOf(key, name, ns);
             if ((d.spec?.replicas ?? 0) > 0) {
-              const since = warming.get(key);
-              return since !== undefined && now() - since < (options.fromZeroWindowMs ?? 60_000);
+              // Recently scaled up from zero: requests arriving meanwhile wait as long as the first.
+              return s.fromZeroAt !== undefined && now() - s.fromZeroAt < fromZeroWindowMs
+                ? "from-zero"
+                : "not-at-zero";
             }
-            warming.set(key, now());
             // Requests are waiting for this scale-up: the idler must count from now, not from the last invocation.
-            stateOf(key).activeSince = now();
+            s.activeSince = now();
             let pending = pendingFromZero.get(key);
             if (!pending) {
               const policy = policyOf(d);
               const context = yield* Effect.context<never>();
               pending = Effect.runPromiseWith(context)(
-                scale(d, Math.max(1, policy.min), "from-zero", "a request arrived at zero replicas"),
+                scale(d, s, Math.max(1, policy.min), "from-zero", "a request arrived at zero replicas"),
               ).finally(() => pendingFromZero.delete(key));
               pendingFromZero.set(key, pending);
             }
-            yield* Effect.promise(() => pending!);
-            return true;
+            return (yield* Effect.promise(() => pending!)) ? "from-zero" : "failed";
           });
 
-        return Scaler.of({ tick, scaleFromZero, decisions: () => decisions, policyOf });
+        return Scaler.of({ tick, scaleFromZero, decisions: () => decisions.toArray(), policyOf });
       }),
     );
 }
