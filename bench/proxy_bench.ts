@@ -26,13 +26,7 @@ import {
   startInWorker,
   startProxyProvider,
 } from "./proxy_setup.ts";
-
-const arg = (name: string, fallback: number): number => {
-  const raw = Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-};
+import { arg, formatTable, percentile } from "./util.ts";
 
 interface Case {
   readonly name: string;
@@ -50,9 +44,6 @@ interface Side {
 /** direct: the upstream itself; proxied: through the provider; bare: through the reference proxy. */
 type Path = "direct" | "proxied" | "bare";
 type Result = Partial<Record<Path, Side>>;
-
-const percentile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 
 /** Payload of `size` bytes, printable so a mismatch is easy to read. */
 const payload = (size: number): Uint8Array<ArrayBuffer> => {
@@ -204,13 +195,8 @@ const main = async () => {
     for (const s of started.reverse()) await s.close();
   }
 
-  const header = ["case", "path", "rps", "p50 ms", "p99 ms", "rps / direct", "result"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   console.log();
-  console.log(line(header));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const r of rows) console.log(line(r));
+  console.log(formatTable(["case", "path", "rps", "p50 ms", "p99 ms", "rps / direct", "result"], rows));
   console.log();
   console.log(
     failed ? "FAIL: proxied throughput below target" : "ok: proxied throughput within target for every case",

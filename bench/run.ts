@@ -7,13 +7,7 @@
  *   deno task bench:check [--status=2000] [--list=200] [--target=2]
  */
 import { get, quietly, setUpProvider, startBaseline } from "./setup.ts";
-
-const arg = (name: string, fallback: number): number => {
-  const raw = Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-};
+import { arg, formatTable, percentile } from "./util.ts";
 
 const statusRequests = arg("status", 2_000);
 const listRequests = arg("list", 200);
@@ -27,8 +21,7 @@ interface Stats {
 
 const stats = (samples: number[]): Stats => {
   const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-  return { p50: at(0.5), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+  return { p50: percentile(s, 0.5), p99: percentile(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
 };
 
 /**
@@ -112,13 +105,10 @@ try {
   await provider.close();
 }
 
-const header = ["group", "server", "p50 ms", "p99 ms", "mean ms", "ratio p50/p99/mean", "result"];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
 console.log();
-console.log(line(header));
-console.log(line(widths.map((w) => "-".repeat(w))));
-for (const r of rows) console.log(line(r));
+console.log(
+  formatTable(["group", "server", "p50 ms", "p99 ms", "mean ms", "ratio p50/p99/mean", "result"], rows),
+);
 console.log();
 console.log(failed ? `FAIL: the provider is slower than ${target}x the baseline` : `ok: within ${target}x`);
 Deno.exit(failed ? 1 : 0);

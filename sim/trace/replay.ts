@@ -18,6 +18,7 @@ import { simBackend } from "../layer.ts";
 import { SimCluster } from "../cluster.ts";
 import { Kinds } from "../kinds.ts";
 import type { FunctionResult, PolicyName, PolicyResult, Trace } from "./types.ts";
+import { percentile } from "./stats.ts";
 
 export interface ReplayOptions {
   readonly policy: PolicyName;
@@ -65,11 +66,6 @@ export const policyLabels = (policy: PolicyName, zeroDurationMs: number): Record
 const virtualClock = Layer.effectDiscard(TestClock.setTime(Date.parse("2026-01-01T00:00:00Z"))).pipe(
   Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
 );
-
-const quantile = (sorted: Float64Array, q: number) =>
-  sorted.length === 0
-    ? 0
-    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 
 /** Runs `trace` on a fresh provider with `options.policy`. */
 export const replay = async (trace: Trace, options: ReplayOptions): Promise<PolicyResult> => {
@@ -263,8 +259,8 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
       invocations: trace.events.length,
       errors,
       coldStarts,
-      addedLatencyP50: quantile(sorted, 0.5),
-      addedLatencyP99: quantile(sorted, 0.99),
+      addedLatencyP50: percentile(sorted, 0.5),
+      addedLatencyP99: percentile(sorted, 0.99),
       addedLatencyMax: sorted.length ? sorted[sorted.length - 1] : 0,
       replicaSeconds,
       scaleEvents,
