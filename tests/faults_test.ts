@@ -1,23 +1,15 @@
 import assert from "node:assert/strict";
-import { Effect, Layer, ManagedRuntime } from "effect";
-import { TestClock } from "effect/testing";
-import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
+
+import { withSimCluster } from "./simcluster.ts";
+import { type SimClusterShape } from "../sim/cluster.ts";
 import { type FaultConfig, Faults, installFaults, parseFaultFlags } from "../sim/faults.ts";
 import type { ApiRequest } from "../sim/apiserver.ts";
 import { ApiError } from "../sim/store.ts";
 import { serveSim } from "../sim/serve.ts";
 import { Kinds } from "../sim/kinds.ts";
 
-const withCluster = async (fn: (cluster: SimClusterShape) => Promise<void> | void) => {
-  const rt = ManagedRuntime.make(
-    SimCluster.layer().pipe(Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" }))),
-  );
-  try {
-    await fn(await rt.runPromise(Effect.service(SimCluster)));
-  } finally {
-    await rt.dispose();
-  }
-};
+const withCluster = (fn: (cluster: SimClusterShape) => Promise<void> | void) =>
+  withSimCluster(({ cluster }) => fn(cluster));
 
 const secrets = "/api/v1/namespaces/openfaas-fn/secrets";
 

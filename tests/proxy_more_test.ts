@@ -5,36 +5,10 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { type Harness, withProvider } from "./harness.ts";
+import { realUpstream, routeTo, startUpstream } from "./upstream.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
 import { Invocations } from "../src/invoke/invocations.ts";
-
-/** A real HTTP server on 127.0.0.1 standing in for a function pod. */
-const startUpstream = (handler: (req: Request) => Response | Promise<Response>) => {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  return { port: server.addr.port, close: () => server.shutdown() };
-};
-
-/** Deploys `name` at zero replicas and points its endpoints at 127.0.0.1:port. */
-const routeTo = async (h: Harness, name: string, port: number) => {
-  assert.equal(
-    (await h.call("POST", "/system/functions", { service: name, image: "functions/alpine:latest" })).status,
-    202,
-  );
-  assert.equal(
-    (await h.call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 0 })).status,
-    202,
-  );
-  h.cluster.store.create(Kinds.EndpointSlice, "openfaas-fn", {
-    metadata: { name: `${name}-real`, labels: { "kubernetes.io/service-name": name } },
-    addressType: "IPv4",
-    endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
-    ports: [{ name: "http", port, protocol: "TCP" }],
-  });
-  await h.advance(1);
-};
-
-const realUpstream = { sim: { upstream: "http" as const } };
 
 /** The requests a real upstream saw. */
 interface Seen {

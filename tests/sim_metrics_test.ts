@@ -4,16 +4,17 @@
  * over the HTTP facade, through the provider's invoke path and for `kubectl top`.
  */
 import assert from "node:assert/strict";
-import { Effect, Layer, ManagedRuntime, Stream } from "effect";
-import { TestClock } from "effect/testing";
+import { Effect, Stream } from "effect";
+
 import fc, { runs } from "./fc.ts";
 import { deploymentFixture } from "./fixtures.ts";
 import { withProvider } from "./harness.ts";
+import { withSimCluster, withSimServer } from "./simcluster.ts";
 import { type MeteredPod, UsageMeter } from "../sim/usage.ts";
-import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
-import { SimTransport } from "../sim/transport.ts";
+import { type SimClusterShape } from "../sim/cluster.ts";
+
 import { SimApiServer } from "../sim/apiserver.ts";
-import { serveSim } from "../sim/serve.ts";
+
 import { kubectl, kubectlPath } from "./kubectl.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
@@ -290,26 +291,7 @@ Deno.test("metrics helpers: paths, Go durations and canonical quantities", () =>
 // ---------------------------------------------------------------------------
 // The API on a simulated cluster (in process)
 
-const withCluster = async (
-  fn: (ctx: {
-    cluster: SimClusterShape;
-    rt: ManagedRuntime.ManagedRuntime<SimCluster | KubeApi, never>;
-    advance: (ms: number) => Promise<void>;
-  }) => Promise<void>,
-) => {
-  const rt = ManagedRuntime.make(
-    SimTransport.pipe(
-      Layer.provideMerge(SimCluster.layer()),
-      Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
-    ),
-  );
-  try {
-    const cluster = await rt.runPromise(Effect.service(SimCluster));
-    await fn({ cluster, rt, advance: (ms) => rt.runPromise(TestClock.adjust(ms)) });
-  } finally {
-    await rt.dispose();
-  }
-};
+const withCluster = withSimCluster;
 
 const base = "/apis/metrics.k8s.io/v1beta1";
 const get = (cluster: SimClusterShape, path: string, query: Record<string, string> = {}) =>
@@ -556,23 +538,7 @@ Deno.test("metrics API: an invoked function shows more CPU than an idle one", ()
 // ---------------------------------------------------------------------------
 // The HTTP facade and kubectl top
 
-const withServer = async (
-  fn: (
-    ctx: { url: string; cluster: SimClusterShape; advance: (ms: number) => Promise<void> },
-  ) => Promise<void>,
-) => {
-  const rt = ManagedRuntime.make(
-    SimCluster.layer().pipe(Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" }))),
-  );
-  const cluster = await rt.runPromise(Effect.service(SimCluster));
-  const sim = serveSim(cluster, { port: 0 });
-  try {
-    await fn({ url: sim.url, cluster, advance: (ms) => rt.runPromise(TestClock.adjust(ms)) });
-  } finally {
-    await sim.close();
-    await rt.dispose();
-  }
-};
+const withServer = withSimServer;
 
 const getJson = async (url: string, init: RequestInit = {}) => {
   const res = await fetch(url, init);

@@ -4,10 +4,10 @@
  * EndpointSlices of Services that lose their selector.
  */
 import assert from "node:assert/strict";
-import { Effect, Layer, ManagedRuntime } from "effect";
-import { TestClock } from "effect/testing";
+import { withSimCluster } from "./simcluster.ts";
+
 import { deploymentFixture } from "./fixtures.ts";
-import { SimCluster, type SimClusterShape, type SimOptions } from "../sim/cluster.ts";
+import { type SimOptions } from "../sim/cluster.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError, Store } from "../sim/store.ts";
 import { serveSim } from "../sim/serve.ts";
@@ -17,20 +17,7 @@ import { EndpointsController } from "../sim/controllers/endpoints.ts";
 type Any = any;
 
 /** A simulated cluster in TestClock time. */
-const withCluster = async (
-  opts: SimOptions,
-  fn: (ctx: { cluster: SimClusterShape; advance: (d: string) => Promise<void> }) => Promise<void> | void,
-) => {
-  const rt = ManagedRuntime.make(
-    SimCluster.layer(opts).pipe(Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" }))),
-  );
-  try {
-    const cluster = await rt.runPromise(Effect.service(SimCluster));
-    await fn({ cluster, advance: (d) => rt.runPromise(TestClock.adjust(d as "1 second")) });
-  } finally {
-    await rt.dispose();
-  }
-};
+const withCluster = (opts: SimOptions, fn: Parameters<typeof withSimCluster>[0]) => withSimCluster(fn, opts);
 
 const podsPath = (ns: string, name = "", sub = "") =>
   `/api/v1/namespaces/${ns}/pods${name ? `/${name}` : ""}${sub ? `/${sub}` : ""}`;

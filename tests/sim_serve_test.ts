@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
+import { withSimServer } from "./simcluster.ts";
 import { kubectl, kubectlPath } from "./kubectl.ts";
 import { assertSecretWatchEvents, deploymentFixture } from "./fixtures.ts";
-import { Effect, Layer, ManagedRuntime } from "effect";
-import { TestClock } from "effect/testing";
+
 import YAML from "yaml";
-import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
+
 import {
   decodeProtobuf,
   jsonPatch,
   kubeconfigFor,
   mergeDiff,
   renderingFor,
-  serveSim,
-  type SimServer,
   strategicMerge,
 } from "../sim/serve.ts";
 import { humanDuration } from "../sim/table.ts";
@@ -24,30 +22,8 @@ type Any = any;
 const startupLog = () => ["Forking - env []", "Listening on port: 8080"];
 
 /** A simulated cluster in TestClock time, served over HTTP on 127.0.0.1:0. */
-const withServer = async (
-  fn: (
-    ctx: { url: string; cluster: SimClusterShape; sim: SimServer; advance: (d: string) => Promise<void> },
-  ) => Promise<void>,
-) => {
-  const rt = ManagedRuntime.make(
-    SimCluster.layer({ kubelet: { startupLog } }).pipe(
-      Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
-    ),
-  );
-  const cluster = await rt.runPromise(Effect.service(SimCluster));
-  const sim = serveSim(cluster, { port: 0 });
-  try {
-    await fn({
-      url: sim.url,
-      cluster,
-      sim,
-      advance: (d) => rt.runPromise(TestClock.adjust(d as "1 second")),
-    });
-  } finally {
-    await sim.close();
-    await rt.dispose();
-  }
-};
+const withServer = (fn: Parameters<typeof withSimServer>[0]) =>
+  withSimServer(fn, { kubelet: { startupLog } });
 
 const getJson = async (
   url: string,

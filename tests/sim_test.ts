@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { assertSecretWatchEvents, deploymentFixture } from "./fixtures.ts";
-import { Effect, Fiber, Layer, ManagedRuntime, Stream } from "effect";
+import { Effect, Fiber, Stream } from "effect";
 import { TestClock } from "effect/testing";
+import { simRuntime } from "./simcluster.ts";
 import { SimCluster } from "../sim/cluster.ts";
-import { SimTransport } from "../sim/transport.ts";
+
 import { KubeApi, type KubeError } from "../src/kube/api.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 
-const makeRuntime = (opts: Parameters<typeof SimCluster.layer>[0] = {}) =>
-  ManagedRuntime.make(
-    SimTransport.pipe(
-      Layer.provideMerge(SimCluster.layer(opts)),
-      Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
-    ),
-  );
+const makeRuntime = simRuntime;
 
 const deployment = deploymentFixture;
 

@@ -1,0 +1,32 @@
+/** A real function pod for proxy tests: an HTTP server on 127.0.0.1 the provider's endpoints point at. */
+import assert from "node:assert/strict";
+import type { Harness } from "./harness.ts";
+import { Kinds } from "../sim/kinds.ts";
+
+/** A real HTTP server on 127.0.0.1 standing in for a function pod. */
+export const startUpstream = (handler: (req: Request) => Response | Promise<Response>) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  return { port: server.addr.port, close: () => server.shutdown() };
+};
+
+/** Deploys `name` at zero replicas (no simulated pods) and points its endpoints at 127.0.0.1:port. */
+export const routeTo = async (h: Harness, name: string, port: number) => {
+  assert.equal(
+    (await h.call("POST", "/system/functions", { service: name, image: "functions/alpine:latest" })).status,
+    202,
+  );
+  assert.equal(
+    (await h.call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 0 })).status,
+    202,
+  );
+  h.cluster.store.create(Kinds.EndpointSlice, "openfaas-fn", {
+    metadata: { name: `${name}-real`, labels: { "kubernetes.io/service-name": name } },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
+    ports: [{ name: "http", port, protocol: "TCP" }],
+  });
+  await h.advance(1);
+};
+
+/** Provider options for proxying to real upstreams (loopback only). */
+export const realUpstream = { sim: { upstream: "http" as const } };
