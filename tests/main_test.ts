@@ -8,16 +8,11 @@ import { runCommand } from "./command.ts";
 
 const main = new URL("../main.ts", import.meta.url).pathname;
 
+/** `deno run` of main.ts with the permissions of `deno task start`. */
+const runMain = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-run", main];
+
 const run = (args: string[], env: Record<string, string> = {}) =>
-  runCommand(Deno.execPath(), [
-    "run",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-run",
-    main,
-    ...args,
-  ], env);
+  runCommand(Deno.execPath(), [...runMain, ...args], env);
 
 Deno.test("main: --help lists flags and variables; bad configuration stops with one clear line", async () => {
   const help = await run(["--help"]);
@@ -44,16 +39,7 @@ Deno.test("main: with --kubeconfig pointing at the simulator's API server it ser
   const kubeconfig = `${dir}/kubeconfig`;
   await Deno.writeTextFile(kubeconfig, kubeconfigFor(sim.url));
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-run",
-      main,
-      "--kubeconfig",
-      kubeconfig,
-    ],
+    args: [...runMain, "--kubeconfig", kubeconfig],
     env: { port: "0", host: "127.0.0.1", scaling: "false" },
     stdout: "piped",
     stderr: "piped",
