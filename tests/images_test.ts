@@ -272,9 +272,28 @@ Deno.test("watchdog: exec_timeout kills a slow process in virtual time (408 Kill
   assert.equal(inTime.elapsed, 5000);
   assert.equal(inTime.clock.pending, 0, "the exec_timeout timer is cancelled");
 
-  const noTimeout = await call(alpine, { fprocess: "sleep 100 && echo slept", exec_timeout: "0" });
+  const noTimeout = await call(alpine, {
+    fprocess: "sleep 100 && echo slept",
+    exec_timeout: "0",
+    write_timeout: "0",
+  });
   assert.equal(noTimeout.res.status, 200);
   assert.equal(noTimeout.elapsed, 100_000);
+});
+
+Deno.test("watchdog: an answer ready after write_timeout never reaches the client (connection closed)", async () => {
+  const late = await call(alpine, { fprocess: "sleep 3; echo late", write_timeout: "2s" }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  assert.ok(late instanceof Error, "the request fails instead of answering");
+  assert.match(late.message, /i\/o timeout \(write_timeout 2s\)/);
+  const inTime = await call(alpine, { fprocess: "sleep 1; echo early", write_timeout: "2s" });
+  assert.equal(inTime.res.status, 200);
+  assert.equal(inTime.text, "early\n");
+  // The default write_timeout is 10 s: longer runs need it raised, as with the real watchdog.
+  const defaulted = await call(alpine, { fprocess: "sleep 11" }).then(() => "answered", () => "closed");
+  assert.equal(defaulted, "closed");
 });
 
 Deno.test("watchdog: log lines at start-up and per request", async () => {

@@ -94,6 +94,24 @@ Deno.test("invoke: the redirector's 302 is passed through unfollowed", () =>
     assert.equal(r.headers.get("location"), "http://127.0.0.1:9/");
   }));
 
+Deno.test("invoke: write_timeout is honoured: a slower answer is lost and the proxy says 502", () =>
+  withProvider(async (h) => {
+    await deployReady(h, {
+      service: "slow-writer",
+      envProcess: "sleep 2; echo late",
+      envVars: { write_timeout: "1s" },
+    });
+    const r = await invoke(h, "POST", "/function/slow-writer", "");
+    assert.equal(r.status, 502);
+    assert.equal(r.headers.get("x-openfaas-internal"), "proxy");
+    await deployReady(h, {
+      service: "quick-writer",
+      envProcess: "sleep 2; echo ok",
+      envVars: { write_timeout: "3s" },
+    });
+    assert.equal((await invoke(h, "POST", "/function/quick-writer", "")).text, "ok\n");
+  }));
+
 Deno.test("invoke: a failing fprocess gives 500; sha512sum matches coreutils", () =>
   withProvider(async (h) => {
     await deployReady(h, { service: "fails", envProcess: "cat /nonexistent" });

@@ -27,9 +27,11 @@
  *
  * Simplification: the real watchdog splits `fprocess` on spaces and execs it
  * without a shell; here the command line goes through the mini shell
- * (`shell.ts`), so quoting, `$VAR` and pipelines work. `read_timeout` and
- * `write_timeout` only appear in the start-up log; `max_inflight`,
- * `marshal_request` and JWT auth are not simulated.
+ * (`shell.ts`), so quoting, `$VAR` and pipelines work. `write_timeout` is Go's
+ * server write deadline: an answer ready after it never reaches the client (the
+ * connection is closed, which the proxy reports as 502). `read_timeout` only
+ * appears in the start-up log; `max_inflight`, `marshal_request` and JWT auth
+ * are not simulated.
  */
 import { parseBool, parseDuration } from "../../src/config.ts";
 import type { SimImage } from "./catalog.ts";
@@ -170,6 +172,17 @@ export async function handleWatchdog(
   const combine = parseBool(ctx.env.combine_output, true);
   const execTimeout = parseDuration(ctx.env.exec_timeout, 0);
 
+  const writeTimeout = parseDuration(ctx.env.write_timeout, 10_000);
+  /** The answer, unless the write deadline has passed: then the client only sees the connection close. */
+  const deliver = (res: Response): Response => {
+    if (writeTimeout > 0 && ctx.now() - start > writeTimeout) {
+      throw new Error(
+        `write tcp ${ctx.podName}:8080: i/o timeout (write_timeout ${goDurationString(writeTimeout)})`,
+      );
+    }
+    return res;
+  };
+
   const kill = new AbortController();
   const run = runShell(fprocess, {
     stdin: body,
@@ -189,7 +202,7 @@ export async function handleWatchdog(
       ctx.log(goLog(ctx, `Killing process: ${fprocess}`));
       kill.abort();
       run.catch(() => {}); // the killed run settles whenever its sleep notices
-      return text(408, "Killed process.\n");
+      return deliver(text(408, "Killed process.\n"));
     }
     timer.abort();
     result = outcome.done;
@@ -206,13 +219,15 @@ export async function handleWatchdog(
     const merged = new Uint8Array(prefix.length + out.length);
     merged.set(prefix);
     merged.set(out, prefix.length);
-    return text(500, merged);
+    return deliver(text(500, merged));
   }
   const contentType = ctx.env.content_type || req.headers.get("content-type") || detectContentType(out);
   const seconds = (ctx.now() - start) / 1000;
   ctx.log(goLog(ctx, `Wrote ${out.length} Bytes - Duration: ${goFloat(seconds)}s`));
-  return new Response(out as BodyInit, {
-    status: 200,
-    headers: { "Content-Type": contentType, "X-Duration-Seconds": goFloat(seconds) },
-  });
+  return deliver(
+    new Response(out as BodyInit, {
+      status: 200,
+      headers: { "Content-Type": contentType, "X-Duration-Seconds": goFloat(seconds) },
+    }),
+  );
 }
