@@ -97,9 +97,10 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           return { ns, d };
         });
 
+      /** A name no function can have is simply not found (404, as faas-netes answers; faas-cli says "no such function"). */
       const checkName = (name: string) => {
         const m = validateDnsLabel("name", name);
-        return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.void;
+        return m ? Effect.fail(new NotFound({ message: `function ${name} not found: ${m}` })) : Effect.void;
       };
 
       /** Looks up the named secrets in the function's namespace; any missing one is a 400. */
