@@ -5,7 +5,7 @@
  */
 import { ApiError, conflict, type Store, translateForWatch, type WatchFilter } from "./store.ts";
 import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
-import { matches, parseSelector, type Selector } from "../src/kube/selectors.ts";
+import { formatSelector, matches, parseSelector, type Selector } from "../src/kube/selectors.ts";
 import {
   MetricsKinds,
   type MetricsPath,
@@ -372,7 +372,7 @@ export class SimApiServer {
       spec: { replicas: d.spec.replicas },
       status: {
         replicas: d.status?.replicas ?? 0,
-        selector: Object.entries(d.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+        selector: formatSelector(d.spec.selector?.matchLabels ?? {}),
       },
     });
     if (req.method === "GET") return { status: 200, body: toScale(this.store.get(kind, namespace, name)) };

@@ -14,6 +14,7 @@ import { seededRandom } from "./env.ts";
 import type { ParsedPath, SimApiServer, WatchSink } from "./apiserver.ts";
 import { type ApiRequest, truthy } from "./apiserver.ts";
 import { ApiError, conflict } from "./store.ts";
+import { reasonForCode } from "../src/kube/api.ts";
 
 export type FaultVerb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
 export const faultVerbs: readonly FaultVerb[] = [
@@ -82,13 +83,6 @@ export const verbOf = (req: ApiRequest, parsed: ParsedPath | undefined): FaultVe
   }
 };
 
-const reasons: Record<FaultStatus, string> = {
-  500: "InternalError",
-  503: "ServiceUnavailable",
-  429: "TooManyRequests",
-  409: "Conflict",
-};
-
 /** The fault generator: pure decisions from a seeded PRNG, plus a record of what it did. */
 export class Faults {
   private readonly random: () => number;
@@ -141,14 +135,14 @@ export class Faults {
       case 429:
         return new ApiError(
           429,
-          reasons[429],
+          reasonForCode(429),
           "the server has received too many requests and has asked us to try again later (injected fault)",
           retry,
         );
       case 503:
         return new ApiError(
           503,
-          reasons[503],
+          reasonForCode(503),
           "the server is currently unable to handle the request (injected fault)",
           retry,
         );
@@ -157,7 +151,7 @@ export class Faults {
       default:
         return new ApiError(
           500,
-          reasons[500],
+          reasonForCode(500),
           "Internal error occurred: etcdserver: request timed out (injected fault)",
         );
     }

@@ -5,6 +5,7 @@
  * ...), and NAME/AGE for the rest.
  */
 import type { KindInfo, KObj } from "./kinds.ts";
+import { formatSelector } from "../src/kube/selectors.ts";
 
 export interface TableColumn {
   readonly name: string;
@@ -84,7 +85,7 @@ const images = (spec: any) => ({
 });
 
 const selectorText = (sel: Record<string, string> | undefined) =>
-  sel && Object.keys(sel).length > 0 ? Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(",") : "<none>";
+  sel && Object.keys(sel).length > 0 ? formatSelector(sel) : "<none>";
 
 /** RoleBinding and ClusterRoleBinding share their columns. */
 const bindingTable = {
