@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { assertSecretWatchEvents, deploymentFixture } from "./fixtures.ts";
 import { Effect, Fiber, Stream } from "effect";
 import { TestClock } from "effect/testing";
-import { simRuntime } from "./simcluster.ts";
+import { simRuntime, withSimCluster } from "./simcluster.ts";
+import { recordEvent } from "../sim/controllers/events.ts";
 import { SimCluster } from "../sim/cluster.ts";
 
 import { KubeApi, type KubeError } from "../src/kube/api.ts";
@@ -179,4 +180,24 @@ Deno.test("sim: ReplicaSets own the pods; a template change makes a new revision
   } finally {
     await rt.dispose();
   }
+});
+
+Deno.test("sim: Events expire an hour after they were last written (the API server's event TTL)", async () => {
+  await withSimCluster(async ({ cluster, advance }) => {
+    const pod: KObj = { kind: "Pod", metadata: { name: "p", namespace: "openfaas-fn", uid: "u-1" } };
+    const record = (reason: string) =>
+      recordEvent(cluster.store, cluster.env, pod, "Normal", reason, "m", "test");
+    const reasons = () =>
+      cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) => `${e.reason}:${e.count}`).sort();
+    record("Once");
+    record("Again");
+    await advance("50 minutes");
+    record("Again"); // written again: its hour starts over
+    await advance("11 minutes");
+    record("Later");
+    assert.deepEqual(reasons(), ["Again:2", "Later:1"]);
+    await advance("50 minutes");
+    record("Last");
+    assert.deepEqual(reasons(), ["Last:1", "Later:1"]);
+  });
 });

@@ -4,8 +4,33 @@ import type { SimEnv } from "../env.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
 
-/** Per store: the Event already recorded for (object, reason, message), to count repeats. */
-const seen = new WeakMap<Store, Map<string, string>>();
+/** The API server's `--event-ttl`: an Event not updated for this long is deleted. */
+export const eventTtlMs = 60 * 60_000;
+
+interface Recorded {
+  /** The Event already recorded for (object, reason, message), to count repeats. */
+  readonly byKey: Map<string, string>;
+  /** Events in the order they were last written: [time, namespace, name, key]. */
+  readonly order: [number, string, string, string][];
+}
+
+/** Per store. */
+const seen = new WeakMap<Store, Recorded>();
+
+/** Deletes Events not written for `eventTtlMs` (the oldest are at the front of `order`). */
+const expire = (store: Store, recorded: Recorded, now: number) => {
+  while (recorded.order.length > 0 && recorded.order[0][0] <= now - eventTtlMs) {
+    const [, ns, name, key] = recorded.order.shift()!;
+    const event = store.peek(Kinds.Event, ns, name);
+    const last = event ? Date.parse(event.lastTimestamp ?? "") : NaN;
+    if (event && last > now - eventTtlMs) {
+      recorded.order.push([last, ns, name, key]); // written again since: expires later
+      continue;
+    }
+    if (event) store.delete(Kinds.Event, ns, name);
+    if (recorded.byKey.get(key) === name) recorded.byKey.delete(key);
+  }
+};
 
 export const recordEvent = (
   store: Store,
@@ -19,8 +44,10 @@ export const recordEvent = (
   const ns = involved.metadata.namespace ?? "default";
   if (!store.peek(Kinds.Namespace, undefined, ns)) return;
   const now = rfc3339(env.now());
-  let index = seen.get(store);
-  if (!index) seen.set(store, index = new Map());
+  let recorded = seen.get(store);
+  if (!recorded) seen.set(store, recorded = { byKey: new Map(), order: [] });
+  expire(store, recorded, env.now());
+  const index = recorded.byKey;
   const key = `${involved.metadata.uid}\u0000${reason}\u0000${message}`;
   const existing = index.get(key);
   if (existing && store.peek(Kinds.Event, ns, existing)) {
@@ -32,6 +59,7 @@ export const recordEvent = (
   }
   const name = `${involved.metadata.name}.${env.uid().replaceAll("-", "").slice(0, 16)}`;
   index.set(key, name);
+  recorded.order.push([env.now(), ns, name, key]);
   store.create(Kinds.Event, ns, {
     metadata: { name },
     involvedObject: {
