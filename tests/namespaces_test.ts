@@ -24,3 +24,14 @@ Deno.test("namespace update sets the labels even when the namespace changed mean
     assert.equal(ns.metadata.labels.team, "b");
     assert.equal(ns.metadata.labels.openfaas, "1");
   }, { config: { clusterRole: true } }));
+
+Deno.test("a blank namespace is a 400 whether it comes in the body or the query", () =>
+  withProvider(async (h) => {
+    const fn = { service: "blank", image: "functions/alpine:latest" };
+    assert.equal((await h.call("POST", "/system/functions", { ...fn, namespace: " " })).status, 400);
+    assert.equal((await h.call("POST", "/system/functions?namespace=%20", fn)).status, 400);
+    assert.equal((await h.call("GET", "/system/functions?namespace=%20")).status, 400);
+    assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
+    // Empty means the default, as in faas-netes.
+    assert.equal((await h.call("GET", "/system/functions?namespace=")).status, 200);
+  }));

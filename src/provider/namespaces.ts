@@ -61,7 +61,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
 
       const resolve = (namespace: string | undefined) =>
         Effect.gen(function* () {
-          const ns = namespace && namespace.trim() !== "" ? namespace : defaultNs;
+          const ns = namespace === undefined || namespace === "" ? defaultNs : namespace;
           if (ns === defaultNs) return ns;
           yield* checkName(ns);
           if (!config.clusterRole) {
