@@ -450,6 +450,8 @@ export class SimApiServer {
     onEnd: () => void,
   ) {
     const parsed = parsePath(path);
+    const fault = this.interceptor?.({ method: "GET", path, query }, parsed);
+    if (fault) throw fault;
     if (!parsed || parsed.kind !== Kinds.Pod || parsed.subresource !== "log" || !parsed.name) {
       throw notFoundPath();
     }
