@@ -1,0 +1,285 @@
+/**
+ * The simulated cluster seen through the provider, in virtual time (issues 2 §2 and 3 §1, §4): the
+ * slow-start and hang images, image pull back-off, an unschedulable memory request, and the
+ * Deployment status fields during a deploy and a rolling update.
+ */
+import assert from "node:assert/strict";
+import { type Harness, withProvider } from "./harness.ts";
+import { Kinds, type KObj } from "../sim/kinds.ts";
+
+const deploy = async (h: Harness, body: Record<string, unknown>) => {
+  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
+  assert.equal(r.status, 202, r.text);
+};
+
+interface Status {
+  availableReplicas: number;
+  replicas: number;
+  image: string;
+  readiness?: { reason: string; message: string; pod: string };
+}
+
+const status = async (h: Harness, name: string): Promise<Status> => {
+  const r = await h.call("GET", `/system/function/${name}`);
+  assert.equal(r.status, 200, r.text);
+  return JSON.parse(r.text);
+};
+
+const podsOf = (h: Harness, name: string) =>
+  h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) =>
+    p.metadata.labels?.faas_function === name
+  );
+
+/** Samples `f` once per second of virtual time for `seconds` seconds; index i is i seconds after the start. */
+const everySecond = async <T>(h: Harness, seconds: number, f: () => Promise<T> | T): Promise<T[]> => {
+  const out: T[] = [await f()];
+  for (let i = 1; i <= seconds; i++) {
+    await h.advance(1_000);
+    out.push(await f());
+  }
+  return out;
+};
+
+Deno.test("images gaps: sim/slow-start is unavailable, with a reason, until ~20 s, then available", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "slow", image: "sim/slow-start:latest" });
+    const samples = await everySecond(h, 30, () => status(h, "slow"));
+    const firstAvailable = samples.findIndex((s) => s.availableReplicas === 1);
+    // Pull 1.5 s, then 20 s to start, seen by the 2 s readiness probe: available at 21.5 s.
+    assert.ok(firstAvailable >= 20 && firstAvailable <= 23, `available after ${firstAvailable} s`);
+    for (const [t, s] of samples.entries()) {
+      if (t < firstAvailable) {
+        assert.equal(s.availableReplicas, 0, `t=${t}s`);
+        assert.ok(s.readiness, `t=${t}s: status says why it is not available: ${JSON.stringify(s)}`);
+        assert.ok(
+          ["ContainerCreating", "NotReady"].includes(s.readiness.reason),
+          `t=${t}s: ${s.readiness.reason}`,
+        );
+        assert.match(s.readiness.pod, /^slow-/);
+      } else {
+        assert.equal(s.availableReplicas, 1, `t=${t}s: stays available`);
+        assert.equal(s.readiness, undefined, `t=${t}s: no reason once available`);
+      }
+    }
+    // Once the image is pulled the container runs but is not ready: that is the reason for most of the wait.
+    assert.equal(samples[10].readiness?.reason, "NotReady");
+    const [pod] = podsOf(h, "slow");
+    assert.equal(pod.status.containerStatuses[0].restartCount, 0, "slow, not crashing");
+  }));
+
+Deno.test("images gaps: sim/hang never becomes available; status says the container is not ready", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "hang", image: "sim/hang:latest" });
+    await h.advance(5_000);
+    // Sampled every 10 s for 5 minutes.
+    for (let t = 0; t < 30; t++) {
+      const s = await status(h, "hang");
+      assert.equal(s.availableReplicas, 0, `t=${5 + t * 10}s`);
+      assert.equal(s.readiness?.reason, "NotReady", JSON.stringify(s));
+      assert.match(s.readiness!.message, /hang/, "names the unready container");
+      await h.advance(10_000);
+    }
+    const [pod] = podsOf(h, "hang");
+    const container = pod.status.containerStatuses[0];
+    assert.equal(pod.status.phase, "Running", "the container runs: it is not a crash or a pull failure");
+    assert.ok(container.state.running, JSON.stringify(container.state));
+    assert.equal(container.ready, false);
+    assert.equal(container.restartCount, 0);
+    const ready = pod.status.conditions.find((c: { type: string }) => c.type === "Ready");
+    assert.equal(ready.status, "False");
+    assert.equal(
+      h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "hang").status.availableReplicas,
+      undefined,
+    );
+  }));
+
+Deno.test("images gaps: an image pull failure backs off 10 s, 20 s, 40 s (kubelet Events and container state)", () =>
+  withProvider(async (h) => {
+    // Every write of the pod's Events, with the virtual time it happened (the Event aggregates repeats).
+    const writes: { at: number; reason: string; message: string; count: number }[] = [];
+    const unsubscribe = h.cluster.store.subscribe((e) => {
+      if (e.kind !== Kinds.Event || e.type === "DELETED") return;
+      if (e.object.involvedObject?.kind !== "Pod" || !e.object.involvedObject.name?.startsWith("nopull-")) {
+        return;
+      }
+      writes.push({
+        at: h.cluster.env.now(),
+        reason: e.object.reason,
+        message: e.object.message,
+        count: e.object.count,
+      });
+    });
+    try {
+      await deploy(h, { service: "nopull", image: "registry.invalid/none:1" });
+      const t0 = h.cluster.env.now();
+      const states = await everySecond(h, 90, () => {
+        const [pod] = podsOf(h, "nopull");
+        return pod?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
+      });
+      const pulls = writes.filter((w) => w.reason === "Pulling").map((w) => (w.at - t0) / 1000);
+      const backOffs = writes.filter((w) => w.reason === "BackOff").map((w) => (w.at - t0) / 1000);
+      assert.ok(pulls.length >= 4, `pull attempts at ${pulls.join(", ")} s`);
+      assert.ok(backOffs.length >= 3, `back-offs at ${backOffs.join(", ")} s`);
+      // The wait between entering back-off and the next pull attempt doubles from 10 s.
+      const waits = [0, 1, 2].map((i) => pulls[i + 1] - backOffs[i]);
+      assert.deepEqual(waits, [10, 20, 40], `pulls ${pulls.join(", ")}; back-offs ${backOffs.join(", ")}`);
+      // The repeats are one aggregated Event each, counted.
+      const pulling = writes.filter((w) => w.reason === "Pulling");
+      assert.deepEqual(pulling.map((w) => w.count), pulling.map((_, i) => i + 1));
+      assert.ok(pulling.every((w) => w.message === `Pulling image "registry.invalid/none:1"`));
+      assert.ok(
+        writes.some((w) =>
+          w.reason === "Failed" && /Failed to pull image "registry.invalid\/none:1"/.test(w.message)
+        ),
+      );
+
+      // Container state, sampled every second: ErrImagePull after each attempt, ImagePullBackOff in between.
+      const seen = states.map((s, t) => `${t}:${s}`);
+      for (const t of pulls.slice(0, 4)) {
+        assert.equal(states[t + 1], "ErrImagePull", `1 s after the attempt at ${t} s: ${seen.join(" ")}`);
+      }
+      for (const [i, t] of backOffs.slice(0, 3).entries()) {
+        for (let s = t; s < pulls[i + 1]; s++) {
+          assert.equal(states[s], "ImagePullBackOff", `backing off at ${s} s: ${seen.join(" ")}`);
+        }
+      }
+      // And the function's status explains it.
+      const s = await status(h, "nopull");
+      assert.equal(s.availableReplicas, 0);
+      assert.ok(["ImagePullBackOff", "ErrImagePull"].includes(s.readiness!.reason), JSON.stringify(s));
+      assert.match(s.readiness!.message, /registry\.invalid\/none:1/);
+    } finally {
+      unsubscribe();
+    }
+  }));
+
+Deno.test("scheduler gaps: a memory request no node can hold stays Pending with Insufficient memory", () =>
+  withProvider(async (h) => {
+    // Nodes have 16Gi; the request fits none of the three. Its CPU request is small, so memory is the reason.
+    await deploy(h, { service: "bigmem", requests: { memory: "20Gi", cpu: "100m" } });
+    await h.advance(60_000);
+    const [pod] = podsOf(h, "bigmem");
+    assert.equal(pod.status.phase, "Pending");
+    assert.equal(pod.spec.nodeName, undefined, "not bound to a node");
+    assert.equal(pod.status.containerStatuses, undefined, "no container was started");
+    const scheduled = pod.status.conditions.find((c: { type: string }) => c.type === "PodScheduled");
+    assert.equal(scheduled.status, "False");
+    assert.equal(scheduled.reason, "Unschedulable");
+    assert.match(scheduled.message, /^0\/3 nodes are available: 3 Insufficient memory\./);
+    assert.doesNotMatch(scheduled.message, /Insufficient cpu/);
+    const events = h.cluster.store.list(Kinds.Event, "openfaas-fn").items.filter((e) =>
+      e.involvedObject.name === pod.metadata.name && e.reason === "FailedScheduling"
+    );
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0].type, "Warning");
+    assert.match(events[0].message, /3 Insufficient memory/);
+    const s = await status(h, "bigmem");
+    assert.equal(s.availableReplicas, 0);
+    assert.equal(s.readiness?.reason, "Unschedulable");
+    assert.match(s.readiness!.message, /Insufficient memory/);
+    assert.equal(s.readiness!.pod, pod.metadata.name);
+    // A request that fits is scheduled at once on the same cluster.
+    await deploy(h, { service: "smallmem", requests: { memory: "1Gi" } });
+    await h.advance(10_000);
+    assert.equal((await status(h, "smallmem")).availableReplicas, 1);
+    assert.equal(podsOf(h, "bigmem")[0].spec.nodeName, undefined, "still Pending");
+  }));
+
+const condition = (d: KObj, type: string) =>
+  (d.status?.conditions ?? []).find((c: { type: string }) => c.type === type);
+
+/** Steady state: every status field agrees with the spec and both conditions are True. */
+const assertSteady = (d: KObj, replicas: number, what: string) => {
+  assert.equal(d.status.observedGeneration, d.metadata.generation, `${what}: observedGeneration`);
+  assert.equal(d.status.replicas, replicas, `${what}: replicas`);
+  assert.equal(d.status.readyReplicas, replicas, `${what}: readyReplicas`);
+  assert.equal(d.status.availableReplicas, replicas, `${what}: availableReplicas`);
+  assert.equal(d.status.updatedReplicas, replicas, `${what}: updatedReplicas`);
+  assert.equal(d.status.unavailableReplicas, undefined, `${what}: no unavailableReplicas`);
+  const available = condition(d, "Available");
+  assert.equal(available?.status, "True", `${what}: ${JSON.stringify(d.status.conditions)}`);
+  assert.equal(available?.reason, "MinimumReplicasAvailable");
+  const progressing = condition(d, "Progressing");
+  assert.equal(progressing?.status, "True", `${what}: ${JSON.stringify(d.status.conditions)}`);
+  assert.equal(progressing?.reason, "NewReplicaSetAvailable");
+};
+
+Deno.test("deployment gaps: steady-state status fields, and a rolling update never below replicas - maxUnavailable", () =>
+  withProvider(async (h) => {
+    const body = { service: "roll", envProcess: "env", labels: { "com.openfaas.scale.min": "2" } };
+    await deploy(h, body);
+    await h.advance(15_000);
+    const get = () => h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "roll");
+    const before = get();
+    assertSteady(before, 2, "after the deploy");
+    const strategy = before.spec.strategy;
+    assert.deepEqual(strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const minAvailable = before.spec.replicas - strategy.rollingUpdate.maxUnavailable;
+    assert.equal(minAvailable, 2);
+
+    // Every status the Deployment ever has during the update (not only what a sample sees).
+    const written: KObj[] = [];
+    const unsubscribe = h.cluster.store.subscribe((e) => {
+      if (e.kind === Kinds.Deployment && e.type === "MODIFIED" && e.object.metadata.name === "roll") {
+        written.push(structuredClone(e.object));
+      }
+    });
+    try {
+      const updated = await h.call("PUT", "/system/functions", {
+        ...body,
+        image: "ghcr.io/openfaas/alpine:latest",
+      });
+      assert.equal(updated.status, 202, updated.text);
+      assert.equal(
+        get().metadata.generation,
+        before.metadata.generation + 1,
+        "a template change is a new generation",
+      );
+      let sawUnavailable = 0;
+      const samples = await everySecond(h, 30, async () => {
+        const d = get();
+        const pods = podsOf(h, "roll").filter((p) => !p.metadata.deletionTimestamp);
+        const ready = (p: KObj) =>
+          (p.status?.conditions ?? []).some((c: { type: string; status: string }) =>
+            c.type === "Ready" && c.status === "True"
+          );
+        const notReady = pods.filter((p) => !ready(p)).length;
+        if (notReady > 0) {
+          sawUnavailable++;
+          assert.ok(
+            (d.status.unavailableReplicas ?? 0) >= 1,
+            `${notReady} new pod(s) not ready, yet unavailableReplicas is ${d.status.unavailableReplicas}`,
+          );
+          assert.equal(condition(d, "Progressing")?.reason, "ReplicaSetUpdated");
+        }
+        return { d, provider: await status(h, "roll") };
+      });
+      assert.ok(sawUnavailable >= 2, `samples caught new pods before they were ready (${sawUnavailable})`);
+      for (const [t, { d, provider }] of samples.entries()) {
+        assert.ok(d.status.availableReplicas >= minAvailable, `t=${t}s: ${JSON.stringify(d.status)}`);
+        assert.ok(
+          provider.availableReplicas >= minAvailable,
+          `t=${t}s: provider says ${provider.availableReplicas}`,
+        );
+        assert.ok(d.status.replicas <= d.spec.replicas + 1, `t=${t}s: at most maxSurge extra pods`);
+        assert.equal(condition(d, "Available")?.status, "True", `t=${t}s`);
+      }
+      for (const d of written) {
+        assert.ok(
+          (d.status?.availableReplicas ?? 0) >= minAvailable,
+          `a status write dropped below ${minAvailable}: ${JSON.stringify(d.status)}`,
+        );
+      }
+      const after = get();
+      assertSteady(after, 2, "after the rolling update");
+      assert.equal(after.metadata.generation, before.metadata.generation + 1);
+      const pods = podsOf(h, "roll");
+      assert.equal(pods.length, 2);
+      assert.ok(pods.every((p) => p.spec.containers[0].image === "ghcr.io/openfaas/alpine:latest"));
+      const final = await status(h, "roll");
+      assert.equal(final.image, "ghcr.io/openfaas/alpine:latest");
+      assert.equal(final.availableReplicas, 2);
+    } finally {
+      unsubscribe();
+    }
+  }));

@@ -1,0 +1,161 @@
+/**
+ * The invoke proxy streams both ways against a real upstream on 127.0.0.1 (issue 3 §2: "large uploads,
+ * SSE and NDJSON responses arrive incrementally"): an NDJSON response is read line by line while the
+ * pod still holds the rest, and an upload reaches the pod before the client has finished sending it.
+ */
+import assert from "node:assert/strict";
+import { withProvider } from "./harness.ts";
+import { realUpstream, routeTo, startUpstream } from "./upstream.ts";
+
+/** Resolves like `p`, or with `fallback` after `ms` of real time (so a buffering proxy fails, not hangs). */
+const within = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((r) => (timer = setTimeout(() => r(fallback), ms))),
+  ]);
+};
+
+/** A promise with its resolver. */
+const signal = () => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
+Deno.test("proxy gaps: an NDJSON response arrives line by line while the pod still holds the rest", async () => {
+  const lines = [{ n: 1, text: "first" }, { n: 2, text: "second" }, { n: 3, text: "third" }];
+  // Line k+1 is written only once the client has read line k: a proxy that buffers never delivers line 1.
+  const clientRead = lines.map(() => signal());
+  const written: number[] = [];
+  const up = startUpstream(() => {
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for (const [i, line] of lines.entries()) {
+          if (i > 0 && await within(clientRead[i - 1].promise.then(() => true), 3_000, false) === false) {
+            controller.error(new Error(`the client never read line ${i}`));
+            return;
+          }
+          written.push(line.n);
+          controller.enqueue(encoder.encode(`${JSON.stringify(line)}\n`));
+        }
+        controller.close();
+      },
+    });
+    return new Response(body, { headers: { "Content-Type": "application/x-ndjson" } });
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "ndjson", up.port);
+      const res = await h.request("GET", "/function/ndjson");
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "application/x-ndjson");
+      assert.equal(res.headers.get("content-length"), null, "not buffered into a sized body");
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      const got: { n: number; text: string }[] = [];
+      const nextLine = async () => {
+        while (!buffer.includes("\n")) {
+          const { done, value } = await reader.read();
+          if (done) return undefined;
+          buffer += value;
+        }
+        const i = buffer.indexOf("\n");
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 1);
+        return JSON.parse(line);
+      };
+      for (const [i] of lines.entries()) {
+        const line = await within(nextLine(), 3_000, "timed out");
+        assert.notEqual(line, "timed out", `line ${i + 1} did not arrive while the pod held the rest`);
+        got.push(line);
+        // What the pod has written when the client reads line i+1: nothing after it.
+        assert.deepEqual(written, lines.slice(0, i + 1).map((l) => l.n), `after reading line ${i + 1}`);
+        clientRead[i].resolve();
+      }
+      assert.deepEqual(got, lines);
+      assert.equal(await nextLine(), undefined, "the stream ends after the last line");
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy gaps: a 1 MiB streamed upload reaches the pod before the client has finished sending", async () => {
+  const chunkSize = 64 * 1024;
+  const chunks = 16; // 1 MiB
+  const data = new Uint8Array(chunkSize * chunks).map((_, i) => (i * 7 + 3) % 253);
+  const podSawData = signal();
+  let podFirstChunkAt = -1;
+  /** Bytes the client's stream has handed over so far. */
+  let sent = 0;
+  const up = startUpstream(async (req) => {
+    const reader = req.body!.getReader();
+    const received: Uint8Array[] = [];
+    let total = 0;
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (total === 0) {
+        podFirstChunkAt = sent;
+        podSawData.resolve();
+      }
+      received.push(value);
+      total += value.length;
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of received) {
+      all.set(c, at);
+      at += c.length;
+    }
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+    return new Response(`${total} ${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`);
+  });
+  let waitedForPod: "yes" | "timed out" | undefined;
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "upload", up.port);
+      let index = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (index === 1) {
+            // Hold the rest of the upload until the pod has seen data (or give up after 3 s of real time).
+            waitedForPod = await within(podSawData.promise.then(() => "yes" as const), 3_000, "timed out");
+          }
+          if (index === chunks) {
+            controller.close();
+            return;
+          }
+          const chunk = data.slice(index * chunkSize, (index + 1) * chunkSize);
+          index++;
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+      }, { highWaterMark: 0 });
+      const res = await fetch(
+        `${h.url}/function/upload`,
+        { method: "POST", body, duplex: "half" } as RequestInit,
+      );
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      assert.equal(
+        waitedForPod,
+        "yes",
+        "the pod received the first chunk while the client still held the rest",
+      );
+      assert.ok(
+        podFirstChunkAt >= 0 && podFirstChunkAt < data.length,
+        `the pod's first chunk came after ${podFirstChunkAt} of ${data.length} bytes were sent`,
+      );
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+      assert.equal(
+        text,
+        `${data.length} ${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`,
+      );
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
