@@ -50,3 +50,19 @@ export const assertSecretWatchEvents = (
   const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
   assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
 };
+
+/** Reads one NDJSON object from a stream reader (buffer shared across calls). */
+export const lineReader = (reader: ReadableStreamDefaultReader<string>) => {
+  let buffer = "";
+  return async () => {
+    while (!buffer.includes("\n")) {
+      const { done, value } = await reader.read();
+      if (done) return undefined;
+      buffer += value;
+    }
+    const i = buffer.indexOf("\n");
+    const line = buffer.slice(0, i);
+    buffer = buffer.slice(i + 1);
+    return JSON.parse(line);
+  };
+};

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "./harness.ts";
 import { withSimCluster } from "./simcluster.ts";
-import { deploymentFixture } from "./fixtures.ts";
+import { deploymentFixture, lineReader } from "./fixtures.ts";
 import type { SimApiServer } from "../sim/apiserver.ts";
 import { Faults, installFaults } from "../sim/faults.ts";
 import { Kinds } from "../sim/kinds.ts";
@@ -79,22 +79,6 @@ const openStreams = (api: SimApiServer, selector: string) => {
 const eventually = async (done: () => boolean, ms = 2_000) => {
   for (let t = 0; t < ms && !done(); t += 5) await new Promise((r) => setTimeout(r, 5));
   return done();
-};
-
-/** Reads one NDJSON object from a stream reader (buffer shared across calls). */
-const lineReader = (reader: ReadableStreamDefaultReader<string>) => {
-  let buffer = "";
-  return async () => {
-    while (!buffer.includes("\n")) {
-      const { done, value } = await reader.read();
-      if (done) return undefined;
-      buffer += value;
-    }
-    const i = buffer.indexOf("\n");
-    const line = buffer.slice(0, i);
-    buffer = buffer.slice(i + 1);
-    return JSON.parse(line);
-  };
 };
 
 for (

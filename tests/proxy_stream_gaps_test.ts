@@ -4,6 +4,7 @@
  * pod still holds the rest, and an upload reaches the pod before the client has finished sending it.
  */
 import assert from "node:assert/strict";
+import { lineReader } from "./fixtures.ts";
 import { withProvider } from "./harness.ts";
 import { realUpstream, routeTo, startUpstream } from "./upstream.ts";
 
@@ -53,19 +54,8 @@ Deno.test("proxy gaps: an NDJSON response arrives line by line while the pod sti
       assert.equal(res.headers.get("content-type"), "application/x-ndjson");
       assert.equal(res.headers.get("content-length"), null, "not buffered into a sized body");
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
       const got: { n: number; text: string }[] = [];
-      const nextLine = async () => {
-        while (!buffer.includes("\n")) {
-          const { done, value } = await reader.read();
-          if (done) return undefined;
-          buffer += value;
-        }
-        const i = buffer.indexOf("\n");
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 1);
-        return JSON.parse(line);
-      };
+      const nextLine = lineReader(reader);
       for (const [i] of lines.entries()) {
         const line = await within(nextLine(), 3_000, "timed out");
         assert.notEqual(line, "timed out", `line ${i + 1} did not arrive while the pod held the rest`);
