@@ -12,7 +12,7 @@ import { Usage, type UsageShape } from "../src/provider/usage.ts";
 import { functionLabel } from "../src/provider/translate.ts";
 import { InvalidRequest } from "../src/domain/errors.ts";
 import { Invocations } from "../src/invoke/invocations.ts";
-import { Scaler } from "../src/scaling/scaler.ts";
+import { type ReactiveWindows, Scaler } from "../src/scaling/scaler.ts";
 import { defaultScaling, policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
 import { metrics } from "../src/metrics/registry.ts";
 import { percentile } from "../sim/trace/stats.ts";
@@ -222,7 +222,7 @@ const fakeDeployment = (name: string, replicas: number, labels: Record<string, s
   status: { replicas, readyReplicas: replicas },
 });
 
-const fakeCluster = async () => {
+const fakeCluster = async (windows?: ReactiveWindows) => {
   const deployments = new Map<string, Deployment>();
   const failing = new Set<string>();
   const caches = {
@@ -246,7 +246,7 @@ const fakeCluster = async () => {
     ofNamespace: () => Effect.succeed(undefined),
     ofFunction: () => Effect.succeed(undefined),
   } as unknown as UsageShape;
-  const layer = Scaler.layer({ autoscale: true, idler: true, fromZeroWindowMs: 60_000 }).pipe(
+  const layer = Scaler.layer({ autoscale: true, idler: true, fromZeroWindowMs: 60_000, windows }).pipe(
     Layer.provideMerge(
       Layer.mergeAll(
         Layer.succeed(Caches, caches),
@@ -260,7 +260,12 @@ const fakeCluster = async () => {
   );
   const runtime = ManagedRuntime.make(layer);
   const scaler = await runtime.runPromise(Effect.service(Scaler));
+  const invocations = await runtime.runPromise(Effect.service(Invocations));
   return {
+    /** Starts `n` invocations of `name` that end at once. */
+    invoke: (name: string, n: number) => {
+      for (let i = 0; i < n; i++) invocations.start(name, namespace)(200);
+    },
     deployments,
     failing,
     scaler,
@@ -344,4 +349,57 @@ Deno.test("bench and trace helpers: nearest-rank percentile, flags, table", () =
   assert.equal(arg("rounds", 10, []), 10);
   assert.throws(() => arg("rounds", 10, ["--rounds=-1"]), /positive/);
   assert.equal(formatTable(["a", "bb"], [["xyz", ""], ["1", "2"]]), "a    bb\n---  --\nxyz\n1    2");
+});
+
+const start = Date.parse("2026-01-01T00:00:00Z");
+
+/** The windows before scale-down was made faster: Knative's 60 s stable window and a 30 s scale-down delay. */
+const slowWindows: ReactiveWindows = { stableMs: 60_000, panicMs: 6_000, downDelayMs: 30_000 };
+
+/** Replays `rpsAt(second)` for `seconds` on one function (min 1, max 4); its decisions and replicas each second. */
+const replayLoad = async (seconds: number, rpsAt: (s: number) => number, windows?: ReactiveWindows) => {
+  const c = await fakeCluster(windows);
+  try {
+    c.deployments.set("f", fakeDeployment("f", 1, { "com.openfaas.scale.max": "4" }));
+    const replicas: number[] = [];
+    for (let s = 0; s < seconds; s++) {
+      c.invoke("f", rpsAt(s));
+      await c.advance(1_000); // the scaler's loop ticks every 2 s of virtual time
+      replicas.push(c.deployments.get("f")!.spec!.replicas!);
+    }
+    return { decisions: c.scaler.decisions().filter((d) => d.function === "f"), replicas };
+  } finally {
+    await c.close();
+  }
+};
+
+/** Seconds from `from` until replicas are back at 1 (-1: never). */
+const backAtMinAfter = (replicas: number[], from: number) => {
+  const at = replicas.findIndex((r, s) => s >= from && r === 1);
+  return at < 0 ? -1 : at - from;
+};
+
+Deno.test("scaler: bursty load (8 s at 15 req/s every 20 s for 15 minutes) scales up once and never flaps", async () => {
+  const bursty = (s: number) => (s < 900 && s % 20 < 8 ? 15 : 0);
+  const { decisions, replicas } = await replayLoad(960, bursty);
+  const during = decisions.filter((d) => d.at < start + 900_000);
+  assert.ok(during.some((d) => d.to > 1), "the bursts scale it up");
+  // The scale-down count does not grow with the length of the trace: the lulls never take replicas away.
+  assert.deepEqual(during.filter((d) => d.to < d.from), [], `replicas: ${replicas.join(",")}`);
+  assert.ok(during.length <= 3, JSON.stringify(during.map((d) => [d.from, d.to])));
+  const back = backAtMinAfter(replicas, 900);
+  assert.ok(back >= 0 && back <= 45, `back at 1 replica ${back} s after the last burst`);
+});
+
+Deno.test("scaler: after a step of load ends the function is back at its minimum within 45 s (the old windows took longer)", async () => {
+  const step = (s: number) => (s < 90 ? 10 : 0);
+  const fast = await replayLoad(200, step);
+  const slow = await replayLoad(200, step, slowWindows);
+  assert.equal(fast.replicas[89], 3, "10 req/s at 4.5 per replica");
+  const fastS = backAtMinAfter(fast.replicas, 90), slowS = backAtMinAfter(slow.replicas, 90);
+  assert.ok(fastS >= 0 && fastS <= 45, `back at 1 replica ${fastS} s after the load ended`);
+  assert.ok(slowS > 45, `the old windows: ${slowS} s`);
+  // Only down after the load ends, never back up.
+  const after = fast.decisions.filter((d) => d.at >= start + 90_000);
+  assert.ok(after.length > 0 && after.every((d) => d.to < d.from), JSON.stringify(after));
 });

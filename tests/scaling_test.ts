@@ -5,7 +5,7 @@ import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
-import { Scaler } from "../src/scaling/scaler.ts";
+import { defaultWindows, Scaler } from "../src/scaling/scaler.ts";
 import { policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
 
 const scaling = { config: { scaling: true } };
@@ -331,3 +331,73 @@ Deno.test("policy: defaults, min == max disables autoscaling, zero allows 0", ()
   assert.equal(validateScalingLabels({ "com.openfaas.scale.type": "capacity" }), undefined);
   assert.match(validateScalingLabels({ "com.openfaas.scale.max": "0" }) ?? "", /at least 1/);
 });
+
+for (const transport of ["in-process", "http"] as const) {
+  const opts = { config: { scaling: true }, sim: { transport } };
+
+  Deno.test(`a function scaled to 0 through the API stays at 0, whatever its labels, until a request arrives [${transport}]`, () =>
+    withProvider(async (h) => {
+      await deploy(h, "plain");
+      await deploy(h, "warm", { "com.openfaas.scale.min": "2", "com.openfaas.scale.zero": "false" });
+      await h.advance(10_000);
+      for (const name of ["plain", "warm"]) {
+        const r = await h.call("POST", `/system/scale-function/${name}`, { serviceName: name, replicas: 0 });
+        assert.equal(r.status, 202, r.text);
+        assert.equal((await status(h, name)).replicas, 0, `${name}: the status read right after the scale`);
+      }
+      for (let t = 0; t < 5 * 60_000; t += 2_000) {
+        await h.advance(2_000);
+        for (const name of ["plain", "warm"]) {
+          assert.equal((await status(h, name)).replicas, 0, `${name} at +${t}ms`);
+        }
+      }
+      // A request brings it back to its minimum.
+      const r = await h.advanceUntil(h.call("POST", "/function/warm", "x"));
+      assert.equal(r.status, 200, r.text);
+      assert.equal((await status(h, "warm")).replicas, 2);
+      assert.equal((await status(h, "plain")).replicas, 0, "the other function is still at 0");
+    }, opts));
+
+  Deno.test(`after a manual scale to 3 the autoscaler keeps 3 until a scale-down window has wanted fewer [${transport}]`, () =>
+    withProvider(async (h) => {
+      await deploy(h, "manual");
+      await h.advance(10_000);
+      const r = await h.call("POST", "/system/scale-function/manual", { serviceName: "manual", replicas: 3 });
+      assert.equal(r.status, 202, r.text);
+      assert.equal((await status(h, "manual")).replicas, 3, "the status read right after the scale");
+      // Held through the scale-down window (20 s), long enough for the new pods to become available.
+      for (let t = 2_000; t < defaultWindows.downDelayMs; t += 2_000) {
+        await h.advance(2_000);
+        assert.equal((await status(h, "manual")).replicas, 3, `at +${t}ms`);
+      }
+      assert.equal((await status(h, "manual")).availableReplicas, 3);
+      // No load: back to its minimum once the window has seen that.
+      assert.ok(await replicasWithin(h, "manual", 1, 10_000), "back to 1 soon after the window");
+    }, opts));
+}
+
+Deno.test("after a manual scale to 2 the autoscaler still scales up when the load needs more", () =>
+  withProvider(async (h) => {
+    await deploy(h, "busier", { "com.openfaas.scale.max": "8" });
+    await h.advance(10_000);
+    await h.call("POST", "/system/scale-function/busier", { serviceName: "busier", replicas: 2 });
+    let peak = 0;
+    // 30 req/s wants ceil(30 / 4.5) = 7 replicas: no waiting for the manual scale's window.
+    await load(h, "busier", 30, 10, async () => {
+      peak = Math.max(peak, (await status(h, "busier")).replicas);
+    });
+    assert.ok(peak > 2, `peak ${peak} replicas`);
+  }, scaling));
+
+Deno.test("2 clients at 5 req/s each against min 1, max 2: up to 2, and back to 1 within 45 s of the load ending", () =>
+  withProvider(async (h) => {
+    await deploy(h, "stepdown", { "com.openfaas.scale.min": "1", "com.openfaas.scale.max": "2" });
+    await h.advance(10_000);
+    let reachedAt = -1;
+    await load(h, "stepdown", 10, 60, async (s) => {
+      if (reachedAt < 0 && (await status(h, "stepdown")).replicas === 2) reachedAt = s;
+    });
+    assert.ok(reachedAt >= 0, "reached 2 replicas under load");
+    assert.equal((await status(h, "stepdown")).replicas, 2);
+    assert.ok(await replicasWithin(h, "stepdown", 1, 45_000), "back to 1 replica within 45 s");
+  }, scaling));

@@ -1,10 +1,14 @@
 /**
  * The scaler: one loop, declared as a Schedule on Clock, that every tick
  * (2 s) decides replicas for each function:
- *  - reactive autoscaling (Knative KPA style): a 60 s stable window and a 6 s
+ *  - reactive autoscaling (Knative KPA style): a 30 s stable window and a 6 s
  *    panic window over the proxy's invocation records, scale-down stabilised over
- *    30 s, bounded by min/max, and holding back (with back-off) when new pods
+ *    20 s, bounded by min/max, and holding back (with back-off) when new pods
  *    cannot be scheduled;
+ *  - a scale made by someone else (an operator, the Gateway, an external idler,
+ *    through the API) is the new current state: a function scaled to 0 stays at 0
+ *    until a request arrives; one scaled to N is taken up from N when the load needs
+ *    more, and down only once a whole scale-down window has wanted fewer;
  *  - the idler: `com.openfaas.scale.zero=true` functions with no invocation for
  *    `zero-duration` go to 0;
  *  - the predictor (opt-in): the hybrid histogram policy unloads after an
@@ -33,14 +37,31 @@ interface ScalerOptions {
   readonly defaults?: ScalingDefaults;
   /** How long after a scale from zero further requests are treated as part of it. */
   readonly fromZeroWindowMs?: number;
+  readonly windows?: ReactiveWindows;
 }
 
+/** The reactive autoscaler's windows. */
+export interface ReactiveWindows {
+  /** The load that decides replicas is averaged over this window. */
+  readonly stableMs: number;
+  /** A burst seen over this window scales up at once (panic mode). */
+  readonly panicMs: number;
+  /** Scale-down goes to the highest recommendation of this window: no scale-down on a short lull. */
+  readonly downDelayMs: number;
+}
+
+/**
+ * Knative's 6 s panic window, with a stable window and scale-down delay short enough that a function is
+ * back at its minimum within about 40 s of its load ending (the classic OpenFaaS alert rule looks at the
+ * last 10-30 s), while a lull shorter than the scale-down delay leaves it alone.
+ */
+export const defaultWindows: ReactiveWindows = {
+  stableMs: 30_000,
+  panicMs: 6_000,
+  downDelayMs: 20_000,
+};
+
 const tickMs = 2_000;
-/** The reactive autoscaler's windows (Knative KPA's defaults). */
-const stableMs = 60_000;
-const panicMs = 6_000;
-/** Scale-down uses the highest recommendation of this window. */
-const downDelayMs = 30_000;
 /** Panic when the panic-window recommendation reaches this multiple of ready pods. */
 const panicThreshold = 2;
 /** How often the usage of `cpu`-scaled functions is read from the metrics API (per namespace). */
@@ -94,6 +115,13 @@ interface FunctionState {
   /** The predictor's last verdict, to log changes only. */
   lastPrediction?: string;
   /**
+   * Scaled to 0 by someone else (through the API): it stays there, whatever its min, until a request
+   * arrives (scale from zero), and the predictor does not pre-warm it.
+   */
+  heldAtZero: boolean;
+  /** Until then a replica count set by someone else is kept unless the load needs more. */
+  externalUntil: number;
+  /**
    * When the function was last scaled up from zero for a request: requests arriving within the
    * from-zero window wait as long as the first, and the predictor leaves the function alone while
    * they wait for its pod (no invocation has started since).
@@ -124,6 +152,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const clock = yield* Clock.Clock;
         const defaults = options.defaults ?? defaultScaling;
         const fromZeroWindowMs = options.fromZeroWindowMs ?? 60_000;
+        const { stableMs, panicMs, downDelayMs } = options.windows ?? defaultWindows;
         const states = new Map<string, FunctionState>();
         const decisions = new Ring<Decision>(decisionLogSize);
         /** Scale-ups from zero in progress, by function key: whether they succeeded. */
@@ -150,6 +179,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
                 lastReplicas: undefined,
                 holdUntil: 0,
                 holdMs: 0,
+                heldAtZero: false,
+                externalUntil: 0,
               },
             );
           }
@@ -188,7 +219,13 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
               return false;
             }
             decisions.push({ at, function: name, namespace: ns, from, to, policy, reason });
-            if (policy === "from-zero") s.fromZeroAt = at;
+            // Our own change: the next tick must not take it for someone else's.
+            if (from === 0) s.activeSince = at;
+            s.lastReplicas = to;
+            if (policy === "from-zero") {
+              s.fromZeroAt = at;
+              s.heldAtZero = false;
+            }
             metrics.scalingDecisions.inc({
               function_name: `${name}.${ns}`,
               policy,
@@ -239,10 +276,17 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           if (panicWant >= panicThreshold * ready && panicWant > current) s.panicUntil = t + stableMs;
           const panicking = t < s.panicUntil;
           let want = panicking ? Math.max(stableWant, panicWant, current) : stableWant;
-          s.recommendations.push([t, want]);
+          // Scale-down goes no lower than the peak need of the window: the panic window's too, so the lulls of
+          // bursty load do not take away the replicas its bursts need.
+          s.recommendations.push([t, Math.max(want, panicWant)]);
           s.recommendations = s.recommendations.filter(([at]) => at > t - downDelayMs);
-          if (want < current) want = Math.max(want, ...s.recommendations.map(([, r]) => r));
-          want = Math.min(policy.max, Math.max(Math.max(1, policy.min), want));
+          if (t < s.externalUntil) {
+            // Someone else set `current` less than a scale-down window ago: only more load changes it.
+            want = want > current ? Math.max(current, Math.min(policy.max, want)) : current;
+          } else {
+            if (want < current) want = Math.max(want, ...s.recommendations.map(([, r]) => r));
+            want = Math.min(policy.max, Math.max(Math.max(1, policy.min), want));
+          }
           const load = usageWindow === undefined
             ? `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${panicLoad.toFixed(2)} over ${
               panicMs / 1000
@@ -389,9 +433,17 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             const s = stateOf(key, name, ns);
             const replicas = d.spec?.replicas ?? 0;
             if (replicas > 0 && !(s.lastReplicas && s.lastReplicas > 0)) s.activeSince = now();
+            if (s.lastReplicas === undefined) {
+              // First seen (a new function, or a restart): what it has is someone's choice until the load says.
+              s.externalUntil = now() + downDelayMs;
+            } else if (replicas !== s.lastReplicas) {
+              // Not our change (ours set lastReplicas): an operator's, the Gateway's or an external idler's.
+              s.externalUntil = now() + downDelayMs;
+              s.heldAtZero = replicas === 0;
+            }
             s.lastReplicas = replicas;
             const policy = policyOf(d);
-            if (policy.zero && policy.predictive && options.predictive) {
+            if (policy.zero && policy.predictive && options.predictive && !s.heldAtZero) {
               if (yield* predictor(d, policy, s)) continue;
             }
             if (replicas === 0) continue;
