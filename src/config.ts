@@ -567,7 +567,8 @@ const ENV_VARS: readonly EnvSpec[] = [
   {
     name: "read_timeout",
     def: "10s",
-    help: "HTTP read timeout: seconds, or a Go duration such as 65s or 1m5s.",
+    help:
+      "How long a request body may take to arrive (then 408) and an invocation may take: seconds, or a Go duration such as 65s or 1m5s. Request headers are not bounded.",
   },
   { name: "write_timeout", def: "10s", help: "HTTP write timeout: seconds, or a Go duration." },
   { name: "basic_auth", def: "false", help: "Require HTTP basic auth on the provider API (true/false)." },

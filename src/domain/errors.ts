@@ -20,6 +20,9 @@ export class NamespaceForbidden
 /** The request body is larger than the configured limit (413). */
 export class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge")<{ readonly message: string }> {}
 
+/** The request body did not arrive within read_timeout (408). */
+export class RequestTimeout extends Data.TaggedError("RequestTimeout")<{ readonly message: string }> {}
+
 /** A well-formed request the provider cannot process (422), e.g. a bad log query. */
 export class Unprocessable extends Data.TaggedError("Unprocessable")<{ readonly message: string }> {}
 
@@ -38,6 +41,7 @@ export type ProviderError =
   | AlreadyExists
   | NamespaceForbidden
   | PayloadTooLarge
+  | RequestTimeout
   | Unprocessable
   | ClusterError
   | NotImplemented;

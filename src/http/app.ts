@@ -16,7 +16,13 @@ import type { Upstream } from "../invoke/upstream.ts";
 import type { Invocations } from "../invoke/invocations.ts";
 import { metrics, registry } from "../metrics/registry.ts";
 import { Scaler } from "../scaling/scaler.ts";
-import { InvalidRequest, PayloadTooLarge, type ProviderError, Unprocessable } from "../domain/errors.ts";
+import {
+  InvalidRequest,
+  PayloadTooLarge,
+  type ProviderError,
+  RequestTimeout,
+  Unprocessable,
+} from "../domain/errors.ts";
 import {
   decodeBody,
   DeleteFunctionRequest,
@@ -31,6 +37,7 @@ import { providerName, release, sha } from "../version.ts";
 import { concatBytes } from "../bytes.ts";
 import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
 import { statusOf, textError } from "./errors.ts";
+import { withReadTimeout } from "./readtimeout.ts";
 
 export type Services =
   | AppConfig
@@ -161,7 +168,7 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         const bytes = yield* Effect.tryPromise({
           try: () => readBody(c.req.raw, config.maxBodyBytes),
           catch: (e) =>
-            e instanceof PayloadTooLarge
+            e instanceof PayloadTooLarge || e instanceof RequestTimeout
               ? e
               : new InvalidRequest({ message: `cannot read request body: ${String(e)}` }),
         });
@@ -436,6 +443,8 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       return textError(500, "internal error");
     });
 
+    /** Bodies are read within read_timeout; invocations skip this (the upstream timeout bounds them). */
+    const api = withReadTimeout(config.readTimeoutMs, (req, info) => app.fetch(req, info));
     /** Invocations, the hot path, skip the router: same routes and 405s as registered above. */
     const fetch = (req: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response> => {
       const url = req.url;
@@ -444,7 +453,7 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         url.startsWith("/function/", start) && url.length > start + 10 && url[start + 10] !== "/" &&
         url[start + 10] !== "?"
       ) return invoke(req, info);
-      return app.fetch(req, info);
+      return api(req, info);
     };
     return { fetch, app };
   });

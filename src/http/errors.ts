@@ -13,6 +13,8 @@ export const statusOf = (e: ProviderError): number => {
       return 409;
     case "PayloadTooLarge":
       return 413;
+    case "RequestTimeout":
+      return 408;
     case "Unprocessable":
       return 422;
     case "NotImplemented":
