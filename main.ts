@@ -14,7 +14,7 @@ import { Caches } from "./src/provider/caches.ts";
 import { providerName, release } from "./src/version.ts";
 import type { KubeApi } from "./src/kube/api.ts";
 import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";
-import type { ClusterConnection } from "./src/kube/kubeconfig.ts";
+import type { ClusterConnection } from "./src/kube/kubeconfig/resolve.ts";
 import { Upstream } from "./src/invoke/upstream.ts";
 import { ImageCheck } from "./src/provider/imagecheck.ts";
 

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  KubeconfigError,
-  loadKubeconfig,
-  mergeKubeconfigs,
-  parseKubeconfig,
-} from "../src/kube/kubeconfig.ts";
+import { KubeconfigError, mergeKubeconfigs, parseKubeconfig } from "../src/kube/kubeconfig/document.ts";
+import { loadKubeconfig } from "../src/kube/kubeconfig/resolve.ts";
 import { hostPort, loadInCluster, withMaster } from "../src/kube/incluster.ts";
 import { makeConnectionFromConfig } from "../src/kube/http.ts";
 

@@ -20,7 +20,9 @@ import {
   type KubeRequest,
   type WatchEvent,
 } from "./api.ts";
-import { type ClusterConnection, type Env, KubeconfigError, loadKubeconfig } from "./kubeconfig.ts";
+import { KubeconfigError } from "./kubeconfig/document.ts";
+import type { Env } from "./kubeconfig/files.ts";
+import { type ClusterConnection, loadKubeconfig } from "./kubeconfig/resolve.ts";
 import { isInCluster, loadInCluster, withMaster } from "./incluster.ts";
 import { makeNodeFetch } from "./nodefetch.ts";
 

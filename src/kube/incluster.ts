@@ -4,14 +4,10 @@
  * every minute, or after a 401), `ca.crt` and `namespace`; and the `--master`
  * override applied over any connection.
  */
-import {
-  type ClusterConnection,
-  type Env,
-  fileProblem,
-  isPem,
-  KubeconfigError,
-  TokenFileSource,
-} from "./kubeconfig.ts";
+import { KubeconfigError } from "./kubeconfig/document.ts";
+import { type Env, fileProblem, isPem } from "./kubeconfig/files.ts";
+import type { ClusterConnection } from "./kubeconfig/resolve.ts";
+import { TokenFileSource } from "./kubeconfig/token.ts";
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
