@@ -5,14 +5,10 @@ import { assertSecretWatchEvents, deploymentFixture } from "./fixtures.ts";
 
 import YAML from "yaml";
 
-import {
-  decodeProtobuf,
-  jsonPatch,
-  kubeconfigFor,
-  mergeDiff,
-  renderingFor,
-  strategicMerge,
-} from "../sim/serve.ts";
+import { kubeconfigFor } from "../sim/serve.ts";
+import { decodeProtobuf } from "../sim/serve/protobuf.ts";
+import { renderingFor } from "../sim/serve/handler.ts";
+import { jsonPatch, mergeDiff, strategicMerge } from "../sim/patch.ts";
 import { humanDuration } from "../sim/table.ts";
 import { findKind, type KObj } from "../sim/kinds.ts";
 
