@@ -12,7 +12,7 @@ import {
   handle,
   startupLog,
 } from "../sim/images/runtime.ts";
-import { runShell } from "../sim/images/shell.ts";
+import { runShell } from "../sim/images/shell/run.ts";
 import { goDurationString, humanSize } from "../sim/images/context.ts";
 
 const encoder = new TextEncoder();

@@ -43,7 +43,7 @@ import {
   processEnvironment,
   readBody,
 } from "./context.ts";
-import { runShell, type ShellResult } from "./shell.ts";
+import { runShell, type ShellResult } from "./shell/run.ts";
 
 export const watchdogVersion = "0.2.3";
 const watchdogSha = "sim";
