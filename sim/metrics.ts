@@ -3,7 +3,7 @@
  * serves it: PodMetrics and NodeMetrics, read-only (get, list; no watch),
  * computed on each request from the store's running pods and the UsageMeter.
  * These kinds are never stored, so they are not in `allKinds`; SimApiServer
- * routes their paths before the store's, and `sim/serve.ts` lists them in
+ * routes their paths before the store's, and `sim/serve/discovery.ts` lists them in
  * discovery.
  */
 import type { KindInfo, KObj } from "./kinds.ts";

@@ -27,7 +27,7 @@
  *
  * Simplification: the real watchdog splits `fprocess` on spaces and execs it
  * without a shell; here the command line goes through the mini shell
- * (`shell.ts`), so quoting, `$VAR` and pipelines work. `write_timeout` is Go's
+ * (`shell/`), so quoting, `$VAR` and pipelines work. `write_timeout` is Go's
  * server write deadline: an answer ready after it never reaches the client (the
  * connection is closed, which the proxy reports as 502). `read_timeout` only
  * appears in the start-up log; `max_inflight`, `marshal_request` and JWT auth
