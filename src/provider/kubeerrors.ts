@@ -1,4 +1,9 @@
-/** Kubernetes failures as provider errors (faas-netes' ProcessErrorReasons mapping). */
+/**
+ * Kubernetes failures as provider errors, by faas-netes' ProcessErrorReasons table (its secrets handler):
+ * NotFound/Gone 404, AlreadyExists/Conflict 409, Invalid 422, BadRequest 400, Forbidden 403, Timeout 408,
+ * anything else 500. Every route uses it; the function and namespace routes validate their input first,
+ * so a 400 or 422 from the cluster is rare there.
+ */
 import { Effect } from "effect";
 import type { KubeError } from "../kube/api.ts";
 import {
@@ -7,6 +12,7 @@ import {
   InvalidRequest,
   NotFound,
   type ProviderError,
+  Unprocessable,
 } from "../domain/errors.ts";
 
 /** What a use case says instead of the generic mapping, e.g. "function x not found in namespace y". */
@@ -27,8 +33,9 @@ export const fromKube = (e: KubeError, overrides: KubeOverrides = {}): ProviderE
     case 409:
       return new AlreadyExists({ message: e.message });
     case 400:
-    case 422:
       return new InvalidRequest({ message: e.message });
+    case 422:
+      return new Unprocessable({ message: e.message });
     case 403:
       return new ClusterError({ status: 403, message: e.message });
     case 408:
