@@ -9,13 +9,8 @@ const wire = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)
 
 const toKubeError = (e: unknown): KubeError =>
   e instanceof ApiError
-    ? new KubeError({
-      status: e.code,
-      reason: e.reason,
-      message: e.message,
-      retryAfterSeconds: e.retryAfterSeconds,
-    })
-    : new KubeError({ status: 500, reason: "InternalError", message: String(e) });
+    ? KubeError.status(e.code, e.reason, e.message, e.retryAfterSeconds)
+    : KubeError.status(500, "InternalError", String(e));
 
 export const SimTransport: Layer.Layer<KubeApi, never, SimCluster> = Layer.effect(
   KubeApi,

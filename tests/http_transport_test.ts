@@ -316,20 +316,20 @@ Deno.test("http: Status failures map to KubeError with reason, message and Retry
 
     const notFound = await get("/404");
     assert.equal(notFound.status, 404);
-    assert.equal(notFound.reason, "NotFound");
+    assert.equal(notFound.statusReason, "NotFound");
     assert.equal(notFound.message, 'deployments.apps "nope" not found');
     assert.equal(notFound.retryAfterSeconds, undefined);
 
     const conflict = await get("/conflict");
     assert.equal(conflict.status, 409);
-    assert.equal(conflict.reason, "Conflict");
+    assert.equal(conflict.statusReason, "Conflict");
     const exists = await get("/exists");
     assert.equal(exists.status, 409);
-    assert.equal(exists.reason, "AlreadyExists");
+    assert.equal(exists.statusReason, "AlreadyExists");
 
     const invalid = await get("/422");
     assert.equal(invalid.status, 422);
-    assert.equal(invalid.reason, "Invalid");
+    assert.equal(invalid.statusReason, "Invalid");
     assert.equal(invalid.message, "spec.replicas: Invalid value: -1");
 
     const throttled = await get("/429");
@@ -338,12 +338,12 @@ Deno.test("http: Status failures map to KubeError with reason, message and Retry
 
     const down = await get("/503");
     assert.equal(down.status, 503);
-    assert.equal(down.reason, "ServiceUnavailable");
+    assert.equal(down.statusReason, "ServiceUnavailable");
     assert.ok(down.message.includes("upstream connect error"), down.message);
 
     const forbidden = await get("/403-empty");
     assert.equal(forbidden.status, 403);
-    assert.equal(forbidden.reason, "Forbidden");
+    assert.equal(forbidden.statusReason, "Forbidden");
   });
   assert.equal(parseRetryAfter("12"), 12);
   assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 0), 10);
@@ -375,7 +375,7 @@ Deno.test("http: a 401 re-reads credentials and retries once", async () => {
       const never = connection(server, { invalidate: () => invalidated++ });
       const e = await runError(never, (kube) => kube.request({ method: "GET", path: "/x" }));
       assert.equal(e.status, 401);
-      assert.equal(e.reason, "Unauthorized");
+      assert.equal(e.statusReason, "Unauthorized");
       assert.equal(seen.length, 4);
     },
   );
@@ -384,15 +384,15 @@ Deno.test("http: a 401 re-reads credentials and retries once", async () => {
 Deno.test("http: connection refused and credential failures are status 0 errors", async () => {
   const server = `http://127.0.0.1:${freePort()}`;
   const e = await runError(connection(server), (kube) => kube.request({ method: "GET", path: "/api" }));
-  assert.equal(e.status, 0);
-  assert.equal(e.reason, "ConnectionError");
+  assert.equal(e.status, undefined);
+  assert.equal(e.statusReason, "Connection");
   assert.ok(e.message.includes(server), e.message);
   assert.ok(/refused/i.test(e.message), e.message);
 
   const broken = connection(server, { auth: () => Promise.reject(new Error("plugin exploded")) });
   const c = await runError(broken, (kube) => kube.request({ method: "GET", path: "/api" }));
-  assert.equal(c.status, 0);
-  assert.equal(c.reason, "CredentialError");
+  assert.equal(c.status, undefined);
+  assert.equal(c.statusReason, "Credentials");
   assert.ok(c.message.includes("plugin exploded"), c.message);
 });
 
@@ -413,8 +413,8 @@ Deno.test("http: a request without an answer within the timeout fails with reaso
     const elapsed = Date.now() - started;
     release();
     clearTimeout(fallback);
-    assert.equal(e.status, 0);
-    assert.equal(e.reason, "Timeout");
+    assert.equal(e.status, undefined);
+    assert.equal(e.statusReason, "Timeout");
     assert.ok(e.message.includes("/slow"), e.message);
     assert.ok(elapsed >= 180 && elapsed < 2_000, `timed out after ${elapsed} ms`);
   });
@@ -539,13 +539,13 @@ Deno.test("http: a watch ERROR event fails the stream with its Status (410 Expir
       );
       assert.deepEqual(received, ["ADDED:a"]);
       assert.equal(e.status, 410);
-      assert.equal(e.reason, "Expired");
+      assert.equal(e.statusReason, "Expired");
       assert.equal(e.message, "too old resource version: 5 (120)");
 
       // Any other ERROR event fails the watch with its own Status.
       const other = await runError(connection(server), (kube) => Stream.runDrain(kube.watch("/other")));
       assert.equal(other.status, 500);
-      assert.equal(other.reason, "InternalError");
+      assert.equal(other.statusReason, "InternalError");
       assert.equal(other.message, "etcd hiccup");
     },
   );
@@ -560,10 +560,10 @@ Deno.test("http: a watch refused with a Status fails; a non-JSON line fails", as
     async (server) => {
       const e = await runError(connection(server), (kube) => Stream.runDrain(kube.watch("/forbidden")));
       assert.equal(e.status, 403);
-      assert.equal(e.reason, "Forbidden");
+      assert.equal(e.statusReason, "Forbidden");
       assert.ok(e.message.includes("cannot watch"));
       const bad = await runError(connection(server), (kube) => Stream.runDrain(kube.watch("/garbage")));
-      assert.equal(bad.status, 0);
+      assert.equal(bad.status, undefined);
       assert.ok(bad.message.includes("<html>oops</html>"), bad.message);
     },
   );
@@ -653,12 +653,12 @@ Deno.test("https: the CA from the connection verifies the server; an unknown CA 
       connection(server, { caCert: OTHER_CA_CRT }),
       (kube) => kube.request({ method: "GET", path: "/api" }),
     );
-    assert.equal(wrong.status, 0);
-    assert.equal(wrong.reason, "ConnectionError");
+    assert.equal(wrong.status, undefined);
+    assert.equal(wrong.statusReason, "Connection");
     assert.ok(/certificate|issuer/i.test(wrong.message), wrong.message);
 
     const none = await runError(connection(server), (kube) => kube.request({ method: "GET", path: "/api" }));
-    assert.equal(none.status, 0);
+    assert.equal(none.status, undefined);
   }, { cert: SERVER_CRT, key: SERVER_KEY });
 });
 
@@ -686,7 +686,7 @@ Deno.test("https: tls-server-name verifies the certificate against that name, ov
       connection(server, { caCert: NAMED_CA_CRT }),
       (kube) => kube.request({ method: "GET", path: "/api" }),
     );
-    assert.equal(byIp.reason, "ConnectionError");
+    assert.equal(byIp.statusReason, "Connection");
 
     const named = connection(server, { caCert: NAMED_CA_CRT, tlsServerName: "kube.test" });
     assert.deepEqual(await run(named, (kube) => kube.request({ method: "GET", path: "/api" })), {
@@ -726,20 +726,20 @@ Deno.test("https: tls-server-name verifies the certificate against that name, ov
       connection(server, { caCert: NAMED_CA_CRT, tlsServerName: "other.test" }),
       (kube) => kube.request({ method: "GET", path: "/api" }),
     );
-    assert.equal(wrongName.reason, "ConnectionError");
+    assert.equal(wrongName.statusReason, "Connection");
     assert.match(wrongName.message, /tls-server-name other\.test/);
     // Without a CA, node:https wants the system store, which the test (like the provider) may not read.
     const noCa = await runError(
       connection(server, { tlsServerName: "kube.test" }),
       (kube) => kube.request({ method: "GET", path: "/api" }),
     );
-    assert.equal(noCa.reason, "ConnectionError");
+    assert.equal(noCa.statusReason, "Connection");
     assert.ok(/certificate-authority|issuer|certificate/.test(noCa.message), noCa.message);
     const wrongCa = await runError(
       connection(server, { caCert: CA_CRT, tlsServerName: "kube.test" }),
       (kube) => kube.request({ method: "GET", path: "/api" }),
     );
-    assert.equal(wrongCa.reason, "ConnectionError");
+    assert.equal(wrongCa.statusReason, "Connection");
   }, { cert: NAMED_SERVER_CRT, key: NAMED_SERVER_KEY });
 });
 
@@ -749,7 +749,7 @@ Deno.test("https: insecure-skip-tls-verify accepts a certificate no CA or name v
       connection(server),
       (kube) => kube.request({ method: "GET", path: "/api" }),
     );
-    assert.equal(strict.reason, "ConnectionError");
+    assert.equal(strict.statusReason, "Connection");
     const insecure = connection(server, { insecureSkipTlsVerify: true });
     assert.deepEqual(await run(insecure, (kube) => kube.request({ method: "GET", path: "/api" })), {
       kind: "APIVersions",
@@ -836,7 +836,7 @@ Deno.test({
         connection(server, { caCert: CA_CRT }),
         (kube) => Stream.runDrain(kube.lines("/")),
       );
-      assert.equal(refused.status, 0);
-      assert.equal(refused.reason, "ConnectionError");
+      assert.equal(refused.status, undefined);
+      assert.equal(refused.statusReason, "Connection");
     }),
 });

@@ -5,8 +5,7 @@ import { fromKube } from "../src/provider/kubeerrors.ts";
 import { statusOf } from "../src/http/errors.ts";
 import { InvalidRequest } from "../src/domain/errors.ts";
 
-const kube = (status: number, reason: string) =>
-  new KubeError({ status, reason, message: `${reason} from the API` });
+const kube = (status: number, reason: string) => KubeError.status(status, reason, `${reason} from the API`);
 
 Deno.test("kubeerrors: each Kubernetes status maps to the provider status faas-netes answers", () => {
   for (
@@ -26,6 +25,15 @@ Deno.test("kubeerrors: each Kubernetes status maps to the provider status faas-n
   ) {
     assert.equal(statusOf(fromKube(kube(status, reason))), expected, `${status} ${reason}`);
   }
+});
+
+Deno.test("kubeerrors: a failure without an answer is a 500, its kind kept apart from any status", () => {
+  for (const e of [KubeError.transport("Timeout", "no answer"), KubeError.decode("not JSON")]) {
+    assert.equal(e.status, undefined);
+    assert.equal(statusOf(fromKube(e)), 500);
+  }
+  assert.equal(KubeError.transport("Tls", "bad CA").statusReason, "Tls");
+  assert.equal(KubeError.decode("x").statusReason, "Decode");
 });
 
 Deno.test("kubeerrors: a use case's own not-found and already-exists messages replace the generic ones", () => {

@@ -5,7 +5,7 @@ import { type KubeApiShape, KubeError, type WatchEvent } from "../src/kube/api.t
 import { meter } from "../src/kube/metered.ts";
 import { metrics } from "../src/metrics/registry.ts";
 
-const forbidden = new KubeError({ status: 403, reason: "Forbidden", message: "cannot watch" });
+const forbidden = KubeError.status(403, "Forbidden", "cannot watch");
 
 const api = (watch: () => Stream.Stream<WatchEvent, KubeError>): KubeApiShape => ({
   request: <T>() => Effect.fail(forbidden) as Effect.Effect<T, KubeError>,

@@ -7,7 +7,7 @@ import { conflictRetry, idempotentCreate, withApiRetry } from "../src/kube/retry
 import { metrics } from "../src/metrics/registry.ts";
 
 const fail = (status: number, reason: string, retryAfterSeconds?: number) =>
-  new KubeError({ status, reason, message: `${status} ${reason}`, retryAfterSeconds });
+  KubeError.status(status, reason, `${status} ${reason}`, retryAfterSeconds);
 
 /** A call that fails with the given errors in turn, then succeeds; records the virtual time of each attempt. */
 const scripted = (errors: KubeError[]) => {

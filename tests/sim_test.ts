@@ -36,7 +36,7 @@ Deno.test("sim: a stale update gets 409 Conflict", async () => {
       );
     }));
     assert.equal((result as KubeError).status, 409);
-    assert.equal((result as KubeError).reason, "Conflict");
+    assert.equal((result as KubeError).statusReason, "Conflict");
     assert.match((result as KubeError).message, /the object has been modified/);
   } finally {
     await rt.dispose();

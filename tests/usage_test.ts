@@ -72,11 +72,7 @@ Deno.test("Usage: without the metrics API the answer is undefined, with one warn
     available
       ? Effect.succeed({ metadata: {}, items: [podMetrics("env-1", "env", "1m", "1Mi")] })
       : Effect.fail(
-        new KubeError({
-          status: 404,
-          reason: "NotFound",
-          message: "the server could not find the requested resource",
-        }),
+        KubeError.status(404, "NotFound", "the server could not find the requested resource"),
       )
   );
   const { result, warnings } = await withUsage(api, (u) =>

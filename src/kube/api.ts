@@ -18,16 +18,49 @@ export interface KubeRequest {
 }
 
 /** A Kubernetes `Status` failure (or a transport failure, status 0). */
+/** Why a Kubernetes call failed. */
+export type KubeFailure =
+  /** The API server answered with an error status; `statusReason` is Kubernetes' (NotFound, Conflict, ...). */
+  | { readonly _tag: "Status"; readonly status: number; readonly statusReason: string }
+  /** No answer: the connection, TLS, credentials, or a deadline. */
+  | { readonly _tag: "Transport"; readonly cause: "Connection" | "Tls" | "Credentials" | "Timeout" }
+  /** An answer that is not what the API promises: invalid JSON, a watch event without a type. */
+  | { readonly _tag: "Decode" };
+
 export class KubeError extends Data.TaggedError("KubeError")<{
-  readonly status: number;
-  readonly reason: string;
+  readonly reason: KubeFailure;
   readonly message: string;
   readonly retryAfterSeconds?: number;
-}> {}
+}> {
+  /** An error status from the API server. */
+  static status(
+    status: number,
+    statusReason: string,
+    message: string,
+    retryAfterSeconds?: number,
+  ): KubeError {
+    return new KubeError({ reason: { _tag: "Status", status, statusReason }, message, retryAfterSeconds });
+  }
+  static transport(cause: "Connection" | "Tls" | "Credentials" | "Timeout", message: string): KubeError {
+    return new KubeError({ reason: { _tag: "Transport", cause }, message });
+  }
+  static decode(message: string): KubeError {
+    return new KubeError({ reason: { _tag: "Decode" }, message });
+  }
+  /** The HTTP status the API server answered with; undefined when there was no (usable) answer. */
+  get status(): number | undefined {
+    return this.reason._tag === "Status" ? this.reason.status : undefined;
+  }
+  /** Kubernetes' StatusReason for a status, else the kind of failure ("Timeout", "Connection", "Decode"). */
+  get statusReason(): string {
+    const r = this.reason;
+    return r._tag === "Status" ? r.statusReason : r._tag === "Transport" ? r.cause : r._tag;
+  }
+}
 
 export const isNotFound = (e: KubeError) => e.status === 404;
-export const isConflict = (e: KubeError) => e.status === 409 && e.reason === "Conflict";
-export const isAlreadyExists = (e: KubeError) => e.status === 409 && e.reason === "AlreadyExists";
+export const isConflict = (e: KubeError) => e.status === 409 && e.statusReason === "Conflict";
+export const isAlreadyExists = (e: KubeError) => e.status === 409 && e.statusReason === "AlreadyExists";
 export const isGone = (e: KubeError) => e.status === 410;
 
 /** `ERROR` events never reach callers: transports turn them into a failed stream (KubeError). */
@@ -65,12 +98,12 @@ export interface StatusBody {
 /** Builds a KubeError from an HTTP status and a (possibly absent) Status body. */
 export const errorFromStatus = (status: number, body: unknown, retryAfterSeconds?: number): KubeError => {
   const s = (body && typeof body === "object" ? body : {}) as StatusBody;
-  return new KubeError({
+  return KubeError.status(
     status,
-    reason: s.reason ?? reasonForCode(status),
-    message: s.message ?? `the server responded with status ${status}`,
+    s.reason ?? reasonForCode(status),
+    s.message ?? `the server responded with status ${status}`,
     retryAfterSeconds,
-  });
+  );
 };
 
 export const reasonForCode = (code: number): string => {

@@ -98,11 +98,7 @@ export const makeHttpKubeApi = (
     );
 
     const tlsError = (message: string) =>
-      new KubeError({
-        status: 0,
-        reason: "ConnectionError",
-        message: `TLS configuration for ${conn.server}: ${message}`,
-      });
+      KubeError.transport("Tls", `TLS configuration for ${conn.server}: ${message}`);
 
     /** The HTTP client for the current client certificate (it may rotate through a credential plugin). */
     const clientFor = async () => {
@@ -152,26 +148,22 @@ export const makeHttpKubeApi = (
       try {
         return await conn.auth();
       } catch (e) {
-        throw new KubeError({
-          status: 0,
-          reason: "CredentialError",
-          message: `cannot get credentials for ${conn.server}: ${
+        throw KubeError.transport(
+          "Credentials",
+          `cannot get credentials for ${conn.server}: ${
             e instanceof KubeconfigError ? e.message : causeText(e)
           }`,
-        });
+        );
       }
     };
 
     const networkError = (e: unknown, method: string, path: string, timedOut: boolean): KubeError => {
       if (e instanceof KubeError) return e;
       if (timedOut) {
-        return new KubeError({
-          status: 0,
-          reason: "Timeout",
-          message: `${method} ${path}: no answer from the API server at ${conn.server} within ${
-            timeoutMs / 1000
-          }s`,
-        });
+        return KubeError.transport(
+          "Timeout",
+          `${method} ${path}: no answer from the API server at ${conn.server} within ${timeoutMs / 1000}s`,
+        );
       }
       let text = causeText(e);
       if (conn.tlsServerName !== undefined && /certificate|tls|ssl|handshake|altname/i.test(text)) {
@@ -182,11 +174,10 @@ export const makeHttpKubeApi = (
           "tls-server-name without certificate-authority needs the system CA store: give the cluster a " +
           "certificate-authority, or start Deno with --allow-sys";
       }
-      return new KubeError({
-        status: 0,
-        reason: "ConnectionError",
-        message: `${method} ${path}: cannot reach the API server at ${conn.server}: ${text}`,
-      });
+      return KubeError.transport(
+        "Connection",
+        `${method} ${path}: cannot reach the API server at ${conn.server}: ${text}`,
+      );
     };
 
     /** A non-2xx response as a KubeError (the body is consumed). */
@@ -300,11 +291,9 @@ export const makeHttpKubeApi = (
           try {
             return JSON.parse(text) as T;
           } catch {
-            throw new KubeError({
-              status: 0,
-              reason: "InvalidResponse",
-              message: `${req.method} ${req.path}: the API server sent invalid JSON: ${text.slice(0, 200)}`,
-            });
+            throw KubeError.decode(
+              `${req.method} ${req.path}: the API server sent invalid JSON: ${text.slice(0, 200)}`,
+            );
           }
         },
         catch: (e) => networkError(e, req.method, req.path, false),
@@ -349,11 +338,10 @@ export const makeHttpKubeApi = (
             try: () => reader.read(),
             catch: (e) =>
               deadlineHit
-                ? new KubeError({
-                  status: 0,
-                  reason: "Timeout",
-                  message: `GET ${path}: the stream outlived its ${deadlineMs! / 1000}s deadline`,
-                })
+                ? KubeError.transport(
+                  "Timeout",
+                  `GET ${path}: the stream outlived its ${deadlineMs! / 1000}s deadline`,
+                )
                 : networkError(e, "GET", path, false),
           });
           if (chunk.done) break;
@@ -375,20 +363,16 @@ export const makeHttpKubeApi = (
         ev = JSON.parse(line);
       } catch {
         return Effect.fail(
-          new KubeError({
-            status: 0,
-            reason: "InvalidResponse",
-            message: `watch ${path}: the API server sent a line that is not JSON: ${line.slice(0, 200)}`,
-          }),
+          KubeError.decode(
+            `watch ${path}: the API server sent a line that is not JSON: ${line.slice(0, 200)}`,
+          ),
         );
       }
       if (!isObj(ev) || typeof ev.type !== "string") {
         return Effect.fail(
-          new KubeError({
-            status: 0,
-            reason: "InvalidResponse",
-            message: `watch ${path}: the API server sent an event without a type: ${line.slice(0, 200)}`,
-          }),
+          KubeError.decode(
+            `watch ${path}: the API server sent an event without a type: ${line.slice(0, 200)}`,
+          ),
         );
       }
       // An ERROR event carries a Status: the watch fails with it (410 Expired makes informers relist).

@@ -1,14 +1,17 @@
 /**
  * KubeApi with every call counted and timed in /metrics. The transport does not hand back the status
- * of a success, so successes are counted as `code="2xx"`; failures carry their status (0: no answer).
+ * of a success, so successes are counted as `code="2xx"`; failures carry their status, or the kind of failure when there was no answer (`Timeout`, `Connection`, `Tls`, `Credentials`, `Decode`).
  */
 import { Effect, Stream } from "effect";
 import type { KubeApiShape, KubeError } from "./api.ts";
 import { metrics } from "../metrics/registry.ts";
 
+/** The `code` label of a failure: its status, or what kind of failure it was when there was no answer. */
+const codeOf = (e: KubeError) => e.status === undefined ? e.statusReason : String(e.status);
+
 const failed = (verb: string, e: KubeError) => {
-  metrics.kubeRequests.inc({ verb, code: String(e.status) });
-  metrics.kubeErrors.inc({ verb, code: String(e.status) });
+  metrics.kubeRequests.inc({ verb, code: codeOf(e) });
+  metrics.kubeErrors.inc({ verb, code: codeOf(e) });
 };
 
 /** A stream counted once: as a success at its first element or clean end, or as a failure with its status. */
@@ -30,7 +33,7 @@ const meteredStream = <A>(
           if (!counted) {
             counted = true;
             failed(verb, e);
-          } else metrics.kubeErrors.inc({ verb, code: String(e.status) });
+          } else metrics.kubeErrors.inc({ verb, code: codeOf(e) });
         })
       ),
       Stream.onEnd(Effect.sync(ok)),

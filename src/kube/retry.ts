@@ -6,10 +6,13 @@ import { Duration, Effect, Schedule } from "effect";
 import { isAlreadyExists, isConflict, isNotFound, type KubeError } from "./api.ts";
 import { metrics } from "../metrics/registry.ts";
 
-/** Transient failures: connection errors (status 0), throttling, server errors and timeouts. */
+/**
+ * Transient failures: no answer or an undecodable one (a cut connection), throttling, server errors and
+ * timeouts.
+ */
 export const isTransient = (e: KubeError): boolean =>
-  e.status === 0 || e.status === 429 || e.status === 500 || e.status === 502 || e.status === 503 ||
-  e.status === 504 || (e.status === 409 && e.reason === "ServerTimeout");
+  e.status === undefined || e.status === 429 || e.status === 500 || e.status === 502 || e.status === 503 ||
+  e.status === 504 || (e.status === 409 && e.statusReason === "ServerTimeout");
 
 /**
  * apiRetry: exponential back-off from 100 ms with jitter, each delay capped at

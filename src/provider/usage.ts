@@ -63,8 +63,8 @@ export class Usage extends Context.Service<Usage, UsageShape>()("faas/provider/U
     Usage,
     Effect.gen(function* () {
       const k8s = resources(yield* KubeApi);
-      /** The last failure's status (0 = transport), to warn once per change. */
-      let lastFailure: number | undefined;
+      /** The last failure's status or kind, to warn once per change. */
+      let lastFailure: string | undefined;
 
       const listed = (namespace: string, labelSelector: string) =>
         k8s.podMetrics.list(namespace, { labelSelector }).pipe(
@@ -75,11 +75,13 @@ export class Usage extends Context.Service<Usage, UsageShape>()("faas/provider/U
           ),
           Effect.map((list) => sumByFunction(list.items)),
           Effect.catch((e: KubeError) => {
-            if (lastFailure === e.status) return Effect.succeed(undefined);
-            lastFailure = e.status;
+            if (lastFailure === e.statusReason) return Effect.succeed(undefined);
+            lastFailure = e.statusReason;
             return Effect.as(
               Effect.logWarning(
-                `usage: the metrics API (metrics.k8s.io/v1beta1 pods) is not available (${e.status} ${e.reason}: ${e.message}); ` +
+                `usage: the metrics API (metrics.k8s.io/v1beta1 pods) is not available (${
+                  e.status ?? "no answer"
+                } ${e.statusReason}: ${e.message}); ` +
                   "function status has no usage and cpu scaling uses requests in flight",
               ),
               undefined,
