@@ -48,7 +48,10 @@ const loopbackOnly = (config: ProviderConfig) =>
       Upstream.of({
         webSocket: (url, protocols) => {
           if (!/^ws:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
-            throw new UpstreamError("unreachable", `simulated address in ${url} is not reachable over HTTP`);
+            throw new UpstreamError({
+              reason: "unreachable",
+              message: `simulated address in ${url} is not reachable over HTTP`,
+            });
           }
           return http.webSocket!(url, protocols);
         },
@@ -56,7 +59,10 @@ const loopbackOnly = (config: ProviderConfig) =>
           /^127\.|^\[?::1\]?$|^localhost$/.test(endpoint.ip)
             ? http.fetch(endpoint, req, timeoutMs)
             : Promise.reject(
-              new UpstreamError("unreachable", `simulated address ${endpoint.ip} is not reachable over HTTP`),
+              new UpstreamError({
+                reason: "unreachable",
+                message: `simulated address ${endpoint.ip} is not reachable over HTTP`,
+              }),
             ),
       })),
   ).pipe(Layer.provide(Upstream.http({ maxIdleConnsPerHost: config.maxIdleConnsPerHost })));

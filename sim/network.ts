@@ -41,14 +41,17 @@ const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => 
     fetch: async (endpoint: Endpoint, forwarded: ForwardRequest, timeoutMs: number) => {
       const pod = findPod(endpoint.ip);
       if (!pod || !isRunning(pod)) {
-        throw new UpstreamError(
-          "unreachable",
-          `dial tcp ${endpoint.ip}:${endpoint.port}: connect: connection refused`,
-        );
+        throw new UpstreamError({
+          reason: "unreachable",
+          message: `dial tcp ${endpoint.ip}:${endpoint.port}: connect: connection refused`,
+        });
       }
       const image: SimImage | undefined = cluster.catalog.lookup(pod.spec.containers[0].image);
       if (!image) {
-        throw new UpstreamError("unreachable", `no process listening on ${endpoint.ip}:${endpoint.port}`);
+        throw new UpstreamError({
+          reason: "unreachable",
+          message: `no process listening on ${endpoint.ip}:${endpoint.port}`,
+        });
       }
       const ctx = containerContext(cluster, pod);
       const signal = forwarded.signal;
@@ -62,12 +65,16 @@ const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => 
         ...({ duplex: "half" } as any),
       });
       if (options.latencyMs) await ctx.sleep(options.latencyMs, signal);
-      const aborted = () => new UpstreamError("aborted", "the client closed the request");
+      const aborted = () =>
+        new UpstreamError({ reason: "aborted", message: "the client closed the request" });
       if (signal?.aborted) throw aborted();
       let cancel = () => {};
       let onAbort = () => {};
       const timeoutOrAbort = new Promise<never>((_, reject) => {
-        cancel = cluster.env.after(timeoutMs, () => reject(new UpstreamError("timeout", "timeout")));
+        cancel = cluster.env.after(
+          timeoutMs,
+          () => reject(new UpstreamError({ reason: "timeout", message: "timeout" })),
+        );
         onAbort = () => reject(aborted());
         signal?.addEventListener("abort", onAbort, { once: true });
       });
@@ -83,7 +90,7 @@ const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => 
         return await Promise.race([handle(image, ctx, req), timeoutOrAbort]);
       } catch (e) {
         if (e instanceof UpstreamError) throw e;
-        throw new UpstreamError("unreachable", (e as Error).message);
+        throw new UpstreamError({ reason: "unreachable", message: (e as Error).message });
       } finally {
         cancel();
         signal?.removeEventListener("abort", onAbort);

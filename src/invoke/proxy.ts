@@ -266,7 +266,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         res = await upstream.fetch(endpoint, forwarded, config.readTimeoutMs);
       } catch (e) {
         release();
-        const kind = e instanceof UpstreamError ? e.kind : "unreachable";
+        const kind = e instanceof UpstreamError ? e.reason : "unreachable";
         finish(kind === "timeout" ? 504 : kind === "aborted" ? clientClosedStatus : 502);
         return kind === "timeout"
           ? proxyError(504, `Timeout waiting for: ${name}.`)

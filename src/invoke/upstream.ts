@@ -2,7 +2,7 @@
  * How the invoke proxy reaches a function pod. For a real cluster: fetch to
  * http://<podIP>:<port>; in the simulator: a direct call into the simulated pod.
  */
-import { Context, Layer } from "effect";
+import { Context, Data, Layer } from "effect";
 
 export interface Endpoint {
   readonly ip: string;
@@ -11,12 +11,14 @@ export interface Endpoint {
   readonly pod?: string;
 }
 
-export class UpstreamError extends Error {
-  /** `aborted`: the request's `signal` aborted (the client went away) before the pod answered. */
-  constructor(readonly kind: "unreachable" | "timeout" | "aborted", message: string) {
-    super(message);
-  }
-}
+/**
+ * Why a pod gave no answer: `unreachable` (no connection), `timeout`, or `aborted` (the request's `signal`
+ * aborted, the client went away, before the pod answered). Thrown from the Promise-based hot path.
+ */
+export class UpstreamError extends Data.TaggedError("UpstreamError")<{
+  readonly reason: "unreachable" | "timeout" | "aborted";
+  readonly message: string;
+}> {}
 
 /** A request on its way to a pod: plain data, so the hot path builds no Request object. */
 export interface ForwardRequest {
@@ -75,12 +77,12 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
           } catch (e) {
             // The reason of the signal that aborted first: a client leaving just after the timeout is a timeout.
             if (signal.aborted && signal.reason === timeout.reason) {
-              throw new UpstreamError("timeout", "timeout");
+              throw new UpstreamError({ reason: "timeout", message: "timeout" });
             }
             if (signal.aborted) {
-              throw new UpstreamError("aborted", "the client closed the request");
+              throw new UpstreamError({ reason: "aborted", message: "the client closed the request" });
             }
-            throw new UpstreamError("unreachable", (e as Error).message);
+            throw new UpstreamError({ reason: "unreachable", message: (e as Error).message });
           }
         },
       });
