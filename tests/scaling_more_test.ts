@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { type Harness, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
-import { type Decision, defaultWindows, Scaler } from "../src/scaling/scaler.ts";
+import { type Decision, Scaler } from "../src/scaling/scaler.ts";
+import { defaultWindows } from "../src/scaling/rules.ts";
 import { loadConfig } from "../src/config.ts";
 
 const status = async (h: Harness, name: string) =>

@@ -5,7 +5,8 @@ import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
-import { defaultWindows, Scaler } from "../src/scaling/scaler.ts";
+import { Scaler } from "../src/scaling/scaler.ts";
+import { defaultWindows } from "../src/scaling/rules.ts";
 import { policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
 
 const scaling = { config: { scaling: true } };

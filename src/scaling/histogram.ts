@@ -19,7 +19,7 @@ const binMs = 60_000;
 const rangeMs = 4 * 60 * 60_000;
 const bins = rangeMs / binMs;
 
-interface Windows {
+export interface Windows {
   /** Time after the last invocation to keep the function warm before unloading (ms). */
   readonly prewarmMs: number;
   /** Time after the last invocation until which a warm instance is kept (ms). */

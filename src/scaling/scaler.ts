@@ -26,6 +26,18 @@ import { type FunctionUsage, Usage } from "../provider/usage.ts";
 import { metrics } from "../metrics/registry.ts";
 import type { FromZero } from "../invoke/proxy.ts";
 import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "./policy.ts";
+import {
+  defaultWindows,
+  freshMemory,
+  idleBeyondZeroDuration,
+  inFlightLoad,
+  type Load,
+  nextHoldMs,
+  predict,
+  reactive,
+  type ReactiveMemory,
+  type ReactiveWindows,
+} from "./rules.ts";
 
 interface ScalerOptions {
   /** The global switch for predictive scaling (functions opt in with com.openfaas.scale.predictive=true). */
@@ -40,30 +52,7 @@ interface ScalerOptions {
   readonly windows?: ReactiveWindows;
 }
 
-/** The reactive autoscaler's windows. */
-export interface ReactiveWindows {
-  /** The load that decides replicas is averaged over this window. */
-  readonly stableMs: number;
-  /** A burst seen over this window scales up at once (panic mode). */
-  readonly panicMs: number;
-  /** Scale-down goes to the highest recommendation of this window: no scale-down on a short lull. */
-  readonly downDelayMs: number;
-}
-
-/**
- * Knative's 6 s panic window, with a stable window and scale-down delay short enough that a function is
- * back at its minimum within about 40 s of its load ending (the classic OpenFaaS alert rule looks at the
- * last 10-30 s), while a lull shorter than the scale-down delay leaves it alone.
- */
-export const defaultWindows: ReactiveWindows = {
-  stableMs: 30_000,
-  panicMs: 6_000,
-  downDelayMs: 20_000,
-};
-
 const tickMs = 2_000;
-/** Panic when the panic-window recommendation reaches this multiple of ready pods. */
-const panicThreshold = 2;
 /** How often the usage of `cpu`-scaled functions is read from the metrics API (per namespace). */
 const cpuPollMs = 10_000;
 /** How many decisions `decisions()` keeps. */
@@ -101,11 +90,9 @@ export interface Decision {
 interface FunctionState {
   readonly name: string;
   readonly namespace: string;
-  /** [time, recommendation] over the scale-down window. */
-  recommendations: [number, number][];
-  panicUntil: number;
+  reactive: ReactiveMemory;
   /** In-flight samples for `capacity` scaling: [time, inFlight]. */
-  inFlight: [number, number][];
+  inFlight: readonly (readonly [number, number])[];
   /** When the function last went from 0 (or unknown) to running replicas. */
   activeSince: number;
   lastReplicas: number | undefined;
@@ -119,8 +106,6 @@ interface FunctionState {
    * arrives (scale from zero), and the predictor does not pre-warm it.
    */
   heldAtZero: boolean;
-  /** Until then a replica count set by someone else is kept unless the load needs more. */
-  externalUntil: number;
   /**
    * When the function was last scaled up from zero for a request: requests arriving within the
    * from-zero window wait as long as the first, and the predictor leaves the function alone while
@@ -152,7 +137,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const clock = yield* Clock.Clock;
         const defaults = options.defaults ?? defaultScaling;
         const fromZeroWindowMs = options.fromZeroWindowMs ?? 60_000;
-        const { stableMs, panicMs, downDelayMs } = options.windows ?? defaultWindows;
+        const windows = options.windows ?? defaultWindows;
+        const { stableMs, panicMs, downDelayMs } = windows;
         const states = new Map<string, FunctionState>();
         const decisions = new Ring<Decision>(decisionLogSize);
         /** Scale-ups from zero in progress, by function key: whether they succeeded. */
@@ -172,15 +158,13 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
               s = {
                 name,
                 namespace,
-                recommendations: [],
-                panicUntil: 0,
+                reactive: freshMemory,
                 inFlight: [],
                 activeSince: now(),
                 lastReplicas: undefined,
                 holdUntil: 0,
                 holdMs: 0,
                 heldAtZero: false,
-                externalUntil: 0,
               },
             );
           }
@@ -241,64 +225,58 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             p.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False")
           );
 
-        const reactive = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<unknown> => {
+        const reactiveScale = (
+          d: Deployment,
+          policy: ScalingPolicy,
+          s: FunctionState,
+        ): Effect.Effect<unknown> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
           const current = d.spec?.replicas ?? 0;
           const t = now();
-          const perReplica = policy.target * policy.targetProportion;
-          let stableLoad: number, panicLoad: number, unit: string;
+          let load: Load, unit: string;
           let usageWindow: string | undefined;
           const cpu = policy.type === "cpu" ? cpuUsage.get(ns)?.byFunction?.get(name) : undefined;
           if (policy.type === "rps") {
-            stableLoad = invocations.rate(name, ns, stableMs) / (stableMs / 1000);
-            panicLoad = invocations.rate(name, ns, panicMs) / (panicMs / 1000);
+            load = {
+              stable: invocations.rate(name, ns, stableMs) / (stableMs / 1000),
+              panic: invocations.rate(name, ns, panicMs) / (panicMs / 1000),
+            };
             unit = "req/s";
           } else if (cpu !== undefined && cpu.pods > 0) {
             // The metrics API already averages over its window (30 s on metrics-server): one load for both.
-            stableLoad = panicLoad = cpu.cpu;
+            load = { stable: cpu.cpu, panic: cpu.cpu };
             unit = "millicores";
             usageWindow = `${cpu.pods} pods, metrics API`;
           } else {
             // capacity, and cpu while the metrics API has no usage for the function: requests in flight.
-            s.inFlight.push([t, invocations.load(name, ns)?.inFlight ?? 0]);
-            s.inFlight = s.inFlight.filter(([at]) => at > t - stableMs);
-            const avg = (from: number) => {
-              const xs = s.inFlight.filter(([at]) => at > from).map(([, n]) => n);
-              return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
-            };
-            stableLoad = avg(t - stableMs);
-            panicLoad = avg(t - panicMs);
+            const sampled = inFlightLoad(s.inFlight, invocations.load(name, ns)?.inFlight ?? 0, t, windows);
+            s.inFlight = sampled.samples;
+            load = sampled.load;
             unit = "in flight";
           }
-          const ready = Math.max(1, d.status?.readyReplicas ?? current);
-          const stableWant = Math.ceil(stableLoad / perReplica);
-          const panicWant = Math.ceil(panicLoad / perReplica);
-          if (panicWant >= panicThreshold * ready && panicWant > current) s.panicUntil = t + stableMs;
-          const panicking = t < s.panicUntil;
-          let want = panicking ? Math.max(stableWant, panicWant, current) : stableWant;
-          // Scale-down goes no lower than the peak need of the window: the panic window's too, so the lulls of
-          // bursty load do not take away the replicas its bursts need.
-          s.recommendations.push([t, Math.max(want, panicWant)]);
-          s.recommendations = s.recommendations.filter(([at]) => at > t - downDelayMs);
-          if (t < s.externalUntil) {
-            // Someone else set `current` less than a scale-down window ago: only more load changes it.
-            want = want > current ? Math.max(current, Math.min(policy.max, want)) : current;
-          } else {
-            if (want < current) want = Math.max(want, ...s.recommendations.map(([, r]) => r));
-            want = Math.min(policy.max, Math.max(Math.max(1, policy.min), want));
-          }
-          const load = usageWindow === undefined
-            ? `${stableLoad.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${panicLoad.toFixed(2)} over ${
+          const decision = reactive(
+            s.reactive,
+            load,
+            policy,
+            { current, ready: d.status?.readyReplicas ?? current },
+            t,
+            windows,
+          );
+          s.reactive = decision.memory;
+          const { want } = decision;
+          const perReplica = policy.target * policy.targetProportion;
+          const loadText = usageWindow === undefined
+            ? `${load.stable.toFixed(2)} ${unit} over ${stableMs / 1000}s, ${load.panic.toFixed(2)} over ${
               panicMs / 1000
             }s`
-            : `${stableLoad.toFixed(2)} ${unit} (${usageWindow})`;
-          const reason = `${load}; target ${perReplica.toFixed(2)} per replica${
-            panicking ? "; panic mode" : ""
+            : `${load.stable.toFixed(2)} ${unit} (${usageWindow})`;
+          const reason = `${loadText}; target ${perReplica.toFixed(2)} per replica${
+            decision.panicking ? "; panic mode" : ""
           }`;
           if (want > current) {
             if (t < s.holdUntil) return Effect.void;
             if (unschedulable(d)) {
-              s.holdMs = Math.min(300_000, s.holdMs ? s.holdMs * 2 : 30_000);
+              s.holdMs = nextHoldMs(s.holdMs);
               s.holdUntil = t + s.holdMs;
               metrics.scalingDecisions.inc({
                 function_name: `${name}.${ns}`,
@@ -320,22 +298,19 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
 
         /** Scales an idle function to zero; whether it did. */
         const idler = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> => {
-          const name = d.metadata!.name!, ns = d.metadata!.namespace!;
-          const load = invocations.load(name, ns);
-          if (load && load.inFlight > 0) return notHandled;
-          const lastUse = Math.max(load?.lastStarted ?? 0, load?.lastEnded ?? 0, s.activeSince);
-          const idle = now() - lastUse;
-          return idle >= policy.zeroDurationMs
-            ? scale(
-              d,
-              s,
-              0,
-              "idler",
-              `no invocation for ${Math.round(idle / 1000)}s (zero-duration ${
-                policy.zeroDurationMs / 1000
-              }s)`,
-            )
-            : notHandled;
+          const idle = idleBeyondZeroDuration(
+            invocations.load(d.metadata!.name!, d.metadata!.namespace!),
+            s.activeSince,
+            policy,
+            now(),
+          );
+          return idle === undefined ? notHandled : scale(
+            d,
+            s,
+            0,
+            "idler",
+            `no invocation for ${Math.round(idle / 1000)}s (zero-duration ${policy.zeroDurationMs / 1000}s)`,
+          );
         };
 
         /** Scaled up from zero after `since` and within the from-zero window. */
@@ -355,8 +330,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         ): Effect.Effect<boolean> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
           const load = invocations.load(name, ns);
-          const windows = load?.idle.windows(policy.zeroDurationMs);
-          if (!load || !windows || load.lastEnded === 0) {
+          const idleWindows = load?.idle.windows(policy.zeroDurationMs);
+          if (!load || !idleWindows || load.lastEnded === 0) {
             const verdict = "fallback";
             if (s.lastPrediction === verdict || !load) return notHandled;
             s.lastPrediction = verdict;
@@ -376,37 +351,25 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           }
           s.lastPrediction = "histogram";
           const current = d.spec?.replicas ?? 0;
-          const warmLoad = () =>
-            current > 0 && policy.autoscale && options.autoscale !== false
-              ? Effect.as(reactive(d, policy, s), true)
-              : handled;
-          if (load.inFlight > 0) return warmLoad();
-          const since = now() - load.lastEnded;
-          const warmFrom = windows.prewarmMs >= 60_000 ? windows.prewarmMs : 0;
-          const shouldBeWarm = since >= warmFrom && since < windows.keepAliveUntilMs;
-          // Scaled up from zero since the last invocation started: requests are waiting for the pod.
-          if (current > 0 && scaledFromZeroSince(s, load.lastStarted)) return handled;
-          if (shouldBeWarm && current === 0) {
-            return Effect.as(
-              scale(d, s, Math.max(1, policy.min), "predictive", `pre-warm: ${windows.reason}`),
-              true,
-            );
+          const prediction = predict(
+            load,
+            idleWindows,
+            current,
+            scaledFromZeroSince(s, load.lastStarted),
+            now(),
+          );
+          switch (prediction.kind) {
+            case "load":
+              return current > 0 && policy.autoscale && options.autoscale !== false
+                ? Effect.as(reactiveScale(d, policy, s), true)
+                : handled;
+            case "prewarm":
+              return Effect.as(scale(d, s, Math.max(1, policy.min), "predictive", prediction.reason), true);
+            case "unload":
+              return Effect.as(scale(d, s, 0, "predictive", prediction.reason), true);
+            default:
+              return handled;
           }
-          if (!shouldBeWarm && current > 0) {
-            return Effect.as(
-              scale(
-                d,
-                s,
-                0,
-                "predictive",
-                since < warmFrom
-                  ? `unload until the pre-warm point: ${windows.reason}`
-                  : `past the keep-alive: ${windows.reason}`,
-              ),
-              true,
-            );
-          }
-          return warmLoad();
         };
 
         /** Reads usage for the namespaces with running cpu-scaled functions, at most every cpuPollMs. */
@@ -435,10 +398,10 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             if (replicas > 0 && !(s.lastReplicas && s.lastReplicas > 0)) s.activeSince = now();
             if (s.lastReplicas === undefined) {
               // First seen (a new function, or a restart): what it has is someone's choice until the load says.
-              s.externalUntil = now() + downDelayMs;
+              s.reactive = { ...s.reactive, externalUntil: now() + downDelayMs };
             } else if (replicas !== s.lastReplicas) {
               // Not our change (ours set lastReplicas): an operator's, the Gateway's or an external idler's.
-              s.externalUntil = now() + downDelayMs;
+              s.reactive = { ...s.reactive, externalUntil: now() + downDelayMs };
               s.heldAtZero = replicas === 0;
             }
             s.lastReplicas = replicas;
@@ -449,7 +412,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             if (replicas === 0) continue;
             // Scaled to zero: the autoscaler, which never goes below 1, must not undo it in the same round.
             if (policy.zero && options.idler !== false && (yield* idler(d, policy, s))) continue;
-            if (policy.autoscale && options.autoscale !== false) yield* reactive(d, policy, s);
+            if (policy.autoscale && options.autoscale !== false) yield* reactiveScale(d, policy, s);
           }
           // Functions that no longer exist: their state and invocation history go (a redeploy starts afresh).
           for (const [key, s] of states) {
