@@ -6,11 +6,11 @@
 import { shutdownOnSignals } from "./src/shutdown.ts";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { ConfigError, helpText, loadConfig, parseArgs, type ProviderConfig } from "./src/config.ts";
-import { providerLayer } from "./src/provider/layer.ts";
+import { providerLayer } from "./src/app.ts";
 import { makeApp } from "./src/http/app.ts";
 import { type Credentials, readCredentials } from "./src/http/auth.ts";
 import { simBackend } from "./sim/layer.ts";
-import { Caches } from "./src/provider/caches.ts";
+import { Caches } from "./src/kube/caches.ts";
 import { providerName, release } from "./src/version.ts";
 import type { KubeApi } from "./src/kube/api.ts";
 import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";

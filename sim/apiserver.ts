@@ -12,8 +12,8 @@ import {
   nodeMetricsObject,
   parseMetricsPath,
   podMetricsObject,
-} from "./metrics.ts";
-import type { PodUsageSample } from "./usage.ts";
+} from "./metricsapi.ts";
+import type { PodUsageSample } from "./usagemeter.ts";
 import { applyPatch, patchTypeOf } from "./patch.ts";
 
 export interface ApiRequest {

@@ -17,7 +17,7 @@ import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
-import { meteredPod, UsageMeter } from "./usage.ts";
+import { meteredPod, UsageMeter } from "./usagemeter.ts";
 
 export interface SimOptions {
   readonly seed?: number;

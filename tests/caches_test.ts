@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { withProvider } from "./harness.ts";
-import { Caches } from "../src/provider/caches.ts";
+import { Caches } from "../src/kube/caches.ts";
 import { Kinds } from "../sim/kinds.ts";
 
 Deno.test("caches: secret values are not kept in memory, only names and metadata", () =>

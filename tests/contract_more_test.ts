@@ -9,7 +9,7 @@ import { type Harness, startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { Faults } from "../sim/faults.ts";
 import { loadConfig } from "../src/config.ts";
-import { Caches } from "../src/provider/caches.ts";
+import { Caches } from "../src/kube/caches.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,

@@ -8,7 +8,7 @@ import { type Harness, withProvider } from "./harness.ts";
 import { realUpstream, routeTo, startUpstream } from "./upstream.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
-import { Invocations } from "../src/invoke/invocations.ts";
+import { Invocations } from "../src/metrics/invocations.ts";
 
 /** The requests a real upstream saw. */
 interface Seen {

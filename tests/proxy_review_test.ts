@@ -4,8 +4,8 @@ import { Effect } from "effect";
 import { type Harness, withProvider } from "./harness.ts";
 import { realUpstream, routeTo, startUpstream } from "./upstream.ts";
 import { Kinds } from "../sim/kinds.ts";
-import { Caches } from "../src/provider/caches.ts";
-import { Invocations } from "../src/invoke/invocations.ts";
+import { Caches } from "../src/kube/caches.ts";
+import { Invocations } from "../src/metrics/invocations.ts";
 import { makeProxy } from "../src/invoke/proxy.ts";
 import { metrics, Registry } from "../src/metrics/registry.ts";
 

@@ -11,7 +11,7 @@ import { withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import type { ApiRequest, ParsedPath, SimApiServer } from "../sim/apiserver.ts";
 import { verbOf } from "../sim/faults.ts";
-import { resyncMs } from "../src/provider/caches.ts";
+import { resyncMs } from "../src/kube/caches.ts";
 
 /** One authorization check, as the API server's RBAC authorizer sees a request. */
 interface Access {

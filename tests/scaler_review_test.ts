@@ -6,12 +6,12 @@ import { TestClock } from "effect/testing";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { type Harness, virtualClock, withProvider } from "./harness.ts";
 import { ApiError } from "../sim/store.ts";
-import { Caches, type CachesShape } from "../src/provider/caches.ts";
-import { Functions, type FunctionsShape } from "../src/provider/functions.ts";
-import { Usage, type UsageShape } from "../src/provider/usage.ts";
-import { functionLabel } from "../src/provider/translate.ts";
-import { InvalidRequest } from "../src/domain/errors.ts";
-import { Invocations } from "../src/invoke/invocations.ts";
+import { Caches, type CachesShape } from "../src/kube/caches.ts";
+import { Replicas } from "../src/kube/replicas.ts";
+import { KubeError } from "../src/kube/api.ts";
+import { Usage, type UsageShape } from "../src/kube/usage.ts";
+import { functionLabel } from "../src/domain/keys.ts";
+import { Invocations } from "../src/metrics/invocations.ts";
 import { Scaler } from "../src/scaling/scaler.ts";
 import type { ReactiveWindows } from "../src/scaling/rules.ts";
 import { defaultScaling, policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
@@ -234,15 +234,17 @@ const fakeCluster = async (windows?: ReactiveWindows) => {
     },
     pods: { list: () => [] },
   } as unknown as CachesShape;
-  const functions = {
-    scale: (name: string, replicas: number) =>
+  const replicas = Replicas.of({
+    scale: (_ns: string, name: string, replicas: number) =>
       failing.has(name)
-        ? Effect.fail(new InvalidRequest({ message: "injected failure" }))
+        ? Effect.fail(KubeError.status(500, "InternalError", "injected failure"))
         : Effect.sync(() => {
           const d = deployments.get(name)!;
-          deployments.set(name, { ...d, spec: { ...d.spec!, replicas } });
+          const scaled = { ...d, spec: { ...d.spec!, replicas } };
+          deployments.set(name, scaled);
+          return scaled;
         }),
-  } as unknown as FunctionsShape;
+  });
   const usage = {
     ofNamespace: () => Effect.succeed(undefined),
     ofFunction: () => Effect.succeed(undefined),
@@ -251,7 +253,7 @@ const fakeCluster = async (windows?: ReactiveWindows) => {
     Layer.provideMerge(
       Layer.mergeAll(
         Layer.succeed(Caches, caches),
-        Layer.succeed(Functions, functions),
+        Layer.succeed(Replicas, replicas),
         Layer.succeed(Usage, usage),
         Invocations.layer,
       ),

@@ -10,7 +10,7 @@ import fc, { runs } from "./fc.ts";
 import { deploymentFixture } from "./fixtures.ts";
 import { withProvider } from "./harness.ts";
 import { withSimCluster, withSimServer } from "./simcluster.ts";
-import { type MeteredPod, UsageMeter } from "../sim/usage.ts";
+import { type MeteredPod, UsageMeter } from "../sim/usagemeter.ts";
 import { type SimClusterShape } from "../sim/cluster.ts";
 
 import { SimApiServer } from "../sim/apiserver.ts";
@@ -18,7 +18,7 @@ import { SimApiServer } from "../sim/apiserver.ts";
 import { kubectl, kubectlPath } from "./kubectl.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
-import { parseMetricsPath } from "../sim/metrics.ts";
+import { parseMetricsPath } from "../sim/metricsapi.ts";
 import { goDurationString } from "../sim/images/context.ts";
 import { canonicalQuantity } from "../src/domain/validation.ts";
 import { defaultCosts, imageCosts } from "../sim/images/catalog.ts";

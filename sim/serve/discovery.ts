@@ -4,7 +4,7 @@
  * schema-less OpenAPI v3 index and per-group-version documents.
  */
 import { allKinds, apiVersionOf, type KindInfo } from "../kinds.ts";
-import { metricsApiGroup, metricsApiVersion, metricsResourceList } from "../metrics.ts";
+import { metricsApiGroup, metricsApiVersion, metricsResourceList } from "../metricsapi.ts";
 
 export const simServerVersion = {
   major: "1",

@@ -13,7 +13,7 @@ import { apiVersionOf, type KindInfo, type KObj } from "../kinds.ts";
 import { ApiError } from "../store.ts";
 import type { Faults } from "../faults.ts";
 import { type IncludeObject, toPartial, toPartialList, toTable } from "../table.ts";
-import { metricsTable, parseMetricsPath } from "../metrics.ts";
+import { metricsTable, parseMetricsPath } from "../metricsapi.ts";
 import {
   apiGroupList,
   apiResourceList,

@@ -8,8 +8,8 @@
 import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import { loadConfig, type ProviderConfig } from "../../src/config.ts";
-import { providerLayer } from "../../src/provider/layer.ts";
-import { Caches } from "../../src/provider/caches.ts";
+import { providerLayer } from "../../src/app.ts";
+import { Caches } from "../../src/kube/caches.ts";
 import { makeApp } from "../../src/http/app.ts";
 import { makeProxy } from "../../src/invoke/proxy.ts";
 import { type Decision, Scaler } from "../../src/scaling/scaler.ts";

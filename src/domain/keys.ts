@@ -33,3 +33,6 @@ export const scaleMinOf = (
   const n = Number(raw);
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 };
+
+/** Namespaces the provider never serves or touches. */
+export const systemNamespaces = new Set(["kube-system", "kube-public", "kube-node-lease"]);

@@ -4,16 +4,16 @@
  */
 import { Cause, Effect, Exit, type Schema, Stream } from "effect";
 import { type Context as HonoContext, Hono } from "hono";
-import { AppConfig } from "../provider/appconfig.ts";
-import { Caches } from "../provider/caches.ts";
+import { AppConfig } from "../config/appconfig.ts";
+import { Caches } from "../kube/caches.ts";
 import { Functions } from "../provider/functions.ts";
 import { Namespaces } from "../provider/namespaces.ts";
 import { Secrets } from "../provider/secrets.ts";
 import { Logs } from "../provider/logs.ts";
-import { Usage } from "../provider/usage.ts";
+import { Usage } from "../kube/usage.ts";
 import { makeProxy, type ProxyOptions } from "../invoke/proxy.ts";
 import type { Upstream } from "../invoke/upstream.ts";
-import type { Invocations } from "../invoke/invocations.ts";
+import type { Invocations } from "../metrics/invocations.ts";
 import { metrics, registry } from "../metrics/registry.ts";
 import { Scaler } from "../scaling/scaler.ts";
 import {

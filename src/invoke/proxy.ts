@@ -11,12 +11,12 @@
  */
 import { Clock, Effect } from "effect";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
-import { AppConfig } from "../provider/appconfig.ts";
-import { Caches } from "../provider/caches.ts";
-import { systemNamespaces } from "../provider/namespaces.ts";
-import { functionLabel } from "../provider/translate.ts";
+import { AppConfig } from "../config/appconfig.ts";
+import { Caches } from "../kube/caches.ts";
+import { systemNamespaces } from "../domain/keys.ts";
+import { functionLabel } from "../domain/keys.ts";
 import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "./upstream.ts";
-import { Invocations } from "./invocations.ts";
+import { Invocations } from "../metrics/invocations.ts";
 import { metrics } from "../metrics/registry.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */

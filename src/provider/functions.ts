@@ -9,14 +9,14 @@ import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
-import { AppConfig } from "./appconfig.ts";
-import { Caches } from "./caches.ts";
+import { AppConfig } from "../config/appconfig.ts";
+import { Caches } from "../kube/caches.ts";
+import { Replicas } from "../kube/replicas.ts";
 import { Namespaces } from "./namespaces.ts";
 import { kubeErrors, mapKube } from "./kubeerrors.ts";
 import {
   applyServiceUpdate,
   applyUpdate,
-  functionLabel,
   isPullSecret,
   type SecretRef,
   serviceFor,
@@ -28,6 +28,7 @@ import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
 import { readinessOf } from "./health.ts";
+import { functionLabel } from "../domain/keys.ts";
 import { type Profile, profileAnnotation, profileNames } from "./profiles.ts";
 import { dockerAuths, ImageCheck } from "./imagecheck.ts";
 
@@ -49,6 +50,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const namespaces = yield* Namespaces;
       const k8s = resources(yield* KubeApi);
       const imageCheck = yield* ImageCheck;
+      const replicaWriter = yield* Replicas;
       const deployments = caches.deployments;
 
       /** Statuses per Deployment object: the cache replaces an object whenever it changes. */
@@ -258,11 +260,9 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             });
           }
           const { ns } = yield* existing(name, namespace);
-          const updated = yield* k8s.deployments.patch(ns, name, { spec: { replicas } }).pipe(
-            withApiRetry,
+          yield* replicaWriter.scale(ns, name, replicas).pipe(
             kubeErrors({ notFound: () => notFound(name, ns) }),
           );
-          deployments.upsert(updated);
         });
 
       return Functions.of({

@@ -9,8 +9,8 @@ import type { Namespace } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { withApiRetry } from "../kube/retry.ts";
-import { AppConfig } from "./appconfig.ts";
-import { Caches } from "./caches.ts";
+import { AppConfig } from "../config/appconfig.ts";
+import { Caches } from "../kube/caches.ts";
 import { mapKube } from "./kubeerrors.ts";
 import {
   InvalidRequest,
@@ -21,8 +21,7 @@ import {
 } from "../domain/errors.ts";
 import type { FunctionNamespace } from "../domain/types.ts";
 import { validateAnnotations, validateDnsLabel, validateLabels } from "../domain/validation.ts";
-
-export const systemNamespaces = new Set(["kube-system", "kube-public", "kube-node-lease"]);
+import { systemNamespaces } from "../domain/keys.ts";
 
 const marked = (v: string | undefined) => v === "1" || v === "true";
 

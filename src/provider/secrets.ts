@@ -8,7 +8,7 @@ import { KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
 import { Namespaces } from "./namespaces.ts";
-import { Caches, managedByLabel, managedByValue } from "./caches.ts";
+import { Caches, managedByLabel, managedByValue } from "../kube/caches.ts";
 import { kubeErrors } from "./kubeerrors.ts";
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { SecretRequest } from "../domain/types.ts";

@@ -17,7 +17,6 @@ import { canonicalQuantity, kubernetesQuantityString, parseConstraint } from "..
 import { parseDuration, parseGoDurationNs, type ProbeTimings } from "../config.ts";
 import { applyProfiles, type Profile, removeProfiles } from "./profiles.ts";
 
-export { functionLabel } from "../domain/keys.ts";
 export const secretsMountPath = "/var/openfaas/secrets";
 export const functionPort = 8080;
 

@@ -4,7 +4,7 @@
  * the load, calls these and carries out what they decide.
  */
 import type { ScalingPolicy } from "./policy.ts";
-import type { Windows as IdleWindows } from "./histogram.ts";
+import type { Windows as IdleWindows } from "../metrics/idlehistogram.ts";
 
 /** The reactive autoscaler's windows. */
 export interface ReactiveWindows {

@@ -18,11 +18,11 @@
  */
 import { Clock, Context, Effect, Layer, Schedule } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import { Caches } from "../provider/caches.ts";
-import { Functions } from "../provider/functions.ts";
-import { functionLabel } from "../provider/translate.ts";
-import { Invocations } from "../invoke/invocations.ts";
-import { type FunctionUsage, Usage } from "../provider/usage.ts";
+import { Caches } from "../kube/caches.ts";
+import { Replicas } from "../kube/replicas.ts";
+import { functionLabel } from "../domain/keys.ts";
+import { Invocations } from "../metrics/invocations.ts";
+import { type FunctionUsage, Usage } from "../kube/usage.ts";
 import { metrics } from "../metrics/registry.ts";
 import type { FromZero } from "../invoke/proxy.ts";
 import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "./policy.ts";
@@ -131,7 +131,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
       Scaler,
       Effect.gen(function* () {
         const caches = yield* Caches;
-        const functions = yield* Functions;
+        const replicaWriter = yield* Replicas;
         const invocations = yield* Invocations;
         const usage = yield* Usage;
         const clock = yield* Clock.Clock;
@@ -192,7 +192,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             const from = d.spec?.replicas ?? 0;
             if (from === to) return false;
             const at = now();
-            const failure = yield* functions.scale(name, to, ns).pipe(
+            const failure = yield* replicaWriter.scale(ns, name, to).pipe(
               Effect.as(undefined),
               Effect.catch((e) => Effect.succeed(e.message)),
             );

@@ -3,8 +3,8 @@
  * per-second counts and in-flight gauges for the autoscaler and idler.
  */
 import { Clock, Context, Effect, Layer } from "effect";
-import { metrics } from "../metrics/registry.ts";
-import { IdleHistogram } from "../scaling/histogram.ts";
+import { metrics } from "./registry.ts";
+import { IdleHistogram } from "./idlehistogram.ts";
 
 interface FunctionLoad {
   inFlight: number;

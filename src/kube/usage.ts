@@ -10,10 +10,10 @@
  * not on every call.
  */
 import { Context, Effect, Layer } from "effect";
-import { KubeApi, type KubeError } from "../kube/api.ts";
-import { type PodMetrics, resources } from "../kube/resources.ts";
+import { KubeApi, type KubeError } from "./api.ts";
+import { type PodMetrics, resources } from "./resources.ts";
 import { quantityToNumber } from "../domain/validation.ts";
-import { functionLabel } from "./translate.ts";
+import { functionLabel } from "../domain/keys.ts";
 
 /** Summed over a function's pods; the wire's `usage` object. */
 export interface FunctionUsage {

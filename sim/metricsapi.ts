@@ -8,7 +8,7 @@
  */
 import type { KindInfo, KObj } from "./kinds.ts";
 import { rfc3339 } from "./env.ts";
-import type { PodUsageSample } from "./usage.ts";
+import type { PodUsageSample } from "./usagemeter.ts";
 import { goDurationString } from "./images/context.ts";
 import { canonicalQuantity } from "../src/domain/validation.ts";
 

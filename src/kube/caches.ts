@@ -6,11 +6,11 @@ import { Context, Effect, Layer } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Namespace, Pod, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
-import { emptyInformer, type Informer, makeInformer, type ObjectMetaLike } from "../kube/informer.ts";
-import { paths } from "../kube/resources.ts";
-import type { KubeApi } from "../kube/api.ts";
-import { functionLabel } from "./translate.ts";
-import { AppConfig } from "./appconfig.ts";
+import { emptyInformer, type Informer, makeInformer, type ObjectMetaLike } from "./informer.ts";
+import { paths } from "./resources.ts";
+import type { KubeApi } from "./api.ts";
+import { functionLabel } from "../domain/keys.ts";
+import { AppConfig } from "../config/appconfig.ts";
 
 export interface CachesShape {
   readonly deployments: Informer<Deployment>;
