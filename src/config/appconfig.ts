@@ -2,6 +2,6 @@
 import { Context, Layer } from "effect";
 import type { ProviderConfig } from "../config.ts";
 
-export class AppConfig extends Context.Service<AppConfig, ProviderConfig>()("faas/provider/AppConfig") {
+export class AppConfig extends Context.Service<AppConfig, ProviderConfig>()("faas/config/AppConfig") {
   static layer = (config: ProviderConfig) => Layer.succeed(AppConfig, config);
 }

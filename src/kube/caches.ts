@@ -33,7 +33,7 @@ export const managedByValue = "openfaas";
 /** A full relist this often even when watches are healthy (faas-netes classic resynced every 5 minutes). */
 export const resyncMs = 5 * 60_000;
 
-export class Caches extends Context.Service<Caches, CachesShape>()("faas/provider/Caches") {
+export class Caches extends Context.Service<Caches, CachesShape>()("faas/kube/Caches") {
   /**
    * With `cluster_role=true` the caches watch every namespace (and the Namespaces themselves); otherwise
    * only the function namespace, which a namespaced Role allows, and no Namespace is read.

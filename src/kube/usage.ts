@@ -58,7 +58,7 @@ export const sumByFunction = (items: readonly PodMetrics[]): Map<string, Functio
   return out;
 };
 
-export class Usage extends Context.Service<Usage, UsageShape>()("faas/provider/Usage") {
+export class Usage extends Context.Service<Usage, UsageShape>()("faas/kube/Usage") {
   static layer = Layer.effect(
     Usage,
     Effect.gen(function* () {

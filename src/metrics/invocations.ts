@@ -28,7 +28,8 @@ interface InvocationsShape {
 /** How long per-second counts are kept. */
 const retainSeconds = 600;
 
-export class Invocations extends Context.Service<Invocations, InvocationsShape>()("faas/invoke/Invocations") {
+export class Invocations
+  extends Context.Service<Invocations, InvocationsShape>()("faas/metrics/Invocations") {
   static layer = Layer.effect(
     Invocations,
     Effect.gen(function* () {

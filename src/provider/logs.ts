@@ -71,56 +71,55 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
         );
 
       return Logs.of({
-        stream: (req) =>
-          Effect.gen(function* () {
-            const m = req.name === "" ? "name: is required" : validateDnsLabel("name", req.name);
-            if (m) return yield* new InvalidRequest({ message: m });
-            const ns = yield* namespaces.resolve(req.namespace);
-            const d = caches.deployments.get(ns, req.name);
-            if (!d || d.metadata?.labels?.[functionLabel] === undefined) {
-              // Not a 404: the Gateway turns a provider 404 on logs into 501 "not implemented".
-              return yield* new InvalidRequest({
-                message: `function ${req.name} not found in namespace ${ns}: no logs to read`,
-              });
-            }
-            const selector = `${functionLabel}=${req.name}`;
-            const list = yield* mapKube(
-              withApiRetry(k8s.pods.list(ns, { labelSelector: selector })),
-            );
-            const wanted = (p: Pod) => !req.instance || p.metadata?.name === req.instance;
-            // A container that has not started has no log yet (a real API server answers 400):
-            // when following, such pods are attached once they run.
-            const started = (p: Pod) => {
-              const state = p.status?.containerStatuses?.[0]?.state;
-              return state?.running !== undefined || state?.terminated !== undefined ||
-                p.status?.containerStatuses?.[0]?.lastState?.terminated !== undefined;
-            };
-            const initial = list.items.filter((p) => wanted(p) && (!req.follow || started(p))).map((p) =>
-              p.metadata!.name!
-            );
-            const seen = new Set(initial);
-            const later = req.follow
-              ? k8s.pods.watch(ns, {
-                labelSelector: selector,
-                resourceVersion: list.metadata.resourceVersion,
-              })
-                .pipe(
-                  Stream.filter((e) =>
-                    (e.type === "ADDED" || e.type === "MODIFIED") && wanted(e.object) && started(e.object) &&
-                    !seen.has(e.object.metadata!.name!)
-                  ),
-                  Stream.map((e) => {
-                    seen.add(e.object.metadata!.name!);
-                    return e.object.metadata!.name!;
-                  }),
-                  Stream.catch(() => Stream.empty),
-                )
-              : Stream.empty;
-            return Stream.concat(Stream.fromIterable(initial), later).pipe(
-              Stream.flatMap((pod) => podLines(ns, req, pod), { concurrency: "unbounded" }),
-              Stream.interruptWhen(Effect.sleep(config.writeTimeoutMs)),
-            );
-          }),
+        stream: Effect.fn("Logs.stream")(function* (req: LogRequest) {
+          const m = req.name === "" ? "name: is required" : validateDnsLabel("name", req.name);
+          if (m) return yield* new InvalidRequest({ message: m });
+          const ns = yield* namespaces.resolve(req.namespace);
+          const d = caches.deployments.get(ns, req.name);
+          if (!d || d.metadata?.labels?.[functionLabel] === undefined) {
+            // Not a 404: the Gateway turns a provider 404 on logs into 501 "not implemented".
+            return yield* new InvalidRequest({
+              message: `function ${req.name} not found in namespace ${ns}: no logs to read`,
+            });
+          }
+          const selector = `${functionLabel}=${req.name}`;
+          const list = yield* mapKube(
+            withApiRetry(k8s.pods.list(ns, { labelSelector: selector })),
+          );
+          const wanted = (p: Pod) => !req.instance || p.metadata?.name === req.instance;
+          // A container that has not started has no log yet (a real API server answers 400):
+          // when following, such pods are attached once they run.
+          const started = (p: Pod) => {
+            const state = p.status?.containerStatuses?.[0]?.state;
+            return state?.running !== undefined || state?.terminated !== undefined ||
+              p.status?.containerStatuses?.[0]?.lastState?.terminated !== undefined;
+          };
+          const initial = list.items.filter((p) => wanted(p) && (!req.follow || started(p))).map((p) =>
+            p.metadata!.name!
+          );
+          const seen = new Set(initial);
+          const later = req.follow
+            ? k8s.pods.watch(ns, {
+              labelSelector: selector,
+              resourceVersion: list.metadata.resourceVersion,
+            })
+              .pipe(
+                Stream.filter((e) =>
+                  (e.type === "ADDED" || e.type === "MODIFIED") && wanted(e.object) && started(e.object) &&
+                  !seen.has(e.object.metadata!.name!)
+                ),
+                Stream.map((e) => {
+                  seen.add(e.object.metadata!.name!);
+                  return e.object.metadata!.name!;
+                }),
+                Stream.catch(() => Stream.empty),
+              )
+            : Stream.empty;
+          return Stream.concat(Stream.fromIterable(initial), later).pipe(
+            Stream.flatMap((pod) => podLines(ns, req, pod), { concurrency: "unbounded" }),
+            Stream.interruptWhen(Effect.sleep(config.writeTimeoutMs)),
+          );
+        }),
       });
     }),
   );

@@ -131,61 +131,58 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
         resolve,
         list,
         get: (name) => Effect.map(getMarked(name), toWire),
-        create: (req) =>
-          Effect.gen(function* () {
-            const name = req.name ?? "";
-            if (name === "") return yield* new InvalidRequest({ message: "name: is required" });
-            yield* checkName(name);
-            yield* checkBody(req);
-            if (!marked(req.labels?.openfaas) && !marked(req.annotations?.openfaas)) {
-              return yield* new InvalidRequest({
-                message: `namespace ${name} must carry the label openfaas=1`,
-              });
-            }
-            const created = yield* mapKube(withApiRetry(k8s.namespaces.create(undefined, {
-              metadata: {
-                name,
-                labels: { ...req.labels, openfaas: "1" },
-                annotations: { ...req.annotations, openfaas: "1" },
-              },
-            })));
-            caches.namespaces.upsert(created);
-          }),
-        update: (name, req) =>
-          Effect.gen(function* () {
-            if (req.name && req.name !== name) {
-              return yield* new InvalidRequest({
-                message: `name: "${req.name}" does not match the path "${name}"`,
-              });
-            }
-            yield* checkBody(req);
-            const current = yield* getMarked(name);
-            // An unconditional replace (no resourceVersion): the request sets the whole label and annotation
-            // sets, so a concurrent change must not turn it into a 409.
-            const updated = yield* mapKube(withApiRetry(k8s.namespaces.replace(undefined, name, {
-              ...current,
-              metadata: {
-                ...current.metadata,
-                resourceVersion: undefined,
-                labels: { ...req.labels, "kubernetes.io/metadata.name": name, openfaas: "1" },
-                annotations: { ...req.annotations, openfaas: "1" },
-              },
-            })));
-            caches.namespaces.upsert(updated);
-          }),
-        remove: (name) =>
-          Effect.gen(function* () {
-            if (name === defaultNs) {
-              return yield* new InvalidRequest({
-                message: `namespace ${name} is the default function namespace`,
-              });
-            }
-            yield* getMarked(name);
-            const gone = yield* mapKube(
-              withApiRetry(k8s.namespaces.remove(undefined, name)),
-            );
-            caches.namespaces.remove(undefined, name, gone.metadata?.resourceVersion);
-          }),
+        create: Effect.fn("Namespaces.create")(function* (req: FunctionNamespace) {
+          const name = req.name ?? "";
+          if (name === "") return yield* new InvalidRequest({ message: "name: is required" });
+          yield* checkName(name);
+          yield* checkBody(req);
+          if (!marked(req.labels?.openfaas) && !marked(req.annotations?.openfaas)) {
+            return yield* new InvalidRequest({
+              message: `namespace ${name} must carry the label openfaas=1`,
+            });
+          }
+          const created = yield* mapKube(withApiRetry(k8s.namespaces.create(undefined, {
+            metadata: {
+              name,
+              labels: { ...req.labels, openfaas: "1" },
+              annotations: { ...req.annotations, openfaas: "1" },
+            },
+          })));
+          caches.namespaces.upsert(created);
+        }),
+        update: Effect.fn("Namespaces.update")(function* (name: string, req: FunctionNamespace) {
+          if (req.name && req.name !== name) {
+            return yield* new InvalidRequest({
+              message: `name: "${req.name}" does not match the path "${name}"`,
+            });
+          }
+          yield* checkBody(req);
+          const current = yield* getMarked(name);
+          // An unconditional replace (no resourceVersion): the request sets the whole label and annotation
+          // sets, so a concurrent change must not turn it into a 409.
+          const updated = yield* mapKube(withApiRetry(k8s.namespaces.replace(undefined, name, {
+            ...current,
+            metadata: {
+              ...current.metadata,
+              resourceVersion: undefined,
+              labels: { ...req.labels, "kubernetes.io/metadata.name": name, openfaas: "1" },
+              annotations: { ...req.annotations, openfaas: "1" },
+            },
+          })));
+          caches.namespaces.upsert(updated);
+        }),
+        remove: Effect.fn("Namespaces.remove")(function* (name: string) {
+          if (name === defaultNs) {
+            return yield* new InvalidRequest({
+              message: `namespace ${name} is the default function namespace`,
+            });
+          }
+          yield* getMarked(name);
+          const gone = yield* mapKube(
+            withApiRetry(k8s.namespaces.remove(undefined, name)),
+          );
+          caches.namespaces.remove(undefined, name, gone.metadata?.resourceVersion);
+        }),
       });
     }),
   );

@@ -58,70 +58,66 @@ export class Secrets extends Context.Service<Secrets, SecretsShape>()("faas/prov
         new NotFound({ message: `secret ${name} not found in namespace ${ns}` });
 
       return Secrets.of({
-        list: (namespace) =>
-          Effect.gen(function* () {
-            const ns = yield* namespaces.resolve(namespace);
-            return cache.list(ns).map((s) => ({ name: s.metadata!.name!, namespace: ns }))
-              .sort((a, b) => (a.name < b.name ? -1 : 1));
-          }),
-        create: (req) =>
-          Effect.gen(function* () {
-            yield* checkName(req.name);
-            const value = yield* data(req);
-            const ns = yield* namespaces.resolve(req.namespace);
-            const created = yield* idempotentCreate(
-              k8s.secrets.create(ns, {
-                apiVersion: "v1",
-                kind: "Secret",
-                type: "Opaque",
-                metadata: { name: req.name, namespace: ns, labels: { [managedByLabel]: managedByValue } },
-                data: { [req.name]: value },
-              }),
-              // A retried create that had in fact succeeded: the stored secret is ours if it holds our value.
-              k8s.secrets.get(ns, req.name).pipe(
-                Effect.map((s) =>
-                  s.metadata?.labels?.[managedByLabel] === managedByValue && s.data?.[req.name] === value
-                    ? s
-                    : undefined
-                ),
+        list: Effect.fn("Secrets.list")(function* (namespace?: string) {
+          const ns = yield* namespaces.resolve(namespace);
+          return cache.list(ns).map((s) => ({ name: s.metadata!.name!, namespace: ns }))
+            .sort((a, b) => (a.name < b.name ? -1 : 1));
+        }),
+        create: Effect.fn("Secrets.create")(function* (req: SecretRequest) {
+          yield* checkName(req.name);
+          const value = yield* data(req);
+          const ns = yield* namespaces.resolve(req.namespace);
+          const created = yield* idempotentCreate(
+            k8s.secrets.create(ns, {
+              apiVersion: "v1",
+              kind: "Secret",
+              type: "Opaque",
+              metadata: { name: req.name, namespace: ns, labels: { [managedByLabel]: managedByValue } },
+              data: { [req.name]: value },
+            }),
+            // A retried create that had in fact succeeded: the stored secret is ours if it holds our value.
+            k8s.secrets.get(ns, req.name).pipe(
+              Effect.map((s) =>
+                s.metadata?.labels?.[managedByLabel] === managedByValue && s.data?.[req.name] === value
+                  ? s
+                  : undefined
               ),
-            ).pipe(
-              kubeErrors({
-                alreadyExists: () =>
-                  new AlreadyExists({ message: `secret ${req.name} already exists in namespace ${ns}` }),
-              }),
+            ),
+          ).pipe(
+            kubeErrors({
+              alreadyExists: () =>
+                new AlreadyExists({ message: `secret ${req.name} already exists in namespace ${ns}` }),
+            }),
+          );
+          cache.upsert(created);
+          yield* Effect.logInfo(`created secret ${req.name} in ${ns}`);
+        }),
+        update: Effect.fn("Secrets.update")(function* (req: SecretRequest) {
+          yield* checkName(req.name);
+          const value = yield* data(req);
+          const ns = yield* namespaces.resolve(req.namespace);
+          const updated = yield* k8s.secrets.get(ns, req.name)
+            .pipe(
+              Effect.flatMap((current) =>
+                k8s.secrets.replace(ns, req.name, { ...current, data: { [req.name]: value } })
+              ),
+              Effect.retry(conflictRetry),
+              withApiRetry,
+              kubeErrors({ notFound: () => notFound(req.name, ns) }),
             );
-            cache.upsert(created);
-            yield* Effect.logInfo(`created secret ${req.name} in ${ns}`);
-          }),
-        update: (req) =>
-          Effect.gen(function* () {
-            yield* checkName(req.name);
-            const value = yield* data(req);
-            const ns = yield* namespaces.resolve(req.namespace);
-            const updated = yield* k8s.secrets.get(ns, req.name)
-              .pipe(
-                Effect.flatMap((current) =>
-                  k8s.secrets.replace(ns, req.name, { ...current, data: { [req.name]: value } })
-                ),
-                Effect.retry(conflictRetry),
-                withApiRetry,
-                kubeErrors({ notFound: () => notFound(req.name, ns) }),
-              );
-            if (updated.metadata?.labels?.[managedByLabel] === managedByValue) cache.upsert(updated);
-            yield* Effect.logInfo(`updated secret ${req.name} in ${ns}`);
-          }),
-        remove: (name, namespace) =>
-          Effect.gen(function* () {
-            yield* checkName(name);
-            const ns = yield* namespaces.resolve(namespace);
-            const gone = yield* idempotentDelete(
-              k8s.secrets.remove(ns, name),
-            )
-              .pipe(kubeErrors({ notFound: () => notFound(name, ns) }));
-            cache.remove(ns, name, gone?.metadata?.resourceVersion);
-            yield* Effect.logInfo(`deleted secret ${name} in ${ns}`);
-          }),
+          if (updated.metadata?.labels?.[managedByLabel] === managedByValue) cache.upsert(updated);
+          yield* Effect.logInfo(`updated secret ${req.name} in ${ns}`);
+        }),
+        remove: Effect.fn("Secrets.remove")(function* (name: string, namespace?: string) {
+          yield* checkName(name);
+          const ns = yield* namespaces.resolve(namespace);
+          const gone = yield* idempotentDelete(
+            k8s.secrets.remove(ns, name),
+          )
+            .pipe(kubeErrors({ notFound: () => notFound(name, ns) }));
+          cache.remove(ns, name, gone?.metadata?.resourceVersion);
+          yield* Effect.logInfo(`deleted secret ${name} in ${ns}`);
+        }),
       });
     }),
   );

@@ -429,31 +429,30 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           ),
         );
 
-        const scaleFromZero = (name: string, ns: string): Effect.Effect<FromZero> =>
-          Effect.gen(function* () {
-            const key = `${name}.${ns}`;
-            const d = caches.deployments.get(ns, name);
-            if (!d) return "not-at-zero";
-            const s = stateOf(key, name, ns);
-            if ((d.spec?.replicas ?? 0) > 0) {
-              // Recently scaled up from zero: requests arriving meanwhile wait as long as the first.
-              return s.fromZeroAt !== undefined && now() - s.fromZeroAt < fromZeroWindowMs
-                ? "from-zero"
-                : "not-at-zero";
-            }
-            // Requests are waiting for this scale-up: the idler must count from now, not from the last invocation.
-            s.activeSince = now();
-            let pending = pendingFromZero.get(key);
-            if (!pending) {
-              const policy = policyOf(d);
-              const context = yield* Effect.context<never>();
-              pending = Effect.runPromiseWith(context)(
-                scale(d, s, Math.max(1, policy.min), "from-zero", "a request arrived at zero replicas"),
-              ).finally(() => pendingFromZero.delete(key));
-              pendingFromZero.set(key, pending);
-            }
-            return (yield* Effect.promise(() => pending!)) ? "from-zero" : "failed";
-          });
+        const scaleFromZero = Effect.fn("Scaler.scaleFromZero")(function* (name: string, ns: string) {
+          const key = `${name}.${ns}`;
+          const d = caches.deployments.get(ns, name);
+          if (!d) return "not-at-zero";
+          const s = stateOf(key, name, ns);
+          if ((d.spec?.replicas ?? 0) > 0) {
+            // Recently scaled up from zero: requests arriving meanwhile wait as long as the first.
+            return s.fromZeroAt !== undefined && now() - s.fromZeroAt < fromZeroWindowMs
+              ? "from-zero"
+              : "not-at-zero";
+          }
+          // Requests are waiting for this scale-up: the idler must count from now, not from the last invocation.
+          s.activeSince = now();
+          let pending = pendingFromZero.get(key);
+          if (!pending) {
+            const policy = policyOf(d);
+            const context = yield* Effect.context<never>();
+            pending = Effect.runPromiseWith(context)(
+              scale(d, s, Math.max(1, policy.min), "from-zero", "a request arrived at zero replicas"),
+            ).finally(() => pendingFromZero.delete(key));
+            pendingFromZero.set(key, pending);
+          }
+          return (yield* Effect.promise(() => pending!)) ? "from-zero" : "failed";
+        });
 
         return Scaler.of({ tick, scaleFromZero, decisions: () => decisions.toArray(), policyOf });
       }),
