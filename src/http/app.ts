@@ -151,11 +151,10 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       return textError(500, "internal error");
     };
 
-    /** Decodes a JSON body of the given schema; `allowEmpty` turns an empty body into `{}`. */
+    /** Decodes a JSON body of the given schema, as Go's encoding/json would (see decodeBody). */
     const body = <S extends Schema.Top & { readonly DecodingServices: never }>(
       c: HonoContext,
       schema: S,
-      allowEmpty = false,
     ): Effect.Effect<S["Type"], ProviderError> =>
       Effect.gen(function* () {
         const bytes = yield* Effect.tryPromise({
@@ -165,14 +164,8 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
               ? e
               : new InvalidRequest({ message: `cannot read request body: ${String(e)}` }),
         });
-        const text = new TextDecoder().decode(bytes);
-        if (text.trim() === "" && allowEmpty) return yield* decodeBody(schema, {});
-        const parsed = yield* Effect.try({
-          try: () => JSON.parse(text) as unknown,
-          catch: (e) =>
-            new InvalidRequest({ message: `invalid request body: malformed JSON: ${(e as Error).message}` }),
-        });
-        return yield* decodeBody(schema, parsed);
+        // A byte order mark stays in the text: Go refuses it as JSON, so do we.
+        return yield* decodeBody(schema, new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes));
       });
 
     const query = (c: HonoContext, key: string) => c.req.query(key) || undefined;
