@@ -142,10 +142,15 @@ export function parseGoDurationNs(input: string): bigint | undefined {
     segment.lastIndex = pos;
     const m = segment.exec(s);
     if (m === null) return undefined;
-    const [whole, intPart, fracPart = "", unit] = m;
-    if (intPart === "" && fracPart === "") return undefined;
+    const [whole, intDigits, fracDigits = "", unit] = m;
+    if (intDigits === "" && fracDigits === "") return undefined;
     const perUnit = NS_PER_UNIT[unit];
     if (perUnit === undefined) return undefined;
+    // Bounded before BigInt: more than 19 significant digits overflow int64 nanoseconds (Go errors),
+    // and fraction digits past the 19th are below a nanosecond (Go stops reading them too).
+    const intPart = intDigits.replace(/^0+/, "");
+    if (intPart.length > 19) return undefined;
+    const fracPart = fracDigits.slice(0, 19);
     total += BigInt(intPart === "" ? "0" : intPart) * perUnit;
     if (fracPart !== "") {
       total += (BigInt(fracPart) * perUnit) / 10n ** BigInt(fracPart.length);

@@ -796,7 +796,7 @@ const invalidations: [string, Expected, fc.Arbitrary<(req: FunctionDeployment) =
     perCase("invalid request body: "),
     fc.constantFrom<[string, unknown]>(
       ["service", 1],
-      ["service", null],
+      ["service", { name: "a" }],
       ["image", false],
       ["image", ["functions/alpine:latest"]],
       ["envProcess", 3],
@@ -804,7 +804,7 @@ const invalidations: [string, Expected, fc.Arbitrary<(req: FunctionDeployment) =
       ["envVars", { A: 1 }],
       ["labels", ["a=b"]],
       ["labels", { a: true }],
-      ["annotations", { a: null }],
+      ["annotations", { a: 1 }],
       ["constraints", "a=b"],
       ["constraints", [1]],
       ["secrets", { a: "b" }],
@@ -821,12 +821,14 @@ const invalidations: [string, Expected, fc.Arbitrary<(req: FunctionDeployment) =
     ),
   ],
   [
+    // Go's zero value: an absent (or null) string is "", which the validation reports as required.
     "missing service or image",
-    perCase("invalid request body: "),
-    fc.constantFrom("service", "image").map((k) =>
+    perCase(),
+    fc.tuple(fc.constantFrom("service", "image"), fc.boolean()).map(([k, asNull]) =>
       mutate((r) => {
-        delete r[k];
-        return escapeRegExp(`${k}: missing key`);
+        if (asNull) r[k] = null;
+        else delete r[k];
+        return escapeRegExp(`${k}: is required`);
       })
     ),
   ],

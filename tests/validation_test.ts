@@ -26,6 +26,17 @@ import {
   validateResources,
   validateSecretName,
 } from "../src/domain/validation.ts";
+import {
+  CONSTRAINT_MAX_LENGTH,
+  ENV_ENTRY_MAX_BYTES,
+  IMAGE_REF_MAX_LENGTH,
+  LABEL_KEY_MAX_LENGTH,
+  MAX_REPLICAS,
+  QUANTITY_MAX_LENGTH,
+  utf8Length,
+  validateEnvVarValue,
+  validateReplicas,
+} from "../src/domain/validation.ts";
 
 const RUNS = { numRuns: runs(300) };
 
@@ -874,6 +885,91 @@ Deno.test("property: generated constraints parse in both forms", () => {
         assert.notEqual(validateConstraint("constraints", `${key} ${key}${op}${value}`), undefined);
       },
     ),
+    RUNS,
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Replicas, length bounds, process environment
+// ---------------------------------------------------------------------------
+
+Deno.test("validateReplicas: an integer from 0 to 2^31-1, as Kubernetes keeps it (int32)", () => {
+  for (const n of [0, 1, 5, MAX_REPLICAS]) {
+    assert.equal(validateReplicas("replicas", n), undefined, String(n));
+  }
+  assert.equal(MAX_REPLICAS, 2 ** 31 - 1);
+  for (const n of [MAX_REPLICAS + 1, 1e15, -1, 1.5, NaN, Infinity]) {
+    assert.equal(
+      validateReplicas("replicas", n),
+      `replicas: ${n} must be an integer from 0 to 2147483647`,
+      String(n),
+    );
+  }
+});
+
+Deno.test("every field is bounded before its pattern runs, and the message does not echo a huge value", () => {
+  const huge = "1".repeat(100_000);
+  const cases: [string | undefined, RegExp][] = [
+    [validateResourceQuantity("limits.memory", "1".repeat(QUANTITY_MAX_LENGTH + 1)), /must be at most 64/],
+    [
+      validateResourceQuantity("limits.memory", huge + "x"),
+      /^limits\.memory: "1+\.\.\." \(100001 characters\)/,
+    ],
+    [validateLabelKey("labels", "a".repeat(LABEL_KEY_MAX_LENGTH + 1)), /must be at most 317 characters/],
+    [validateAnnotationKey("annotations", "A".repeat(LABEL_KEY_MAX_LENGTH + 1)), /at most 317/],
+    [validateImageRef("image", "a".repeat(IMAGE_REF_MAX_LENGTH + 1)), /must be at most 641 characters/],
+    [validateImageRef("image", `a@sha256:${"a".repeat(300)}`), /invalid digest/],
+    [validateImageRef("image", `a:${"a".repeat(129)}`), /invalid tag/],
+    [
+      validateConstraint("constraints[0]", `a=${"b".repeat(CONSTRAINT_MAX_LENGTH)}`),
+      /at most 512 characters/,
+    ],
+    [validateEnvVarName("envVars.X", "A".repeat(ENV_ENTRY_MAX_BYTES)), /at most 131070 characters/],
+  ];
+  for (const [message, expected] of cases) {
+    assert.ok(message !== undefined, String(expected));
+    assert.match(message, expected);
+    assert.ok(message.length < 1000, message.slice(0, 200));
+  }
+  // The longest valid values still pass.
+  assert.equal(validateLabelKey("labels", `${"a".repeat(253)}/${"b".repeat(63)}`), undefined);
+  assert.equal(validateResourceQuantity("cpu", `${"0".repeat(QUANTITY_MAX_LENGTH - 1)}1`), undefined);
+  assert.equal(
+    validateImageRef("image", `${"a".repeat(255)}:${"t".repeat(128)}@sha512:${"0".repeat(128)}`),
+    undefined,
+  );
+});
+
+Deno.test("the rewritten linear patterns accept and refuse exactly what Kubernetes' patterns do", () => {
+  const k8sLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  const k8sQualified = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+  const k8sSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom(..."ab1-._A/ "), maxLength: 20 }), (s) => {
+      assert.equal(validateDnsLabel("f", s) === undefined, s.length > 0 && k8sLabel.test(s), s);
+      assert.equal(validateDnsSubdomain("f", s) === undefined, s.length > 0 && k8sSubdomain.test(s), s);
+      assert.equal(validateLabelValue("f", "k", s) === undefined, s === "" || k8sQualified.test(s), s);
+    }),
+    { numRuns: runs(1000) },
+  );
+});
+
+Deno.test("validateEnvVarValue: no NUL, and NAME=value within Linux's MAX_ARG_STRLEN", () => {
+  assert.equal(validateEnvVarValue("envVars.A", "A", "line\nbreak\ttab"), undefined);
+  assert.match(validateEnvVarValue("envVars.A", "A", "a\u0000b") ?? "", /^envVars\.A: .*NUL/);
+  assert.match(validateEnvVarValue("envProcess", "fprocess", "\u0000") ?? "", /^envProcess: .*NUL/);
+  // "A=" + value + NUL terminator must fit in 131072 bytes.
+  assert.equal(validateEnvVarValue("envVars.A", "A", "x".repeat(ENV_ENTRY_MAX_BYTES - 2)), undefined);
+  assert.match(
+    validateEnvVarValue("envVars.A", "A", "x".repeat(ENV_ENTRY_MAX_BYTES - 1)) ?? "",
+    /^envVars\.A: the value is too long/,
+  );
+  // Bytes, not characters: é is two bytes in UTF-8.
+  assert.notEqual(validateEnvVarValue("envVars.A", "A", "é".repeat(70_000)), undefined);
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 50 }), (s) => {
+      assert.equal(utf8Length(s), new TextEncoder().encode(s).length);
+    }),
     RUNS,
   );
 });

@@ -1,11 +1,13 @@
 /** Checks a FunctionDeployment before anything touches the cluster. */
 import type { FunctionDeployment } from "./types.ts";
 import {
+  fieldKey,
   validateAnnotations,
   validateConstraint,
   validateDnsLabel,
   validateDnsSubdomain,
   validateEnvVarName,
+  validateEnvVarValue,
   validateImageRef,
   validateLabels,
   validateResourceQuantity,
@@ -32,9 +34,11 @@ export const validateFunctionDeployment = (req: FunctionDeployment): string | un
     () => validateDnsLabel("service", req.service),
     () => (req.image === "" ? "image: is required" : validateImageRef("image", req.image)),
     () => validateNamespaceName("namespace", req.namespace ?? ""),
+    () => req.envProcess ? validateEnvVarValue("envProcess", "fprocess", req.envProcess) : undefined,
     () => {
-      for (const name of Object.keys(req.envVars ?? {})) {
-        const m = validateEnvVarName(`envVars.${name}`, name);
+      for (const [name, value] of Object.entries(req.envVars ?? {})) {
+        const field = `envVars.${fieldKey(name)}`;
+        const m = validateEnvVarName(field, name) ?? validateEnvVarValue(field, name, value);
         if (m) return m;
       }
     },

@@ -1,10 +1,12 @@
 /**
  * Wire types of the faas-provider API, as Effect Schemas with the exact JSON
- * spellings. Decoding follows Go's encoding/json where clients rely on it:
- * unknown keys are ignored and keys match case-insensitively.
+ * spellings. Bodies are decoded as Go's encoding/json decodes them (gojson.ts):
+ * unknown keys are ignored, keys match case-insensitively and the last wins.
  */
 import { Effect, Schema } from "effect";
 import { InvalidRequest } from "./errors.ts";
+import { decodeGoStruct, type GoStruct, GoTypeError, JsonObject, parseJson } from "./gojson.ts";
+import { MAX_REPLICAS } from "./validation.ts";
 
 const StringMap = Schema.Record(Schema.String, Schema.String);
 const Opt = <S extends Schema.Top>(s: S) => Schema.optional(Schema.NullOr(s));
@@ -103,46 +105,89 @@ export interface LogMessage {
   text: string;
 }
 
-/** The keys each decoded struct knows, for Go-style case-insensitive matching. */
-const canonicalKeys = (schema: Schema.Top): readonly string[] => {
-  const fields = (schema as unknown as { fields?: Record<string, unknown> }).fields;
-  return fields ? Object.keys(fields) : [];
+/** The Go shape of each request type (faas-provider's structs), for Go-style decoding. */
+const goString = { kind: "string" } as const;
+const goRequired = { kind: "string", zero: true } as const;
+const goMap = { kind: "stringMap" } as const;
+const goSlice = { kind: "stringSlice" } as const;
+const goResources: GoStruct = {
+  kind: "struct",
+  fields: {
+    memory: goString,
+    cpu: goString,
+    "nvidia.com/gpu": goString,
+    "amd.com/gpu": goString,
+    "intel.com/gpu": goString,
+  },
 };
 
-/** Renames keys that match a known key case-insensitively (an exact match wins). */
-const normaliseKeys = (value: unknown, keys: readonly string[]): unknown => {
-  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
-  const out: Record<string, unknown> = {};
-  const byLower = new Map(keys.map((k) => [k.toLowerCase(), k]));
-  const entries = Object.entries(value as Record<string, unknown>);
-  for (const [k, v] of entries) if (keys.includes(k)) out[k] = v;
-  for (const [k, v] of entries) {
-    const canonical = byLower.get(k.toLowerCase());
-    if (canonical && !(canonical in out)) out[canonical] = v;
-  }
-  return out;
-};
+export const goShapes = new Map<Schema.Top, GoStruct>([
+  [FunctionDeployment, {
+    kind: "struct",
+    fields: {
+      service: goRequired,
+      image: goRequired,
+      namespace: goString,
+      envProcess: goString,
+      envVars: goMap,
+      constraints: goSlice,
+      secrets: goSlice,
+      labels: goMap,
+      annotations: goMap,
+      limits: goResources,
+      requests: goResources,
+      readOnlyRootFilesystem: { kind: "bool" },
+      registryAuth: goString,
+      network: goString,
+    },
+  }],
+  // Go decodes replicas as a uint64; Kubernetes keeps it in an int32.
+  [ScaleServiceRequest, {
+    kind: "struct",
+    fields: { serviceName: goString, replicas: { kind: "uint", max: MAX_REPLICAS }, namespace: goString },
+  }],
+  [DeleteFunctionRequest, { kind: "struct", fields: { functionName: goRequired, namespace: goString } }],
+  [SecretRequest, {
+    kind: "struct",
+    fields: { name: goRequired, namespace: goString, value: goString, rawValue: goString },
+  }],
+  [FunctionNamespace, { kind: "struct", fields: { name: goString, labels: goMap, annotations: goMap } }],
+]);
 
-const resourceKeys = canonicalKeys(FunctionResources);
-
-/** Decodes a JSON body into a wire type; failures name the field. */
+/**
+ * Decodes a JSON request body into a wire type as Go's encoding/json would fill
+ * the faas-provider struct (see gojson.ts: case-insensitive keys, the last one
+ * wins, unknown keys ignored), then checks it with the schema. Failures are 400s
+ * that name the field.
+ */
 export const decodeBody = <S extends Schema.Top & { readonly DecodingServices: never }>(
   schema: S,
-  body: unknown,
-): Effect.Effect<S["Type"], InvalidRequest> => {
-  if (!body || typeof body !== "object" || Array.isArray(body)) {
-    return Effect.fail(new InvalidRequest({ message: "request body must be a JSON object" }));
-  }
-  const normalised = normaliseKeys(body, canonicalKeys(schema)) as Record<string, unknown>;
-  for (const k of ["limits", "requests"]) {
-    if (normalised[k]) normalised[k] = normaliseKeys(normalised[k], resourceKeys);
-  }
-  return Schema.decodeUnknownEffect(schema)(normalised).pipe(
-    Effect.mapError((e) =>
-      new InvalidRequest({ message: `invalid request body: ${describeIssue(e.message)}` })
-    ),
-  ) as Effect.Effect<S["Type"], InvalidRequest>;
-};
+  text: string,
+): Effect.Effect<S["Type"], InvalidRequest> =>
+  Effect.gen(function* () {
+    const shape = goShapes.get(schema);
+    if (shape === undefined) return yield* Effect.die(new Error("decodeBody: no Go shape for this schema"));
+    const parsed = yield* Effect.try({
+      try: () => parseJson(text),
+      catch: (e) =>
+        new InvalidRequest({ message: `invalid request body: malformed JSON: ${(e as Error).message}` }),
+    });
+    if (!(parsed instanceof JsonObject)) {
+      return yield* new InvalidRequest({ message: "request body must be a JSON object" });
+    }
+    const decoded = yield* Effect.try({
+      try: () => decodeGoStruct(shape, parsed),
+      catch: (e) =>
+        new InvalidRequest({
+          message: `invalid request body: ${e instanceof GoTypeError ? e.message : String(e)}`,
+        }),
+    });
+    return yield* Schema.decodeUnknownEffect(schema)(decoded).pipe(
+      Effect.mapError((e) =>
+        new InvalidRequest({ message: `invalid request body: ${describeIssue(e.message)}` })
+      ),
+    ) as Effect.Effect<S["Type"], InvalidRequest>;
+  });
 
 /** Turns `Expected string\n  at ["service"]` into `service: expected string`. */
 const describeIssue = (message: string): string => {

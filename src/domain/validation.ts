@@ -10,14 +10,49 @@
  * server or the container runtime.
  */
 
-const quote = (value: string): string => JSON.stringify(value);
+/**
+ * A value quoted for a message; a long one is cut (the message must not echo a
+ * megabyte back), with its length.
+ */
+const quote = (value: string): string =>
+  value.length <= QUOTE_MAX_LENGTH
+    ? JSON.stringify(value)
+    : `${JSON.stringify(`${value.slice(0, QUOTE_MAX_LENGTH)}...`)} (${value.length} characters)`;
+const QUOTE_MAX_LENGTH = 512;
+
+/** A map key as part of a field name in a message (`envVars.KEY`), cut when long. */
+export const fieldKey = (key: string): string =>
+  key.length <= QUOTE_MAX_LENGTH ? key : `${key.slice(0, QUOTE_MAX_LENGTH)}...`;
+
+/**
+ * Every check first bounds the length of its input, then runs patterns that are
+ * linear: no nested or overlapping quantifiers, so a long near-miss cannot make
+ * a regular expression backtrack for seconds. The bounds are Kubernetes' own
+ * where it has one (names, labels, annotations) and documented in README.md.
+ */
+const tooLong = (field: string, value: string, max: number, what: string): string =>
+  `${field}: ${quote(value)} is not a valid ${what}: must be at most ${max} characters`;
+
+// ---------------------------------------------------------------------------
+// Replicas
+// ---------------------------------------------------------------------------
+
+/** Kubernetes keeps replicas in an int32. */
+export const MAX_REPLICAS = 2_147_483_647;
+
+/** A replica count Kubernetes accepts: an integer from 0 to 2^31-1. */
+export function validateReplicas(field: string, value: number): string | undefined {
+  if (Number.isInteger(value) && value >= 0 && value <= MAX_REPLICAS) return undefined;
+  return `${field}: ${value} must be an integer from 0 to ${MAX_REPLICAS}`;
+}
 
 // ---------------------------------------------------------------------------
 // DNS names
 // ---------------------------------------------------------------------------
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// Kubernetes' `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, written so that no two quantifiers can match the same text.
+const DNS1123_LABEL = /^[a-z0-9]+(?:-+[a-z0-9]+)*$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*$/;
 
 export const DNS1123_LABEL_MAX_LENGTH = 63;
 export const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
@@ -60,14 +95,22 @@ export function validateSecretName(field: string, value: string): string | undef
 // Image references (distribution/reference grammar)
 // ---------------------------------------------------------------------------
 
-/** Maximum length of the name part (domain + path, without tag or digest). */
+/** Maximum length of the name part (domain + path, without tag or digest), as in distribution/reference. */
 export const IMAGE_NAME_MAX_LENGTH = 255;
+/** A tag is at most 128 characters. */
+const IMAGE_TAG_MAX_LENGTH = 128;
+/** A digest: the registered algorithms need at most 135 characters (`sha512:` + 128 hex); 256 leaves room. */
+const IMAGE_DIGEST_MAX_LENGTH = 256;
+/** The longest reference: name, `:` tag and `@` digest. Checked before anything else. */
+export const IMAGE_REF_MAX_LENGTH = IMAGE_NAME_MAX_LENGTH + 1 + IMAGE_TAG_MAX_LENGTH + 1 +
+  IMAGE_DIGEST_MAX_LENGTH;
 
-const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN_COMPONENT = "[a-zA-Z0-9]+(?:-+[a-zA-Z0-9]+)*";
 const IMAGE_DOMAIN = new RegExp(
   `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`,
 );
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+/** Components joined by `.`, `_`, `__` or dashes (docker's separator), each separator between alphanumerics. */
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:\.|_{1,2}|-+)[a-z0-9]+)*$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})$/;
 /** Algorithms registered with go-digest, which checks their exact length and lowercase hex. */
@@ -107,13 +150,16 @@ type ImageParse = { readonly ok: true; readonly ref: ImageReference } | {
 
 const parseImage = (value: string): ImageParse => {
   if (value.length === 0) return { ok: false, reason: "must not be empty" };
+  if (value.length > IMAGE_REF_MAX_LENGTH) {
+    return { ok: false, reason: `must be at most ${IMAGE_REF_MAX_LENGTH} characters` };
+  }
   let rest = value;
   let digest: string | undefined;
   const at = rest.indexOf("@");
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isValidDigest(digest)) {
+    if (digest.length > IMAGE_DIGEST_MAX_LENGTH || !isValidDigest(digest)) {
       return {
         ok: false,
         reason: "invalid digest: must be algorithm:hex, e.g. sha256: followed by 64 lowercase hex characters",
@@ -125,7 +171,7 @@ const parseImage = (value: string): ImageParse => {
   if (colon > rest.lastIndexOf("/")) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!IMAGE_TAG.test(tag)) {
+    if (tag.length > IMAGE_TAG_MAX_LENGTH || !IMAGE_TAG.test(tag)) {
       return {
         ok: false,
         reason: "invalid tag: must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
@@ -218,7 +264,19 @@ const BINARY_SUFFIXES: Readonly<Record<string, number>> = { Ki: 10, Mi: 20, Gi: 
 const DECIMAL_SUFFIX_BY_EXPONENT = new Map(Object.entries(DECIMAL_SUFFIXES).map(([s, e]) => [e, s]));
 const BINARY_SUFFIX_BY_POWER = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
 
-const QUANTITY_SYNTAX = /^([+-]?)([0-9]*)(?:\.([0-9]*))?([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+/**
+ * QUANTITY_PATTERN split into sign, digits, fraction and suffix. The suffix must
+ * start with a letter or a sign, so the integer digits and the suffix digits can
+ * never compete for the same characters (the pattern as Kubernetes writes it
+ * backtracks quadratically on a long run of digits that ends badly).
+ */
+const QUANTITY_SYNTAX = /^([+-]?)([0-9]*)(?:\.([0-9]*))?((?:[eEinumkKMGTP]+[-+]?|[-+])[0-9]*)?$/;
+
+/**
+ * Longest quantity accepted. Kubernetes sets no length, but a value it can hold
+ * (at most 2^63-1, at most 9 decimal places) takes about 32 characters to write.
+ */
+export const QUANTITY_MAX_LENGTH = 64;
 
 const abs = (n: bigint): bigint => (n < 0n ? -n : n);
 const pow10 = (n: number): bigint => 10n ** BigInt(n);
@@ -280,13 +338,14 @@ const verbatimString = (
  * are capped at 2^63-1, as Kubernetes does. Returns undefined when invalid.
  *
  * Slightly stricter than Kubernetes: the number must contain at least one digit
- * (Kubernetes parses "." and "-" as zero), and decimal exponents are limited to
- * +-1000.
+ * (Kubernetes parses "." and "-" as zero), decimal exponents are limited to
+ * +-1000 and the text to QUANTITY_MAX_LENGTH characters.
  */
 export function parseQuantity(s: string): Quantity | undefined {
+  if (s.length > QUANTITY_MAX_LENGTH) return undefined;
   const match = QUANTITY_SYNTAX.exec(s);
   if (match === null) return undefined;
-  const [, sign, intDigits, fracDigits = "", suffix] = match;
+  const [, sign, intDigits, fracDigits = "", suffix = ""] = match;
   if (intDigits.length + fracDigits.length === 0) return undefined;
   const interpreted = interpretSuffix(suffix);
   if (interpreted === undefined) return undefined;
@@ -388,6 +447,7 @@ export function quantityToNumber(q: Quantity | string): number {
 
 /** A valid, non-negative Kubernetes quantity. */
 export function validateResourceQuantity(field: string, value: string): string | undefined {
+  if (value.length > QUANTITY_MAX_LENGTH) return tooLong(field, value, QUANTITY_MAX_LENGTH, "quantity");
   const q = parseQuantity(value);
   if (q === undefined) {
     return `${field}: ${
@@ -448,9 +508,12 @@ export function validateResources(requests?: ResourceAmounts, limits?: ResourceA
 // Labels and annotations
 // ---------------------------------------------------------------------------
 
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+// Kubernetes' `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, with no two quantifiers over the same text.
+const QUALIFIED_NAME = /^[A-Za-z0-9]+(?:[-_.]+[A-Za-z0-9]+)*$/;
 export const QUALIFIED_NAME_MAX_LENGTH = 63;
 export const LABEL_VALUE_MAX_LENGTH = 63;
+/** A label or annotation key: a DNS subdomain prefix (253), `/`, a name (63). */
+export const LABEL_KEY_MAX_LENGTH = DNS1123_SUBDOMAIN_MAX_LENGTH + 1 + QUALIFIED_NAME_MAX_LENGTH;
 /** Kubernetes' limit on the summed byte length of all annotation keys and values. */
 export const TOTAL_ANNOTATION_SIZE_LIMIT_BYTES = 256 * 1024;
 
@@ -459,6 +522,7 @@ const NAME_PART_RULE =
 
 /** Why `key` is not a qualified name (`[prefix/]name`), or undefined when it is one. */
 const qualifiedNameProblem = (key: string): string | undefined => {
+  if (key.length > LABEL_KEY_MAX_LENGTH) return `must be at most ${LABEL_KEY_MAX_LENGTH} characters`;
   const parts = key.split("/");
   if (parts.length > 2) return "must be a name with an optional DNS subdomain prefix and one '/'";
   const name = parts.length === 2 ? parts[1] : parts[0];
@@ -493,13 +557,29 @@ export function validateLabelValue(field: string, key: string, value: string): s
  * lowercased key, so an uppercase prefix is allowed.
  */
 export function validateAnnotationKey(field: string, key: string): string | undefined {
-  const problem = qualifiedNameProblem(key.toLowerCase());
+  const problem = qualifiedNameProblem(key.length > LABEL_KEY_MAX_LENGTH ? key : key.toLowerCase());
   return problem === undefined
     ? undefined
     : `${field}: ${quote(key)} is not a valid annotation key: ${problem}`;
 }
 
-const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
+/** UTF-8 byte length, counted without encoding. */
+export const utf8Length = (s: string): number => {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+};
 
 /** The summed UTF-8 byte length of all keys and values must be at most 256 KiB. */
 export function validateAnnotationsSize(
@@ -521,16 +601,18 @@ export function validateLabels(field: string, labels: Readonly<Record<string, st
   return undefined;
 }
 
-/** Every annotation key, and the total size; the first problem found. */
+/** The total size, then every annotation key; the first problem found. */
 export function validateAnnotations(
   field: string,
   annotations: Readonly<Record<string, string>>,
 ): string | undefined {
+  const size = validateAnnotationsSize(annotations, field);
+  if (size !== undefined) return size;
   for (const key of Object.keys(annotations)) {
     const message = validateAnnotationKey(field, key);
     if (message !== undefined) return message;
   }
-  return validateAnnotationsSize(annotations, field);
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -539,12 +621,38 @@ export function validateAnnotations(
 
 const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
+/**
+ * Linux refuses to exec a process when one `NAME=value` string of its
+ * environment, with its terminating NUL, is longer than MAX_ARG_STRLEN
+ * (32 pages: 131072 bytes); the container would never start.
+ */
+export const ENV_ENTRY_MAX_BYTES = 131_071;
+
 /** Classic Kubernetes env var name rule: `^[-._a-zA-Z][-._a-zA-Z0-9]*$`. */
 export function validateEnvVarName(field: string, name: string): string | undefined {
+  if (name.length > ENV_ENTRY_MAX_BYTES - 1) {
+    return tooLong(field, name, ENV_ENTRY_MAX_BYTES - 1, "environment variable name");
+  }
   if (ENV_VAR_NAME.test(name)) return undefined;
   return `${field}: ${
     quote(name)
   } is not a valid environment variable name: must consist of letters, digits, '_', '-' or '.', and must not start with a digit`;
+}
+
+/**
+ * An environment variable's value as a process can receive it: no NUL
+ * character (environment strings are NUL-terminated), and `name=value` within
+ * ENV_ENTRY_MAX_BYTES.
+ */
+export function validateEnvVarValue(field: string, name: string, value: string): string | undefined {
+  if (value.includes("\0")) {
+    return `${field}: the value must not contain a NUL character (\\u0000): no process can receive it`;
+  }
+  const bytes = utf8Length(name) + 1 + utf8Length(value);
+  if (bytes > ENV_ENTRY_MAX_BYTES) {
+    return `${field}: the value is too long: ${name}=value is ${bytes} bytes, at most ${ENV_ENTRY_MAX_BYTES} can be passed to a process`;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -566,8 +674,12 @@ export function parseConstraint(c: string): [string, string] | undefined {
   return [key, value];
 }
 
+/** A label key, `==` and a label value, with room for spaces around them. */
+export const CONSTRAINT_MAX_LENGTH = 512;
+
 /** A constraint `key=value` / `key == value` whose key and value are valid label key and value. */
 export function validateConstraint(field: string, c: string): string | undefined {
+  if (c.length > CONSTRAINT_MAX_LENGTH) return tooLong(field, c, CONSTRAINT_MAX_LENGTH, "constraint");
   const parsed = parseConstraint(c);
   if (parsed === undefined) {
     return `${field}: ${quote(c)} is not a valid constraint: must be of the form key=value or key == value`;

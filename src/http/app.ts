@@ -38,6 +38,8 @@ import { concatBytes } from "../bytes.ts";
 import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
 import { statusOf, textError } from "./errors.ts";
 import { withReadTimeout } from "./readtimeout.ts";
+import { type GoQuery, goQuery } from "./query.ts";
+import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../domain/goparse.ts";
 
 export type Services =
   | AppConfig
@@ -109,9 +111,16 @@ const tooLarge = (limit: number) =>
 
 const invokeMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]);
 
-/** Go's strconv.ParseBool. */
-const parseGoBool = (v: string | undefined) =>
-  v !== undefined && ["1", "t", "T", "TRUE", "true", "True"].includes(v);
+/** The request's query as Go parses it, once per request. */
+const queries = new WeakMap<Request, GoQuery>();
+const queryOf = (c: HonoContext): GoQuery => {
+  let q = queries.get(c.req.raw);
+  if (!q) queries.set(c.req.raw, q = goQuery(c.req.url));
+  return q;
+};
+
+/** A quoted query value for a message, cut when long. */
+const shown = (v: string) => JSON.stringify(v.length <= 100 ? v : `${v.slice(0, 100)}...`);
 
 /** The path label of provider_http_* metrics: the URL path, with function names stripped. */
 const metricPath = (path: string) =>
@@ -158,11 +167,10 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
       return textError(500, "internal error");
     };
 
-    /** Decodes a JSON body of the given schema; `allowEmpty` turns an empty body into `{}`. */
+    /** Decodes a JSON body of the given schema, as Go's encoding/json would (see decodeBody). */
     const body = <S extends Schema.Top & { readonly DecodingServices: never }>(
       c: HonoContext,
       schema: S,
-      allowEmpty = false,
     ): Effect.Effect<S["Type"], ProviderError> =>
       Effect.gen(function* () {
         const bytes = yield* Effect.tryPromise({
@@ -172,17 +180,12 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
               ? e
               : new InvalidRequest({ message: `cannot read request body: ${String(e)}` }),
         });
-        const text = new TextDecoder().decode(bytes);
-        if (text.trim() === "" && allowEmpty) return yield* decodeBody(schema, {});
-        const parsed = yield* Effect.try({
-          try: () => JSON.parse(text) as unknown,
-          catch: (e) =>
-            new InvalidRequest({ message: `invalid request body: malformed JSON: ${(e as Error).message}` }),
-        });
-        return yield* decodeBody(schema, parsed);
+        // A byte order mark stays in the text: Go refuses it as JSON, so do we.
+        return yield* decodeBody(schema, new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes));
       });
 
-    const query = (c: HonoContext, key: string) => c.req.query(key) || undefined;
+    /** A query parameter as faas-netes reads it (`url.Values.Get`: the first value); "" is absent. */
+    const query = (c: HonoContext, key: string) => queryOf(c).first(key) || undefined;
 
     /** A deploy or update request; the namespace from the body, else the query (else the default). */
     const deployment = (c: HonoContext) =>
@@ -191,11 +194,8 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         (req) => ({ ...req, namespace: req.namespace || query(c, "namespace") }),
       );
 
-    /** `usage=1` or `usage=true` (faas-cli describe) asks for CPU and memory in the status. */
-    const wantsUsage = (c: HonoContext) => {
-      const v = c.req.query("usage")?.toLowerCase();
-      return v === "1" || v === "true";
-    };
+    /** `usage=1` or `usage=true` (faas-cli describe) asks for CPU and memory: strconv.ParseBool. */
+    const wantsUsage = (c: HonoContext) => parseGoBool(queryOf(c).first("usage")) === true;
     const withUsage = (s: FunctionStatus) =>
       Effect.map(
         usage.ofFunction(s.name, s.namespace),
@@ -336,31 +336,38 @@ export const makeApp = (credentials: Credentials | undefined, proxyOptions: Prox
         auth: true,
         methods: {
           GET: (c) => {
-            const tailText = query(c, "tail");
-            const sinceText = query(c, "since");
-            const tail = tailText === undefined ? undefined : Number(tailText);
-            const since = sinceText === undefined ? undefined : new Date(sinceText);
+            // faas-provider's log handler: the LAST value of a repeated parameter, tail by strconv.Atoi,
+            // since by time.Parse(RFC3339) (both 422 when invalid), follow by strconv.ParseBool (else false).
+            const q = queryOf(c);
+            const tailText = q.last("tail");
+            const sinceText = q.last("since");
+            const tail = tailText === "" ? undefined : parseGoInt(tailText);
+            const since = sinceText === "" ? undefined : parseGoRfc3339(sinceText);
             const request = Effect.gen(function* () {
-              if (tail !== undefined && !Number.isInteger(tail)) {
+              if (tailText !== "" && tail === undefined) {
                 return yield* new Unprocessable({
-                  message: `could not parse the log request: tail: "${tailText}" is not an integer`,
+                  message: `could not parse the log request: tail: ${
+                    shown(tailText)
+                  } is not a decimal integer in the int64 range`,
                 });
               }
-              if (
-                since !== undefined &&
-                (Number.isNaN(since.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(sinceText!))
-              ) {
+              if (sinceText !== "" && since === undefined) {
                 return yield* new Unprocessable({
-                  message: `could not parse the log request: since: "${sinceText}" is not an RFC3339 time`,
+                  message: `could not parse the log request: since: ${
+                    shown(sinceText)
+                  } is not an RFC3339 time`,
                 });
               }
               return yield* logs.stream({
-                name: query(c, "name") ?? "",
-                namespace: query(c, "namespace"),
-                instance: query(c, "instance"),
-                tail,
+                name: q.last("name"),
+                namespace: q.last("namespace") || undefined,
+                instance: q.last("instance") || undefined,
+                // More lines than 2^53 is all of them; a Number keeps the API server's int64 in range.
+                tail: tail === undefined ? undefined : Number(
+                  tail > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : tail,
+                ),
                 since,
-                follow: parseGoBool(c.req.query("follow")),
+                follow: parseGoBool(q.last("follow")) ?? false,
               });
             });
             return respond(request, (messages) => {

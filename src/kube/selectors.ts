@@ -12,8 +12,15 @@ export type Selector = readonly Requirement[];
 
 export type Labels = Readonly<Record<string, string>> | undefined;
 
-const keyPattern = /^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?\/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$/;
-const valuePattern = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+// Kubernetes' qualified name and label value patterns, written so that no two quantifiers can match the
+// same text (linear time on any input), with its length limits: prefix 253, name and value 63.
+const keyPattern = /^(?:[a-zA-Z0-9]+(?:[-.]+[a-zA-Z0-9]+)*\/)?[a-zA-Z0-9]+(?:[-_.]+[a-zA-Z0-9]+)*$/;
+const valuePattern = /^(?:[A-Za-z0-9]+(?:[-_.]+[A-Za-z0-9]+)*)?$/;
+const isKey = (key: string) => {
+  const slash = key.indexOf("/");
+  return key.length - slash - 1 <= 63 && slash <= 253 && keyPattern.test(key);
+};
+const isValue = (value: string) => value.length <= 63 && valuePattern.test(value);
 
 /** Splits on commas that are not inside a parenthesised value set. */
 const splitTopLevel = (text: string): string[] => {
@@ -42,21 +49,21 @@ export const parseSelector = (text: string | undefined): Selector | string => {
     if (setMatch) {
       const values = setMatch[3].split(",").map((v) => v.trim()).filter((v) => v !== "");
       req = { key: setMatch[1], op: setMatch[2] as "in" | "notin", values };
-      if (values.some((v) => !valuePattern.test(v))) return `invalid label value in selector: ${part}`;
+      if (values.some((v) => !isValue(v))) return `invalid label value in selector: ${part}`;
     } else if (part.startsWith("!")) {
       req = { key: part.slice(1).trim(), op: "!exists" };
     } else {
       const eq = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
       if (eq) {
         req = { key: eq[1], op: eq[2] === "!=" ? "!=" : "=", value: eq[3] };
-        if (!valuePattern.test(eq[3])) return `invalid label value in selector: ${part}`;
+        if (!isValue(eq[3])) return `invalid label value in selector: ${part}`;
       } else if (/^\S+$/.test(part)) {
         req = { key: part, op: "exists" };
       } else {
         return `unable to parse requirement: ${part}`;
       }
     }
-    if (!keyPattern.test(req.key)) return `invalid label key in selector: ${req.key}`;
+    if (!isKey(req.key)) return `invalid label key in selector: ${req.key}`;
     requirements.push(req);
   }
   return requirements;

@@ -26,7 +26,7 @@ import {
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
-import { validateDnsLabel } from "../domain/validation.ts";
+import { validateDnsLabel, validateReplicas } from "../domain/validation.ts";
 import { readinessOf } from "./health.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { type Profile, profileAnnotation, profileNames } from "./profiles.ts";
@@ -254,11 +254,8 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
       const scale = (name: string, replicas: number, namespace?: string) =>
         Effect.gen(function* () {
           yield* checkName(name);
-          if (!Number.isInteger(replicas) || replicas < 0) {
-            return yield* new InvalidRequest({
-              message: `replicas: ${replicas} must be a non-negative integer`,
-            });
-          }
+          const invalid = validateReplicas("replicas", replicas);
+          if (invalid) return yield* new InvalidRequest({ message: invalid });
           const { ns } = yield* existing(name, namespace);
           yield* replicaWriter.scale(ns, name, replicas).pipe(
             kubeErrors({ notFound: () => notFound(name, ns) }),

@@ -50,7 +50,9 @@ export const dockerAuths = (secret: Secret): Record<string, string> => {
     >;
     const out: Record<string, string> = {};
     for (const [host, e] of Object.entries(entries)) {
-      const h = host.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+      const bare = host.replace(/^https?:\/\//, "");
+      const slash = bare.indexOf("/"); // not /\/.*$/, which backtracks quadratically on many slashes
+      const h = slash < 0 ? bare : bare.slice(0, slash);
       const auth = e.auth ??
         (e.username !== undefined ? encodeBase64Text(`${e.username}:${e.password ?? ""}`) : undefined);
       if (auth) out[h === "index.docker.io" || h === "docker.io" ? "registry-1.docker.io" : h] = auth;

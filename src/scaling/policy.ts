@@ -5,6 +5,7 @@
  * (scale up above 5 req/s) that the certifier's throughput test relies on.
  */
 import { parseDuration } from "../config.ts";
+import { MAX_REPLICAS } from "../domain/validation.ts";
 
 const scalingLabels = {
   min: "com.openfaas.scale.min",
@@ -18,7 +19,7 @@ const scalingLabels = {
 } as const;
 
 /** Kubernetes keeps replicas in an int32. */
-const maxReplicas = 2_147_483_647;
+const maxReplicas = MAX_REPLICAS;
 
 type ScalingType = "rps" | "capacity" | "cpu";
 
@@ -95,7 +96,7 @@ export const validateScalingLabels = (
     return `labels: ${scalingLabels.zeroDuration}: "${zd}" must be a duration such as 15m or 90s`;
   }
   const target = l[scalingLabels.target];
-  if (target !== undefined && !(Number(target) > 0)) {
+  if (target !== undefined && !(Number(target) > 0 && Number.isFinite(Number(target)))) {
     return `labels: ${scalingLabels.target}: "${target}" must be a positive number`;
   }
   const type = l[scalingLabels.type];
