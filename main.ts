@@ -3,15 +3,18 @@
  * backend (the built-in cluster simulator, or a real API server), and serves the
  * faas-provider HTTP API.
  */
-import { shutdownOnSignals } from "./src/shutdown.ts";
+import { shutdownOnSignals } from "./src/lib/shutdown.ts";
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { ConfigError, helpText, loadConfig, parseArgs, type ProviderConfig } from "./src/config.ts";
+import { ConfigError, type ProviderConfig } from "./src/config/config.ts";
+import { helpText } from "./src/config/help.ts";
+import { loadConfig } from "./src/config/load.ts";
+import { parseArgs } from "./src/config/flags.ts";
 import { providerLayer } from "./src/app.ts";
 import { makeApp } from "./src/http/app.ts";
 import { type Credentials, readCredentials } from "./src/http/auth.ts";
 import { simBackend } from "./sim/layer.ts";
 import { Caches } from "./src/kube/caches.ts";
-import { providerName, release } from "./src/version.ts";
+import { providerName, release } from "./src/domain/version.ts";
 import type { KubeApi } from "./src/kube/api.ts";
 import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";
 import type { ClusterConnection } from "./src/kube/kubeconfig/resolve.ts";

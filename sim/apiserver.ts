@@ -5,7 +5,7 @@
  */
 import { ApiError, conflict, type Store, translateForWatch, type WatchFilter } from "./store.ts";
 import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
-import { formatSelector, matches, parseSelector, type Selector } from "../src/kube/selectors.ts";
+import { formatSelector, matches, parseSelector, type Selector } from "../src/domain/selectors.ts";
 import {
   MetricsKinds,
   type MetricsPath,

@@ -3,8 +3,8 @@
  * and validation (a small subset of what the real API server does, chosen to
  * catch the mistakes a provider could make).
  */
-import { fromSpec, matches } from "../src/kube/selectors.ts";
-import { encodeBase64Text } from "../src/base64.ts";
+import { fromSpec, matches } from "../src/domain/selectors.ts";
+import { encodeBase64Text } from "../src/lib/base64.ts";
 
 export interface KObj {
   apiVersion?: string;

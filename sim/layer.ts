@@ -3,7 +3,7 @@
  * HTTP through sim/serve and HttpTransport) and the simulated pod network.
  */
 import { Effect, Layer } from "effect";
-import type { ProviderConfig } from "../src/config.ts";
+import type { ProviderConfig } from "../src/config/config.ts";
 import { Upstream, UpstreamError } from "../src/invoke/upstream.ts";
 import { KubeApi } from "../src/kube/api.ts";
 import { makeHttpKubeApi } from "../src/kube/http.ts";

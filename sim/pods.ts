@@ -1,11 +1,20 @@
 /** What a simulated container sees: its environment, mounted secret files, clock and log. */
-import type { SimClusterShape } from "./cluster.ts";
+import type { SimEnv } from "./env.ts";
+import type { Store } from "./store.ts";
+import type { LogStore } from "./logs.ts";
+
+/** What a pod's container sees of its cluster: secrets to mount, the clock, its log. */
+export interface PodHost {
+  readonly env: SimEnv;
+  readonly store: Store;
+  readonly logs: LogStore;
+}
 import { Kinds, type KObj } from "./kinds.ts";
 import type { ContainerContext } from "./images/runtime.ts";
-import { decodeBase64 } from "../src/base64.ts";
+import { decodeBase64 } from "../src/lib/base64.ts";
 
 /** Files a container sees from its projected secret volumes. */
-export const mountedFiles = (cluster: SimClusterShape, pod: KObj): Map<string, Uint8Array> => {
+export const mountedFiles = (cluster: PodHost, pod: KObj): Map<string, Uint8Array> => {
   const files = new Map<string, Uint8Array>();
   const container = pod.spec.containers[0];
   for (const mount of container.volumeMounts ?? []) {
@@ -25,7 +34,7 @@ export const mountedFiles = (cluster: SimClusterShape, pod: KObj): Map<string, U
   return files;
 };
 
-export const containerContext = (cluster: SimClusterShape, pod: KObj): ContainerContext => {
+export const containerContext = (cluster: PodHost, pod: KObj): ContainerContext => {
   const container = pod.spec.containers[0];
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;

@@ -9,7 +9,7 @@
  *   kubectl --kubeconfig /tmp/sim.kubeconfig get pods -A
  *   kubectl --kubeconfig /tmp/sim.kubeconfig top pods -n openfaas-fn
  */
-import { shutdownOnSignals } from "../src/shutdown.ts";
+import { shutdownOnSignals } from "../src/lib/shutdown.ts";
 import { Clock, Duration, Effect, Layer, ManagedRuntime } from "effect";
 import YAML from "yaml";
 import { SimCluster, type SimClusterShape, type SimOptions } from "./cluster.ts";

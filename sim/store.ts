@@ -15,7 +15,7 @@ import {
   qualifiedName,
   validate,
 } from "./kinds.ts";
-import { matches, type Selector } from "../src/kube/selectors.ts";
+import { matches, type Selector } from "../src/domain/selectors.ts";
 
 export class ApiError extends Error {
   constructor(

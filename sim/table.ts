@@ -5,7 +5,7 @@
  * ...), and NAME/AGE for the rest.
  */
 import type { KindInfo, KObj } from "./kinds.ts";
-import { formatSelector } from "../src/kube/selectors.ts";
+import { formatSelector } from "../src/domain/selectors.ts";
 
 export interface TableColumn {
   readonly name: string;

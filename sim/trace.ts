@@ -28,7 +28,7 @@
  * HTML report with inline SVG charts (`--report FILE`, default trace-report.html).
  */
 import { parseArgs } from "node:util";
-import { parseDuration } from "../src/config.ts";
+import { parseDuration } from "../src/domain/envvalues.ts";
 import { parseTrace, TraceParseError } from "./trace/csv.ts";
 import { generate, type GeneratorName, generatorNames } from "./trace/generators.ts";
 import { replay } from "./trace/replay.ts";

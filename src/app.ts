@@ -5,14 +5,13 @@
  * ImageCheck (a real cluster, or the simulator).
  */
 import { Layer } from "effect";
-import type { ProviderConfig } from "./config.ts";
 import { KubeApi } from "./kube/api.ts";
 import { meter } from "./kube/metered.ts";
 import { Caches } from "./kube/caches.ts";
 import { Replicas } from "./kube/replicas.ts";
 import { Usage } from "./kube/usage.ts";
 import { Invocations } from "./metrics/invocations.ts";
-import { AppConfig } from "./config/appconfig.ts";
+import { ProviderConfig, providerConfigLayer } from "./config/config.ts";
 import { Functions } from "./provider/functions.ts";
 import { Logs } from "./provider/logs.ts";
 import { Namespaces } from "./provider/namespaces.ts";
@@ -35,6 +34,6 @@ export const providerLayer = (config: ProviderConfig) =>
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Replicas.layer),
     Layer.provideMerge(Caches.layer),
-    Layer.provideMerge(Layer.mergeAll(AppConfig.layer(config), Invocations.layer)),
+    Layer.provideMerge(Layer.mergeAll(providerConfigLayer(config), Invocations.layer)),
     Layer.updateService(KubeApi, meter),
   );

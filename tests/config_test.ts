@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "./fc.ts";
-import {
-  ConfigError,
-  helpText,
-  loadConfig,
-  parseArgs,
-  parseBool,
-  parseDuration,
-  parseNonNegativeInt,
-  type ProviderConfig,
-} from "../src/config.ts";
+import { ConfigError, type ProviderConfig } from "../src/config/config.ts";
+import { helpText } from "../src/config/help.ts";
+import { loadConfig } from "../src/config/load.ts";
+import { parseArgs } from "../src/config/flags.ts";
+import { parseBool, parseDuration, parseNonNegativeInt } from "../src/domain/envvalues.ts";
 
 const DEFAULT_CONFIG: ProviderConfig = {
   port: 8081,

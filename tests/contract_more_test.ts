@@ -8,7 +8,7 @@ import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { Faults } from "../sim/faults.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { Caches } from "../src/kube/caches.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({

@@ -4,7 +4,8 @@
  */
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { TestClock } from "effect/testing";
-import { loadConfig, type ProviderConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
+import type { ProviderConfig } from "../src/config/config.ts";
 import { providerLayer } from "../src/app.ts";
 import { makeApp } from "../src/http/app.ts";
 import type { ProxyOptions } from "../src/invoke/proxy.ts";

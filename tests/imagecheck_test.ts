@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { dockerAuths, manifestProblem, parseChallenge } from "../src/provider/imagecheck.ts";
-import { decodeBase64Text, encodeBase64Text } from "../src/base64.ts";
+import { decodeBase64Text, encodeBase64Text } from "../src/lib/base64.ts";
 
 Deno.test("image check on: an image missing from the simulator's registry is a 400 and nothing is created", () =>
   withProvider(async (h) => {

@@ -38,9 +38,9 @@ import { decodeBody, FunctionDeployment as FunctionDeploymentSchema } from "../s
 import { parseJson } from "../src/domain/gojson.ts";
 import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../src/domain/goparse.ts";
 import { profileNames, scaleMinOf } from "../src/domain/keys.ts";
-import { validateScalingLabels } from "../src/scaling/policy.ts";
-import { parseDuration, parseGoDurationNs } from "../src/config.ts";
-import { parseSelector } from "../src/kube/selectors.ts";
+import { validateScalingLabels } from "../src/domain/scaling.ts";
+import { parseDuration, parseGoDurationNs } from "../src/domain/envvalues.ts";
+import { parseSelector } from "../src/domain/selectors.ts";
 import { parseGoQuery } from "../src/http/query.ts";
 import { secretData } from "../src/provider/secrets.ts";
 

@@ -14,7 +14,7 @@ import { functionLabel } from "../src/domain/keys.ts";
 import { Invocations } from "../src/metrics/invocations.ts";
 import { Scaler } from "../src/scaling/scaler.ts";
 import type { ReactiveWindows } from "../src/scaling/rules.ts";
-import { defaultScaling, policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
+import { defaultScaling, policyFrom, validateScalingLabels } from "../src/domain/scaling.ts";
 import { metrics } from "../src/metrics/registry.ts";
 import { percentile } from "../sim/trace/stats.ts";
 import { arg, formatTable } from "../bench/util.ts";

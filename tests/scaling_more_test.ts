@@ -8,7 +8,7 @@ import { type Harness, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { type Decision, Scaler } from "../src/scaling/scaler.ts";
 import { defaultWindows } from "../src/scaling/rules.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/config/load.ts";
 
 const status = async (h: Harness, name: string) =>
   JSON.parse((await h.call("GET", `/system/function/${name}`)).text);

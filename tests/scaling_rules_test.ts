@@ -1,7 +1,7 @@
 /** The scaler's decision rules on their own: pure functions of memory, load, policy and time. */
 import assert from "node:assert/strict";
 import fc, { runs } from "./fc.ts";
-import { policyFrom } from "../src/scaling/policy.ts";
+import { policyFrom } from "../src/domain/scaling.ts";
 import {
   defaultWindows,
   freshMemory,

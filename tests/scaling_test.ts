@@ -7,7 +7,7 @@ import { Kinds } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
 import { Scaler } from "../src/scaling/scaler.ts";
 import { defaultWindows } from "../src/scaling/rules.ts";
-import { policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
+import { policyFrom, validateScalingLabels } from "../src/domain/scaling.ts";
 
 const scaling = { config: { scaling: true } };
 

@@ -5,7 +5,7 @@
  */
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
-import { fromSpec, matches } from "../../src/kube/selectors.ts";
+import { fromSpec, matches } from "../../src/domain/selectors.ts";
 import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
 import { hasReadyCondition, isPodReady } from "./deployment.ts";
 

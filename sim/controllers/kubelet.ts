@@ -17,7 +17,7 @@ import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
 import { goDurationString } from "../images/context.ts";
-import { parseDuration } from "../../src/config.ts";
+import { parseDuration } from "../../src/domain/envvalues.ts";
 
 export const backOffBaseMs = 10_000;
 export const backOffMaxMs = 300_000;

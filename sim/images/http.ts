@@ -25,7 +25,7 @@
  */
 import type { SimImage } from "./catalog.ts";
 import { type ContainerContext, goLog, humanSize, readBody, statusLine } from "./context.ts";
-import { encodeBase64 } from "../../src/base64.ts";
+import { encodeBase64 } from "../../src/lib/base64.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

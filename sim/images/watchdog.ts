@@ -33,7 +33,7 @@
  * appears in the start-up log; `max_inflight`, `marshal_request` and JWT auth
  * are not simulated.
  */
-import { parseBool, parseDuration } from "../../src/config.ts";
+import { parseBool, parseDuration } from "../../src/domain/envvalues.ts";
 import type { SimImage } from "./catalog.ts";
 import {
   type ContainerContext,

@@ -7,7 +7,8 @@
  */
 import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
-import { loadConfig, type ProviderConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import type { ProviderConfig } from "../../src/config/config.ts";
 import { providerLayer } from "../../src/app.ts";
 import { Caches } from "../../src/kube/caches.ts";
 import { makeApp } from "../../src/http/app.ts";

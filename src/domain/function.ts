@@ -13,8 +13,8 @@ import {
   validateResourceQuantity,
   validateResources,
 } from "./validation.ts";
-import { validateScalingLabels } from "../scaling/policy.ts";
-import { parseGoDurationNs } from "../config.ts";
+import { validateScalingLabels } from "./scaling.ts";
+import { parseGoDurationNs } from "./envvalues.ts";
 import {
   functionLabel,
   probeDelayAnnotation as probeDelay,

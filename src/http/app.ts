@@ -4,7 +4,7 @@
  */
 import { Cause, Effect, Exit, type Schema, Stream } from "effect";
 import { type Context as HonoContext, Hono } from "hono";
-import { AppConfig } from "../config/appconfig.ts";
+import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
 import { Functions } from "../provider/functions.ts";
 import { Namespaces } from "../provider/namespaces.ts";
@@ -33,8 +33,8 @@ import {
   ScaleServiceRequest,
   SecretRequest,
 } from "../domain/types.ts";
-import { providerName, release, sha } from "../version.ts";
-import { concatBytes } from "../bytes.ts";
+import { providerName, release, sha } from "../domain/version.ts";
+import { concatBytes } from "../lib/bytes.ts";
 import { checkBasicAuth, type Credentials, unauthorized } from "./auth.ts";
 import { statusOf, textError } from "./errors.ts";
 import { withReadTimeout } from "./readtimeout.ts";
@@ -42,7 +42,7 @@ import { type GoQuery, goQuery } from "./query.ts";
 import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../domain/goparse.ts";
 
 export type Services =
-  | AppConfig
+  | ProviderConfig
   | Functions
   | Secrets
   | Namespaces
@@ -132,7 +132,7 @@ const metricPath = (path: string) =>
 
 export const makeApp = (credentials: Credentials | undefined, proxyOptions: ProxyOptions = {}) =>
   Effect.gen(function* () {
-    const config = yield* AppConfig;
+    const config = yield* ProviderConfig;
     const functions = yield* Functions;
     const secrets = yield* Secrets;
     const namespaces = yield* Namespaces;

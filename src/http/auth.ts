@@ -1,5 +1,5 @@
 /** Basic authentication exactly as faas-provider: credentials from files, 401 with a realm. */
-import { decodeBase64Text } from "../base64.ts";
+import { decodeBase64Text } from "../lib/base64.ts";
 
 export interface Credentials {
   readonly user: string;

@@ -11,8 +11,9 @@
  */
 import { Clock, Effect } from "effect";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
-import { AppConfig } from "../config/appconfig.ts";
+import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
+import type { FromZero } from "../domain/scaling.ts";
 import { systemNamespaces } from "../domain/keys.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "./upstream.ts";
@@ -79,15 +80,6 @@ const readyEndpointsByService = (slices: readonly EndpointSlice[]): Map<string, 
   return out;
 };
 
-/**
- * What `scaleFromZero` did for a request that found no ready endpoint:
- * - `from-zero`: the function was at zero (or came up from zero within the
- *   from-zero window) and has been scaled up: the request waits `fromZeroWaitMs`;
- * - `not-at-zero`: it has replicas, none ready yet: the request waits briefly (5 s);
- * - `failed`: the scale-up failed: nothing will come up, the request gets its 503 now.
- */
-export type FromZero = "from-zero" | "not-at-zero" | "failed";
-
 export interface ProxyOptions {
   /** Scale from zero (once for all concurrent requests); see FromZero. */
   readonly scaleFromZero?: (name: string, namespace: string) => Effect.Effect<FromZero>;
@@ -97,7 +89,7 @@ export interface ProxyOptions {
 
 export const makeProxy = (options: ProxyOptions = {}) =>
   Effect.gen(function* () {
-    const config = yield* AppConfig;
+    const config = yield* ProviderConfig;
     const caches = yield* Caches;
     const upstream = yield* Upstream;
     const invocations = yield* Invocations;

@@ -10,7 +10,7 @@ import { emptyInformer, type Informer, makeInformer, type ObjectMetaLike } from 
 import { paths } from "./resources.ts";
 import type { KubeApi } from "./api.ts";
 import { functionLabel } from "../domain/keys.ts";
-import { AppConfig } from "../config/appconfig.ts";
+import { ProviderConfig } from "../config/config.ts";
 
 export interface CachesShape {
   readonly deployments: Informer<Deployment>;
@@ -38,10 +38,10 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/kube/Ca
    * With `cluster_role=true` the caches watch every namespace (and the Namespaces themselves); otherwise
    * only the function namespace, which a namespaced Role allows, and no Namespace is read.
    */
-  static layer: Layer.Layer<Caches, never, KubeApi | AppConfig> = Layer.effect(
+  static layer: Layer.Layer<Caches, never, KubeApi | ProviderConfig> = Layer.effect(
     Caches,
     Effect.gen(function* () {
-      const config = yield* AppConfig;
+      const config = yield* ProviderConfig;
       const scope = config.clusterRole ? undefined : config.functionNamespace;
       const informer = <T extends ObjectMetaLike>(path: string, labelSelector?: string, keep?: (o: T) => T) =>
         makeInformer<T>({ path, labelSelector, resyncMs, keep });

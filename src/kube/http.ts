@@ -23,7 +23,8 @@ import {
 import { KubeconfigError } from "./kubeconfig/document.ts";
 import type { Env } from "./kubeconfig/files.ts";
 import { type ClusterConnection, loadKubeconfig } from "./kubeconfig/resolve.ts";
-import { isInCluster, loadInCluster, withMaster } from "./incluster.ts";
+import { loadInCluster, withMaster } from "./incluster.ts";
+import { isInCluster } from "../config/settings.ts";
 import { makeNodeFetch } from "./nodefetch.ts";
 
 export interface HttpTransportOptions {

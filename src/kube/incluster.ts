@@ -22,9 +22,6 @@ export interface InClusterOptions {
   readonly tokenRefreshMs?: number;
 }
 
-/** True inside a pod: `KUBERNETES_SERVICE_HOST` is set. */
-export const isInCluster = (env: Env): boolean => (env.KUBERNETES_SERVICE_HOST ?? "") !== "";
-
 /** `host:port` for a URL, with an IPv6 literal in brackets. */
 export const hostPort = (host: string, port: string): string =>
   host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;

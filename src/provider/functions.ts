@@ -9,7 +9,7 @@ import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { conflictRetry, idempotentCreate, idempotentDelete, withApiRetry } from "../kube/retry.ts";
-import { AppConfig } from "../config/appconfig.ts";
+import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
 import { Replicas } from "../kube/replicas.ts";
 import { Namespaces } from "./namespaces.ts";
@@ -45,7 +45,7 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
   static layer = Layer.effect(
     Functions,
     Effect.gen(function* () {
-      const config = yield* AppConfig;
+      const config = yield* ProviderConfig;
       const caches = yield* Caches;
       const namespaces = yield* Namespaces;
       const k8s = resources(yield* KubeApi);

@@ -10,7 +10,7 @@ import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { withApiRetry } from "../kube/retry.ts";
-import { AppConfig } from "../config/appconfig.ts";
+import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
 import { Namespaces } from "./namespaces.ts";
 import { mapKube } from "./kubeerrors.ts";
@@ -49,7 +49,7 @@ export class Logs extends Context.Service<Logs, LogsShape>()("faas/provider/Logs
     Logs,
     Effect.gen(function* () {
       const k8s = resources(yield* KubeApi);
-      const config = yield* AppConfig;
+      const config = yield* ProviderConfig;
       const caches = yield* Caches;
       const namespaces = yield* Namespaces;
 

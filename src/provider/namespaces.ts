@@ -9,7 +9,7 @@ import type { Namespace } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { withApiRetry } from "../kube/retry.ts";
-import { AppConfig } from "../config/appconfig.ts";
+import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
 import { mapKube } from "./kubeerrors.ts";
 import {
@@ -42,7 +42,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
   static layer = Layer.effect(
     Namespaces,
     Effect.gen(function* () {
-      const config = yield* AppConfig;
+      const config = yield* ProviderConfig;
       const caches = yield* Caches;
       const k8s = resources(yield* KubeApi);
       const defaultNs = config.functionNamespace;

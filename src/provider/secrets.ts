@@ -13,7 +13,7 @@ import { kubeErrors } from "./kubeerrors.ts";
 import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
 import type { SecretRequest } from "../domain/types.ts";
 import { validateSecretName } from "../domain/validation.ts";
-import { encodeBase64Text } from "../base64.ts";
+import { encodeBase64Text } from "../lib/base64.ts";
 
 export { managedByLabel, managedByValue };
 

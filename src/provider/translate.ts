@@ -14,7 +14,8 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Container, EnvVar, Service, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import type { FunctionDeployment, FunctionResources, FunctionStatus } from "../domain/types.ts";
 import { canonicalQuantity, kubernetesQuantityString, parseConstraint } from "../domain/validation.ts";
-import { parseDuration, parseGoDurationNs, type ProbeTimings } from "../config.ts";
+import { parseDuration, parseGoDurationNs } from "../domain/envvalues.ts";
+import type { ProbeTimings } from "../config/config.ts";
 import { applyProfiles, type Profile, removeProfiles } from "./profiles.ts";
 
 export const secretsMountPath = "/var/openfaas/secrets";

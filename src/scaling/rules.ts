@@ -3,7 +3,7 @@
  * time: the reactive autoscaler (Knative KPA style), the idler and the predictor. The Scaler service reads
  * the load, calls these and carries out what they decide.
  */
-import type { ScalingPolicy } from "./policy.ts";
+import type { ScalingPolicy } from "../domain/scaling.ts";
 import type { Windows as IdleWindows } from "../metrics/idlehistogram.ts";
 
 /** The reactive autoscaler's windows. */

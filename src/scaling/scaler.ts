@@ -24,8 +24,8 @@ import { functionLabel } from "../domain/keys.ts";
 import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
 import { metrics } from "../metrics/registry.ts";
-import type { FromZero } from "../invoke/proxy.ts";
-import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "./policy.ts";
+import type { FromZero } from "../domain/scaling.ts";
+import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "../domain/scaling.ts";
 import {
   defaultWindows,
   freshMemory,

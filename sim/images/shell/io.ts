@@ -3,7 +3,7 @@
  * sinks, the exported environment, the in-memory files, an injected sleep and
  * the kill signal.
  */
-import { concatBytes } from "../../../src/bytes.ts";
+import { concatBytes } from "../../../src/lib/bytes.ts";
 
 /** A simulated file system: absolute path -> contents. */
 export type Files = ReadonlyMap<string, Uint8Array>;

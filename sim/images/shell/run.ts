@@ -7,7 +7,7 @@
  * one's stdin. Unquoted expansions are split on blanks. `exit` and `export` are
  * builtins; anything not in `coreutils.ts` is `sh: NAME: not found`, exit 127.
  */
-import { concatBytes } from "../../../src/bytes.ts";
+import { concatBytes } from "../../../src/lib/bytes.ts";
 import { type AndOr, parse, type Part, type Pipeline, ShellSyntaxError, type Word } from "./parse.ts";
 import { type Files, type Io, Killed, Sink } from "./io.ts";
 import { resolve } from "./coreutils.ts";

@@ -3,7 +3,7 @@
  * the `exec` stanza of a kubeconfig user, and running the plugin for a token or
  * client certificate that is cached until it expires or the server answers 401.
  */
-import { encodeBase64Text } from "../../base64.ts";
+import { encodeBase64Text } from "../../lib/base64.ts";
 import { fail, isObj, KubeconfigError, type Obj } from "./document.ts";
 
 const EXEC_API_VERSIONS = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"];

@@ -3,7 +3,7 @@
  * the TLS material and an `auth()` that yields the request headers (bearer token,
  * token file, basic auth, or an exec credential plugin, refreshed as needed).
  */
-import { decodeBase64Text, encodeBase64Text } from "../../base64.ts";
+import { decodeBase64Text, encodeBase64Text } from "../../lib/base64.ts";
 import { fail, isObj, type KubeconfigDoc, type Obj } from "./document.ts";
 import { type Env, findKubeconfigFiles, isPem, readKubeconfigs, readText } from "./files.ts";
 import { TokenFileSource } from "./token.ts";
