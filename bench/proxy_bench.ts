@@ -26,7 +26,8 @@ import {
   startInWorker,
   startProxyProvider,
 } from "./proxy_setup.ts";
-import { arg, formatTable, percentile } from "./util.ts";
+import { arg, formatTable } from "./util.ts";
+import { percentile } from "../sim/trace/stats.ts";
 
 interface Case {
   readonly name: string;

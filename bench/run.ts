@@ -7,7 +7,8 @@
  *   deno task bench:check [--status=2000] [--list=200] [--target=2]
  */
 import { get, quietly, setUpProvider, startBaseline } from "./setup.ts";
-import { arg, formatTable, percentile } from "./util.ts";
+import { arg, formatTable } from "./util.ts";
+import { percentile } from "../sim/trace/stats.ts";
 
 const statusRequests = arg("status", 2_000);
 const listRequests = arg("list", 200);

@@ -10,7 +10,7 @@ import type { KindInfo, KObj } from "./kinds.ts";
 import { rfc3339 } from "./env.ts";
 import type { PodUsageSample } from "./usagemeter.ts";
 import { goDurationString } from "./images/context.ts";
-import { canonicalQuantity } from "../src/domain/validation.ts";
+import { canonicalQuantity } from "../src/domain/quantity.ts";
 
 export const metricsGroup = "metrics.k8s.io";
 export const metricsVersion = "v1beta1";

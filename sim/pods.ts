@@ -2,6 +2,9 @@
 import type { SimEnv } from "./env.ts";
 import type { Store } from "./store.ts";
 import type { LogStore } from "./logs.ts";
+import { Kinds, type KObj } from "./kinds.ts";
+import type { ContainerContext } from "./images/context.ts";
+import { decodeBase64 } from "../src/lib/base64.ts";
 
 /** What a pod's container sees of its cluster: secrets to mount, the clock, its log. */
 export interface PodHost {
@@ -9,9 +12,6 @@ export interface PodHost {
   readonly store: Store;
   readonly logs: LogStore;
 }
-import { Kinds, type KObj } from "./kinds.ts";
-import type { ContainerContext } from "./images/runtime.ts";
-import { decodeBase64 } from "../src/lib/base64.ts";
 
 /** Files a container sees from its projected secret volumes. */
 export const mountedFiles = (cluster: PodHost, pod: KObj): Map<string, Uint8Array> => {

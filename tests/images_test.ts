@@ -5,13 +5,8 @@
 import assert from "node:assert/strict";
 import fc, { runs } from "./fc.ts";
 import { ImageCatalog, type SimImage } from "../sim/images/catalog.ts";
-import {
-  type ContainerContext,
-  containerEnvironment,
-  ContainerUnreachableError,
-  handle,
-  startupLog,
-} from "../sim/images/runtime.ts";
+import { type ContainerContext, ContainerUnreachableError } from "../sim/images/context.ts";
+import { containerEnvironment, handle, startupLog } from "../sim/images/runtime.ts";
 import { runShell } from "../sim/images/shell/run.ts";
 import { goDurationString, humanSize } from "../sim/images/context.ts";
 

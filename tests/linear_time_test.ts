@@ -15,8 +15,12 @@ import { Effect } from "effect";
 import fc, { runs } from "./fc.ts";
 import {
   canonicalQuantity,
-  parseImageRef,
   parseQuantity,
+  validateResourceQuantity,
+  validateResources,
+} from "../src/domain/quantity.ts";
+import { parseImageRef, validateImageRef } from "../src/domain/imageref.ts";
+import {
   validateAnnotationKey,
   validateAnnotations,
   validateConstraint,
@@ -24,12 +28,9 @@ import {
   validateDnsSubdomain,
   validateEnvVarName,
   validateEnvVarValue,
-  validateImageRef,
   validateLabelKey,
   validateLabels,
   validateLabelValue,
-  validateResourceQuantity,
-  validateResources,
   validateSecretName,
 } from "../src/domain/validation.ts";
 import { validateFunctionDeployment } from "../src/domain/function.ts";

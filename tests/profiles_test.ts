@@ -1,7 +1,9 @@
 /** OpenFaaS Profiles: the pure application rules, then deploy and update through the API. */
 import assert from "node:assert/strict";
 import type { PodSpec } from "kubernetes-types/core/v1.d.ts";
-import { applyProfiles, type Profile, profileNames, removeProfiles } from "../src/provider/profiles.ts";
+import { applyProfiles, removeProfiles } from "../src/provider/profiles.ts";
+import type { Profile } from "../src/kube/resources.ts";
+import { profileNames } from "../src/domain/keys.ts";
 import { type Harness, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 

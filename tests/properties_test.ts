@@ -9,13 +9,8 @@ import fc, { runs } from "./fc.ts";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { FunctionDeployment, FunctionStatus } from "../src/domain/types.ts";
 import { validateFunctionDeployment } from "../src/domain/function.ts";
-import {
-  canonicalQuantity,
-  compareQuantity,
-  isDnsLabel,
-  kubernetesQuantityString,
-  parseConstraint,
-} from "../src/domain/validation.ts";
+import { canonicalQuantity, compareQuantity, kubernetesQuantityString } from "../src/domain/quantity.ts";
+import { isDnsLabel, parseConstraint } from "../src/domain/validation.ts";
 import { applyUpdate, type SecretRef, toFunctionStatus, toKubernetes } from "../src/provider/translate.ts";
 import { type Harness, startProvider, testConfig, withProvider } from "./harness.ts";
 import { Kinds } from "../sim/kinds.ts";

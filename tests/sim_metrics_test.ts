@@ -11,7 +11,7 @@ import { deploymentFixture } from "./fixtures.ts";
 import { withProvider } from "./harness.ts";
 import { withSimCluster, withSimServer } from "./simcluster.ts";
 import { type MeteredPod, UsageMeter } from "../sim/usagemeter.ts";
-import { type SimClusterShape } from "../sim/cluster.ts";
+import type { SimClusterShape } from "../sim/cluster.ts";
 
 import { SimApiServer } from "../sim/apiserver.ts";
 
@@ -20,7 +20,7 @@ import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
 import { parseMetricsPath } from "../sim/metricsapi.ts";
 import { goDurationString } from "../sim/images/context.ts";
-import { canonicalQuantity } from "../src/domain/validation.ts";
+import { canonicalQuantity } from "../src/domain/quantity.ts";
 import { defaultCosts, imageCosts } from "../sim/images/catalog.ts";
 import { KubeApi, type KubeError } from "../src/kube/api.ts";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { withSimCluster } from "./simcluster.ts";
 
 import { deploymentFixture } from "./fixtures.ts";
-import { type SimOptions } from "../sim/cluster.ts";
+import type { SimOptions } from "../sim/cluster.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError, Store } from "../sim/store.ts";
 import { serveSim } from "../sim/serve.ts";

@@ -1,16 +1,11 @@
 /** Trace replay (sim/trace.ts): CSV parsing, generators, policies on small traces, the HTML report. */
 import assert from "node:assert/strict";
-import {
-  generate,
-  main,
-  parseTrace,
-  type PolicyResult,
-  renderHtml,
-  replay,
-  type Trace,
-  type TraceEvent,
-  TraceParseError,
-} from "../sim/trace.ts";
+import { generate } from "../sim/trace/generators.ts";
+import { main } from "../sim/trace.ts";
+import { parseTrace, TraceParseError } from "../sim/trace/csv.ts";
+import type { PolicyResult, Trace, TraceEvent } from "../sim/trace/types.ts";
+import { renderHtml } from "../sim/trace/report.ts";
+import { replay } from "../sim/trace/replay.ts";
 
 const every = (fn: string, periodMs: number, hours: number, durationMs = 100, offset = 0): TraceEvent[] =>
   Array.from({ length: Math.floor((hours * 3_600_000 - offset) / periodMs) }, (_, i) => ({

@@ -5,10 +5,14 @@ import {
   compareQuantity,
   formatQuantity,
   kubernetesQuantityString,
-  parseConstraint,
-  parseImageRef,
   parseQuantity,
   quantityToNumber,
+  validateRequestsWithinLimits,
+  validateResourceQuantity,
+  validateResources,
+} from "../src/domain/quantity.ts";
+import {
+  parseConstraint,
   TOTAL_ANNOTATION_SIZE_LIMIT_BYTES,
   validateAnnotationKey,
   validateAnnotations,
@@ -17,26 +21,23 @@ import {
   validateDnsLabel,
   validateDnsSubdomain,
   validateEnvVarName,
-  validateImageRef,
   validateLabelKey,
   validateLabels,
   validateLabelValue,
-  validateRequestsWithinLimits,
-  validateResourceQuantity,
-  validateResources,
   validateSecretName,
 } from "../src/domain/validation.ts";
+import { parseImageRef, validateImageRef } from "../src/domain/imageref.ts";
 import {
   CONSTRAINT_MAX_LENGTH,
   ENV_ENTRY_MAX_BYTES,
-  IMAGE_REF_MAX_LENGTH,
   LABEL_KEY_MAX_LENGTH,
   MAX_REPLICAS,
-  QUANTITY_MAX_LENGTH,
   utf8Length,
   validateEnvVarValue,
   validateReplicas,
 } from "../src/domain/validation.ts";
+import { IMAGE_REF_MAX_LENGTH } from "../src/domain/imageref.ts";
+import { QUANTITY_MAX_LENGTH } from "../src/domain/quantity.ts";
 
 const RUNS = { numRuns: runs(300) };
 

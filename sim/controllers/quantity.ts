@@ -1,5 +1,5 @@
 /** Quantities as plain numbers (cores, bytes) for scheduling arithmetic. */
-import { parseQuantity, quantityToNumber } from "../../src/domain/validation.ts";
+import { parseQuantity, quantityToNumber } from "../../src/domain/quantity.ts";
 
 const cache = new Map<string, number>();
 

@@ -9,7 +9,7 @@
  */
 import { configError, type ProbeTimings, type ProviderConfig } from "./config.ts";
 import { parseBool, parseDuration, parseNonNegativeInt, parseUnsigned } from "../domain/envvalues.ts";
-import { parseQuantity } from "../domain/validation.ts";
+import { parseQuantity } from "../domain/quantity.ts";
 
 export type Env = Record<string, string | undefined>;
 export type Flags = Record<string, string | boolean>;

@@ -8,11 +8,10 @@ import {
   validateDnsSubdomain,
   validateEnvVarName,
   validateEnvVarValue,
-  validateImageRef,
   validateLabels,
-  validateResourceQuantity,
-  validateResources,
 } from "./validation.ts";
+import { validateImageRef } from "./imageref.ts";
+import { validateResourceQuantity, validateResources } from "./quantity.ts";
 import { validateScalingLabels } from "./scaling.ts";
 import { parseGoDurationNs } from "./envvalues.ts";
 import {

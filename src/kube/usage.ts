@@ -12,7 +12,7 @@
 import { Context, Effect, Layer } from "effect";
 import { KubeApi, type KubeError } from "./api.ts";
 import { type PodMetrics, resources } from "./resources.ts";
-import { quantityToNumber } from "../domain/validation.ts";
+import { quantityToNumber } from "../domain/quantity.ts";
 import { functionLabel } from "../domain/keys.ts";
 
 /** Summed over a function's pods; the wire's `usage` object. */

@@ -29,7 +29,8 @@ import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel, validateReplicas } from "../domain/validation.ts";
 import { readinessOf } from "./health.ts";
 import { functionLabel } from "../domain/keys.ts";
-import { type Profile, profileAnnotation, profileNames } from "./profiles.ts";
+import type { Profile } from "../kube/resources.ts";
+import { profileAnnotation, profileNames } from "../domain/keys.ts";
 import { dockerAuths, ImageCheck } from "./imagecheck.ts";
 
 export interface FunctionsShape {

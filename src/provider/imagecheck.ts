@@ -9,7 +9,7 @@ import { Context, Effect, Layer } from "effect";
 import type { Secret } from "kubernetes-types/core/v1.d.ts";
 import { InvalidRequest } from "../domain/errors.ts";
 import { decodeBase64Text, encodeBase64Text } from "../lib/base64.ts";
-import { parseImageRef } from "../domain/validation.ts";
+import { parseImageRef } from "../domain/imageref.ts";
 
 export interface ImageCheckShape {
   /**

@@ -13,10 +13,12 @@ import {
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Container, EnvVar, Service, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import type { FunctionDeployment, FunctionResources, FunctionStatus } from "../domain/types.ts";
-import { canonicalQuantity, kubernetesQuantityString, parseConstraint } from "../domain/validation.ts";
+import { canonicalQuantity, kubernetesQuantityString } from "../domain/quantity.ts";
+import { parseConstraint } from "../domain/validation.ts";
 import { parseDuration, parseGoDurationNs } from "../domain/envvalues.ts";
 import type { ProbeTimings } from "../config/config.ts";
-import { applyProfiles, type Profile, removeProfiles } from "./profiles.ts";
+import { applyProfiles, removeProfiles } from "./profiles.ts";
+import type { Profile } from "../kube/resources.ts";
 
 export const secretsMountPath = "/var/openfaas/secrets";
 export const functionPort = 8080;
