@@ -17,6 +17,7 @@ import { systemNamespaces } from "../domain/keys.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "./upstream.ts";
 import { Invocations } from "../metrics/invocations.ts";
+import type { FromZero } from "../domain/fromzero.ts";
 import { metrics } from "../metrics/registry.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
@@ -79,17 +80,8 @@ const readyEndpointsByService = (slices: readonly EndpointSlice[]): Map<string, 
   return out;
 };
 
-/**
- * What `scaleFromZero` did for a request that found no ready endpoint:
- * - `from-zero`: the function was at zero (or came up from zero within the
- *   from-zero window) and has been scaled up: the request waits `fromZeroWaitMs`;
- * - `not-at-zero`: it has replicas, none ready yet: the request waits briefly (5 s);
- * - `failed`: the scale-up failed: nothing will come up, the request gets its 503 now.
- */
-export type FromZero = "from-zero" | "not-at-zero" | "failed";
-
 export interface ProxyOptions {
-  /** Scale from zero (once for all concurrent requests); see FromZero. */
+  /** Scale from zero, once for all concurrent requests: `from-zero` waits fromZeroWaitMs, `not-at-zero` 5 s. */
   readonly scaleFromZero?: (name: string, namespace: string) => Effect.Effect<FromZero>;
   /** How long a request waits for a function to come up from zero. */
   readonly fromZeroWaitMs?: number;
