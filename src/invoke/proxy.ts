@@ -87,6 +87,9 @@ export interface ProxyOptions {
   readonly fromZeroWaitMs?: number;
 }
 
+/** The proxy's handler: an invocation request, the client's address, and when its response was delivered. */
+export type InvokeProxy = (req: Request, remoteAddr?: string, completed?: Promise<void>) => Promise<Response>;
+
 export const makeProxy = (options: ProxyOptions = {}) =>
   Effect.gen(function* () {
     const config = yield* AppConfig;
@@ -189,11 +192,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       return response;
     };
 
-    const handler = async (
-      req: Request,
-      remoteAddr?: string,
-      completed?: Promise<void>,
-    ): Promise<Response> => {
+    const handler: InvokeProxy = async (req, remoteAddr, completed) => {
       const url = new URL(req.url);
       const match = /^\/function\/([^/]*)(\/.*)?$/.exec(url.pathname);
       if (!match) return proxyError(404, "404 page not found");
