@@ -9,9 +9,8 @@ import { ConfigError, type ProviderConfig } from "./src/config/config.ts";
 import { helpText } from "./src/config/help.ts";
 import { loadConfig } from "./src/config/load.ts";
 import { parseArgs } from "./src/config/flags.ts";
-import { providerLayer } from "./src/app.ts";
-import { makeApp } from "./src/http/app.ts";
-import { type Credentials, readCredentials } from "./src/http/auth.ts";
+import { makeProvider } from "./src/app.ts";
+import { type Credentials, readCredentials } from "./src/http/middleware/basicauth.ts";
 import { simBackend } from "./sim/layer.ts";
 import { Caches } from "./src/kube/caches.ts";
 import { providerName, release } from "./src/domain/version.ts";
@@ -71,10 +70,11 @@ const main = async () => {
     backendText =
       `built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`;
   }
-  const runtime = ManagedRuntime.make(providerLayer(config).pipe(Layer.provideMerge(backend)));
+  const provider = makeProvider(config, { credentials });
+  const runtime = ManagedRuntime.make(provider.layer.pipe(Layer.provideMerge(backend)));
   console.log(`${providerName} ${release}: backend: ${backendText}; waiting for the caches to sync ...`);
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
-  const app = await runtime.runPromise(makeApp(credentials));
+  const handler = await runtime.runPromise(provider.handler);
 
   const server = Deno.serve({
     port: config.port,
@@ -93,7 +93,7 @@ const main = async () => {
           }`,
       );
     },
-  }, app.fetch);
+  }, handler);
 
   shutdownOnSignals(async () => {
     await server.shutdown();

@@ -1,22 +1,26 @@
 /**
- * The composition root: the only module that assembles the provider's layers (configuration, the caches
- * over the Kubernetes API, the use cases, invocation records, the scaler). main.ts, the test harness and
- * the trace replay build the provider here and choose only the backend: a layer of KubeApi, Upstream and
- * ImageCheck (a real cluster, or the simulator).
+ * The composition root: the only module that assembles the provider (configuration, the caches over the
+ * Kubernetes API, the use cases, invocation records, the scaler, the invoke proxy, metrics and the HTTP
+ * API). main.ts, the test harness and the trace replay build the provider here and choose only the
+ * backend: a layer of KubeApi, Upstream and ImageCheck (a real cluster, or the simulator).
  */
-import { Layer } from "effect";
+import { Effect, Layer } from "effect";
 import { KubeApi } from "./kube/api.ts";
 import { meter } from "./kube/metered.ts";
 import { Caches } from "./kube/caches.ts";
 import { Replicas } from "./kube/replicas.ts";
 import { Usage } from "./kube/usage.ts";
 import { Invocations } from "./metrics/invocations.ts";
+import { metrics } from "./metrics/registry.ts";
 import { ProviderConfig, providerConfigLayer } from "./config/config.ts";
 import { Functions } from "./provider/functions.ts";
 import { Logs } from "./provider/logs.ts";
 import { Namespaces } from "./provider/namespaces.ts";
 import { Secrets } from "./provider/secrets.ts";
 import { Scaler } from "./scaling/scaler.ts";
+import { makeProxy, type ProxyOptions } from "./invoke/proxy.ts";
+import { makeApi } from "./http/app.ts";
+import type { Credentials } from "./http/middleware/basicauth.ts";
 
 const scalerLayer = (config: ProviderConfig) =>
   Scaler.layer({
@@ -27,8 +31,7 @@ const scalerLayer = (config: ProviderConfig) =>
     defaults: { ...config.scaleDefaults, predictive: false },
   });
 
-/** The provider's services over a backend (KubeApi, Upstream, ImageCheck) that the caller provides. */
-export const providerLayer = (config: ProviderConfig) =>
+const providerLayer = (config: ProviderConfig) =>
   scalerLayer(config).pipe(
     Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer, Usage.layer)),
     Layer.provideMerge(Namespaces.layer),
@@ -37,3 +40,34 @@ export const providerLayer = (config: ProviderConfig) =>
     Layer.provideMerge(Layer.mergeAll(providerConfigLayer(config), Invocations.layer)),
     Layer.updateService(KubeApi, meter),
   );
+
+interface ProviderOptions {
+  /** Basic auth on the /system API (basic_auth=true); without, it is open. */
+  readonly credentials?: Credentials;
+  /** Overrides of the invoke proxy's options (by default the scaler's scale from zero and its wait). */
+  readonly proxy?: ProxyOptions;
+}
+
+/**
+ * The provider: `layer`, its services over a backend (KubeApi, Upstream, ImageCheck) that the caller
+ * provides; `handler`, run in a runtime of that layer, the faas-provider HTTP API for Deno.serve.
+ */
+export const makeProvider = (config: ProviderConfig, options: ProviderOptions = {}) => ({
+  layer: providerLayer(config),
+  handler: Effect.gen(function* () {
+    const scaler = yield* Scaler;
+    const caches = yield* Caches;
+    const proxy = yield* makeProxy({
+      scaleFromZero: scaler.scaleFromZero,
+      fromZeroWaitMs: config.scaleFromZeroTimeoutMs,
+      ...options.proxy,
+    });
+    // Replicas per function, read from the cache when /metrics is scraped.
+    metrics.serviceCount.collect = () =>
+      caches.deployments.list().map((d) => [
+        { function_name: `${d.metadata?.name}.${d.metadata?.namespace}` },
+        d.spec?.replicas ?? 0,
+      ]);
+    return yield* makeApi(proxy, options.credentials);
+  }),
+});

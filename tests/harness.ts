@@ -6,10 +6,9 @@ import { Effect, Layer, ManagedRuntime } from "effect";
 import { TestClock } from "effect/testing";
 import { loadConfig } from "../src/config/load.ts";
 import type { ProviderConfig } from "../src/config/config.ts";
-import { providerLayer } from "../src/app.ts";
-import { makeApp } from "../src/http/app.ts";
+import { makeProvider } from "../src/app.ts";
 import type { ProxyOptions } from "../src/invoke/proxy.ts";
-import type { Credentials } from "../src/http/auth.ts";
+import type { Credentials } from "../src/http/middleware/basicauth.ts";
 import { simBackend, type SimBackendOptions } from "../sim/layer.ts";
 import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
 import { Caches } from "../src/kube/caches.ts";
@@ -96,7 +95,8 @@ export const startProvider = async (
   } = {},
 ): Promise<Harness> => {
   const config = testConfig(options.config);
-  const layer = providerLayer(config).pipe(
+  const provider = makeProvider(config, { credentials: options.credentials, proxy: options.proxy });
+  const layer = provider.layer.pipe(
     Layer.provideMerge(simBackend(config, options.sim)),
     Layer.provideMerge(virtualClock),
   );
@@ -119,8 +119,8 @@ export const startProvider = async (
     }
   }
   const cluster = await runtime.runPromise(Effect.service(SimCluster));
-  const app = await runtime.runPromise(makeApp(options.credentials, options.proxy));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const handler = await runtime.runPromise(provider.handler);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
   const url = `http://127.0.0.1:${server.addr.port}`;
   /** Waits until the watch-fed caches stop changing (events cross a real socket). */
   const caches = await runtime.runPromise(Effect.service(Caches));

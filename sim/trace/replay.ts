@@ -1,7 +1,7 @@
 /**
  * Replays a trace through the real provider code in virtual time: the provider
  * layer (caches, functions, the Scaler with its autoscaler, idler and
- * predictor), the invoke proxy handler (called directly, no sockets) and the
+ * predictor), the provider's HTTP handler (called directly, no sockets) and the
  * simulator's controllers, all on a TestClock that the replay loop advances
  * from one invocation to the next.
  */
@@ -9,10 +9,8 @@ import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import { loadConfig } from "../../src/config/load.ts";
 import type { ProviderConfig } from "../../src/config/config.ts";
-import { providerLayer } from "../../src/app.ts";
+import { makeProvider } from "../../src/app.ts";
 import { Caches } from "../../src/kube/caches.ts";
-import { makeApp } from "../../src/http/app.ts";
-import { makeProxy } from "../../src/invoke/proxy.ts";
 import { type Decision, Scaler } from "../../src/scaling/scaler.ts";
 import { metrics } from "../../src/metrics/registry.ts";
 import { simBackend } from "../layer.ts";
@@ -84,7 +82,8 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     simNodeMemory: "256Gi",
     ...options.config,
   };
-  const layer = providerLayer(config).pipe(
+  const provider = makeProvider(config);
+  const layer = provider.layer.pipe(
     Layer.provideMerge(simBackend(config)),
     Layer.provideMerge(virtualClock),
     Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "None")),
@@ -93,14 +92,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
   try {
     await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
     const cluster = await runtime.runPromise(Effect.service(SimCluster));
-    const app = await runtime.runPromise(makeApp(undefined));
-    const proxy = await runtime.runPromise(
-      Effect.flatMap(
-        Effect.service(Scaler),
-        (scaler) =>
-          makeProxy({ scaleFromZero: scaler.scaleFromZero, fromZeroWaitMs: config.scaleFromZeroTimeoutMs }),
-      ),
-    );
+    const handler = await runtime.runPromise(provider.handler);
     let now = await runtime.runPromise(Clock.currentTimeMillis);
     const advanceTo = async (t: number) => {
       if (t <= now) return;
@@ -110,7 +102,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
 
     const labels = policyLabels(policy, zeroDurationMs);
     for (const fn of trace.functions) {
-      const res = await app.fetch(
+      const res = await handler(
         new Request("http://provider/system/functions", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
@@ -185,7 +177,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
       const startedAt = clock();
       outstanding++;
       const req = new Request(`http://provider/function/${fn}?duration_ms=${durationMs}`, { method: "POST" });
-      proxy(req).then(async (res) => {
+      Promise.resolve(handler(req)).then(async (res) => {
         await res.arrayBuffer();
         if (res.status >= 500) errors++;
         added[done++] = Math.max(0, clock() - startedAt - durationMs);

@@ -138,12 +138,3 @@ export const policyFrom = (
     autoscale: min !== max,
   };
 };
-
-/**
- * What `scaleFromZero` did for a request that found no ready endpoint:
- * - `from-zero`: the function was at zero (or came up from zero within the
- *   from-zero window) and has been scaled up: the request waits `fromZeroWaitMs`;
- * - `not-at-zero`: it has replicas, none ready yet: the request waits briefly (5 s);
- * - `failed`: the scale-up failed: nothing will come up, the request gets its 503 now.
- */
-export type FromZero = "from-zero" | "not-at-zero" | "failed";

@@ -13,11 +13,11 @@ import { Clock, Effect } from "effect";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
-import type { FromZero } from "../domain/scaling.ts";
 import { systemNamespaces } from "../domain/keys.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { type Endpoint, type ForwardRequest, Upstream, UpstreamError } from "./upstream.ts";
 import { Invocations } from "../metrics/invocations.ts";
+import type { FromZero } from "../domain/fromzero.ts";
 import { metrics } from "../metrics/registry.ts";
 
 /** Hop-by-hop headers (RFC 9110 7.6.1): never forwarded in either direction. */
@@ -81,11 +81,14 @@ const readyEndpointsByService = (slices: readonly EndpointSlice[]): Map<string, 
 };
 
 export interface ProxyOptions {
-  /** Scale from zero (once for all concurrent requests); see FromZero. */
+  /** Scale from zero, once for all concurrent requests: `from-zero` waits fromZeroWaitMs, `not-at-zero` 5 s. */
   readonly scaleFromZero?: (name: string, namespace: string) => Effect.Effect<FromZero>;
   /** How long a request waits for a function to come up from zero. */
   readonly fromZeroWaitMs?: number;
 }
+
+/** The proxy's handler: an invocation request, the client's address, and when its response was delivered. */
+export type InvokeProxy = (req: Request, remoteAddr?: string, completed?: Promise<void>) => Promise<Response>;
 
 export const makeProxy = (options: ProxyOptions = {}) =>
   Effect.gen(function* () {
@@ -189,11 +192,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       return response;
     };
 
-    const handler = async (
-      req: Request,
-      remoteAddr?: string,
-      completed?: Promise<void>,
-    ): Promise<Response> => {
+    const handler: InvokeProxy = async (req, remoteAddr, completed) => {
       const url = new URL(req.url);
       const match = /^\/function\/([^/]*)(\/.*)?$/.exec(url.pathname);
       if (!match) return proxyError(404, "404 page not found");

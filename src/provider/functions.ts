@@ -149,53 +149,52 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         return m ? Effect.fail(new InvalidRequest({ message: m })) : Effect.succeed(req);
       };
 
-      const deploy = (input: FunctionDeployment) =>
-        Effect.gen(function* () {
-          const req = yield* validated(input);
-          const ns = yield* namespaces.resolve(req.namespace);
-          if (isFunction(deployments.get(ns, req.service))) {
-            return yield* new AlreadyExists({
-              message: `function ${req.service} already exists in namespace ${ns}`,
-            });
-          }
-          const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
-          yield* imageCheck.check(req.image, pullAuths(secrets));
-          const profiles = yield* loadProfiles(profileNames(req.annotations), true);
-          const { deployment, service } = toKubernetes(req, ns, secrets, config, profiles);
-          const created = yield* idempotentCreate(
-            k8s.deployments.create(ns, deployment),
-            // A retried create that had in fact succeeded: the stored Deployment is ours if it matches.
-            k8s.deployments.get(ns, req.service).pipe(
-              Effect.map((d) =>
-                isFunction(d) && d.spec?.template.spec?.containers[0]?.image === req.image &&
-                  JSON.stringify(d.spec?.template.metadata?.labels) ===
-                    JSON.stringify(deployment.spec?.template.metadata?.labels)
-                  ? d
-                  : undefined
-              ),
+      const deploy = Effect.fn("Functions.deploy")(function* (input: FunctionDeployment) {
+        const req = yield* validated(input);
+        const ns = yield* namespaces.resolve(req.namespace);
+        if (isFunction(deployments.get(ns, req.service))) {
+          return yield* new AlreadyExists({
+            message: `function ${req.service} already exists in namespace ${ns}`,
+          });
+        }
+        const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
+        yield* imageCheck.check(req.image, pullAuths(secrets));
+        const profiles = yield* loadProfiles(profileNames(req.annotations), true);
+        const { deployment, service } = toKubernetes(req, ns, secrets, config, profiles);
+        const created = yield* idempotentCreate(
+          k8s.deployments.create(ns, deployment),
+          // A retried create that had in fact succeeded: the stored Deployment is ours if it matches.
+          k8s.deployments.get(ns, req.service).pipe(
+            Effect.map((d) =>
+              isFunction(d) && d.spec?.template.spec?.containers[0]?.image === req.image &&
+                JSON.stringify(d.spec?.template.metadata?.labels) ===
+                  JSON.stringify(deployment.spec?.template.metadata?.labels)
+                ? d
+                : undefined
             ),
-          ).pipe(
-            kubeErrors({
-              alreadyExists: () =>
-                new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` }),
-            }),
-          );
-          deployments.upsert(created);
-          yield* k8s.services.create(ns, service).pipe(
-            withApiRetry,
-            Effect.catchIf(isAlreadyExists, () => upsertService(ns, req)),
-            Effect.tapError(() =>
-              // Never leave half a function behind.
-              k8s.deployments.remove(ns, req.service).pipe(
-                withApiRetry,
-                Effect.tap(() => Effect.sync(() => deployments.remove(ns, req.service))),
-                Effect.ignore,
-              )
-            ),
-            mapKube,
-          );
-          yield* Effect.logInfo(`deployed function ${req.service} in ${ns} (image ${req.image})`);
-        });
+          ),
+        ).pipe(
+          kubeErrors({
+            alreadyExists: () =>
+              new AlreadyExists({ message: `function ${req.service} already exists in namespace ${ns}` }),
+          }),
+        );
+        deployments.upsert(created);
+        yield* k8s.services.create(ns, service).pipe(
+          withApiRetry,
+          Effect.catchIf(isAlreadyExists, () => upsertService(ns, req)),
+          Effect.tapError(() =>
+            // Never leave half a function behind.
+            k8s.deployments.remove(ns, req.service).pipe(
+              withApiRetry,
+              Effect.tap(() => Effect.sync(() => deployments.remove(ns, req.service))),
+              Effect.ignore,
+            )
+          ),
+          mapKube,
+        );
+        yield* Effect.logInfo(`deployed function ${req.service} in ${ns} (image ${req.image})`);
+      });
 
       const upsertService = (ns: string, req: FunctionDeployment) =>
         k8s.services.get(ns, req.service).pipe(
@@ -204,56 +203,54 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           withApiRetry,
         );
 
-      const update = (input: FunctionDeployment) =>
-        Effect.gen(function* () {
-          const req = yield* validated(input);
-          const { ns, d } = yield* existing(req.service, req.namespace);
-          const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
-          yield* imageCheck.check(req.image, pullAuths(secrets));
-          const rolloutId = String(yield* Clock.currentTimeNanos);
-          const wanted = profileNames(req.annotations);
-          const apply = yield* loadProfiles(wanted, true);
-          // Profiles the function named before but not now are taken off first.
-          const before = profileNames(d.spec?.template.metadata?.annotations);
-          const remove = yield* loadProfiles(before.filter((n) => !wanted.includes(n)), false);
-          const updated = yield* k8s.deployments.get(ns, req.service).pipe(
-            Effect.flatMap((current) =>
-              k8s.deployments.replace(
-                ns,
-                req.service,
-                applyUpdate(current, req, secrets, config, rolloutId, { remove, apply }),
-              )
-            ),
-            Effect.retry(conflictRetry),
-            withApiRetry,
-            kubeErrors({ notFound: () => notFound(req.service, ns) }),
-          );
-          deployments.upsert(updated);
-          yield* upsertService(ns, req).pipe(
-            Effect.catchIf(isNotFound, () => k8s.services.create(ns, serviceFor(req, ns))),
-            mapKube,
-          );
-          yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
-        });
+      const update = Effect.fn("Functions.update")(function* (input: FunctionDeployment) {
+        const req = yield* validated(input);
+        const { ns, d } = yield* existing(req.service, req.namespace);
+        const secrets = yield* resolveSecrets(req.secrets ?? [], ns);
+        yield* imageCheck.check(req.image, pullAuths(secrets));
+        const rolloutId = String(yield* Clock.currentTimeNanos);
+        const wanted = profileNames(req.annotations);
+        const apply = yield* loadProfiles(wanted, true);
+        // Profiles the function named before but not now are taken off first.
+        const before = profileNames(d.spec?.template.metadata?.annotations);
+        const remove = yield* loadProfiles(before.filter((n) => !wanted.includes(n)), false);
+        const updated = yield* k8s.deployments.get(ns, req.service).pipe(
+          Effect.flatMap((current) =>
+            k8s.deployments.replace(
+              ns,
+              req.service,
+              applyUpdate(current, req, secrets, config, rolloutId, { remove, apply }),
+            )
+          ),
+          Effect.retry(conflictRetry),
+          withApiRetry,
+          kubeErrors({ notFound: () => notFound(req.service, ns) }),
+        );
+        deployments.upsert(updated);
+        yield* upsertService(ns, req).pipe(
+          Effect.catchIf(isNotFound, () => k8s.services.create(ns, serviceFor(req, ns))),
+          mapKube,
+        );
+        yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
+      });
 
-      const remove = (name: string, namespace?: string) =>
-        Effect.gen(function* () {
-          yield* checkName(name);
-          const { ns } = yield* existing(name, namespace);
-          const gone = yield* idempotentDelete(
-            k8s.deployments.remove(ns, name, { propagationPolicy: "Foreground" }),
-          ).pipe(kubeErrors({ notFound: () => notFound(name, ns) }));
-          deployments.remove(ns, name, gone?.metadata?.resourceVersion);
-          yield* k8s.services.remove(ns, name).pipe(
-            withApiRetry,
-            Effect.catchIf(isNotFound, () => Effect.void),
-            mapKube,
-          );
-          yield* Effect.logInfo(`deleted function ${name} in ${ns}`);
-        });
+      const remove = Effect.fn("Functions.remove")(function* (name: string, namespace?: string) {
+        yield* checkName(name);
+        const { ns } = yield* existing(name, namespace);
+        const gone = yield* idempotentDelete(
+          k8s.deployments.remove(ns, name, { propagationPolicy: "Foreground" }),
+        ).pipe(kubeErrors({ notFound: () => notFound(name, ns) }));
+        deployments.remove(ns, name, gone?.metadata?.resourceVersion);
+        yield* k8s.services.remove(ns, name).pipe(
+          withApiRetry,
+          Effect.catchIf(isNotFound, () => Effect.void),
+          mapKube,
+        );
+        yield* Effect.logInfo(`deleted function ${name} in ${ns}`);
+      });
 
-      const scale = (name: string, replicas: number, namespace?: string) =>
-        Effect.gen(function* () {
+      const scale = Effect.fn("Functions.scale")(
+        function* (name: string, replicas: number, namespace?: string) {
           yield* checkName(name);
           const invalid = validateReplicas("replicas", replicas);
           if (invalid) return yield* new InvalidRequest({ message: invalid });
@@ -261,23 +258,25 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           yield* replicaWriter.scale(ns, name, replicas).pipe(
             kubeErrors({ notFound: () => notFound(name, ns) }),
           );
-        });
+        },
+      );
 
       return Functions.of({
-        list: (namespace) =>
-          Effect.map(namespaces.resolve(namespace), (ns) => {
-            // The same list (same objects) while neither cache changed: callers may reuse its encoding.
-            const version = `${deployments.version()}/${caches.pods.version()}`;
-            const cached = lists.get(ns);
-            if (cached?.version === version) return cached.items;
-            let grouped: Map<string, Pod[]> | undefined;
-            const pods = () => (grouped ??= podsByFunction(ns));
-            const items = deployments.list(ns).filter(isFunction).map((d) => statusOf(d, pods)).sort((a, b) =>
-              a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-            );
-            lists.set(ns, { version, items });
-            return items;
-          }),
+        list: Effect.fn("Functions.list")(function* (namespace?: string) {
+          const ns = yield* namespaces.resolve(namespace);
+          // The same list (same objects) while neither cache changed: callers may reuse its encoding.
+          const version = `${deployments.version()}/${caches.pods.version()}`;
+          const cached = lists.get(ns);
+          if (cached?.version === version) return cached.items;
+          let grouped: Map<string, Pod[]> | undefined;
+          const pods = () => (grouped ??= podsByFunction(ns));
+          const items = deployments.list(ns).filter(isFunction).map((d) => statusOf(d, pods)).sort((a, b) =>
+            a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+          );
+          lists.set(ns, { version, items });
+          return items;
+        }),
+        // Not Effect.fn: its span and call-site stack measurably slow the status route, the hot read (bench:check).
         status: (name, namespace) =>
           Effect.gen(function* () {
             yield* checkName(name);

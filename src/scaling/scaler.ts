@@ -14,7 +14,7 @@
  *  - the predictor (opt-in): the hybrid histogram policy unloads after an
  *    invocation, pre-warms before the next expected one and keeps it warm until
  *    the tail of the idle-time distribution.
- * Scale from zero on a request is `scaleFromZero`, used by the invoke proxy.
+ * Scale from zero on a request is `scaleFromZero`, which src/app.ts hands to the invoke proxy.
  */
 import { Clock, Context, Effect, Layer, Schedule } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
@@ -24,7 +24,7 @@ import { functionLabel } from "../domain/keys.ts";
 import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
 import { metrics } from "../metrics/registry.ts";
-import type { FromZero } from "../domain/scaling.ts";
+import type { FromZero } from "../domain/fromzero.ts";
 import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "../domain/scaling.ts";
 import {
   defaultWindows,

@@ -1,5 +1,6 @@
 /** Basic authentication exactly as faas-provider: credentials from files, 401 with a realm. */
-import { decodeBase64Text } from "../lib/base64.ts";
+import type { MiddlewareHandler } from "hono";
+import { decodeBase64Text } from "../../lib/base64.ts";
 
 export interface Credentials {
   readonly user: string;
@@ -22,14 +23,14 @@ export const readCredentials = async (mountPath: string): Promise<Credentials> =
 const encoder = new TextEncoder();
 
 /** Compares in time that depends only on the lengths. */
-export const constantTimeEqual = (a: string, b: string): boolean => {
+const constantTimeEqual = (a: string, b: string): boolean => {
   const x = encoder.encode(a), y = encoder.encode(b);
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
 };
 
-export const checkBasicAuth = (header: string | undefined, creds: Credentials): boolean => {
+const checkBasicAuth = (header: string | undefined, creds: Credentials): boolean => {
   if (!header || !header.startsWith("Basic ")) return false;
   let decoded: string;
   try {
@@ -44,8 +45,12 @@ export const checkBasicAuth = (header: string | undefined, creds: Credentials): 
   return userOk && passOk;
 };
 
-export const unauthorized = () =>
+const unauthorized = () =>
   new Response("invalid credentials", {
     status: 401,
     headers: { "WWW-Authenticate": 'Basic realm="Restricted"', "Content-Type": "text/plain; charset=utf-8" },
   });
+
+/** Lets through requests that carry `credentials`, answers the others 401. */
+export const basicAuth = (credentials: Credentials): MiddlewareHandler => (c, next) =>
+  checkBasicAuth(c.req.header("authorization"), credentials) ? next() : Promise.resolve(unauthorized());
