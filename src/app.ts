@@ -13,6 +13,7 @@ import { Usage } from "./kube/usage.ts";
 import { Invocations } from "./metrics/invocations.ts";
 import { metrics } from "./metrics/registry.ts";
 import { ProviderConfig, providerConfigLayer } from "./config/config.ts";
+import { loadConfig } from "./config/load.ts";
 import { Functions } from "./provider/functions.ts";
 import { Logs } from "./provider/logs.ts";
 import { Namespaces } from "./provider/namespaces.ts";
@@ -48,12 +49,23 @@ interface ProviderOptions {
   readonly proxy?: ProxyOptions;
 }
 
+/** The configuration of a provider started with no environment and no flags, with `overrides`. */
+export const defaultConfig = (overrides: Partial<ProviderConfig> = {}): ProviderConfig => ({
+  ...loadConfig({}, []),
+  ...overrides,
+});
+
 /**
  * The provider: `layer`, its services over a backend (KubeApi, Upstream, ImageCheck) that the caller
- * provides; `handler`, run in a runtime of that layer, the faas-provider HTTP API for Deno.serve.
+ * provides; `handler`, run in a runtime of that layer, the faas-provider HTTP API for Deno.serve. For
+ * drivers that watch it work (the trace replay): `synced` waits for the caches' first sync, `decisions`
+ * gives the reader of the scaler's decisions (oldest first) and `metrics` is the registry /metrics exposes.
  */
 export const makeProvider = (config: ProviderConfig, options: ProviderOptions = {}) => ({
   layer: providerLayer(config),
+  synced: Effect.flatMap(Effect.service(Caches), (c) => c.synced),
+  decisions: Effect.map(Effect.service(Scaler), (s) => s.decisions),
+  metrics,
   handler: Effect.gen(function* () {
     const scaler = yield* Scaler;
     const caches = yield* Caches;

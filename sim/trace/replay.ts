@@ -7,12 +7,7 @@
  */
 import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
-import { loadConfig } from "../../src/config/load.ts";
-import type { ProviderConfig } from "../../src/config/config.ts";
-import { makeProvider } from "../../src/app.ts";
-import { Caches } from "../../src/kube/caches.ts";
-import { type Decision, Scaler } from "../../src/scaling/scaler.ts";
-import { metrics } from "../../src/metrics/registry.ts";
+import { defaultConfig, makeProvider } from "../../src/app.ts";
 import { simBackend } from "../layer.ts";
 import { SimCluster } from "../cluster.ts";
 import { Kinds } from "../kinds.ts";
@@ -37,7 +32,7 @@ export interface ReplayOptions {
     soFar: { invocations: number; coldStarts: number },
   ) => void;
   /** Scaler overrides (tick, windows) merged over the provider's defaults. */
-  readonly config?: Partial<ProviderConfig>;
+  readonly config?: Partial<Parameters<typeof defaultConfig>[0]>;
 }
 
 export const namespace = "openfaas-fn";
@@ -72,8 +67,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
   const policy = options.policy;
   const zeroDurationMs = options.zeroDurationMs ?? 15 * 60_000;
   const warmupMs = options.warmupMs ?? 60_000;
-  const config: ProviderConfig = {
-    ...loadConfig({}, []),
+  const config = defaultConfig({
     scaling: policy !== "fixed",
     predictiveScaling: policy === "predictive",
     simSeed: options.seed ?? 1,
@@ -81,7 +75,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     simNodeCpu: options.nodeCpu ?? "32",
     simNodeMemory: "256Gi",
     ...options.config,
-  };
+  });
   const provider = makeProvider(config);
   const layer = provider.layer.pipe(
     Layer.provideMerge(simBackend(config)),
@@ -90,7 +84,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
   );
   const runtime = ManagedRuntime.make(layer);
   try {
-    await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
+    await runtime.runPromise(provider.synced);
     const cluster = await runtime.runPromise(Effect.service(SimCluster));
     const handler = await runtime.runPromise(provider.handler);
     let now = await runtime.runPromise(Clock.currentTimeMillis);
@@ -119,9 +113,9 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     const replicaMs = new Float64Array(nFn);
     const invocationsOf = new Float64Array(nFn);
     const metricKey = (fn: string) => ({ function_name: `${fn}.${namespace}` });
-    const coldBefore = trace.functions.map((f) => metrics.coldStarts.get(metricKey(f)));
+    const coldBefore = trace.functions.map((f) => provider.metrics.coldStarts.get(metricKey(f)));
     const scaleCount = (fn: string) =>
-      metrics.scalingDecisions.sum((l) =>
+      provider.metrics.scalingDecisions.sum((l) =>
         l.function_name === `${fn}.${namespace}` && (l.direction === "up" || l.direction === "down")
       );
     const scaleBefore = trace.functions.map(scaleCount);
@@ -134,7 +128,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
 
     // Replicas are piecewise constant: integrated exactly from the Scaler's decisions (the only writer of
     // spec.replicas during a replay), read in batches at every hour mark and at the end.
-    const scaler = await runtime.runPromise(Effect.service(Scaler));
+    const decisions = await runtime.runPromise(provider.decisions);
     const replicasNow = trace.functions.map((f) =>
       cluster.store.peek(Kinds.Deployment, namespace, f)?.spec?.replicas ?? 0
     );
@@ -154,9 +148,9 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
         t = next;
       }
     };
-    let lastDecision: Decision | undefined;
+    let lastDecision: ReturnType<typeof decisions>[number] | undefined;
     const sample = () => {
-      const all = scaler.decisions();
+      const all = decisions();
       let from = all.length;
       while (from > 0 && all[from - 1] !== lastDecision && all[from - 1].at >= start) from--;
       for (let k = from; k < all.length; k++) {
@@ -191,7 +185,10 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     const totalHours = Math.ceil(trace.durationMs / hourMs);
     let nextHour = start + hourMs;
     const coldSoFar = () =>
-      trace.functions.reduce((s, f, i) => s + metrics.coldStarts.get(metricKey(f)) - coldBefore[i], 0);
+      trace.functions.reduce(
+        (s, f, i) => s + provider.metrics.coldStarts.get(metricKey(f)) - coldBefore[i],
+        0,
+      );
     const step = async (t: number) => {
       // Advance to t, stopping at sample points and hour marks on the way.
       while (true) {
@@ -235,7 +232,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     const perFunction: Record<string, FunctionResult> = {};
     let coldStarts = 0, scaleEvents = 0, replicaSeconds = 0;
     trace.functions.forEach((f, i) => {
-      const cold = metrics.coldStarts.get(metricKey(f)) - coldBefore[i];
+      const cold = provider.metrics.coldStarts.get(metricKey(f)) - coldBefore[i];
       const scales = scaleCount(f) - scaleBefore[i];
       coldStarts += cold;
       scaleEvents += scales;
