@@ -2,7 +2,10 @@
  * The simulator's object store: what etcd plus the API server's registry do for
  * the kinds we hold. One global resourceVersion, optimistic concurrency, label
  * selectors, an event history for watches (410 Expired once compacted), owner
- * reference garbage collection, and synchronous change notification.
+ * reference garbage collection, and synchronous change notification: every change
+ * reaches every listener, in resourceVersion order, before the write that caused
+ * it returns, and a listener that throws affects neither the write nor the other
+ * listeners.
  */
 import { rfc3339 } from "./env.ts";
 import {
@@ -62,6 +65,8 @@ export interface StoreOptions {
   readonly uid: () => string;
   /** How many events are kept for watches that resume from a resourceVersion. */
   readonly historySize?: number;
+  /** Told about a listener or settle hook that threw (default: a line on stderr). */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
 const clone = <T>(o: T): T => structuredClone(o);
@@ -85,6 +90,14 @@ export class Store {
   private history: StoreEvent[] = [];
   private historyStart = 0;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
+  private readonly settleHooks = new Set<() => void>();
+  /** Events stored but not yet delivered to every listener (a listener's own writes wait here). */
+  private undelivered: StoreEvent[] = [];
+  private dispatching = false;
+  /** Open `batch` calls: settle hooks wait until the last one ends. */
+  private holding = 0;
+  /** Events were delivered since the settle hooks last ran. */
+  private unsettled = false;
   private revision = 0;
   /** The oldest resourceVersion a watch may resume from. */
   private compactedRv = 0;
@@ -92,8 +105,12 @@ export class Store {
   private readonly historySize: number;
   private readonly defaulting: DefaultingContext;
 
+  private readonly onListenerError: (error: unknown) => void;
+
   constructor(private readonly opts: StoreOptions) {
     this.now = opts.now;
+    this.onListenerError = opts.onListenerError ??
+      ((e) => console.error(`sim: a store listener failed: ${e instanceof Error ? e.stack : String(e)}`));
     this.historySize = opts.historySize ?? 50_000;
     this.defaulting = {
       allocateClusterIP: () => {
@@ -130,7 +147,61 @@ export class Store {
         this.historyStart = 0;
       }
     }
-    for (const l of [...this.listeners]) l(event);
+    this.undelivered.push(event);
+    this.dispatch();
+  }
+
+  /**
+   * Delivers undelivered events to every listener, oldest first, then runs the settle hooks (the
+   * controllers), until nothing is left. Re-entrant calls (a listener or hook that writes) return at
+   * once: their events are queued and delivered by the loop already running, after the current one.
+   */
+  private dispatch() {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      while (true) {
+        while (this.undelivered.length > 0) {
+          const events = this.undelivered;
+          this.undelivered = [];
+          for (const event of events) {
+            for (const l of [...this.listeners]) this.guarded(() => l(event));
+          }
+          this.unsettled = true;
+        }
+        if (this.holding > 0 || !this.unsettled) break;
+        this.unsettled = false;
+        for (const h of [...this.settleHooks]) this.guarded(h);
+        if (this.undelivered.length === 0) break;
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /**
+   * Runs `f` (several writes that happen at one instant, such as timers falling due together) with
+   * the settle hooks held until it ends: listeners see each change as it is made, and the
+   * controllers react once to all of them.
+   */
+  batch(f: () => void): void {
+    this.holding++;
+    try {
+      f();
+    } finally {
+      this.holding--;
+      if (this.holding === 0) this.dispatch();
+    }
+  }
+
+  private guarded(f: () => void) {
+    try {
+      f();
+    } catch (e) {
+      try {
+        this.onListenerError(e);
+      } catch { /* reporting must not break delivery */ }
+    }
   }
 
   /** Drops the whole watch history, so every resume from an older resourceVersion gets 410. */
@@ -406,10 +477,22 @@ export class Store {
     }
   }
 
-  /** Synchronous notification of every change (controllers). Returns an unsubscribe function. */
+  /**
+   * Synchronous notification of every change (watches, controllers), in resourceVersion order.
+   * Returns an unsubscribe function.
+   */
   subscribe(listener: (e: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs `hook` each time every stored change has been delivered to every listener (the
+   * controllers reconcile there, so that a burst of changes is seen once). Returns an unsubscribe function.
+   */
+  onSettled(hook: () => void): () => void {
+    this.settleHooks.add(hook);
+    return () => this.settleHooks.delete(hook);
   }
 
   /**
