@@ -11,6 +11,7 @@ import { Kinds } from "./kinds.ts";
 import { LogStore } from "./logs.ts";
 import { ImageCatalog, type SimImage } from "./images/catalog.ts";
 import { type ControllerError, ControllerHub } from "./controllers/hub.ts";
+import { GarbageCollector } from "./controllers/gc.ts";
 import { DeploymentController } from "./controllers/deployment.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
@@ -92,6 +93,7 @@ export const makeSimCluster = (options: SimOptions = {}) =>
         new Scheduler(store, env),
         kubelet,
         new EndpointsController(store),
+        new GarbageCollector(store),
       ],
       env,
       { onError: options.onControllerError },

@@ -1,11 +1,11 @@
 /**
  * The simulator's object store: what etcd plus the API server's registry do for
  * the kinds we hold. One global resourceVersion, optimistic concurrency, label
- * selectors, an event history for watches (410 Expired once compacted), owner
- * reference garbage collection, and synchronous change notification: every change
- * reaches every listener, in resourceVersion order, before the write that caused
- * it returns, and a listener that throws affects neither the write nor the other
- * listeners.
+ * selectors, an event history for watches (410 Expired once compacted), an index
+ * of dependents by owner uid (the garbage collector in sim/controllers/gc.ts
+ * deletes them), and synchronous change notification: every change reaches every
+ * listener, in resourceVersion order, before the write that caused it returns,
+ * and a listener that throws affects neither the write nor the other listeners.
  */
 import { rfc3339 } from "./env.ts";
 import {
@@ -71,6 +71,10 @@ export interface StoreOptions {
 
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
+const ownerUids = (o: KObj): string[] =>
+  (o.metadata?.ownerReferences ?? []).map((r: { uid?: string }) => r.uid).filter((u: unknown) =>
+    typeof u === "string"
+  );
 
 /** 409 Conflict on a stale resourceVersion, in the real API server's words. */
 export const conflict = (kind: KindInfo | undefined, name: string, note = ""): ApiError =>
@@ -94,6 +98,8 @@ export class Store {
   /** Events stored but not yet delivered to every listener (a listener's own writes wait here). */
   private undelivered: StoreEvent[] = [];
   private dispatching = false;
+  /** Dependents by owner uid: ownerReferences[].uid -> "kind key NUL object key" -> [kind, object key]. */
+  private readonly dependentIndex = new Map<string, Map<string, [KindInfo, string]>>();
   /** Open `batch` calls: settle hooks wait until the last one ends. */
   private holding = 0;
   /** Events were delivered since the settle hooks last ran. */
@@ -204,6 +210,43 @@ export class Store {
     }
   }
 
+  private indexDependent(kind: KindInfo, obj: KObj, uids: readonly string[], add: boolean) {
+    const key = objKey(obj.metadata.namespace, obj.metadata.name!);
+    const id = `${kindKey(kind)}\u0000${key}`;
+    for (const uid of uids) {
+      let set = this.dependentIndex.get(uid);
+      if (add) {
+        if (!set) this.dependentIndex.set(uid, set = new Map());
+        set.set(id, [kind, key]);
+      } else if (set) {
+        set.delete(id);
+        if (set.size === 0) this.dependentIndex.delete(uid);
+      }
+    }
+  }
+
+  /** The objects whose ownerReferences name `uid`, with their kinds (read-only views). */
+  dependents(uid: string): { kind: KindInfo; object: KObj }[] {
+    const out: { kind: KindInfo; object: KObj }[] = [];
+    for (const [kind, key] of this.dependentIndex.get(uid)?.values() ?? []) {
+      const object = this.table(kind).get(key);
+      if (object) out.push({ kind, object });
+    }
+    return out;
+  }
+
+  /** The objects of `kind` whose ownerReferences name `uid` (read-only views). */
+  dependentsOfKind(uid: string, kind: KindInfo): KObj[] {
+    const out: KObj[] = [];
+    const table = this.table(kind);
+    for (const [k, key] of this.dependentIndex.get(uid)?.values() ?? []) {
+      if (k !== kind) continue;
+      const object = table.get(key);
+      if (object) out.push(object);
+    }
+    return out;
+  }
+
   /** Drops the whole watch history, so every resume from an older resourceVersion gets 410. */
   compact(): void {
     this.compactedRv = this.revision;
@@ -292,6 +335,7 @@ export class Store {
     if (kind.hasStatus || obj.spec !== undefined) obj.metadata.generation = 1;
     obj.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(key, obj);
+    this.indexDependent(kind, obj, ownerUids(obj), true);
     this.emit("ADDED", kind, obj);
     return clone(obj);
   }
@@ -370,6 +414,11 @@ export class Store {
     if (JSON.stringify(next) === JSON.stringify(current)) return clone(current);
     next.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(objKey(current.metadata.namespace, current.metadata.name!), next);
+    const before = ownerUids(current), after = ownerUids(next);
+    if (before.join() !== after.join()) {
+      this.indexDependent(kind, current, before, false);
+      this.indexDependent(kind, next, after, true);
+    }
     this.emit("MODIFIED", kind, next, current);
     return clone(next);
   }
@@ -414,7 +463,8 @@ export class Store {
   }
 
   /**
-   * Deletes an object, its dependents (ownerReferences) and, for a Namespace, its contents. A Pod
+   * Deletes an object and, for a Namespace, its contents (its dependents are the garbage
+   * collector's: sim/controllers/gc.ts). A Pod
    * bound to a node is deleted gracefully, as the real API server does: it gets a deletionTimestamp
    * (now + its grace period) and stays until the kubelet has stopped it and deletes it with a grace
    * period of 0. `gracePeriodSeconds: 0` removes it at once.
@@ -461,20 +511,10 @@ export class Store {
   private remove(kind: KindInfo, obj: KObj) {
     const key = objKey(obj.metadata.namespace, obj.metadata.name!);
     if (!this.table(kind).delete(key)) return;
+    this.indexDependent(kind, obj, ownerUids(obj), false);
     const gone = clone(obj);
     gone.metadata.resourceVersion = String(++this.revision);
     this.emit("DELETED", kind, gone, obj);
-    // Garbage collection of dependents, as the real garbage collector does eventually.
-    const uid = obj.metadata.uid;
-    for (const t of this.tables.values()) {
-      for (const o of [...t.values()]) {
-        if ((o.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === uid)) {
-          const dependent = this.kindOf(o);
-          if (dependent === Kinds.Pod && o.spec?.nodeName) this.terminate(o);
-          else this.remove(dependent, o);
-        }
-      }
-    }
   }
 
   /**
