@@ -5,7 +5,7 @@
  */
 import { Context, Effect, Layer } from "effect";
 import { makeSimEnv, type SimEnv } from "./env.ts";
-import { Store } from "./store.ts";
+import { randomNameSuffix, Store } from "./store.ts";
 import { SimApiServer } from "./apiserver.ts";
 import { Kinds } from "./kinds.ts";
 import { LogStore } from "./logs.ts";
@@ -32,6 +32,8 @@ export interface SimOptions {
   readonly kubelet?: KubeletOptions;
   /** Told about each failed reconcile, which is retried with back-off (default: a line on stderr). */
   readonly onControllerError?: (e: ControllerError) => void;
+  /** The random suffix of generated names (default: seeded, apimachinery's alphabet); for tests. */
+  readonly nameSuffix?: () => string;
 }
 
 export interface SimClusterShape {
@@ -64,7 +66,12 @@ export const makeSimCluster = (options: SimOptions = {}) =>
       functionNamespace: options.functionNamespace ?? "openfaas-fn",
     };
     const env = yield* makeSimEnv(opts.seed);
-    const store = new Store({ now: env.now, uid: env.uid, historySize: options.historySize });
+    const store = new Store({
+      now: env.now,
+      uid: env.uid,
+      historySize: options.historySize,
+      nameSuffix: options.nameSuffix ?? (() => randomNameSuffix(env.random)),
+    });
     // Timers that fall due together are one batch of changes for the controllers.
     env.onTimers((fire) => store.batch(fire));
     const logs = new LogStore();

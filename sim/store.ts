@@ -1,13 +1,14 @@
 /**
  * The simulator's object store: what etcd plus the API server's registry do for
  * the kinds we hold. One global resourceVersion, optimistic concurrency, label
- * selectors, an event history for watches (410 Expired once compacted), an index
- * of dependents by owner uid (the garbage collector in sim/controllers/gc.ts
- * deletes them), and synchronous change notification: every change reaches every
- * listener, in resourceVersion order, before the write that caused it returns,
- * and a listener that throws affects neither the write nor the other listeners.
+ * selectors, generated names, an event history for watches (410 Expired once
+ * compacted), an index of dependents by owner uid (the garbage collector in
+ * sim/controllers/gc.ts deletes them), and synchronous change notification: every
+ * change reaches every listener, in resourceVersion order, before the write that
+ * caused it returns, and a listener that throws affects neither the write nor the
+ * other listeners.
  */
-import { rfc3339 } from "./env.ts";
+import { rfc3339, seededRandom } from "./env.ts";
 import {
   applyDefaults,
   type DefaultingContext,
@@ -65,9 +66,30 @@ export interface StoreOptions {
   readonly uid: () => string;
   /** How many events are kept for watches that resume from a resourceVersion. */
   readonly historySize?: number;
+  /** The random suffix of a name made from `metadata.generateName` (default: `randomNameSuffix`, seeded). */
+  readonly nameSuffix?: () => string;
   /** Told about a listener or settle hook that threw (default: a line on stderr). */
   readonly onListenerError?: (error: unknown) => void;
 }
+
+/** apimachinery's SimpleNameGenerator: 5 characters from an alphabet without vowels or look-alikes. */
+export const nameSuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+export const nameSuffixLength = 5;
+/** A generated name's base is cut so that base + suffix fits a 63-character label. */
+const maxGeneratedNameBase = 63 - nameSuffixLength;
+/** The API server tries this many generated names before giving up (RetryGenerateName: 8 attempts). */
+export const generateNameAttempts = 8;
+
+export const randomNameSuffix = (random: () => number): string => {
+  let out = "";
+  for (let i = 0; i < nameSuffixLength; i++) {
+    out += nameSuffixAlphabet[Math.floor(random() * nameSuffixAlphabet.length)];
+  }
+  return out;
+};
+
+/** The largest `spec.replicas` a Deployment (an int32 field) can hold. */
+export const maxInt32 = 2_147_483_647;
 
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
@@ -111,10 +133,13 @@ export class Store {
   private readonly historySize: number;
   private readonly defaulting: DefaultingContext;
 
+  private readonly nameSuffix: () => string;
   private readonly onListenerError: (error: unknown) => void;
 
   constructor(private readonly opts: StoreOptions) {
     this.now = opts.now;
+    const random = seededRandom(1);
+    this.nameSuffix = opts.nameSuffix ?? (() => randomNameSuffix(random));
     this.onListenerError = opts.onListenerError ??
       ((e) => console.error(`sim: a store listener failed: ${e instanceof Error ? e.stack : String(e)}`));
     this.historySize = opts.historySize ?? 50_000;
@@ -310,24 +335,45 @@ export class Store {
         );
       }
     } else delete obj.metadata.namespace;
-    if (!obj.metadata.name && obj.metadata.generateName) {
-      obj.metadata.name = `${obj.metadata.generateName}${this.opts.uid().slice(0, 5)}`;
-    }
     if (obj.metadata.resourceVersion) {
       throw new ApiError(500, "InternalError", "resourceVersion should not be set on objects to be created");
     }
+    checkInt32(kind, obj);
     obj.apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
     obj.kind = kind.kind;
     applyDefaults(kind, obj, this.defaulting);
-    const errors = validate(kind, obj);
-    if (errors.length > 0) throw this.invalid(kind, obj.metadata.name ?? "", errors);
-    const key = objKey(obj.metadata.namespace, obj.metadata.name!);
-    if (this.table(kind).has(key)) {
-      throw new ApiError(
-        409,
-        "AlreadyExists",
-        `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
-      );
+    // A generated name that is taken is drawn again, as the API server does (RetryGenerateName).
+    const generate = !obj.metadata.name && typeof obj.metadata.generateName === "string" &&
+      obj.metadata.generateName !== "";
+    let key = "";
+    for (let attempt = 1;; attempt++) {
+      if (generate) {
+        obj.metadata.name = `${obj.metadata.generateName.slice(0, maxGeneratedNameBase)}${this.nameSuffix()}`;
+      }
+      if (attempt === 1 || generate) {
+        const errors = validate(kind, obj);
+        if (errors.length > 0) throw this.invalid(kind, obj.metadata.name ?? "", errors);
+      }
+      key = objKey(obj.metadata.namespace, obj.metadata.name!);
+      if (!this.table(kind).has(key)) break;
+      if (!generate) {
+        throw new ApiError(
+          409,
+          "AlreadyExists",
+          `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
+        );
+      }
+      if (attempt >= generateNameAttempts) {
+        // What CheckGeneratedNameError answers when every generated name was taken: try again later.
+        throw new ApiError(
+          500,
+          "ServerTimeout",
+          `The POST operation against ${
+            qualifiedName(kind)
+          } could not be completed at this time, please try again.`,
+          0,
+        );
+      }
     }
     if (opts.dryRun) return obj;
     obj.metadata.uid = this.opts.uid();
@@ -363,6 +409,7 @@ export class Store {
     }
     const rv = input.metadata?.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
+    if (opts.subresource !== "status") checkInt32(kind, input);
     let next: KObj;
     if (opts.subresource === "status") {
       next = clone(current);
@@ -558,6 +605,20 @@ export class Store {
     return out;
   }
 }
+
+/**
+ * A Deployment's replicas is an int32: a larger number does not decode, and the API server answers
+ * 400 before anything else, in Go's words.
+ */
+const checkInt32 = (kind: KindInfo, obj: KObj) => {
+  const replicas = obj?.spec?.replicas;
+  if (kind !== Kinds.Deployment || typeof replicas !== "number" || Math.abs(replicas) <= maxInt32) return;
+  throw new ApiError(
+    400,
+    "BadRequest",
+    `Deployment in version "${kind.version}" cannot be handled as a Deployment: json: cannot unmarshal number ${replicas} into Go struct field DeploymentSpec.spec.replicas of type int32`,
+  );
+};
 
 /**
  * What a watcher with `filter` sees of an event: nothing, or the event with its type adjusted
