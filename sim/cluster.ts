@@ -5,12 +5,13 @@
  */
 import { Context, Effect, Layer } from "effect";
 import { makeSimEnv, type SimEnv } from "./env.ts";
-import { Store } from "./store.ts";
+import { randomNameSuffix, Store } from "./store.ts";
 import { SimApiServer } from "./apiserver.ts";
 import { Kinds } from "./kinds.ts";
 import { LogStore } from "./logs.ts";
 import { ImageCatalog, type SimImage } from "./images/catalog.ts";
-import { ControllerHub } from "./controllers/hub.ts";
+import { type ControllerError, ControllerHub } from "./controllers/hub.ts";
+import { GarbageCollector } from "./controllers/gc.ts";
 import { DeploymentController } from "./controllers/deployment.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
@@ -29,6 +30,10 @@ export interface SimOptions {
   readonly functionNamespace?: string;
   readonly historySize?: number;
   readonly kubelet?: KubeletOptions;
+  /** Told about each failed reconcile, which is retried with back-off (default: a line on stderr). */
+  readonly onControllerError?: (e: ControllerError) => void;
+  /** The random suffix of generated names (default: seeded, apimachinery's alphabet); for tests. */
+  readonly nameSuffix?: () => string;
 }
 
 export interface SimClusterShape {
@@ -61,7 +66,14 @@ export const makeSimCluster = (options: SimOptions = {}) =>
       functionNamespace: options.functionNamespace ?? "openfaas-fn",
     };
     const env = yield* makeSimEnv(opts.seed);
-    const store = new Store({ now: env.now, uid: env.uid, historySize: options.historySize });
+    const store = new Store({
+      now: env.now,
+      uid: env.uid,
+      historySize: options.historySize,
+      nameSuffix: options.nameSuffix ?? (() => randomNameSuffix(env.random)),
+    });
+    // Timers that fall due together are one batch of changes for the controllers.
+    env.onTimers((fire) => store.batch(fire));
     const logs = new LogStore();
     const catalog = new ImageCatalog(options.images);
     const usage = new UsageMeter(
@@ -81,12 +93,18 @@ export const makeSimCluster = (options: SimOptions = {}) =>
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
       ...options.kubelet,
     });
-    new ControllerHub(store, [
-      new DeploymentController(store, env),
-      new Scheduler(store, env),
-      kubelet,
-      new EndpointsController(store),
-    ]);
+    new ControllerHub(
+      store,
+      [
+        new DeploymentController(store, env),
+        new Scheduler(store, env),
+        kubelet,
+        new EndpointsController(store),
+        new GarbageCollector(store),
+      ],
+      env,
+      { onError: options.onControllerError },
+    );
     for (const ns of ["default", "kube-system", "kube-public", "openfaas", opts.functionNamespace]) {
       if (store.peek(Kinds.Namespace, undefined, ns)) continue;
       const marked = ns === opts.functionNamespace;

@@ -20,12 +20,16 @@ export const rfc3339Nano = (ms: number) => new Date(ms).toISOString().replace(/\
 const maxLines = 10_000;
 
 export class LogStore implements LogSource {
-  private readonly logs = new Map<string, ContainerLog>();
+  /** By pod (`namespace/name`), then container. */
+  private readonly logs = new Map<string, Map<string, ContainerLog>>();
 
   private log(ns: string, pod: string, container: string): ContainerLog {
-    const key = `${ns}/${pod}/${container}`;
-    let l = this.logs.get(key);
-    if (!l) this.logs.set(key, l = { lines: [], followers: new Set(), ended: false, enders: new Set() });
+    let containers = this.logs.get(`${ns}/${pod}`);
+    if (!containers) this.logs.set(`${ns}/${pod}`, containers = new Map());
+    let l = containers.get(container);
+    if (!l) {
+      containers.set(container, l = { lines: [], followers: new Set(), ended: false, enders: new Set() });
+    }
     return l;
   }
 
@@ -41,12 +45,12 @@ export class LogStore implements LogSource {
 
   /** The pod is gone: followers' streams end. */
   end(ns: string, pod: string) {
-    for (const [key, l] of this.logs) {
-      if (key.startsWith(`${ns}/${pod}/`)) {
-        l.ended = true;
-        for (const e of l.enders) e();
-        this.logs.delete(key);
-      }
+    const containers = this.logs.get(`${ns}/${pod}`);
+    if (!containers) return;
+    this.logs.delete(`${ns}/${pod}`);
+    for (const l of containers.values()) {
+      l.ended = true;
+      for (const e of l.enders) e();
     }
   }
 

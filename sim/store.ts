@@ -1,10 +1,14 @@
 /**
  * The simulator's object store: what etcd plus the API server's registry do for
  * the kinds we hold. One global resourceVersion, optimistic concurrency, label
- * selectors, an event history for watches (410 Expired once compacted), owner
- * reference garbage collection, and synchronous change notification.
+ * selectors, generated names, an event history for watches (410 Expired once
+ * compacted), an index of dependents by owner uid (the garbage collector in
+ * sim/controllers/gc.ts deletes them), and synchronous change notification: every
+ * change reaches every listener, in resourceVersion order, before the write that
+ * caused it returns, and a listener that throws affects neither the write nor the
+ * other listeners.
  */
-import { rfc3339 } from "./env.ts";
+import { rfc3339, seededRandom } from "./env.ts";
 import {
   applyDefaults,
   type DefaultingContext,
@@ -62,10 +66,37 @@ export interface StoreOptions {
   readonly uid: () => string;
   /** How many events are kept for watches that resume from a resourceVersion. */
   readonly historySize?: number;
+  /** The random suffix of a name made from `metadata.generateName` (default: `randomNameSuffix`, seeded). */
+  readonly nameSuffix?: () => string;
+  /** Told about a listener or settle hook that threw (default: a line on stderr). */
+  readonly onListenerError?: (error: unknown) => void;
 }
+
+/** apimachinery's SimpleNameGenerator: 5 characters from an alphabet without vowels or look-alikes. */
+export const nameSuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+export const nameSuffixLength = 5;
+/** A generated name's base is cut so that base + suffix fits a 63-character label. */
+const maxGeneratedNameBase = 63 - nameSuffixLength;
+/** The API server tries this many generated names before giving up (RetryGenerateName: 8 attempts). */
+export const generateNameAttempts = 8;
+
+export const randomNameSuffix = (random: () => number): string => {
+  let out = "";
+  for (let i = 0; i < nameSuffixLength; i++) {
+    out += nameSuffixAlphabet[Math.floor(random() * nameSuffixAlphabet.length)];
+  }
+  return out;
+};
+
+/** The largest `spec.replicas` a Deployment (an int32 field) can hold. */
+export const maxInt32 = 2_147_483_647;
 
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
+const ownerUids = (o: KObj): string[] =>
+  (o.metadata?.ownerReferences ?? []).map((r: { uid?: string }) => r.uid).filter((u: unknown) =>
+    typeof u === "string"
+  );
 
 /** 409 Conflict on a stale resourceVersion, in the real API server's words. */
 export const conflict = (kind: KindInfo | undefined, name: string, note = ""): ApiError =>
@@ -85,6 +116,16 @@ export class Store {
   private history: StoreEvent[] = [];
   private historyStart = 0;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
+  private readonly settleHooks = new Set<() => void>();
+  /** Events stored but not yet delivered to every listener (a listener's own writes wait here). */
+  private undelivered: StoreEvent[] = [];
+  private dispatching = false;
+  /** Dependents by owner uid: ownerReferences[].uid -> "kind key NUL object key" -> [kind, object key]. */
+  private readonly dependentIndex = new Map<string, Map<string, [KindInfo, string]>>();
+  /** Open `batch` calls: settle hooks wait until the last one ends. */
+  private holding = 0;
+  /** Events were delivered since the settle hooks last ran. */
+  private unsettled = false;
   private revision = 0;
   /** The oldest resourceVersion a watch may resume from. */
   private compactedRv = 0;
@@ -92,8 +133,15 @@ export class Store {
   private readonly historySize: number;
   private readonly defaulting: DefaultingContext;
 
+  private readonly nameSuffix: () => string;
+  private readonly onListenerError: (error: unknown) => void;
+
   constructor(private readonly opts: StoreOptions) {
     this.now = opts.now;
+    const random = seededRandom(1);
+    this.nameSuffix = opts.nameSuffix ?? (() => randomNameSuffix(random));
+    this.onListenerError = opts.onListenerError ??
+      ((e) => console.error(`sim: a store listener failed: ${e instanceof Error ? e.stack : String(e)}`));
     this.historySize = opts.historySize ?? 50_000;
     this.defaulting = {
       allocateClusterIP: () => {
@@ -130,7 +178,98 @@ export class Store {
         this.historyStart = 0;
       }
     }
-    for (const l of [...this.listeners]) l(event);
+    this.undelivered.push(event);
+    this.dispatch();
+  }
+
+  /**
+   * Delivers undelivered events to every listener, oldest first, then runs the settle hooks (the
+   * controllers), until nothing is left. Re-entrant calls (a listener or hook that writes) return at
+   * once: their events are queued and delivered by the loop already running, after the current one.
+   */
+  private dispatch() {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      while (true) {
+        while (this.undelivered.length > 0) {
+          const events = this.undelivered;
+          this.undelivered = [];
+          for (const event of events) {
+            for (const l of [...this.listeners]) this.guarded(() => l(event));
+          }
+          this.unsettled = true;
+        }
+        if (this.holding > 0 || !this.unsettled) break;
+        this.unsettled = false;
+        for (const h of [...this.settleHooks]) this.guarded(h);
+        if (this.undelivered.length === 0) break;
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /**
+   * Runs `f` (several writes that happen at one instant, such as timers falling due together) with
+   * the settle hooks held until it ends: listeners see each change as it is made, and the
+   * controllers react once to all of them.
+   */
+  batch(f: () => void): void {
+    this.holding++;
+    try {
+      f();
+    } finally {
+      this.holding--;
+      if (this.holding === 0) this.dispatch();
+    }
+  }
+
+  private guarded(f: () => void) {
+    try {
+      f();
+    } catch (e) {
+      try {
+        this.onListenerError(e);
+      } catch { /* reporting must not break delivery */ }
+    }
+  }
+
+  private indexDependent(kind: KindInfo, obj: KObj, uids: readonly string[], add: boolean) {
+    const key = objKey(obj.metadata.namespace, obj.metadata.name!);
+    const id = `${kindKey(kind)}\u0000${key}`;
+    for (const uid of uids) {
+      let set = this.dependentIndex.get(uid);
+      if (add) {
+        if (!set) this.dependentIndex.set(uid, set = new Map());
+        set.set(id, [kind, key]);
+      } else if (set) {
+        set.delete(id);
+        if (set.size === 0) this.dependentIndex.delete(uid);
+      }
+    }
+  }
+
+  /** The objects whose ownerReferences name `uid`, with their kinds (read-only views). */
+  dependents(uid: string): { kind: KindInfo; object: KObj }[] {
+    const out: { kind: KindInfo; object: KObj }[] = [];
+    for (const [kind, key] of this.dependentIndex.get(uid)?.values() ?? []) {
+      const object = this.table(kind).get(key);
+      if (object) out.push({ kind, object });
+    }
+    return out;
+  }
+
+  /** The objects of `kind` whose ownerReferences name `uid` (read-only views). */
+  dependentsOfKind(uid: string, kind: KindInfo): KObj[] {
+    const out: KObj[] = [];
+    const table = this.table(kind);
+    for (const [k, key] of this.dependentIndex.get(uid)?.values() ?? []) {
+      if (k !== kind) continue;
+      const object = table.get(key);
+      if (object) out.push(object);
+    }
+    return out;
   }
 
   /** Drops the whole watch history, so every resume from an older resourceVersion gets 410. */
@@ -196,24 +335,45 @@ export class Store {
         );
       }
     } else delete obj.metadata.namespace;
-    if (!obj.metadata.name && obj.metadata.generateName) {
-      obj.metadata.name = `${obj.metadata.generateName}${this.opts.uid().slice(0, 5)}`;
-    }
     if (obj.metadata.resourceVersion) {
       throw new ApiError(500, "InternalError", "resourceVersion should not be set on objects to be created");
     }
+    checkInt32(kind, obj);
     obj.apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
     obj.kind = kind.kind;
     applyDefaults(kind, obj, this.defaulting);
-    const errors = validate(kind, obj);
-    if (errors.length > 0) throw this.invalid(kind, obj.metadata.name ?? "", errors);
-    const key = objKey(obj.metadata.namespace, obj.metadata.name!);
-    if (this.table(kind).has(key)) {
-      throw new ApiError(
-        409,
-        "AlreadyExists",
-        `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
-      );
+    // A generated name that is taken is drawn again, as the API server does (RetryGenerateName).
+    const generate = !obj.metadata.name && typeof obj.metadata.generateName === "string" &&
+      obj.metadata.generateName !== "";
+    let key = "";
+    for (let attempt = 1;; attempt++) {
+      if (generate) {
+        obj.metadata.name = `${obj.metadata.generateName.slice(0, maxGeneratedNameBase)}${this.nameSuffix()}`;
+      }
+      if (attempt === 1 || generate) {
+        const errors = validate(kind, obj);
+        if (errors.length > 0) throw this.invalid(kind, obj.metadata.name ?? "", errors);
+      }
+      key = objKey(obj.metadata.namespace, obj.metadata.name!);
+      if (!this.table(kind).has(key)) break;
+      if (!generate) {
+        throw new ApiError(
+          409,
+          "AlreadyExists",
+          `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
+        );
+      }
+      if (attempt >= generateNameAttempts) {
+        // What CheckGeneratedNameError answers when every generated name was taken: try again later.
+        throw new ApiError(
+          500,
+          "ServerTimeout",
+          `The POST operation against ${
+            qualifiedName(kind)
+          } could not be completed at this time, please try again.`,
+          0,
+        );
+      }
     }
     if (opts.dryRun) return obj;
     obj.metadata.uid = this.opts.uid();
@@ -221,6 +381,7 @@ export class Store {
     if (kind.hasStatus || obj.spec !== undefined) obj.metadata.generation = 1;
     obj.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(key, obj);
+    this.indexDependent(kind, obj, ownerUids(obj), true);
     this.emit("ADDED", kind, obj);
     return clone(obj);
   }
@@ -248,6 +409,7 @@ export class Store {
     }
     const rv = input.metadata?.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
+    if (opts.subresource !== "status") checkInt32(kind, input);
     let next: KObj;
     if (opts.subresource === "status") {
       next = clone(current);
@@ -299,6 +461,11 @@ export class Store {
     if (JSON.stringify(next) === JSON.stringify(current)) return clone(current);
     next.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(objKey(current.metadata.namespace, current.metadata.name!), next);
+    const before = ownerUids(current), after = ownerUids(next);
+    if (before.join() !== after.join()) {
+      this.indexDependent(kind, current, before, false);
+      this.indexDependent(kind, next, after, true);
+    }
     this.emit("MODIFIED", kind, next, current);
     return clone(next);
   }
@@ -343,7 +510,8 @@ export class Store {
   }
 
   /**
-   * Deletes an object, its dependents (ownerReferences) and, for a Namespace, its contents. A Pod
+   * Deletes an object and, for a Namespace, its contents (its dependents are the garbage
+   * collector's: sim/controllers/gc.ts). A Pod
    * bound to a node is deleted gracefully, as the real API server does: it gets a deletionTimestamp
    * (now + its grace period) and stays until the kubelet has stopped it and deletes it with a grace
    * period of 0. `gracePeriodSeconds: 0` removes it at once.
@@ -390,26 +558,28 @@ export class Store {
   private remove(kind: KindInfo, obj: KObj) {
     const key = objKey(obj.metadata.namespace, obj.metadata.name!);
     if (!this.table(kind).delete(key)) return;
+    this.indexDependent(kind, obj, ownerUids(obj), false);
     const gone = clone(obj);
     gone.metadata.resourceVersion = String(++this.revision);
     this.emit("DELETED", kind, gone, obj);
-    // Garbage collection of dependents, as the real garbage collector does eventually.
-    const uid = obj.metadata.uid;
-    for (const t of this.tables.values()) {
-      for (const o of [...t.values()]) {
-        if ((o.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === uid)) {
-          const dependent = this.kindOf(o);
-          if (dependent === Kinds.Pod && o.spec?.nodeName) this.terminate(o);
-          else this.remove(dependent, o);
-        }
-      }
-    }
   }
 
-  /** Synchronous notification of every change (controllers). Returns an unsubscribe function. */
+  /**
+   * Synchronous notification of every change (watches, controllers), in resourceVersion order.
+   * Returns an unsubscribe function.
+   */
   subscribe(listener: (e: StoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs `hook` each time every stored change has been delivered to every listener (the
+   * controllers reconcile there, so that a burst of changes is seen once). Returns an unsubscribe function.
+   */
+  onSettled(hook: () => void): () => void {
+    this.settleHooks.add(hook);
+    return () => this.settleHooks.delete(hook);
   }
 
   /**
@@ -435,6 +605,20 @@ export class Store {
     return out;
   }
 }
+
+/**
+ * A Deployment's replicas is an int32: a larger number does not decode, and the API server answers
+ * 400 before anything else, in Go's words.
+ */
+const checkInt32 = (kind: KindInfo, obj: KObj) => {
+  const replicas = obj?.spec?.replicas;
+  if (kind !== Kinds.Deployment || typeof replicas !== "number" || Math.abs(replicas) <= maxInt32) return;
+  throw new ApiError(
+    400,
+    "BadRequest",
+    `Deployment in version "${kind.version}" cannot be handled as a Deployment: json: cannot unmarshal number ${replicas} into Go struct field DeploymentSpec.spec.replicas of type int32`,
+  );
+};
 
 /**
  * What a watcher with `filter` sees of an event: nothing, or the event with its type adjusted

@@ -3,16 +3,56 @@
  * template, rolls pods on a template change within maxSurge/maxUnavailable, and
  * maintains status. As in Kubernetes, each template has a ReplicaSet
  * (`<deployment>-<pod-template-hash>`, with a revision annotation) owned by the
- * Deployment and owning the pods; here one controller does the work of both,
- * and a ReplicaSet's `spec.replicas` follows the pods it keeps. Old ReplicaSets
- * beyond `revisionHistoryLimit` are removed once they have no pods.
+ * Deployment and owning the pods (named from `generateName`, `<replicaset>-xxxxx`);
+ * here one controller does the work of both, and a ReplicaSet's `spec.replicas`
+ * follows the pods it keeps. Old ReplicaSets beyond `revisionHistoryLimit` are
+ * removed once they have no pods.
+ *
+ * Like the ReplicaSet controller, a big change is made in steps: pods are created
+ * in slow-start batches (1, 2, 4, ... up to `burstReplicas` per step) and deleted
+ * up to `burstReplicas` per step, with `stepMs` of cluster time between steps, so
+ * scaling to thousands of replicas never holds the cluster (or the write that
+ * asked for it) in one long loop. Within a step, pods are made `subBatch` at a
+ * time, each a turn of the controller queue (the other controllers, and on the
+ * live clock the event loop, get their turns in between). A failed create ends
+ * the step and is retried with back-off, starting again from a batch of 1.
  */
 import { rfc3339 } from "../env.ts";
 import type { SimEnv } from "../env.ts";
 import { Kinds, type KObj } from "../kinds.ts";
-import type { Store, StoreEvent } from "../store.ts";
-import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
+import { ApiError, type Store, type StoreEvent } from "../store.ts";
+import { type Controller, nsName, retryDelayMs, shortHash, splitKey, type WorkQueue } from "./hub.ts";
 import { recordEvent } from "./events.ts";
+
+/** The ReplicaSet controller's burstReplicas: pods created or deleted in one step at most. */
+export const burstReplicas = 500;
+/** Cluster time between two steps of one Deployment's scale (the next sync). */
+export const stepMs = 10;
+/** Pods created or deleted in one turn of the controller, within a step. */
+export const subBatch = 100;
+
+/** Where a Deployment's scale is: the slow-start batch, what is left of the step, whether one is scheduled. */
+interface Pace {
+  batch: number;
+  /** Creations and deletions left in the current step (unset between steps). */
+  createLeft?: number;
+  deleteLeft?: number;
+  /** A step is scheduled (this token's): until then reconciles only keep status. */
+  waiting?: number;
+  failures: number;
+}
+
+/** How much one turn may still do, and what it left. */
+interface Budget {
+  create: number;
+  delete: number;
+  created: number;
+  deleted: number;
+  /** Creations (deletions) were left for later. */
+  moreCreate: boolean;
+  moreDelete: boolean;
+  failed: boolean;
+}
 
 /** The pod's Ready condition is True (terminating or not). */
 export const hasReadyCondition = (p: KObj): boolean =>
@@ -40,9 +80,19 @@ const ownerOfKind = (o: KObj, kind: string): string | undefined =>
 
 const revisionOf = (rs: KObj) => Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
 
+const byName = (a: KObj, b: KObj) =>
+  a.metadata.name! < b.metadata.name! ? -1 : a.metadata.name! > b.metadata.name! ? 1 : 0;
+
 export class DeploymentController implements Controller {
   readonly name = "deployment";
+  private queue?: WorkQueue;
+  private readonly pacing = new Map<string, Pace>();
+  private steps = 0;
   constructor(private readonly store: Store, private readonly env: SimEnv) {}
+
+  attach(queue: WorkQueue) {
+    this.queue = queue;
+  }
 
   keysFor(e: StoreEvent): string[] {
     if (e.kind === Kinds.Deployment) return [nsName(e.object)];
@@ -59,27 +109,17 @@ export class DeploymentController implements Controller {
     return [];
   }
 
-  /** The Deployment's ReplicaSets, oldest revision first. */
+  /** The Deployment's ReplicaSets, oldest revision first (from the store's owner index). */
   private replicaSets(d: KObj): KObj[] {
-    const sets: KObj[] = [];
-    for (const rs of this.store.scan(Kinds.ReplicaSet, d.metadata.namespace)) {
-      if ((rs.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === d.metadata.uid)) {
-        sets.push(rs);
-      }
-    }
-    return sets.sort((a, b) => revisionOf(a) - revisionOf(b));
+    return this.store.dependentsOfKind(d.metadata.uid, Kinds.ReplicaSet)
+      .sort((a, b) => revisionOf(a) - revisionOf(b));
   }
 
   /** A ReplicaSet's pods that are not terminating: terminating ones no longer count, as in Kubernetes. */
   private podsOf(rs: KObj): KObj[] {
-    const pods: KObj[] = [];
-    for (const p of this.store.scan(Kinds.Pod, rs.metadata.namespace)) {
-      if (p.metadata.deletionTimestamp) continue;
-      if ((p.metadata.ownerReferences ?? []).some((r: { uid: string }) => r.uid === rs.metadata.uid)) {
-        pods.push(p);
-      }
-    }
-    return pods;
+    return this.store.dependentsOfKind(rs.metadata.uid, Kinds.Pod).filter((p) =>
+      !p.metadata.deletionTimestamp
+    );
   }
 
   private ownedPods(d: KObj): KObj[] {
@@ -169,9 +209,73 @@ export class DeploymentController implements Controller {
   reconcile(key: string): void {
     const [ns, name] = splitKey(key);
     const d = this.store.peek(Kinds.Deployment, ns, name);
-    if (!d || d.metadata.deletionTimestamp) return;
-    const desired: number = d.spec.replicas ?? 1;
+    if (!d || d.metadata.deletionTimestamp) {
+      this.pacing.delete(key);
+      return;
+    }
     const hash = templateHash(d);
+    const pace = this.pacing.get(key) ?? { batch: 1, failures: 0 };
+    if (pace.waiting === undefined) {
+      pace.createLeft ??= pace.batch;
+      pace.deleteLeft ??= burstReplicas;
+      const budget: Budget = {
+        create: Math.min(subBatch, pace.createLeft),
+        delete: Math.min(subBatch, pace.deleteLeft),
+        created: 0,
+        deleted: 0,
+        moreCreate: false,
+        moreDelete: false,
+        failed: false,
+      };
+      this.sync(d, hash, budget);
+      this.pace(key, pace, budget);
+    }
+    this.syncReplicaSets(d, hash);
+    this.updateStatus(ns, name);
+  }
+
+  /**
+   * After a turn: the step goes on now while it has room and work is left; then the next step is
+   * scheduled while work is left (bigger when all went well, later and from 1 after a failure).
+   */
+  private pace(key: string, pace: Pace, budget: Budget) {
+    pace.createLeft! -= budget.created;
+    pace.deleteLeft! -= budget.deleted;
+    if (!budget.moreCreate && !budget.moreDelete && !budget.failed) {
+      this.pacing.delete(key);
+      return;
+    }
+    this.pacing.set(key, pace);
+    if (
+      !budget.failed &&
+      ((budget.moreCreate && pace.createLeft! > 0) || (budget.moreDelete && pace.deleteLeft! > 0))
+    ) {
+      this.queue?.requeueNow(key);
+      return;
+    }
+    const token = ++this.steps;
+    let delay = stepMs;
+    if (budget.failed) {
+      pace.failures++;
+      pace.batch = 1;
+      delay = retryDelayMs(pace.failures);
+    } else {
+      pace.failures = 0;
+      pace.batch = Math.min(burstReplicas, pace.batch * 2);
+    }
+    pace.createLeft = pace.deleteLeft = undefined;
+    pace.waiting = token;
+    const due = () => {
+      const p = this.pacing.get(key);
+      if (p?.waiting === token) p.waiting = undefined;
+    };
+    if (this.queue) this.queue.requeueAfter(key, delay, due);
+    else due();
+  }
+
+  /** One step towards the desired pods, within the budget. */
+  private sync(d: KObj, hash: string, budget: Budget) {
+    const desired: number = d.spec.replicas ?? 1;
     const sets = this.replicaSets(d);
     const rs = this.currentReplicaSet(d, hash, sets);
     const current = this.podsOf(rs);
@@ -179,60 +283,81 @@ export class DeploymentController implements Controller {
     const strategy = d.spec.strategy ?? {};
 
     if (strategy.type === "Recreate") {
-      if (old.length > 0) old.forEach((p) => this.deletePod(d, p));
-      else this.scaleTo(d, rs, current, desired);
+      if (old.length > 0) this.deletePods(d, old, budget);
+      else this.scaleTo(d, rs, current, desired, budget);
     } else if (old.length === 0) {
-      this.scaleTo(d, rs, current, desired);
+      this.scaleTo(d, rs, current, desired, budget);
     } else {
       const surge = intOrPercent(strategy.rollingUpdate?.maxSurge ?? "25%", desired, true);
       let unavailable = intOrPercent(strategy.rollingUpdate?.maxUnavailable ?? "25%", desired, false);
       if (surge === 0 && unavailable === 0) unavailable = 1;
       const minAvailable = Math.max(0, desired - unavailable);
       // Old pods that are not ready count for nothing: remove them first.
-      for (const p of old.filter((p) => !isPodReady(p))) this.deletePod(d, p);
+      this.deletePods(d, old.filter((p) => !isPodReady(p)), budget);
       const oldReady = old.filter(isPodReady);
       const newReady = current.filter(isPodReady).length;
       const room = desired + surge - (oldReady.length + current.length);
       const toCreate = Math.min(Math.max(0, room), Math.max(0, desired - current.length));
-      for (let i = 0; i < toCreate; i++) this.createPod(d, rs);
+      this.createPods(d, rs, toCreate, budget);
       let available = oldReady.length + newReady;
+      const victims: KObj[] = [];
       while (
         oldReady.length > 0 &&
         (available - 1 >= minAvailable || oldReady.length + current.length > desired + surge)
       ) {
-        const victim = oldReady.pop()!;
-        this.deletePod(d, victim);
+        victims.push(oldReady.pop()!);
         available--;
       }
-      if (current.length > desired) this.scaleTo(d, rs, current, desired);
+      this.deletePods(d, victims, budget);
+      if (current.length > desired) this.scaleTo(d, rs, current, desired, budget);
     }
-    this.syncReplicaSets(d, hash);
-    this.updateStatus(ns, name);
   }
 
-  private scaleTo(d: KObj, rs: KObj, current: KObj[], desired: number) {
+  private scaleTo(d: KObj, rs: KObj, current: KObj[], desired: number, budget: Budget) {
     if (current.length < desired) {
-      for (let i = current.length; i < desired; i++) this.createPod(d, rs);
+      this.createPods(d, rs, desired - current.length, budget);
     } else if (current.length > desired) {
       // Like the ReplicaSet controller: unscheduled, then not ready, then newest first.
       const rank = (p: KObj) => (p.spec.nodeName ? 2 : 0) + (isPodReady(p) ? 1 : 0);
+      const created = (p: KObj) => p.metadata.creationTimestamp ?? "";
       const victims = [...current].sort((a, b) =>
         rank(a) - rank(b) ||
-        (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") ||
-        b.metadata.name!.localeCompare(a.metadata.name!)
+        (created(a) < created(b) ? 1 : created(a) > created(b) ? -1 : 0) ||
+        byName(b, a)
       );
-      victims.slice(0, current.length - desired).forEach((p) => this.deletePod(d, p));
+      this.deletePods(d, victims.slice(0, current.length - desired), budget);
     }
   }
 
-  private createPod(d: KObj, rs: KObj) {
+  /** Creates up to `count` pods of `rs`, as many as the step's budget allows; stops at the first failure. */
+  private createPods(d: KObj, rs: KObj, count: number, budget: Budget) {
+    if (count <= 0) return;
+    const n = Math.min(count, budget.create);
+    if (n < count) budget.moreCreate = true;
+    for (let i = 0; i < n && !budget.failed; i++) {
+      budget.create--;
+      budget.created++;
+      this.createPod(d, rs, budget);
+    }
+  }
+
+  private deletePods(d: KObj, pods: readonly KObj[], budget: Budget) {
+    if (pods.length === 0) return;
+    const n = Math.min(pods.length, budget.delete);
+    if (n < pods.length) budget.moreDelete = true;
+    budget.delete -= n;
+    budget.deleted += n;
+    for (let i = 0; i < n; i++) this.deletePod(d, pods[i]);
+  }
+
+  private createPod(d: KObj, rs: KObj, budget: Budget) {
     const template = structuredClone(rs.spec.template);
     const hash = rs.metadata.labels["pod-template-hash"];
-    const suffix = this.env.uid().replaceAll("-", "").slice(0, 5);
     const pod: KObj = {
       metadata: {
         ...template.metadata,
-        name: `${d.metadata.name}-${hash}-${suffix}`,
+        // The API server draws the name (and draws again on a clash), as for the ReplicaSet controller.
+        generateName: `${rs.metadata.name}-`,
         labels: { ...template.metadata?.labels, "pod-template-hash": hash },
         ownerReferences: [{
           apiVersion: "apps/v1",
@@ -246,7 +371,24 @@ export class DeploymentController implements Controller {
       spec: template.spec,
     };
     delete pod.metadata.namespace;
-    const created = this.store.create(Kinds.Pod, d.metadata.namespace, pod);
+    delete pod.metadata.name;
+    let created: KObj;
+    try {
+      created = this.store.create(Kinds.Pod, d.metadata.namespace, pod);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      budget.failed = true;
+      recordEvent(
+        this.store,
+        this.env,
+        rs,
+        "Warning",
+        "FailedCreate",
+        `Error creating: ${e.message}`,
+        "replicaset-controller",
+      );
+      return;
+    }
     recordEvent(
       this.store,
       this.env,

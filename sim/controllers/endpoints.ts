@@ -1,7 +1,10 @@
 /**
- * The EndpointSlice controller: one slice per Service with a selector, listing
- * the matching pods that have an IP, with `conditions.ready` from the pod's
- * Ready condition (what the invoke proxy reads).
+ * The EndpointSlice controller: the slices of a Service with a selector list the
+ * matching pods that have an IP, with `conditions.ready` from the pod's Ready
+ * condition (what the invoke proxy reads). As in Kubernetes, a slice holds at
+ * most 100 endpoints: an endpoint stays in its slice while its pod lives, new
+ * ones fill the slices with room first, and only the slices that changed are
+ * written, so a pod's change costs one small write however big the Service.
  */
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
@@ -12,6 +15,25 @@ import { hasReadyCondition, isPodReady } from "./deployment.ts";
 export const serviceNameLabel = "kubernetes.io/service-name";
 const managedByLabel = "endpointslice.kubernetes.io/managed-by";
 const managedBy = "endpointslice-controller.k8s.io";
+
+/** kube-controller-manager's `--max-endpoints-per-slice` default. */
+export const maxEndpointsPerSlice = 100;
+
+interface Endpoint {
+  addresses: string[];
+  conditions: { ready: boolean; serving: boolean; terminating: boolean };
+  nodeName?: string;
+  targetRef: { kind: "Pod"; namespace: string; name: string; uid: string };
+}
+
+const sameEndpoint = (a: Endpoint, b: Endpoint) =>
+  a.addresses?.[0] === b.addresses[0] && a.addresses?.length === 1 &&
+  a.conditions?.ready === b.conditions.ready && a.conditions?.serving === b.conditions.serving &&
+  a.conditions?.terminating === b.conditions.terminating && a.nodeName === b.nodeName &&
+  a.targetRef?.name === b.targetRef.name && a.targetRef?.uid === b.targetRef.uid;
+
+const byPodName = (a: Endpoint, b: Endpoint) =>
+  a.targetRef.name < b.targetRef.name ? -1 : a.targetRef.name > b.targetRef.name ? 1 : 0;
 
 export class EndpointsController implements Controller {
   readonly name = "endpointslice";
@@ -32,38 +54,57 @@ export class EndpointsController implements Controller {
     return keys;
   }
 
+  /** The name of a Service's first slice. */
   static sliceName(svcName: string) {
     return `${svcName}-${shortHash(svcName, 5)}`;
+  }
+
+  /** The name of a Service's n-th extra slice (n >= 1). */
+  private static extraSliceName(svcName: string, n: number) {
+    return `${svcName}-${shortHash(`${svcName}/${n}`, 5)}`;
+  }
+
+  /** The slices this controller keeps for the Service, the first slice first. */
+  private managedSlices(svc: KObj): KObj[] {
+    const first = EndpointsController.sliceName(svc.metadata.name!);
+    return this.store.dependentsOfKind(svc.metadata.uid, Kinds.EndpointSlice)
+      .filter((s) => s.metadata.labels?.[managedByLabel] === managedBy)
+      .sort((a, b) =>
+        a.metadata.name === first
+          ? -1
+          : b.metadata.name === first
+          ? 1
+          : a.metadata.name! < b.metadata.name!
+          ? -1
+          : 1
+      );
   }
 
   reconcile(key: string): void {
     const [ns, name] = splitKey(key);
     const svc = this.store.peek(Kinds.Service, ns, name);
-    const sliceName = EndpointsController.sliceName(name);
-    const existing = this.store.peek(Kinds.EndpointSlice, ns, sliceName);
     if (!svc || !svc.spec?.selector || Object.keys(svc.spec.selector).length === 0) {
       // Slices are owned by their Service and garbage-collected with it; a Service that lost its
       // selector keeps no managed slice (its endpoints are whatever slices others write).
-      if (svc && existing && existing.metadata.labels?.[managedByLabel] === managedBy) {
-        this.store.delete(Kinds.EndpointSlice, ns, sliceName);
+      if (svc) {
+        for (const s of this.managedSlices(svc)) this.store.delete(Kinds.EndpointSlice, ns, s.metadata.name!);
       }
       return;
     }
     const sel = fromSpec({ matchLabels: svc.spec.selector });
-    const pods: KObj[] = [];
+    const wanted = new Map<string, Endpoint>();
     for (const p of this.store.scan(Kinds.Pod, ns)) {
-      if (matches(sel, p.metadata.labels) && p.status?.podIP) pods.push(p);
+      if (!matches(sel, p.metadata.labels) || !p.status?.podIP) continue;
+      wanted.set(p.metadata.name!, {
+        addresses: [p.status.podIP],
+        // A terminating pod is not ready for new requests; it may still be serving the ones it has.
+        conditions: p.metadata.deletionTimestamp
+          ? { ready: false, serving: hasReadyCondition(p), terminating: true }
+          : { ready: isPodReady(p), serving: isPodReady(p), terminating: false },
+        nodeName: p.spec.nodeName,
+        targetRef: { kind: "Pod", namespace: ns, name: p.metadata.name!, uid: p.metadata.uid },
+      });
     }
-    pods.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
-    const endpoints = pods.map((p) => ({
-      addresses: [p.status.podIP],
-      // A terminating pod is not ready for new requests; it may still be serving the ones it has.
-      conditions: p.metadata.deletionTimestamp
-        ? { ready: false, serving: hasReadyCondition(p), terminating: true }
-        : { ready: isPodReady(p), serving: isPodReady(p), terminating: false },
-      nodeName: p.spec.nodeName,
-      targetRef: { kind: "Pod", namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
-    }));
     const ports = (svc.spec.ports ?? []).map((
       p: { name?: string; port: number; targetPort?: number; protocol?: string },
     ) => ({
@@ -71,32 +112,75 @@ export class EndpointsController implements Controller {
       port: typeof p.targetPort === "number" ? p.targetPort : p.port,
       protocol: p.protocol ?? "TCP",
     }));
-    if (!existing) {
-      this.store.create(Kinds.EndpointSlice, ns, {
-        metadata: {
-          name: sliceName,
-          labels: {
-            [serviceNameLabel]: name,
-            [managedByLabel]: managedBy,
-          },
-          ownerReferences: [{
-            apiVersion: "v1",
-            kind: "Service",
-            name,
-            uid: svc.metadata.uid,
-            controller: true,
-            blockOwnerDeletion: true,
-          }],
-        },
-        addressType: "IPv4",
-        endpoints,
-        ports,
-      });
-      return;
+    const portsText = JSON.stringify(ports);
+    // Each existing slice keeps the endpoints of its pods that are still wanted.
+    const slices = this.managedSlices(svc).map((s) => {
+      const endpoints: Endpoint[] = [];
+      let changed = JSON.stringify(s.ports ?? []) !== portsText;
+      for (const e of (s.endpoints ?? []) as Endpoint[]) {
+        const want = wanted.get(e.targetRef?.name);
+        if (!want) {
+          changed = true;
+          continue;
+        }
+        wanted.delete(e.targetRef.name);
+        if (!sameEndpoint(e, want)) changed = true;
+        endpoints.push(want);
+      }
+      return { name: s.metadata.name!, endpoints, changed, exists: true };
+    });
+    // New endpoints fill the slices with room, then new slices.
+    const fresh = [...wanted.values()].sort(byPodName);
+    let next = 0;
+    for (const s of slices) {
+      while (next < fresh.length && s.endpoints.length < maxEndpointsPerSlice) {
+        s.endpoints.push(fresh[next++]);
+        s.changed = true;
+      }
     }
-    this.store.mutate(Kinds.EndpointSlice, ns, sliceName, (o) => {
-      o.endpoints = endpoints;
-      o.ports = ports;
+    const taken = new Set(slices.map((s) => s.name));
+    let n = 0;
+    while (next < fresh.length || slices.length === 0) {
+      let sliceName = EndpointsController.sliceName(name);
+      while (taken.has(sliceName) || this.store.peek(Kinds.EndpointSlice, ns, sliceName)) {
+        sliceName = EndpointsController.extraSliceName(name, ++n);
+      }
+      taken.add(sliceName);
+      const endpoints = fresh.slice(next, next + maxEndpointsPerSlice);
+      next += endpoints.length;
+      slices.push({ name: sliceName, endpoints, changed: true, exists: false });
+    }
+    slices.forEach((s, i) => {
+      s.endpoints.sort(byPodName);
+      if (s.exists && s.endpoints.length === 0 && i > 0) {
+        this.store.delete(Kinds.EndpointSlice, ns, s.name);
+      } else if (!s.exists) {
+        this.store.create(Kinds.EndpointSlice, ns, {
+          metadata: {
+            name: s.name,
+            labels: {
+              [serviceNameLabel]: name,
+              [managedByLabel]: managedBy,
+            },
+            ownerReferences: [{
+              apiVersion: "v1",
+              kind: "Service",
+              name,
+              uid: svc.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            }],
+          },
+          addressType: "IPv4",
+          endpoints: s.endpoints,
+          ports,
+        });
+      } else if (s.changed) {
+        this.store.mutate(Kinds.EndpointSlice, ns, s.name, (o) => {
+          o.endpoints = s.endpoints;
+          o.ports = ports;
+        });
+      }
     });
   }
 }

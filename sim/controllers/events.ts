@@ -32,7 +32,28 @@ const expire = (store: Store, recorded: Recorded, now: number) => {
   }
 };
 
+/**
+ * Records an Event about `involved` (a repeat counts up the existing one). Like client-go's
+ * recorder it is best effort: an Event that cannot be written is dropped, and never fails the
+ * component that reports it.
+ */
 export const recordEvent = (
+  store: Store,
+  env: SimEnv,
+  involved: KObj,
+  type: "Normal" | "Warning",
+  reason: string,
+  message: string,
+  component: string,
+): void => {
+  try {
+    writeEvent(store, env, involved, type, reason, message, component);
+  } catch {
+    // Dropped, as the real recorder drops what it cannot write.
+  }
+};
+
+const writeEvent = (
   store: Store,
   env: SimEnv,
   involved: KObj,

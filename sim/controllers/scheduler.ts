@@ -13,42 +13,86 @@ import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
 
 export interface PodRequests {
+  /** Millicores (whole numbers, as the scheduler counts them: 40 x 100m fit in 4 CPUs exactly). */
   readonly cpu: number;
+  /** Bytes. */
   readonly memory: number;
 }
+
+const millicores = (q: unknown) => Math.ceil(Math.round(quantityValue(q) * 1e6) / 1e3);
 
 /** Sum of container requests; a limit without a request counts as the request, as Kubernetes defaults it. */
 export const podRequests = (pod: KObj): PodRequests => {
   let cpu = 0, memory = 0;
   for (const c of pod.spec?.containers ?? []) {
     const r = c.resources ?? {};
-    cpu += quantityValue(r.requests?.cpu ?? r.limits?.cpu);
-    memory += quantityValue(r.requests?.memory ?? r.limits?.memory);
+    cpu += millicores(r.requests?.cpu ?? r.limits?.cpu);
+    memory += Math.ceil(quantityValue(r.requests?.memory ?? r.limits?.memory));
   }
   return { cpu, memory };
 };
 
 const isTerminal = (p: KObj) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 
+interface Usage {
+  cpu: number;
+  memory: number;
+  pods: number;
+}
+
 export class Scheduler implements Controller {
   readonly name = "scheduler";
+  /** What each pod bound to a node (and not finished) holds there, by pod key. */
+  private readonly bound = new Map<string, { node: string; cpu: number; memory: number }>();
+  /** The sum of `bound` per node. */
+  private readonly used = new Map<string, Usage>();
+  /** Pods waiting for a node (not bound, not being deleted), by key. */
+  private readonly pending = new Set<string>();
+
   constructor(private readonly store: Store, private readonly env: SimEnv) {}
+
+  /** Keeps the indexes in step with the store (read from the store, so the order of events does not matter). */
+  observe(e: StoreEvent): void {
+    if (e.kind !== Kinds.Pod) return;
+    const key = nsName(e.object);
+    const pod = this.store.peek(Kinds.Pod, e.object.metadata.namespace, e.object.metadata.name!);
+    if (pod && !pod.spec?.nodeName && !pod.metadata.deletionTimestamp) this.pending.add(key);
+    else this.pending.delete(key);
+    if (pod?.spec?.nodeName && !isTerminal(pod)) {
+      if (this.bound.get(key)?.node !== pod.spec.nodeName) {
+        this.hold(key, pod.spec.nodeName, podRequests(pod));
+      }
+    } else this.release(key);
+  }
+
+  private hold(key: string, node: string, r: PodRequests) {
+    const before = this.bound.get(key);
+    if (before?.node === node && before.cpu === r.cpu && before.memory === r.memory) return;
+    this.release(key);
+    this.bound.set(key, { node, cpu: r.cpu, memory: r.memory });
+    const u = this.used.get(node) ?? { cpu: 0, memory: 0, pods: 0 };
+    this.used.set(node, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });
+  }
+
+  private release(key: string) {
+    const b = this.bound.get(key);
+    if (!b) return;
+    this.bound.delete(key);
+    const u = this.used.get(b.node)!;
+    this.used.set(b.node, { cpu: u.cpu - b.cpu, memory: u.memory - b.memory, pods: u.pods - 1 });
+  }
 
   keysFor(e: StoreEvent): string[] {
     if (e.kind === Kinds.Pod) {
       if (e.type !== "DELETED" && !e.object.spec?.nodeName) return [nsName(e.object)];
-      // Capacity may have freed up: retry every pending pod.
-      if (e.type === "DELETED") return this.pending();
-      return [];
+      // Capacity has freed up (a bound pod went, or finished): retry every pending pod.
+      const freed = e.type === "DELETED"
+        ? Boolean(e.object.spec?.nodeName) && !isTerminal(e.object)
+        : isTerminal(e.object) && !(e.old && isTerminal(e.old));
+      return freed ? [...this.pending] : [];
     }
-    if (e.kind === Kinds.Node) return this.pending();
+    if (e.kind === Kinds.Node) return [...this.pending];
     return [];
-  }
-
-  private pending(): string[] {
-    const keys: string[] = [];
-    for (const p of this.store.scan(Kinds.Pod)) if (!p.spec?.nodeName) keys.push(nsName(p));
-    return keys;
   }
 
   reconcile(key: string): void {
@@ -56,13 +100,6 @@ export class Scheduler implements Controller {
     const pod = this.store.peek(Kinds.Pod, ns, name);
     if (!pod || pod.spec?.nodeName || pod.metadata.deletionTimestamp) return;
     const want = podRequests(pod);
-    const used = new Map<string, { cpu: number; memory: number; pods: number }>();
-    for (const p of this.store.scan(Kinds.Pod)) {
-      if (!p.spec?.nodeName || isTerminal(p)) continue;
-      const u = used.get(p.spec.nodeName) ?? { cpu: 0, memory: 0, pods: 0 };
-      const r = podRequests(p);
-      used.set(p.spec.nodeName, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });
-    }
     const nodes = [...this.store.scan(Kinds.Node)].sort((a, b) =>
       a.metadata.name!.localeCompare(b.metadata.name!)
     );
@@ -84,11 +121,11 @@ export class Scheduler implements Controller {
       }
       const alloc = node.status?.allocatable ?? {};
       const cap = {
-        cpu: quantityValue(alloc.cpu),
+        cpu: millicores(alloc.cpu),
         memory: quantityValue(alloc.memory),
         pods: quantityValue(alloc.pods ?? "110"),
       };
-      const u = used.get(node.metadata.name!) ?? { cpu: 0, memory: 0, pods: 0 };
+      const u = this.used.get(node.metadata.name!) ?? { cpu: 0, memory: 0, pods: 0 };
       let fits = true;
       if (u.pods + 1 > cap.pods) {
         note("Too many pods");
@@ -134,6 +171,9 @@ export class Scheduler implements Controller {
       return;
     }
     const nodeName = best.node.metadata.name!;
+    // Held at once: the next pod in this turn must see it, before the event comes round.
+    this.hold(key, nodeName, want);
+    this.pending.delete(key);
     this.store.mutate(Kinds.Pod, ns, name, (o) => {
       o.spec.nodeName = nodeName;
       o.status = {
