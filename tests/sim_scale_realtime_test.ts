@@ -6,9 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { providerLayer } from "../src/provider/layer.ts";
-import { makeApp } from "../src/http/app.ts";
-import { Caches } from "../src/provider/caches.ts";
+import { makeProvider } from "../src/app.ts";
 import { simBackend } from "../sim/layer.ts";
 import { SimCluster } from "../sim/cluster.ts";
 import { Kinds } from "../sim/kinds.ts";
@@ -29,17 +27,18 @@ Deno.test("sim scale, real time: /healthz answers within 1 s while a function sc
   const testStart = performance.now();
   // 20 nodes x 110 pods: room for 2,000.
   const config = testConfig({ scaling: false, simNodes: 20 });
-  const runtime = ManagedRuntime.make(providerLayer(config).pipe(Layer.provideMerge(simBackend(config))));
+  const provider = makeProvider(config);
+  const runtime = ManagedRuntime.make(provider.layer.pipe(Layer.provideMerge(simBackend(config))));
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
     await within(
       "the caches' first sync",
-      runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced)),
+      runtime.runPromise(provider.synced),
       10_000,
     );
     const cluster = await runtime.runPromise(Effect.service(SimCluster));
-    const app = await runtime.runPromise(makeApp(undefined));
-    server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+    const handler = await runtime.runPromise(provider.handler);
+    server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
     const url = `http://127.0.0.1:${server.addr.port}`;
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${url}${path}`, {
