@@ -74,10 +74,10 @@ export interface MetricsSource {
 /** A hook that may fail a request before it reaches the store (fault injection). */
 export type RequestInterceptor = (req: ApiRequest, parsed: ParsedPath | undefined) => ApiError | undefined;
 
-const notFoundPath = () => new ApiError(404, "NotFound", "the server could not find the requested resource");
+const notFoundPath = () => ApiError.of(404, "NotFound", "the server could not find the requested resource");
 
 const methodNotAllowed = (message = "the server does not allow this method on the requested resource") =>
-  new ApiError(405, "MethodNotAllowed", message);
+  ApiError.of(405, "MethodNotAllowed", message);
 
 export const parsePath = (path: string): ParsedPath | undefined => {
   const seg = path.split("?")[0].split("/").filter((s) => s !== "").map(decodeURIComponent);
@@ -115,7 +115,7 @@ const gracePeriod = (q: Readonly<Record<string, string | undefined>>, body: unkn
   if (raw === undefined || raw === null) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
-    throw new ApiError(400, "BadRequest", `gracePeriodSeconds: Invalid value: ${String(raw)}: must be >= 0`);
+    throw ApiError.of(400, "BadRequest", `gracePeriodSeconds: Invalid value: ${String(raw)}: must be >= 0`);
   }
   return n;
 };
@@ -130,7 +130,7 @@ const fieldFilter = (
   const checks: ((o: KObj) => boolean)[] = [];
   for (const part of fieldSelector.split(",")) {
     const m = /^([a-zA-Z.]+)(==|=|!=)(.*)$/.exec(part.trim());
-    if (!m) return new ApiError(400, "BadRequest", `invalid field selector: ${part}`);
+    if (!m) return ApiError.of(400, "BadRequest", `invalid field selector: ${part}`);
     const [, field, op, value] = m;
     const get = (o: KObj): unknown =>
       field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o);
@@ -152,7 +152,7 @@ const fieldFilter = (
         "type",
       ].includes(field)
     ) {
-      return new ApiError(
+      return ApiError.of(
         400,
         "BadRequest",
         `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
@@ -184,7 +184,7 @@ export class SimApiServer {
           : {};
         return { status: e.code, body: e.toStatus(), headers };
       }
-      return { status: 500, body: new ApiError(500, "InternalError", String(e)).toStatus() };
+      return { status: 500, body: ApiError.of(500, "InternalError", String(e)).toStatus() };
     }
   }
 
@@ -200,7 +200,7 @@ export class SimApiServer {
     const dryRun = q.dryRun === "All";
     const store = this.store;
     if (subresource === "log" && kind === Kinds.Pod) {
-      throw new ApiError(400, "BadRequest", "pod logs are a stream: use the log reader");
+      throw ApiError.of(400, "BadRequest", "pod logs are a stream: use the log reader");
     }
     if (
       subresource && !(subresource === "status" && kind.hasStatus) &&
@@ -211,7 +211,7 @@ export class SimApiServer {
     if (subresource === "scale") return this.scale(req, kind, namespace, name!);
     switch (req.method) {
       case "GET": {
-        if (truthy(q.watch)) throw new ApiError(400, "BadRequest", "watch requests are served as streams");
+        if (truthy(q.watch)) throw ApiError.of(400, "BadRequest", "watch requests are served as streams");
         if (name) return { status: 200, body: store.get(kind, namespace, name) };
         const selector = this.selector(q.labelSelector);
         const fields = fieldFilter(q.fieldSelector);
@@ -281,7 +281,7 @@ export class SimApiServer {
     const metrics = this.metrics;
     const now = metrics.now();
     const notFound = (name: string) =>
-      new ApiError(404, "NotFound", `${path.kind.kind.toLowerCase()}.metrics.k8s.io "${name}" not found`);
+      ApiError.of(404, "NotFound", `${path.kind.kind.toLowerCase()}.metrics.k8s.io "${name}" not found`);
     const selector = this.selector(q.labelSelector);
     const fields = fieldFilter(q.fieldSelector);
     if (fields instanceof ApiError) throw fields;
@@ -345,13 +345,13 @@ export class SimApiServer {
 
   private selector(text: string | undefined): Selector {
     const s = parseSelector(text);
-    if (typeof s === "string") throw new ApiError(400, "BadRequest", `unable to parse requirement: ${s}`);
+    if (typeof s === "string") throw ApiError.of(400, "BadRequest", `unable to parse requirement: ${s}`);
     return s;
   }
 
   private object(body: unknown): KObj {
     if (!body || typeof body !== "object" || Array.isArray(body)) {
-      throw new ApiError(400, "BadRequest", "the request body must be a JSON object");
+      throw ApiError.of(400, "BadRequest", "the request body must be a JSON object");
     }
     const o = body as KObj;
     o.metadata ??= {};
@@ -380,7 +380,7 @@ export class SimApiServer {
     const body = this.object(req.body);
     const replicas = body.spec?.replicas;
     if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new ApiError(
+      throw ApiError.of(
         422,
         "Invalid",
         `Scale "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
@@ -429,7 +429,7 @@ export class SimApiServer {
     } else {
       const rv = Number(rvText);
       if (!Number.isInteger(rv) || rv < 0) {
-        throw new ApiError(400, "BadRequest", `invalid resource version: ${rvText}`);
+        throw ApiError.of(400, "BadRequest", `invalid resource version: ${rvText}`);
       }
       for (const e of this.store.eventsSince(rv, filter)) {
         backlog.push({ type: e.type, object: structuredClone(e.object) });
@@ -456,20 +456,20 @@ export class SimApiServer {
       throw notFoundPath();
     }
     const pod = this.store.get(Kinds.Pod, parsed.namespace, parsed.name);
-    if (!this.logs) throw new ApiError(400, "BadRequest", "this simulator keeps no logs");
+    if (!this.logs) throw ApiError.of(400, "BadRequest", "this simulator keeps no logs");
     const container = query.container ?? pod.spec.containers[0].name;
     if (!pod.spec.containers.some((c: { name: string }) => c.name === container)) {
-      throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${parsed.name}`);
+      throw ApiError.of(400, "BadRequest", `container ${container} is not valid for pod ${parsed.name}`);
     }
     const tail = query.tailLines !== undefined ? Number(query.tailLines) : undefined;
     if (query.sinceTime !== undefined && query.sinceSeconds !== undefined) {
-      throw new ApiError(400, "BadRequest", "at most one of sinceTime or sinceSeconds may be specified");
+      throw ApiError.of(400, "BadRequest", "at most one of sinceTime or sinceSeconds may be specified");
     }
     let sinceTime = query.sinceTime ? Date.parse(query.sinceTime) : undefined;
     if (query.sinceSeconds !== undefined) {
       const seconds = Number(query.sinceSeconds);
       if (!Number.isInteger(seconds) || seconds < 1) {
-        throw new ApiError(
+        throw ApiError.of(
           400,
           "BadRequest",
           `sinceSeconds: Invalid value: ${query.sinceSeconds}: must be greater than 0`,

@@ -4,7 +4,7 @@
  * endpoints), all driven by Effect's Clock.
  */
 import { Context, Effect, Layer } from "effect";
-import { makeSimEnv, type SimEnv } from "./env.ts";
+import { makeSimClock, type SimClock } from "./clock.ts";
 import { randomNameSuffix, Store } from "./store.ts";
 import { SimApiServer } from "./apiserver.ts";
 import { Kinds } from "./kinds.ts";
@@ -37,7 +37,7 @@ export interface SimOptions {
 }
 
 export interface SimClusterShape {
-  readonly env: SimEnv;
+  readonly clock: SimClock;
   readonly store: Store;
   readonly api: SimApiServer;
   readonly logs: LogStore;
@@ -65,19 +65,19 @@ export const makeSimCluster = (options: SimOptions = {}) =>
       nodeMemory: options.nodeMemory ?? "16Gi",
       functionNamespace: options.functionNamespace ?? "openfaas-fn",
     };
-    const env = yield* makeSimEnv(opts.seed);
+    const clock = yield* makeSimClock(opts.seed);
     const store = new Store({
-      now: env.now,
-      uid: env.uid,
+      now: clock.now,
+      uid: clock.uid,
       historySize: options.historySize,
-      nameSuffix: options.nameSuffix ?? (() => randomNameSuffix(env.random)),
+      nameSuffix: options.nameSuffix ?? (() => randomNameSuffix(clock.random)),
     });
     // Timers that fall due together are one batch of changes for the controllers.
-    env.onTimers((fire) => store.batch(fire));
+    clock.onTimers((fire) => store.batch(fire));
     const logs = new LogStore();
     const catalog = new ImageCatalog(options.images);
     const usage = new UsageMeter(
-      env,
+      clock,
       (ns, name) => meteredPod(store.peek(Kinds.Pod, ns, name), catalog),
     );
     store.subscribe((e) => {
@@ -89,20 +89,20 @@ export const makeSimCluster = (options: SimOptions = {}) =>
     });
     const api = new SimApiServer(store, logs, usage);
     const shape: { current?: SimClusterShape } = {};
-    const kubelet = new Kubelet(store, env, catalog, logs, {
+    const kubelet = new Kubelet(store, clock, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
       ...options.kubelet,
     });
     new ControllerHub(
       store,
       [
-        new DeploymentController(store, env),
-        new Scheduler(store, env),
+        new DeploymentController(store, clock),
+        new Scheduler(store, clock),
         kubelet,
         new EndpointsController(store),
         new GarbageCollector(store),
       ],
-      env,
+      clock,
       { onError: options.onControllerError },
     );
     for (const ns of ["default", "kube-system", "kube-public", "openfaas", opts.functionNamespace]) {
@@ -160,6 +160,6 @@ export const makeSimCluster = (options: SimOptions = {}) =>
         };
       });
     }
-    shape.current = { env, store, api, logs, catalog, kubelet, usage, options: opts };
+    shape.current = { clock, store, api, logs, catalog, kubelet, usage, options: opts };
     return SimCluster.of(shape.current);
   });

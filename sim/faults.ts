@@ -10,7 +10,7 @@
  * `SimApiServer.interceptor` and wraps `watch` so both the in-process
  * SimTransport and the HTTP facade (`sim/serve.ts`) see the faults.
  */
-import { seededRandom } from "./env.ts";
+import { seededRandom } from "./clock.ts";
 import type { ParsedPath, SimApiServer, WatchSink } from "./apiserver.ts";
 import { type ApiRequest, truthy } from "./apiserver.ts";
 import { ApiError, conflict } from "./store.ts";
@@ -133,14 +133,14 @@ export class Faults {
     const retry = this.config.retryAfterSeconds ?? 1;
     switch (status) {
       case 429:
-        return new ApiError(
+        return ApiError.of(
           429,
           reasonForCode(429),
           "the server has received too many requests and has asked us to try again later (injected fault)",
           retry,
         );
       case 503:
-        return new ApiError(
+        return ApiError.of(
           503,
           reasonForCode(503),
           "the server is currently unable to handle the request (injected fault)",
@@ -149,7 +149,7 @@ export class Faults {
       case 409:
         return conflict(parsed?.kind, parsed?.name ?? "", " (injected fault)");
       default:
-        return new ApiError(
+        return ApiError.of(
           500,
           reasonForCode(500),
           "Internal error occurred: etcdserver: request timed out (injected fault)",

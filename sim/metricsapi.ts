@@ -7,7 +7,7 @@
  * discovery.
  */
 import type { KindInfo, KObj } from "./kinds.ts";
-import { rfc3339 } from "./env.ts";
+import { rfc3339 } from "./clock.ts";
 import type { PodUsageSample } from "./usagemeter.ts";
 import { goDurationString } from "./images/context.ts";
 import { canonicalQuantity } from "../src/domain/quantity.ts";

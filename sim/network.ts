@@ -71,7 +71,7 @@ const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => 
       let cancel = () => {};
       let onAbort = () => {};
       const timeoutOrAbort = new Promise<never>((_, reject) => {
-        cancel = cluster.env.after(
+        cancel = cluster.clock.after(
           timeoutMs,
           () => reject(new UpstreamError({ reason: "timeout", message: "timeout" })),
         );

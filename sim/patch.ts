@@ -14,7 +14,7 @@ export const patchTypeOf = (contentType: string | undefined): PatchType => {
   if (contentType.includes("merge-patch+json")) return "merge";
   if (contentType.includes("json-patch+json")) return "json";
   if (contentType.includes("apply-patch")) return "apply";
-  throw new ApiError(
+  throw ApiError.of(
     415,
     "UnsupportedMediaType",
     `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
@@ -24,7 +24,7 @@ export const patchTypeOf = (contentType: string | undefined): PatchType => {
 /** Applies a patch of one type to a document (server-side apply: a strategic merge of the applied object). */
 export const applyPatch = (type: PatchType, doc: unknown, patch: unknown): unknown => {
   if (type === "json") return jsonPatch(doc, patch);
-  if (!isObject(patch)) throw new ApiError(400, "BadRequest", "the patch must be a JSON object");
+  if (!isObject(patch)) throw ApiError.of(400, "BadRequest", "the patch must be a JSON object");
   return type === "merge" ? mergePatch(doc, patch) : strategicMerge(doc, patch);
 };
 
@@ -121,14 +121,14 @@ export const strategicMerge = (current: Json, patch: Json): Json => {
 
 const pointer = (path: string): string[] => {
   if (path === "") return [];
-  if (!path.startsWith("/")) throw new ApiError(422, "Invalid", `invalid JSON pointer: "${path}"`);
+  if (!path.startsWith("/")) throw ApiError.of(422, "Invalid", `invalid JSON pointer: "${path}"`);
   return path.slice(1).split("/").map((s) => s.replaceAll("~1", "/").replaceAll("~0", "~"));
 };
 
 /** Applies an RFC 6902 JSON patch (`kubectl patch --type=json`). */
 export const jsonPatch = (doc: Json, ops: unknown): Json => {
   if (!Array.isArray(ops)) {
-    throw new ApiError(400, "BadRequest", "a JSON patch must be an array of operations");
+    throw ApiError.of(400, "BadRequest", "a JSON patch must be an array of operations");
   }
   let root = structuredClone(doc);
   const parentOf = (path: string[]): [Json, string] => {
@@ -136,7 +136,7 @@ export const jsonPatch = (doc: Json, ops: unknown): Json => {
     for (const seg of path.slice(0, -1)) {
       node = Array.isArray(node) ? node[Number(seg)] : isObject(node) ? node[seg] : undefined;
       if (node === undefined) {
-        throw new ApiError(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
+        throw ApiError.of(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
       }
     }
     return [node, path[path.length - 1]];
@@ -150,7 +150,7 @@ export const jsonPatch = (doc: Json, ops: unknown): Json => {
     const [parent, last] = parentOf(path);
     if (Array.isArray(parent)) return parent.splice(Number(last), 1)[0];
     if (!isObject(parent) || !(last in parent)) {
-      throw new ApiError(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
+      throw ApiError.of(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
     }
     const v = parent[last];
     delete parent[last];
@@ -167,7 +167,7 @@ export const jsonPatch = (doc: Json, ops: unknown): Json => {
       if (replace) parent[i] = value;
       else parent.splice(i, 0, value);
     } else if (isObject(parent)) parent[last] = value;
-    else throw new ApiError(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
+    else throw ApiError.of(422, "Invalid", `the path "/${path.join("/")}" does not exist`);
   };
   for (const op of ops as JsonObject[]) {
     const path = pointer(String(op.path ?? ""));
@@ -177,7 +177,7 @@ export const jsonPatch = (doc: Json, ops: unknown): Json => {
         break;
       case "replace":
         if (get(path) === undefined) {
-          throw new ApiError(422, "Invalid", `the path "${op.path}" does not exist`);
+          throw ApiError.of(422, "Invalid", `the path "${op.path}" does not exist`);
         }
         add(path, structuredClone(op.value), true);
         break;
@@ -192,11 +192,11 @@ export const jsonPatch = (doc: Json, ops: unknown): Json => {
         break;
       case "test":
         if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) {
-          throw new ApiError(422, "Invalid", `the test operation on "${op.path}" failed`);
+          throw ApiError.of(422, "Invalid", `the test operation on "${op.path}" failed`);
         }
         break;
       default:
-        throw new ApiError(400, "BadRequest", `unknown JSON patch operation "${String(op.op)}"`);
+        throw ApiError.of(400, "BadRequest", `unknown JSON patch operation "${String(op.op)}"`);
     }
   }
   return root;

@@ -1,5 +1,5 @@
 /** What a simulated container sees: its environment, mounted secret files, clock and log. */
-import type { SimEnv } from "./env.ts";
+import type { SimClock } from "./clock.ts";
 import type { Store } from "./store.ts";
 import type { LogStore } from "./logs.ts";
 import { Kinds, type KObj } from "./kinds.ts";
@@ -8,7 +8,7 @@ import { decodeBase64 } from "../src/lib/base64.ts";
 
 /** What a pod's container sees of its cluster: secrets to mount, the clock, its log. */
 export interface PodHost {
-  readonly env: SimEnv;
+  readonly clock: SimClock;
   readonly store: Store;
   readonly logs: LogStore;
 }
@@ -45,17 +45,17 @@ export const containerContext = (cluster: PodHost, pod: KObj): ContainerContext 
     functionName: pod.metadata.labels?.faas_function ?? container.name,
     env,
     files: mountedFiles(cluster, pod),
-    now: () => cluster.env.now(),
+    now: () => cluster.clock.now(),
     // An aborted sleep cancels its timer, so no fiber is left waiting in virtual time.
     sleep: (ms: number, signal?: AbortSignal) =>
       new Promise<void>((resolve) => {
-        const cancel = cluster.env.after(ms, resolve);
+        const cancel = cluster.clock.after(ms, resolve);
         signal?.addEventListener("abort", () => {
           cancel();
           resolve();
         }, { once: true });
       }),
     log: (line: string) =>
-      cluster.logs.append(ns, pod.metadata.name!, container.name, cluster.env.now(), line),
+      cluster.logs.append(ns, pod.metadata.name!, container.name, cluster.clock.now(), line),
   };
 };

@@ -1,3 +1,4 @@
+import { Data } from "effect";
 /**
  * The simulator's object store: what etcd plus the API server's registry do for
  * the kinds we hold. One global resourceVersion, optimistic concurrency, label
@@ -8,7 +9,7 @@
  * caused it returns, and a listener that throws affects neither the write nor the
  * other listeners.
  */
-import { rfc3339, seededRandom } from "./env.ts";
+import { rfc3339, seededRandom } from "./clock.ts";
 import {
   applyDefaults,
   type DefaultingContext,
@@ -21,14 +22,16 @@ import {
 } from "./kinds.ts";
 import { matches, type Selector } from "../src/domain/selectors.ts";
 
-export class ApiError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
+export class ApiError extends Data.TaggedError("ApiError")<{
+  /** The HTTP status, as Kubernetes' Status.code. */
+  readonly code: number;
+  /** Kubernetes' StatusReason (NotFound, Conflict, Invalid, ...). */
+  readonly reason: string;
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+}> {
+  static of(code: number, reason: string, message: string, retryAfterSeconds?: number): ApiError {
+    return new ApiError({ code, reason, message, retryAfterSeconds });
   }
   toStatus() {
     return {
@@ -100,7 +103,7 @@ const ownerUids = (o: KObj): string[] =>
 
 /** 409 Conflict on a stale resourceVersion, in the real API server's words. */
 export const conflict = (kind: KindInfo | undefined, name: string, note = ""): ApiError =>
-  new ApiError(
+  ApiError.of(
     409,
     "Conflict",
     `Operation cannot be fulfilled on ${
@@ -163,7 +166,7 @@ export class Store {
   }
 
   private notFound(kind: KindInfo, name: string): ApiError {
-    return new ApiError(404, "NotFound", `${qualifiedName(kind)} "${name}" not found`);
+    return ApiError.of(404, "NotFound", `${qualifiedName(kind)} "${name}" not found`);
   }
 
   private emit(type: EventType, kind: KindInfo, object: KObj, old?: KObj) {
@@ -314,7 +317,7 @@ export class Store {
     obj.metadata ??= {};
     if (kind.namespaced) {
       if (obj.metadata.namespace && obj.metadata.namespace !== namespace) {
-        throw new ApiError(
+        throw ApiError.of(
           400,
           "BadRequest",
           "the namespace of the provided object does not match the namespace sent on the request",
@@ -322,11 +325,11 @@ export class Store {
       }
       obj.metadata.namespace = namespace;
       if (!namespace || !this.peek(Kinds.Namespace, undefined, namespace)) {
-        throw new ApiError(404, "NotFound", `namespaces "${namespace}" not found`);
+        throw ApiError.of(404, "NotFound", `namespaces "${namespace}" not found`);
       }
       const ns = this.peek(Kinds.Namespace, undefined, namespace)!;
       if (ns.metadata.deletionTimestamp) {
-        throw new ApiError(
+        throw ApiError.of(
           403,
           "Forbidden",
           `${
@@ -336,7 +339,7 @@ export class Store {
       }
     } else delete obj.metadata.namespace;
     if (obj.metadata.resourceVersion) {
-      throw new ApiError(500, "InternalError", "resourceVersion should not be set on objects to be created");
+      throw ApiError.of(500, "InternalError", "resourceVersion should not be set on objects to be created");
     }
     checkInt32(kind, obj);
     obj.apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
@@ -357,7 +360,7 @@ export class Store {
       key = objKey(obj.metadata.namespace, obj.metadata.name!);
       if (!this.table(kind).has(key)) break;
       if (!generate) {
-        throw new ApiError(
+        throw ApiError.of(
           409,
           "AlreadyExists",
           `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
@@ -365,7 +368,7 @@ export class Store {
       }
       if (attempt >= generateNameAttempts) {
         // What CheckGeneratedNameError answers when every generated name was taken: try again later.
-        throw new ApiError(
+        throw ApiError.of(
           500,
           "ServerTimeout",
           `The POST operation against ${
@@ -387,7 +390,7 @@ export class Store {
   }
 
   private invalid(kind: KindInfo, name: string, errors: string[]): ApiError {
-    return new ApiError(422, "Invalid", `${kind.kind} "${name}" is invalid: ${errors.join(", ")}`);
+    return ApiError.of(422, "Invalid", `${kind.kind} "${name}" is invalid: ${errors.join(", ")}`);
   }
 
   /**
@@ -405,7 +408,7 @@ export class Store {
     const current = this.peek(kind, namespace, name);
     if (!current) throw this.notFound(kind, name);
     if (input.metadata?.name && input.metadata.name !== name) {
-      throw new ApiError(400, "BadRequest", "the name of the object does not match the name on the URL");
+      throw ApiError.of(400, "BadRequest", "the name of the object does not match the name on the URL");
     }
     const rv = input.metadata?.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
@@ -588,7 +591,7 @@ export class Store {
    */
   eventsSince(fromRv: number, filter: WatchFilter): StoreEvent[] {
     if (fromRv < this.compactedRv) {
-      throw new ApiError(410, "Expired", `too old resource version: ${fromRv} (${this.revision})`);
+      throw ApiError.of(410, "Expired", `too old resource version: ${fromRv} (${this.revision})`);
     }
     // resourceVersions increase along the history: binary search for the first event after fromRv.
     let lo = this.historyStart, hi = this.history.length;
@@ -613,7 +616,7 @@ export class Store {
 const checkInt32 = (kind: KindInfo, obj: KObj) => {
   const replicas = obj?.spec?.replicas;
   if (kind !== Kinds.Deployment || typeof replicas !== "number" || Math.abs(replicas) <= maxInt32) return;
-  throw new ApiError(
+  throw ApiError.of(
     400,
     "BadRequest",
     `Deployment in version "${kind.version}" cannot be handled as a Deployment: json: cannot unmarshal number ${replicas} into Go struct field DeploymentSpec.spec.replicas of type int32`,

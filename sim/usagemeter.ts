@@ -110,7 +110,7 @@ export class UsageMeter {
   private readonly pods = new Map<string, Map<string, PodCounter>>();
 
   constructor(
-    private readonly env: { now(): number },
+    private readonly clock: { now(): number },
     private readonly lookup: PodLookup,
     options: UsageMeterOptions = {},
   ) {
@@ -128,7 +128,7 @@ export class UsageMeter {
   begin(namespace: string, pod: string, cpuMillis: number, memoryBytes: number): () => void {
     const c = this.counter(namespace, pod);
     if (!c) return noop;
-    const now = this.env.now();
+    const now = this.clock.now();
     this.advance(c, now);
     c.demand += cpuMillis;
     c.memory += memoryBytes;
@@ -137,7 +137,7 @@ export class UsageMeter {
     return () => {
       if (ended) return;
       ended = true;
-      this.advance(c, this.env.now());
+      this.advance(c, this.clock.now());
       c.demand -= cpuMillis;
       c.memory -= memoryBytes;
       if (--c.inFlight === 0) {
@@ -161,7 +161,7 @@ export class UsageMeter {
       c = undefined;
     }
     c ??= this.track(namespace, pod, current);
-    const now = this.env.now();
+    const now = this.clock.now();
     this.advance(c, now);
     const G = this.sampleMs;
     const target = now - this.windowMs;
@@ -188,7 +188,7 @@ export class UsageMeter {
 
   /** The meter's clock (virtual time in the simulator). */
   now(): number {
-    return this.env.now();
+    return this.clock.now();
   }
 
   /** Drops a pod's counter (it was deleted). Requests still in flight end harmlessly. */

@@ -103,7 +103,7 @@ Deno.test("images gaps: an image pull failure backs off 10 s, 20 s, 40 s (kubele
         return;
       }
       writes.push({
-        at: h.cluster.env.now(),
+        at: h.cluster.clock.now(),
         reason: e.object.reason,
         message: e.object.message,
         count: e.object.count,
@@ -111,7 +111,7 @@ Deno.test("images gaps: an image pull failure backs off 10 s, 20 s, 40 s (kubele
     });
     try {
       await deploy(h, { service: "nopull", image: "registry.invalid/none:1" });
-      const t0 = h.cluster.env.now();
+      const t0 = h.cluster.clock.now();
       const states = await everySecond(h, 90, () => {
         const [pod] = podsOf(h, "nopull");
         return pod?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;

@@ -5,12 +5,12 @@ import { Faults } from "../sim/faults.ts";
 
 Deno.test("harness: advanceUntil rejects after maxMs of virtual time when the promise never settles", () =>
   withProvider(async (h) => {
-    const started = h.cluster.env.now();
+    const started = h.cluster.clock.now();
     await assert.rejects(
       h.advanceUntil(new Promise<never>(() => {}), 100, 2_000),
       /did not settle within 2000 ms of virtual time/,
     );
-    const elapsed = h.cluster.env.now() - started;
+    const elapsed = h.cluster.clock.now() - started;
     assert.ok(elapsed >= 2_000 && elapsed <= 2_100, `${elapsed} ms of virtual time went by`);
     // A promise that settles is still awaited as before, rejections included.
     assert.equal(await h.advanceUntil(Promise.resolve(7)), 7);

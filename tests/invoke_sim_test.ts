@@ -273,7 +273,7 @@ Deno.test("a failing liveness probe: unready, killed after failureThreshold prob
     const status = async () => JSON.parse((await h.call("GET", "/system/function/flaky")).text);
     const pod = () => h.cluster.store.list(Kinds.Pod, "openfaas-fn").items[0];
     const started = Date.parse(pod().status.containerStatuses[0].state.running.startedAt);
-    const now = () => h.cluster.env.now();
+    const now = () => h.cluster.clock.now();
     // Healthy for its first minute.
     await h.advance(started + 59_000 - now());
     assert.equal((await status()).availableReplicas, 1);

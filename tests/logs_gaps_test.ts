@@ -135,10 +135,10 @@ Deno.test("logs gaps: each line carries an RFC 3339 timestamp of the virtual tim
   withProvider(async (h) => {
     await deployReady(h, "stamped");
     const invokeAt = async (body: string) => {
-      const before = h.cluster.env.now();
+      const before = h.cluster.clock.now();
       const r = await h.advanceUntil(h.call("POST", "/function/stamped", body), 10);
       assert.equal(r.status, 200, r.text);
-      return { before, after: h.cluster.env.now() };
+      return { before, after: h.cluster.clock.now() };
     };
     await h.advance(37_250);
     const first = await invokeAt("one");
@@ -157,7 +157,7 @@ Deno.test("logs gaps: each line carries an RFC 3339 timestamp of the virtual tim
     // Everything was written in virtual time (the clock starts at 2026-01-01), not the wall clock.
     const start = Date.parse("2026-01-01T00:00:00Z");
     assert.ok(
-      times.every((t) => t >= start && t <= h.cluster.env.now()),
+      times.every((t) => t >= start && t <= h.cluster.clock.now()),
       lines.map((l) => l.timestamp).join(),
     );
 

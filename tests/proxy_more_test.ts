@@ -34,7 +34,7 @@ Deno.test("proxy: with two ready pods, a request goes to the one without a reque
     const inFlight = () => invocations.load("lb", "openfaas-fn")?.inFlight ?? 0;
 
     // Hold one request open on one pod (pod A)...
-    const slowStarted = h.cluster.env.now();
+    const slowStarted = h.cluster.clock.now();
     const slow = h.call("POST", "/function/lb", "", { "X-Delay": "3" });
     for (let i = 0; i < 200 && inFlight() === 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(inFlight(), 1, "the slow request is in flight");
@@ -47,7 +47,7 @@ Deno.test("proxy: with two ready pods, a request goes to the one without a reque
     }
     const held = await h.advanceUntil(slow);
     assert.equal(held.status, 200, held.text);
-    assert.ok(h.cluster.env.now() - slowStarted >= 3_000, "the slow request was held for its 3 s");
+    assert.ok(h.cluster.clock.now() - slowStarted >= 3_000, "the slow request was held for its 3 s");
     const a = held.text.trim();
     assert.ok(pods.includes(a), `the slow request answered from a pod: ${a}`);
     const b = pods.find((p) => p !== a)!;
@@ -164,7 +164,7 @@ Deno.test("/metrics: Kubernetes API calls are counted and timed; retries and giv
     let failures = 1;
     h.cluster.api.interceptor = (req) =>
       req.method === "POST" && req.path.endsWith("/deployments") && failures-- > 0
-        ? new ApiError(503, "ServiceUnavailable", "injected")
+        ? ApiError.of(503, "ServiceUnavailable", "injected")
         : undefined;
     const retried = await h.advanceUntil(
       h.call("POST", "/system/functions", { service: "m2", image: "functions/alpine:latest" }),
@@ -178,15 +178,15 @@ Deno.test("/metrics: Kubernetes API calls are counted and timed; retries and giv
     // Every create fails: retried for a bounded time, then given up with a clear error.
     h.cluster.api.interceptor = (req) =>
       req.method === "POST" && req.path.endsWith("/deployments")
-        ? new ApiError(503, "ServiceUnavailable", "injected")
+        ? ApiError.of(503, "ServiceUnavailable", "injected")
         : undefined;
-    const started = h.cluster.env.now();
+    const started = h.cluster.clock.now();
     const failed = await h.advanceUntil(
       h.call("POST", "/system/functions", { service: "m3", image: "functions/alpine:latest" }),
       500,
       300_000,
     );
-    const waited = h.cluster.env.now() - started;
+    const waited = h.cluster.clock.now() - started;
     h.cluster.api.interceptor = undefined;
     assert.ok(failed.status >= 500, `${failed.status}: ${failed.text}`);
     assert.match(failed.text, /injected/, "the API server's message is passed on");

@@ -161,9 +161,9 @@ Deno.test("proxy: unknown function 404, empty name 400, no ready endpoint 503 af
     // An image that never pulls: the function wants a replica but never has a ready endpoint.
     await h.call("POST", "/system/functions", { service: "cold", image: "registry.invalid/none:1" });
     // The wait runs in virtual time: it lasts the proxy's readiness bound (5 s), not 0 and not longer.
-    const started = h.cluster.env.now();
+    const started = h.cluster.clock.now();
     const res = await h.advanceUntil(h.request("GET", "/function/cold"));
-    const waited = h.cluster.env.now() - started;
+    const waited = h.cluster.clock.now() - started;
     assert.ok(waited >= readinessWaitMs, `answered after ${waited} ms of virtual time, before the wait`);
     assert.ok(waited <= readinessWaitMs + 500, `answered after ${waited} ms of virtual time, past the bound`);
     assert.equal(res.status, 503);

@@ -106,7 +106,7 @@ const failScalesOf = (h: Harness, name: string) => {
   const failing = { on: true };
   h.cluster.api.interceptor = (req) =>
     failing.on && req.method === "PATCH" && req.path.endsWith(`/deployments/${name}`)
-      ? new ApiError(403, "Forbidden", `deployments.apps "${name}" is forbidden`)
+      ? ApiError.of(403, "Forbidden", `deployments.apps "${name}" is forbidden`)
       : undefined;
   return failing;
 };

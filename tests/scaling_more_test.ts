@@ -72,14 +72,14 @@ Deno.test("scaling: a request at zero whose pod never becomes ready gets its 503
     await h.advance(40_000);
     assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0, "at zero, no pods");
 
-    const started = h.cluster.env.now();
+    const started = h.cluster.clock.now();
     let answered: number | undefined;
     const pending = h.request("GET", "/function/stuck").then((r) => {
-      answered = h.cluster.env.now() - started;
+      answered = h.cluster.clock.now() - started;
       return r;
     });
     // Held (while the pod starts and stays unready) up to the bound...
-    while (h.cluster.env.now() - started < scaleFromZeroTimeoutMs - 1_000) {
+    while (h.cluster.clock.now() - started < scaleFromZeroTimeoutMs - 1_000) {
       await h.advance(500);
       await io();
       assert.equal(answered, undefined, `answered after ${answered} ms of virtual time, before the bound`);

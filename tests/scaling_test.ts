@@ -242,7 +242,7 @@ Deno.test("type=cpu without the metrics API falls back to requests in flight", (
   withProvider(async (h) => {
     h.cluster.api.interceptor = (req) =>
       req.path.startsWith("/apis/metrics.k8s.io/")
-        ? new ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        ? ApiError.of(503, "ServiceUnavailable", "the server is currently unable to handle the request")
         : undefined;
     await deployImage(h, "fallback", "sim/busy:latest", {
       "com.openfaas.scale.type": "cpu",

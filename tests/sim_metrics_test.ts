@@ -326,7 +326,7 @@ Deno.test("metrics API: PodMetrics get and list have metrics-server's shapes", a
     await advance(30_000);
     const one = get(cluster, `${base}/namespaces/openfaas-fn/pods/${a.metadata.name}`);
     assert.equal(one.status, 200, JSON.stringify(one.body));
-    const now = cluster.env.now();
+    const now = cluster.clock.now();
     assert.deepEqual(one.body, {
       kind: "PodMetrics",
       apiVersion: "metrics.k8s.io/v1beta1",
@@ -428,7 +428,7 @@ Deno.test("metrics API: the fault interceptor applies; without a meter the group
     const seen: string[] = [];
     cluster.api.interceptor = (req, parsed) => {
       seen.push(`${req.method} ${parsed?.kind.kind} ${parsed?.name ?? ""}`);
-      return new ApiError(503, "ServiceUnavailable", "injected");
+      return ApiError.of(503, "ServiceUnavailable", "injected");
     };
     const res = get(cluster, `${base}/namespaces/openfaas-fn/pods/x`);
     assert.equal(res.status, 503);

@@ -15,7 +15,7 @@ import { type Controller, type ControllerError, ControllerHub } from "../sim/con
 import { burstReplicas, isPodReady, stepMs } from "../sim/controllers/deployment.ts";
 import { gcBatch } from "../sim/controllers/gc.ts";
 import { maxEndpointsPerSlice } from "../sim/controllers/endpoints.ts";
-import type { SimEnv } from "../sim/env.ts";
+import type { SimClock } from "../sim/clock.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -74,7 +74,7 @@ const creationsPerInstant = (cluster: SimClusterShape) => {
   const perInstant = new Map<number, number>();
   const unsubscribe = cluster.store.subscribe((e) => {
     if (e.kind === Kinds.Pod && e.type === "ADDED") {
-      const t = cluster.env.now();
+      const t = cluster.clock.now();
       perInstant.set(t, (perInstant.get(t) ?? 0) + 1);
     }
   });
@@ -95,7 +95,7 @@ Deno.test("sim scale: pods are created in slow-start batches (1, 2, 4, ... up to
   await withSimCluster(async ({ cluster, advance }) => {
     deploy(cluster, "big", 0);
     const { perInstant, unsubscribe } = creationsPerInstant(cluster);
-    const start = cluster.env.now();
+    const start = cluster.clock.now();
     const res = scale(cluster, "big", 2_000);
     assert.equal(res.status, 200);
     // The write that asked for 2,000 returns after the first batch: one pod.
@@ -115,7 +115,7 @@ Deno.test("sim scale: pods are created in slow-start batches (1, 2, 4, ... up to
         (e.type === "DELETED" ? !e.old?.metadata.deletionTimestamp : Boolean(
           e.object.metadata.deletionTimestamp && !e.old?.metadata.deletionTimestamp,
         ));
-      if (started) deletions.set(cluster.env.now(), (deletions.get(cluster.env.now()) ?? 0) + 1);
+      if (started) deletions.set(cluster.clock.now(), (deletions.get(cluster.clock.now()) ?? 0) + 1);
     });
     assert.equal(scale(cluster, "big", 0).status, 200);
     await advance(10 * stepMs);
@@ -200,7 +200,7 @@ Deno.test("sim scale: when every generated name is taken the create is retried l
 const manualEnv = () => {
   let now = Date.parse("2026-01-01T00:00:00Z"), id = 0;
   const timers: { at: number; fn: () => void; id: number }[] = [];
-  const env: SimEnv = {
+  const env: SimClock = {
     now: () => now,
     after: (ms, fn) => {
       const t = { at: now + ms, fn, id: ++id };

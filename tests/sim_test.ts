@@ -186,7 +186,7 @@ Deno.test("sim: Events expire an hour after they were last written (the API serv
   await withSimCluster(async ({ cluster, advance }) => {
     const pod: KObj = { kind: "Pod", metadata: { name: "p", namespace: "openfaas-fn", uid: "u-1" } };
     const record = (reason: string) =>
-      recordEvent(cluster.store, cluster.env, pod, "Normal", reason, "m", "test");
+      recordEvent(cluster.store, cluster.clock, pod, "Normal", reason, "m", "test");
     const reasons = () =>
       cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) => `${e.reason}:${e.count}`).sort();
     record("Once");

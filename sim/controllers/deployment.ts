@@ -17,8 +17,8 @@
  * live clock the event loop, get their turns in between). A failed create ends
  * the step and is retried with back-off, starting again from a batch of 1.
  */
-import { rfc3339 } from "../env.ts";
-import type { SimEnv } from "../env.ts";
+import { rfc3339 } from "../clock.ts";
+import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import { ApiError, type Store, type StoreEvent } from "../store.ts";
 import { type Controller, nsName, retryDelayMs, shortHash, splitKey, type WorkQueue } from "./hub.ts";
@@ -88,7 +88,7 @@ export class DeploymentController implements Controller {
   private queue?: WorkQueue;
   private readonly pacing = new Map<string, Pace>();
   private steps = 0;
-  constructor(private readonly store: Store, private readonly env: SimEnv) {}
+  constructor(private readonly store: Store, private readonly clock: SimClock) {}
 
   attach(queue: WorkQueue) {
     this.queue = queue;
@@ -164,7 +164,7 @@ export class DeploymentController implements Controller {
     });
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       d,
       "Normal",
       "ScalingReplicaSet",
@@ -380,7 +380,7 @@ export class DeploymentController implements Controller {
       budget.failed = true;
       recordEvent(
         this.store,
-        this.env,
+        this.clock,
         rs,
         "Warning",
         "FailedCreate",
@@ -391,7 +391,7 @@ export class DeploymentController implements Controller {
     }
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       rs,
       "Normal",
       "SuccessfulCreate",
@@ -407,7 +407,7 @@ export class DeploymentController implements Controller {
     const set = rs ? this.store.peek(Kinds.ReplicaSet, p.metadata.namespace, rs) : undefined;
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       set ?? d,
       "Normal",
       "SuccessfulDelete",
@@ -430,7 +430,7 @@ export class DeploymentController implements Controller {
     const maxUnavailable = strategy.type === "Recreate"
       ? 0
       : intOrPercent(strategy.rollingUpdate?.maxUnavailable ?? "25%", desired, false);
-    const now = rfc3339(this.env.now());
+    const now = rfc3339(this.clock.now());
     const complete = updated === desired && updatedReady === desired && pods.length === desired;
     const availableOk = ready >= desired - maxUnavailable;
     const previous: { type: string; status: string; lastTransitionTime?: string }[] = d.status?.conditions ??

@@ -1,6 +1,6 @@
 /** Kubernetes Events recorded by the simulated components (`kubectl describe` shows them). */
-import { rfc3339 } from "../env.ts";
-import type { SimEnv } from "../env.ts";
+import { rfc3339 } from "../clock.ts";
+import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
 
@@ -39,7 +39,7 @@ const expire = (store: Store, recorded: Recorded, now: number) => {
  */
 export const recordEvent = (
   store: Store,
-  env: SimEnv,
+  clock: SimClock,
   involved: KObj,
   type: "Normal" | "Warning",
   reason: string,
@@ -47,7 +47,7 @@ export const recordEvent = (
   component: string,
 ): void => {
   try {
-    writeEvent(store, env, involved, type, reason, message, component);
+    writeEvent(store, clock, involved, type, reason, message, component);
   } catch {
     // Dropped, as the real recorder drops what it cannot write.
   }
@@ -55,7 +55,7 @@ export const recordEvent = (
 
 const writeEvent = (
   store: Store,
-  env: SimEnv,
+  clock: SimClock,
   involved: KObj,
   type: "Normal" | "Warning",
   reason: string,
@@ -64,10 +64,10 @@ const writeEvent = (
 ): void => {
   const ns = involved.metadata.namespace ?? "default";
   if (!store.peek(Kinds.Namespace, undefined, ns)) return;
-  const now = rfc3339(env.now());
+  const now = rfc3339(clock.now());
   let recorded = seen.get(store);
   if (!recorded) seen.set(store, recorded = { byKey: new Map(), order: [] });
-  expire(store, recorded, env.now());
+  expire(store, recorded, clock.now());
   const index = recorded.byKey;
   const key = `${involved.metadata.uid}\u0000${reason}\u0000${message}`;
   const existing = index.get(key);
@@ -78,9 +78,9 @@ const writeEvent = (
     });
     return;
   }
-  const name = `${involved.metadata.name}.${env.uid().replaceAll("-", "").slice(0, 16)}`;
+  const name = `${involved.metadata.name}.${clock.uid().replaceAll("-", "").slice(0, 16)}`;
   index.set(key, name);
-  recorded.order.push([env.now(), ns, name, key]);
+  recorded.order.push([clock.now(), ns, name, key]);
   store.create(Kinds.Event, ns, {
     metadata: { name },
     involvedObject: {

@@ -7,7 +7,7 @@
  * throws is logged and retried with back-off, as client-go's workqueue does; the
  * failure never reaches the write that woke it, nor the other controllers.
  */
-import type { SimEnv } from "../env.ts";
+import type { SimClock } from "../clock.ts";
 import type { Store, StoreEvent } from "../store.ts";
 
 /** How a controller asks for another turn. */
@@ -70,7 +70,7 @@ export class ControllerHub {
   constructor(
     store: Store,
     private readonly controllers: readonly Controller[],
-    private readonly env: SimEnv,
+    private readonly clock: SimClock,
     options: HubOptions = {},
   ) {
     this.onError = options.onError ??
@@ -113,7 +113,7 @@ export class ControllerHub {
 
   /** Reconciles `key` with `c` after `ms` of cluster time (a later turn, even for 0). */
   requeueAfter(c: Controller, key: string, ms: number, onDue?: () => void) {
-    this.env.after(ms, () => {
+    this.clock.after(ms, () => {
       onDue?.();
       this.enqueue(c, key);
       this.drain();
@@ -139,7 +139,7 @@ export class ControllerHub {
             retryInMs: 1_000,
           });
           const rest = this.queue.slice(next);
-          this.env.after(1_000, () => {
+          this.clock.after(1_000, () => {
             for (const [c, key] of rest) this.enqueue(c, key);
             this.drain();
           });
@@ -171,7 +171,7 @@ export class ControllerHub {
     }
     if (paused) {
       this.resuming = true;
-      this.env.nextTurn(() => {
+      this.clock.nextTurn(() => {
         this.resuming = false;
         this.drain();
       });

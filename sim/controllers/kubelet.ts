@@ -7,8 +7,8 @@
  * cluster ends them when the pod is deleted). Each pod gets an IP from its node's range, kept across
  * container restarts and free again once the pod is deleted.
  */
-import { rfc3339 } from "../env.ts";
-import type { SimEnv } from "../env.ts";
+import { rfc3339 } from "../clock.ts";
+import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
 import type { ImageCatalog, SimImage } from "../images/catalog.ts";
@@ -64,7 +64,7 @@ export class Kubelet implements Controller {
 
   constructor(
     private readonly store: Store,
-    private readonly env: SimEnv,
+    private readonly clock: SimClock,
     private readonly catalog: ImageCatalog,
     private readonly logs: LogStore,
     private readonly options: KubeletOptions = {},
@@ -113,7 +113,7 @@ export class Kubelet implements Controller {
     }
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       pod,
       "Normal",
       "Killing",
@@ -132,7 +132,7 @@ export class Kubelet implements Controller {
         r.ns,
         r.name,
         r.container,
-        this.env.now(),
+        this.clock.now(),
         `SIGTERM received.. shutting down server in ${goDurationString(drainMs)}`,
       );
     }
@@ -148,7 +148,7 @@ export class Kubelet implements Controller {
               exitCode: killed ? 137 : 0,
               reason: killed ? "Error" : "Completed",
               startedAt,
-              finishedAt: rfc3339(this.env.now()),
+              finishedAt: rfc3339(this.clock.now()),
               containerID: o.status.containerStatuses?.[0]?.containerID,
             },
           },
@@ -183,7 +183,7 @@ export class Kubelet implements Controller {
   }
 
   private after(r: PodRun, ms: number, fn: () => void) {
-    const cancel = this.env.after(ms, () => {
+    const cancel = this.clock.after(ms, () => {
       r.cancel = r.cancel.filter((c) => c !== cancel);
       if (this.alive(r)) fn();
     });
@@ -205,7 +205,7 @@ export class Kubelet implements Controller {
   }
 
   private conditions(pod: KObj, ready: boolean, r: PodRun) {
-    const now = rfc3339(this.env.now());
+    const now = rfc3339(this.clock.now());
     const previous: { type: string; status: string; lastTransitionTime?: string }[] =
       pod.status?.conditions ?? [];
     const cond = (type: string, ok: boolean) => {
@@ -258,7 +258,7 @@ export class Kubelet implements Controller {
         s.podIP = podIP;
         s.podIPs = [{ ip: podIP }];
       }
-      s.startTime = rfc3339(this.env.now());
+      s.startTime = rfc3339(this.clock.now());
       s.qosClass = qosClass(o);
       s.conditions = this.conditions(o, false, r);
       s.containerStatuses = this.containerStatus(r, o, {
@@ -290,7 +290,7 @@ export class Kubelet implements Controller {
     const net = nodePodNet(node);
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       this.pod(r),
       "Warning",
       "FailedCreatePodSandBox",
@@ -330,7 +330,7 @@ export class Kubelet implements Controller {
       });
       recordEvent(
         this.store,
-        this.env,
+        this.clock,
         pod,
         "Warning",
         "ErrImageNeverPull",
@@ -342,7 +342,7 @@ export class Kubelet implements Controller {
     if (present && policy !== "Always" && image) {
       recordEvent(
         this.store,
-        this.env,
+        this.clock,
         pod,
         "Normal",
         "Pulled",
@@ -352,7 +352,7 @@ export class Kubelet implements Controller {
       this.startContainer(r, image);
       return;
     }
-    recordEvent(this.store, this.env, pod, "Normal", "Pulling", `Pulling image "${r.image}"`, "kubelet");
+    recordEvent(this.store, this.clock, pod, "Normal", "Pulling", `Pulling image "${r.image}"`, "kubelet");
     const pullMs = image?.pullMs ?? 1_000;
     this.after(r, present ? 200 : pullMs, () => {
       const p = this.pod(r);
@@ -368,14 +368,14 @@ export class Kubelet implements Controller {
         });
         recordEvent(
           this.store,
-          this.env,
+          this.clock,
           p,
           "Warning",
           "Failed",
           `Failed to pull image "${r.image}": ${message}`,
           "kubelet",
         );
-        recordEvent(this.store, this.env, p, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
+        recordEvent(this.store, this.clock, p, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
         this.after(r, 1_000, () => {
           this.patchStatus(r, (s, o) => {
             s.containerStatuses = this.containerStatus(r, o, {
@@ -386,7 +386,7 @@ export class Kubelet implements Controller {
           });
           recordEvent(
             this.store,
-            this.env,
+            this.clock,
             this.pod(r),
             "Normal",
             "BackOff",
@@ -395,7 +395,7 @@ export class Kubelet implements Controller {
           );
           recordEvent(
             this.store,
-            this.env,
+            this.clock,
             this.pod(r),
             "Warning",
             "Failed",
@@ -411,7 +411,7 @@ export class Kubelet implements Controller {
       images.add(r.image);
       recordEvent(
         this.store,
-        this.env,
+        this.clock,
         p,
         "Normal",
         "Pulled",
@@ -423,12 +423,12 @@ export class Kubelet implements Controller {
   }
 
   private startContainer(r: PodRun, image: SimImage) {
-    const startedAt = this.env.now();
+    const startedAt = this.clock.now();
     const pod = this.pod(r);
     const container = pod.spec.containers[0];
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       pod,
       "Normal",
       "Created",
@@ -437,7 +437,7 @@ export class Kubelet implements Controller {
     );
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       pod,
       "Normal",
       "Started",
@@ -456,7 +456,7 @@ export class Kubelet implements Controller {
       });
     });
     for (const line of this.options.startupLog?.(image, pod, container) ?? []) {
-      this.logs.append(r.ns, r.name, r.container, this.env.now(), line);
+      this.logs.append(r.ns, r.name, r.container, this.clock.now(), line);
     }
     const limit = quantityValue(container.resources?.limits?.memory);
     if (image.behaviour === "crash") {
@@ -508,7 +508,7 @@ export class Kubelet implements Controller {
     const unhealthyEvent = (probe: "Readiness" | "Liveness", spec: KObj) =>
       recordEvent(
         this.store,
-        this.env,
+        this.clock,
         this.pod(r),
         "Warning",
         "Unhealthy",
@@ -530,7 +530,7 @@ export class Kubelet implements Controller {
     during(first + (threshold - 1) * period, () => {
       recordEvent(
         this.store,
-        this.env,
+        this.clock,
         this.pod(r),
         "Normal",
         "Killing",
@@ -545,7 +545,7 @@ export class Kubelet implements Controller {
     const pod = this.pod(r);
     r.restarts++;
     // Back-off resets after ten minutes of running, as in the kubelet.
-    const ranFor = this.env.now() - startedAt;
+    const ranFor = this.clock.now() - startedAt;
     const delay = ranFor > 600_000 ? backOffBaseMs : backOffMs(r.restarts);
     const message = `back-off ${
       goDurationString(delay)
@@ -558,7 +558,7 @@ export class Kubelet implements Controller {
             exitCode,
             reason,
             startedAt: rfc3339(startedAt),
-            finishedAt: rfc3339(this.env.now()),
+            finishedAt: rfc3339(this.clock.now()),
             containerID: o.status.containerStatuses?.[0]?.containerID,
           },
         },
@@ -567,11 +567,11 @@ export class Kubelet implements Controller {
       });
     });
     if (reason === "OOMKilled") {
-      this.logs.append(r.ns, r.name, r.container, this.env.now(), "fatal error: out of memory");
+      this.logs.append(r.ns, r.name, r.container, this.clock.now(), "fatal error: out of memory");
     }
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       pod,
       "Warning",
       "BackOff",

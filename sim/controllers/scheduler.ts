@@ -4,8 +4,8 @@
  * PodScheduled=False, reason Unschedulable, and a FailedScheduling event saying
  * why ("3 Insufficient cpu"); it is retried whenever capacity may have freed up.
  */
-import { rfc3339 } from "../env.ts";
-import type { SimEnv } from "../env.ts";
+import { rfc3339 } from "../clock.ts";
+import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store, StoreEvent } from "../store.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
@@ -49,7 +49,7 @@ export class Scheduler implements Controller {
   /** Pods waiting for a node (not bound, not being deleted), by key. */
   private readonly pending = new Set<string>();
 
-  constructor(private readonly store: Store, private readonly env: SimEnv) {}
+  constructor(private readonly store: Store, private readonly clock: SimClock) {}
 
   /** Keeps the indexes in step with the store (read from the store, so the order of events does not matter). */
   observe(e: StoreEvent): void {
@@ -143,7 +143,7 @@ export class Scheduler implements Controller {
       const score = (u.cpu + want.cpu) / (cap.cpu || 1) + (u.memory + want.memory) / (cap.memory || 1);
       if (!best || score < best.score) best = { node, score };
     }
-    const now = rfc3339(this.env.now());
+    const now = rfc3339(this.clock.now());
     if (!best) {
       const detail = [...reasons.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) =>
         `${n} ${r}`
@@ -166,7 +166,7 @@ export class Scheduler implements Controller {
             }],
           };
         });
-        recordEvent(this.store, this.env, pod, "Warning", "FailedScheduling", message, "default-scheduler");
+        recordEvent(this.store, this.clock, pod, "Warning", "FailedScheduling", message, "default-scheduler");
       }
       return;
     }
@@ -184,7 +184,7 @@ export class Scheduler implements Controller {
     });
     recordEvent(
       this.store,
-      this.env,
+      this.clock,
       pod,
       "Normal",
       "Scheduled",

@@ -38,7 +38,7 @@ const statusResponse = (e: ApiError) =>
   );
 
 const notFound = () =>
-  statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource"));
+  statusResponse(ApiError.of(404, "NotFound", "the server could not find the requested resource"));
 
 /** What the client asked for in `Accept`. */
 type Rendering =
@@ -70,7 +70,7 @@ export const makeHandler = (
   cluster: SimClusterShape,
   opts: { faults?: Faults; streams?: Set<() => void> } = {},
 ) => {
-  const { api, env } = cluster;
+  const { api, clock } = cluster;
   const streams = opts.streams ?? new Set<() => void>();
   const encoder = new TextEncoder();
 
@@ -84,7 +84,7 @@ export const makeHandler = (
     }
     if (body.kind === "Scale") return body;
     const table = toTable(kind, isList ? body.items! : [body], {
-      now: env.now(),
+      now: clock.now(),
       includeObject: (query.includeObject as IncludeObject | undefined) ?? "Metadata",
       resourceVersion: rv,
     });
@@ -102,7 +102,7 @@ export const makeHandler = (
     try {
       return type.includes("yaml") ? YAML.parse(text) : JSON.parse(text);
     } catch (e) {
-      throw new ApiError(
+      throw ApiError.of(
         400,
         "BadRequest",
         `the request body is not valid ${type.includes("yaml") ? "YAML" : "JSON"}: ${(e as Error).message}`,
@@ -276,7 +276,7 @@ export const makeHandler = (
       return json(res.status, render(rendering, parsed.kind, res, query), res.headers);
     } catch (e) {
       if (e instanceof ApiError) return statusResponse(e);
-      return statusResponse(new ApiError(500, "InternalError", String(e)));
+      return statusResponse(ApiError.of(500, "InternalError", String(e)));
     }
   };
 };

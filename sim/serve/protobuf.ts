@@ -143,7 +143,7 @@ const readVarint = (buf: Uint8Array, pos: number): [number, number] => {
   let value = 0;
   let scale = 1;
   for (;;) {
-    if (pos >= buf.length) throw new ApiError(400, "BadRequest", "truncated protobuf body");
+    if (pos >= buf.length) throw ApiError.of(400, "BadRequest", "truncated protobuf body");
     const b = buf[pos++];
     value += (b & 0x7f) * scale;
     if ((b & 0x80) === 0) return [value, pos];
@@ -180,7 +180,7 @@ const readFields = (buf: Uint8Array): Map<number, (number | Uint8Array)[]> => {
         pos += 4;
         break;
       default:
-        throw new ApiError(400, "BadRequest", "unsupported protobuf wire type");
+        throw ApiError.of(400, "BadRequest", "unsupported protobuf wire type");
     }
     if (!fields.has(field)) fields.set(field, []);
     fields.get(field)!.push(value);
@@ -247,7 +247,7 @@ const decodeMessage = (buf: Uint8Array, schema: PSchema): Record<string, unknown
 /** Decodes a `k8s\0`-enveloped protobuf object into its JSON form. */
 export const decodeProtobuf = (body: Uint8Array): KObj => {
   if (body.length < 4 || utf8.decode(body.subarray(0, 4)) !== "k8s\0") {
-    throw new ApiError(400, "BadRequest", "protobuf body without the k8s envelope");
+    throw ApiError.of(400, "BadRequest", "protobuf body without the k8s envelope");
   }
   const unknown = decodeMessage(body.subarray(4), {
     1: ["typeMeta", { 1: ["apiVersion", "string"], 2: ["kind", "string"] }],
@@ -257,7 +257,7 @@ export const decodeProtobuf = (body: Uint8Array): KObj => {
   const { apiVersion, kind } = (unknown.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
   const schema = kind ? protoKinds[kind] : undefined;
   if (!schema || !(raw instanceof Uint8Array)) {
-    throw new ApiError(
+    throw ApiError.of(
       415,
       "UnsupportedMediaType",
       `the simulator decodes protobuf only for ${Object.keys(protoKinds).join(", ")}; send ${

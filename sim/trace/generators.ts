@@ -12,7 +12,7 @@
  * - bursty: every function sparse/bursty as in diurnal, without the day curve.
  * - periodic: every function a periodic timer as in diurnal.
  */
-import { seededRandom } from "../env.ts";
+import { seededRandom } from "../clock.ts";
 import type { Trace, TraceEvent } from "./types.ts";
 
 export const generatorNames = ["poisson", "diurnal", "bursty", "periodic"] as const;

@@ -162,11 +162,11 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
         replicasNow[i] = d.to;
       }
       if (all.length) lastDecision = all[all.length - 1];
-      const t = cluster.env.now();
+      const t = cluster.clock.now();
       for (let i = 0; i < nFn; i++) addReplicaTime(i, t);
     };
 
-    const clock = () => cluster.env.now();
+    const clock = () => cluster.clock.now();
     const fire = (fn: string, durationMs: number) => {
       const startedAt = clock();
       outstanding++;
@@ -217,7 +217,7 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
         const i = fnIndex.get(e.fn)!;
         invocationsOf[i]++;
         loadPerMinute[Math.min(minutes - 1, Math.floor(e.t / 60_000))]++;
-        cluster.env.after(start + e.t - cluster.env.now(), () => fire(e.fn, e.durationMs));
+        cluster.clock.after(start + e.t - cluster.clock.now(), () => fire(e.fn, e.durationMs));
       }
       await step(start + end);
     }

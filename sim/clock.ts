@@ -9,7 +9,7 @@
  */
 import { Clock, Effect, FiberSet, type Scope } from "effect";
 
-export interface SimEnv {
+export interface SimClock {
   /** Current time in milliseconds (virtual under TestClock). */
   now(): number;
   /** Runs `fn` after `ms` milliseconds of Clock time; returns a cancel function. */
@@ -51,7 +51,7 @@ export const uidFrom = (random: () => number) => (): string => {
  */
 export const timerBudgetMs = 10;
 
-export const makeSimEnv = (seed: number): Effect.Effect<SimEnv, never, Scope.Scope> =>
+export const makeSimClock = (seed: number): Effect.Effect<SimClock, never, Scope.Scope> =>
   Effect.gen(function* () {
     const clock = yield* Clock.Clock;
     const fibers = yield* FiberSet.make();
@@ -148,7 +148,7 @@ export const makeSimEnv = (seed: number): Effect.Effect<SimEnv, never, Scope.Sco
       nextTurn,
       random,
       uid: uidFrom(random),
-    } satisfies SimEnv;
+    } satisfies SimClock;
   });
 
 /** Kubernetes' second-precision RFC 3339 time (`2026-01-01T00:00:00Z`). */
