@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Harness, startProvider } from "./harness.ts";
+import { type Harness, startProvider } from "./support/harness.ts";
 
 /**
  * Every API test runs against both ways of reaching the cluster: the simulator

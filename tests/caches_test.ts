@@ -1,7 +1,7 @@
 /** What the provider's caches keep. */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { withProvider } from "./harness.ts";
+import { withProvider } from "./support/harness.ts";
 import { Caches } from "../src/kube/caches.ts";
 import { Kinds } from "../sim/kinds.ts";
 

@@ -4,7 +4,7 @@
  * Deployment status fields during a deploy and a rolling update.
  */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "./harness.ts";
+import { type Harness, withProvider } from "./support/harness.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 
 const deploy = async (h: Harness, body: Record<string, unknown>) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "./fc.ts";
+import fc from "./support/fc.ts";
 import {
   ConfigError,
   helpText,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, startProvider, withProvider } from "./harness.ts";
+import { type Harness, startProvider, withProvider } from "./support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { Faults } from "../sim/faults.ts";
 import { loadConfig } from "../src/config.ts";

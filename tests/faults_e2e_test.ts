@@ -5,7 +5,7 @@
  * function or secret is lost or duplicated, and the caches converge.
  */
 import assert from "node:assert/strict";
-import { startProvider } from "./harness.ts";
+import { startProvider } from "./support/harness.ts";
 import { Faults } from "../sim/faults.ts";
 import { Kinds } from "../sim/kinds.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 
-import { withSimCluster } from "./simcluster.ts";
+import { withSimCluster } from "./support/simcluster.ts";
 import { type SimClusterShape } from "../sim/cluster.ts";
 import { type FaultConfig, Faults, installFaults, parseFaultFlags } from "../sim/faults.ts";
 import type { ApiRequest } from "../sim/apiserver.ts";

@@ -1,6 +1,6 @@
 /** Function routes on names no function can have. */
 import assert from "node:assert/strict";
-import { withProvider } from "./harness.ts";
+import { withProvider } from "./support/harness.ts";
 
 Deno.test("status, scale and delete of an impossible name answer 404 (faas-netes: no such function)", () =>
   withProvider(async (h) => {

@@ -1,7 +1,7 @@
 /** Request bodies decoded as Go's encoding/json decodes them (src/domain/gojson.ts, decodeBody). */
 import assert from "node:assert/strict";
 import { Effect, Exit } from "effect";
-import fc, { runs } from "./fc.ts";
+import fc, { runs } from "./support/fc.ts";
 import {
   decodeGoStruct,
   foldName,

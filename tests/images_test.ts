@@ -3,7 +3,7 @@
  * driven through `handle` with a fake virtual-time scheduler.
  */
 import assert from "node:assert/strict";
-import fc, { runs } from "./fc.ts";
+import fc, { runs } from "./support/fc.ts";
 import { ImageCatalog, type SimImage } from "../sim/images/catalog.ts";
 import {
   type ContainerContext,

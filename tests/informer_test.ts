@@ -6,9 +6,9 @@ import type { Pod, Secret } from "kubernetes-types/core/v1.d.ts";
 
 import { Kinds } from "../sim/kinds.ts";
 import { type Informer, makeInformer } from "../src/kube/informer.ts";
-import { type SimContext, withSimCluster } from "./simcluster.ts";
+import { type SimContext, withSimCluster } from "./support/simcluster.ts";
 import { paths } from "../src/kube/resources.ts";
-import { deploymentFixture } from "./fixtures.ts";
+import { deploymentFixture } from "./support/fixtures.ts";
 
 const withInformer = <T extends { metadata?: { name?: string } }>(
   path: string,

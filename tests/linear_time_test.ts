@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import fc, { runs } from "./fc.ts";
+import fc, { runs } from "./support/fc.ts";
 import {
   canonicalQuantity,
   parseImageRef,

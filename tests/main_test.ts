@@ -4,7 +4,7 @@ import { Effect, ManagedRuntime } from "effect";
 import { SimCluster } from "../sim/cluster.ts";
 import { kubeconfigFor, serveSim } from "../sim/serve.ts";
 import { Kinds } from "../sim/kinds.ts";
-import { runCommand } from "./command.ts";
+import { runCommand } from "./support/command.ts";
 
 const main = new URL("../main.ts", import.meta.url).pathname;
 

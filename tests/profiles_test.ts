@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { PodSpec } from "kubernetes-types/core/v1.d.ts";
 import { applyProfiles, type Profile, profileNames, removeProfiles } from "../src/provider/profiles.ts";
-import { type Harness, withProvider } from "./harness.ts";
+import { type Harness, withProvider } from "./support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 
 const gpu = { key: "gpu", operator: "Exists", effect: "NoSchedule" };

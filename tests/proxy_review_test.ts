@@ -1,8 +1,8 @@
 /** The invoke proxy: client disconnects, malformed names, endpoint index, bookkeeping that must not grow. */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, withProvider } from "./harness.ts";
-import { realUpstream, routeTo, startUpstream } from "./upstream.ts";
+import { type Harness, withProvider } from "./support/harness.ts";
+import { realUpstream, routeTo, startUpstream } from "./support/upstream.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { Caches } from "../src/kube/caches.ts";
 import { Invocations } from "../src/metrics/invocations.ts";

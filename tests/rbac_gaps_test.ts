@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { withProvider } from "./harness.ts";
+import { withProvider } from "./support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import type { ApiRequest, ParsedPath, SimApiServer } from "../sim/apiserver.ts";
 import { verbOf } from "../sim/faults.ts";

@@ -1,6 +1,6 @@
 /** Recovery: writes whose answer was lost stay idempotent, health follows the API server, caches resync. */
 import assert from "node:assert/strict";
-import { type Harness, startProvider, withProvider } from "./harness.ts";
+import { type Harness, startProvider, withProvider } from "./support/harness.ts";
 import { Faults } from "../sim/faults.ts";
 import { Kinds } from "../sim/kinds.ts";
 import type { ApiRequest, ApiResponse } from "../sim/apiserver.ts";

@@ -1,7 +1,7 @@
 /** The sample functions and Profile of k8s/samples deploy and run on the simulator. */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { withProvider } from "./harness.ts";
+import { withProvider } from "./support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 
 interface StackFunction {

@@ -1,10 +1,10 @@
 /** The scaler: decisions recorded only once made, the idler at the decision-log cap, state that goes with its function. */
 import assert from "node:assert/strict";
-import fc from "./fc.ts";
+import fc from "./support/fc.ts";
 import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import { type Harness, virtualClock, withProvider } from "./harness.ts";
+import { type Harness, virtualClock, withProvider } from "./support/harness.ts";
 import { ApiError } from "../sim/store.ts";
 import { Caches, type CachesShape } from "../src/kube/caches.ts";
 import { Replicas } from "../src/kube/replicas.ts";

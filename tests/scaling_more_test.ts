@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, withProvider } from "./harness.ts";
+import { type Harness, withProvider } from "./support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { type Decision, Scaler } from "../src/scaling/scaler.ts";
 import { defaultWindows } from "../src/scaling/rules.ts";

@@ -1,6 +1,6 @@
 /** The scaler's decision rules on their own: pure functions of memory, load, policy and time. */
 import assert from "node:assert/strict";
-import fc, { runs } from "./fc.ts";
+import fc, { runs } from "./support/fc.ts";
 import { policyFrom } from "../src/scaling/policy.ts";
 import {
   defaultWindows,

@@ -1,8 +1,8 @@
 /** Scaling in virtual time: to zero, from zero, with load, and its bounds. */
 import assert from "node:assert/strict";
-import fc, { runs } from "./fc.ts";
+import fc, { runs } from "./support/fc.ts";
 import { Effect } from "effect";
-import { type Harness, startProvider, withProvider } from "./harness.ts";
+import { type Harness, startProvider, withProvider } from "./support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
 import { Scaler } from "../src/scaling/scaler.ts";

@@ -6,16 +6,16 @@
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
 
-import fc, { runs } from "./fc.ts";
-import { deploymentFixture } from "./fixtures.ts";
-import { withProvider } from "./harness.ts";
-import { withSimCluster, withSimServer } from "./simcluster.ts";
+import fc, { runs } from "./support/fc.ts";
+import { deploymentFixture } from "./support/fixtures.ts";
+import { withProvider } from "./support/harness.ts";
+import { withSimCluster, withSimServer } from "./support/simcluster.ts";
 import { type MeteredPod, UsageMeter } from "../sim/usagemeter.ts";
 import { type SimClusterShape } from "../sim/cluster.ts";
 
 import { SimApiServer } from "../sim/apiserver.ts";
 
-import { kubectl, kubectlPath } from "./kubectl.ts";
+import { kubectl, kubectlPath } from "./support/kubectl.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError } from "../sim/store.ts";
 import { parseMetricsPath } from "../sim/metricsapi.ts";

@@ -4,9 +4,9 @@
  * EndpointSlices of Services that lose their selector.
  */
 import assert from "node:assert/strict";
-import { withSimCluster } from "./simcluster.ts";
+import { withSimCluster } from "./support/simcluster.ts";
 
-import { deploymentFixture } from "./fixtures.ts";
+import { deploymentFixture } from "./support/fixtures.ts";
 import { type SimOptions } from "../sim/cluster.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { ApiError, Store } from "../sim/store.ts";

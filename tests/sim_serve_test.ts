@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { withSimServer } from "./simcluster.ts";
-import { kubectl, kubectlPath } from "./kubectl.ts";
-import { assertSecretWatchEvents, deploymentFixture } from "./fixtures.ts";
+import { withSimServer } from "./support/simcluster.ts";
+import { kubectl, kubectlPath } from "./support/kubectl.ts";
+import { assertSecretWatchEvents, deploymentFixture } from "./support/fixtures.ts";
 
 import YAML from "yaml";
 

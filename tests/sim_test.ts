@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { assertSecretWatchEvents, deploymentFixture } from "./fixtures.ts";
+import { assertSecretWatchEvents, deploymentFixture } from "./support/fixtures.ts";
 import { Effect, Fiber, Stream } from "effect";
 import { TestClock } from "effect/testing";
-import { simRuntime, withSimCluster } from "./simcluster.ts";
+import { simRuntime, withSimCluster } from "./support/simcluster.ts";
 import { recordEvent } from "../sim/controllers/events.ts";
 import { SimCluster } from "../sim/cluster.ts";
 

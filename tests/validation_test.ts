@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc, { runs } from "./fc.ts";
+import fc, { runs } from "./support/fc.ts";
 import {
   canonicalQuantity,
   compareQuantity,

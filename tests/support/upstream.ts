@@ -1,7 +1,7 @@
 /** A real function pod for proxy tests: an HTTP server on 127.0.0.1 the provider's endpoints point at. */
 import assert from "node:assert/strict";
 import type { Harness } from "./harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 /** A real HTTP server on 127.0.0.1 standing in for a function pod. */
 export const startUpstream = (handler: (req: Request) => Response | Promise<Response>) => {

@@ -2,9 +2,9 @@
 import { Effect, Layer, ManagedRuntime } from "effect";
 import type { Duration } from "effect";
 import { TestClock } from "effect/testing";
-import { SimCluster, type SimClusterShape, type SimOptions } from "../sim/cluster.ts";
-import { SimTransport } from "../sim/transport.ts";
-import { serveSim, type SimServer } from "../sim/serve.ts";
+import { SimCluster, type SimClusterShape, type SimOptions } from "../../sim/cluster.ts";
+import { SimTransport } from "../../sim/transport.ts";
+import { serveSim, type SimServer } from "../../sim/serve.ts";
 
 /** The simulator behind KubeApi (SimTransport), on a TestClock. */
 export const simRuntime = (opts: SimOptions = {}) =>

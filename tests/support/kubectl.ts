@@ -1,5 +1,5 @@
 /** kubectl against the simulator's HTTP facade, for tests (needs kubectl on PATH and --allow-run). */
-import { kubeconfigFor } from "../sim/serve.ts";
+import { kubeconfigFor } from "../../sim/serve.ts";
 import { runCommand } from "./command.ts";
 
 /** Where kubectl is, or undefined (tests that need it are then ignored). */

@@ -4,14 +4,14 @@
  */
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { TestClock } from "effect/testing";
-import { loadConfig, type ProviderConfig } from "../src/config.ts";
-import { providerLayer } from "../src/app.ts";
-import { makeApp } from "../src/http/app.ts";
-import type { ProxyOptions } from "../src/invoke/proxy.ts";
-import type { Credentials } from "../src/http/auth.ts";
-import { simBackend, type SimBackendOptions } from "../sim/layer.ts";
-import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
-import { Caches } from "../src/kube/caches.ts";
+import { loadConfig, type ProviderConfig } from "../../src/config.ts";
+import { providerLayer } from "../../src/app.ts";
+import { makeApp } from "../../src/http/app.ts";
+import type { ProxyOptions } from "../../src/invoke/proxy.ts";
+import type { Credentials } from "../../src/http/auth.ts";
+import { simBackend, type SimBackendOptions } from "../../sim/layer.ts";
+import { SimCluster, type SimClusterShape } from "../../sim/cluster.ts";
+import { Caches } from "../../src/kube/caches.ts";
 
 export interface Harness {
   readonly url: string;
