@@ -1,7 +1,7 @@
 /** Request bodies decoded as Go's encoding/json decodes them (src/domain/gojson.ts, decodeBody). */
 import assert from "node:assert/strict";
 import { Effect, Exit } from "effect";
-import fc, { runs } from "./support/fc.ts";
+import fc, { runs } from "../support/fc.ts";
 import {
   decodeGoStruct,
   foldName,
@@ -12,7 +12,7 @@ import {
   type JsonValue,
   MAX_JSON_DEPTH,
   parseJson,
-} from "../src/domain/gojson.ts";
+} from "../../src/domain/gojson.ts";
 import {
   decodeBody,
   DeleteFunctionRequest,
@@ -21,7 +21,7 @@ import {
   goShapes,
   ScaleServiceRequest,
   SecretRequest,
-} from "../src/domain/types.ts";
+} from "../../src/domain/types.ts";
 
 /** A parsed value back to plain JS, the last repeated key winning (what JSON.parse gives). */
 const plain = (v: JsonValue): unknown =>

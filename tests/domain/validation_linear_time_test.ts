@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import fc, { runs } from "./support/fc.ts";
+import fc, { runs } from "../support/fc.ts";
 import {
   canonicalQuantity,
   parseImageRef,
@@ -31,18 +31,18 @@ import {
   validateResourceQuantity,
   validateResources,
   validateSecretName,
-} from "../src/domain/validation.ts";
-import { validateFunctionDeployment } from "../src/domain/function.ts";
-import type { FunctionDeployment } from "../src/domain/types.ts";
-import { decodeBody, FunctionDeployment as FunctionDeploymentSchema } from "../src/domain/types.ts";
-import { parseJson } from "../src/domain/gojson.ts";
-import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../src/domain/goparse.ts";
-import { profileNames, scaleMinOf } from "../src/domain/keys.ts";
-import { validateScalingLabels } from "../src/scaling/policy.ts";
-import { parseDuration, parseGoDurationNs } from "../src/config.ts";
-import { parseSelector } from "../src/kube/selectors.ts";
-import { parseGoQuery } from "../src/http/query.ts";
-import { secretData } from "../src/provider/secrets.ts";
+} from "../../src/domain/validation.ts";
+import { validateFunctionDeployment } from "../../src/domain/function.ts";
+import type { FunctionDeployment } from "../../src/domain/types.ts";
+import { decodeBody, FunctionDeployment as FunctionDeploymentSchema } from "../../src/domain/types.ts";
+import { parseJson } from "../../src/domain/gojson.ts";
+import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../../src/domain/goparse.ts";
+import { profileNames, scaleMinOf } from "../../src/domain/keys.ts";
+import { validateScalingLabels } from "../../src/scaling/policy.ts";
+import { parseDuration, parseGoDurationNs } from "../../src/config.ts";
+import { parseSelector } from "../../src/kube/selectors.ts";
+import { parseGoQuery } from "../../src/http/query.ts";
+import { secretData } from "../../src/provider/secrets.ts";
 
 /** The budget per input character; see the module comment for why it is loose and still meaningful. */
 const MICROS_PER_CHAR = 2;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc, { runs } from "./support/fc.ts";
+import fc, { runs } from "../support/fc.ts";
 import {
   canonicalQuantity,
   compareQuantity,
@@ -25,7 +25,7 @@ import {
   validateResourceQuantity,
   validateResources,
   validateSecretName,
-} from "../src/domain/validation.ts";
+} from "../../src/domain/validation.ts";
 import {
   CONSTRAINT_MAX_LENGTH,
   ENV_ENTRY_MAX_BYTES,
@@ -36,7 +36,7 @@ import {
   utf8Length,
   validateEnvVarValue,
   validateReplicas,
-} from "../src/domain/validation.ts";
+} from "../../src/domain/validation.ts";
 
 const RUNS = { numRuns: runs(300) };
 

@@ -1,8 +1,8 @@
 /** Query parameters parsed as Go parses them: url.ParseQuery, strconv.Atoi/ParseBool, time.Parse(RFC3339). */
 import assert from "node:assert/strict";
-import fc, { runs } from "./support/fc.ts";
-import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../src/domain/goparse.ts";
-import { goQuery, parseGoQuery, queryUnescape } from "../src/http/query.ts";
+import fc, { runs } from "../support/fc.ts";
+import { parseGoBool, parseGoInt, parseGoRfc3339 } from "../../src/domain/goparse.ts";
+import { goQuery, parseGoQuery, queryUnescape } from "../../src/http/query.ts";
 
 Deno.test("parseGoInt accepts what strconv.Atoi accepts on 64-bit", () => {
   const ok: [string, bigint][] = [
