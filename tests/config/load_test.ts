@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "./support/fc.ts";
+import fc from "../support/fc.ts";
 import {
   ConfigError,
   helpText,
@@ -9,7 +9,7 @@ import {
   parseDuration,
   parseNonNegativeInt,
   type ProviderConfig,
-} from "../src/config.ts";
+} from "../../src/config.ts";
 
 const DEFAULT_CONFIG: ProviderConfig = {
   port: 8081,
