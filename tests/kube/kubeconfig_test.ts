@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { KubeconfigError, mergeKubeconfigs, parseKubeconfig } from "../src/kube/kubeconfig/document.ts";
-import { loadKubeconfig } from "../src/kube/kubeconfig/resolve.ts";
-import { hostPort, loadInCluster, withMaster } from "../src/kube/incluster.ts";
-import { makeConnectionFromConfig } from "../src/kube/http.ts";
+import { KubeconfigError, mergeKubeconfigs, parseKubeconfig } from "../../src/kube/kubeconfig/document.ts";
+import { loadKubeconfig } from "../../src/kube/kubeconfig/resolve.ts";
+import { hostPort, loadInCluster, withMaster } from "../../src/kube/incluster.ts";
+import { makeConnectionFromConfig } from "../../src/kube/http.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nQ0EtY2VydA==\n-----END CERTIFICATE-----\n";
 const CERT = "-----BEGIN CERTIFICATE-----\nY2xpZW50\n-----END CERTIFICATE-----\n";

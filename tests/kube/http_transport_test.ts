@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
-import { KubeApi, type KubeApiShape, KubeError } from "../src/kube/api.ts";
-import { buildUrl, HttpTransport, type HttpTransportOptions, parseRetryAfter } from "../src/kube/http.ts";
-import type { ClusterConnection } from "../src/kube/kubeconfig/resolve.ts";
+import { KubeApi, type KubeApiShape, KubeError } from "../../src/kube/api.ts";
+import { buildUrl, HttpTransport, type HttpTransportOptions, parseRetryAfter } from "../../src/kube/http.ts";
+import type { ClusterConnection } from "../../src/kube/kubeconfig/resolve.ts";
 
 // ---------------------------------------------------------------------------
 // Fixtures: a test CA (EC P-256, valid until 2126), a server certificate for

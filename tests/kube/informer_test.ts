@@ -4,11 +4,11 @@ import { Effect, Scope } from "effect";
 
 import type { Pod, Secret } from "kubernetes-types/core/v1.d.ts";
 
-import { Kinds } from "../sim/kinds.ts";
-import { type Informer, makeInformer } from "../src/kube/informer.ts";
-import { type SimContext, withSimCluster } from "./support/simcluster.ts";
-import { paths } from "../src/kube/resources.ts";
-import { deploymentFixture } from "./support/fixtures.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { type Informer, makeInformer } from "../../src/kube/informer.ts";
+import { type SimContext, withSimCluster } from "../support/simcluster.ts";
+import { paths } from "../../src/kube/resources.ts";
+import { deploymentFixture } from "../support/fixtures.ts";
 
 const withInformer = <T extends { metadata?: { name?: string } }>(
   path: string,

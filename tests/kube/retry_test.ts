@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { Effect, Exit, Fiber } from "effect";
 import { TestClock } from "effect/testing";
-import { KubeError } from "../src/kube/api.ts";
-import { conflictRetry, idempotentCreate, withApiRetry } from "../src/kube/retry.ts";
-import { metrics } from "../src/metrics/registry.ts";
+import { KubeError } from "../../src/kube/api.ts";
+import { conflictRetry, idempotentCreate, withApiRetry } from "../../src/kube/retry.ts";
+import { metrics } from "../../src/metrics/registry.ts";
 
 const fail = (status: number, reason: string, retryAfterSeconds?: number) =>
   KubeError.status(status, reason, `${status} ${reason}`, retryAfterSeconds);

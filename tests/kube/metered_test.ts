@@ -1,9 +1,9 @@
 /** Kubernetes API calls in /metrics: successes as 2xx, failures with their status, streams counted once. */
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
-import { type KubeApiShape, KubeError, type WatchEvent } from "../src/kube/api.ts";
-import { meter } from "../src/kube/metered.ts";
-import { metrics } from "../src/metrics/registry.ts";
+import { type KubeApiShape, KubeError, type WatchEvent } from "../../src/kube/api.ts";
+import { meter } from "../../src/kube/metered.ts";
+import { metrics } from "../../src/metrics/registry.ts";
 
 const forbidden = KubeError.status(403, "Forbidden", "cannot watch");
 

@@ -1,9 +1,9 @@
 /** What the provider's caches keep. */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { withProvider } from "./support/harness.ts";
-import { Caches } from "../src/kube/caches.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { withProvider } from "../support/harness.ts";
+import { Caches } from "../../src/kube/caches.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 Deno.test("caches: secret values are not kept in memory, only names and metadata", () =>
   withProvider(async (h) => {

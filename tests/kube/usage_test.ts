@@ -1,9 +1,9 @@
 /** Usage from the metrics API: sums per function, and what happens when the API is missing. */
 import assert from "node:assert/strict";
 import { Effect, Layer, Logger, Stream } from "effect";
-import { KubeApi, type KubeApiShape, KubeError, type KubeRequest } from "../src/kube/api.ts";
-import type { PodMetrics } from "../src/kube/resources.ts";
-import { sumByFunction, Usage } from "../src/kube/usage.ts";
+import { KubeApi, type KubeApiShape, KubeError, type KubeRequest } from "../../src/kube/api.ts";
+import type { PodMetrics } from "../../src/kube/resources.ts";
+import { sumByFunction, Usage } from "../../src/kube/usage.ts";
 
 const podMetrics = (name: string, fn: string | undefined, cpu: string, memory: string): PodMetrics => ({
   metadata: { name, namespace: "openfaas-fn", labels: fn === undefined ? {} : { faas_function: fn } },
