@@ -1,9 +1,9 @@
 /** Kubernetes failures as provider statuses: faas-netes' ProcessErrorReasons table. */
 import assert from "node:assert/strict";
-import { KubeError } from "../src/kube/api.ts";
-import { fromKube } from "../src/provider/kubeerrors.ts";
-import { statusOf } from "../src/http/errors.ts";
-import { InvalidRequest } from "../src/domain/errors.ts";
+import { KubeError } from "../../src/kube/api.ts";
+import { fromKube } from "../../src/provider/kubeerrors.ts";
+import { statusOf } from "../../src/http/errors.ts";
+import { InvalidRequest } from "../../src/domain/errors.ts";
 
 const kube = (status: number, reason: string) => KubeError.status(status, reason, `${reason} from the API`);
 

@@ -1,9 +1,9 @@
 /** OpenFaaS Profiles: the pure application rules, then deploy and update through the API. */
 import assert from "node:assert/strict";
 import type { PodSpec } from "kubernetes-types/core/v1.d.ts";
-import { applyProfiles, type Profile, profileNames, removeProfiles } from "../src/provider/profiles.ts";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { applyProfiles, type Profile, profileNames, removeProfiles } from "../../src/provider/profiles.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 const gpu = { key: "gpu", operator: "Exists", effect: "NoSchedule" };
 const spot = { key: "spot", operator: "Equal", value: "true", effect: "NoExecute" };

@@ -1,9 +1,9 @@
 /** Recovery: writes whose answer was lost stay idempotent, health follows the API server, caches resync. */
 import assert from "node:assert/strict";
-import { type Harness, startProvider, withProvider } from "./support/harness.ts";
-import { Faults } from "../sim/faults.ts";
-import { Kinds } from "../sim/kinds.ts";
-import type { ApiRequest, ApiResponse } from "../sim/apiserver.ts";
+import { type Harness, startProvider, withProvider } from "../support/harness.ts";
+import { Faults } from "../../sim/faults.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import type { ApiRequest, ApiResponse } from "../../sim/apiserver.ts";
 
 /** The next request matching `match` is applied by the API server, but its answer is replaced by a 503. */
 const loseNextAnswer = (h: Harness, match: (req: ApiRequest) => boolean) => {

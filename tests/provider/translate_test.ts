@@ -5,20 +5,20 @@
  * test of deploy / update / scale / delete / time interleavings.
  */
 import assert from "node:assert/strict";
-import fc, { runs } from "./support/fc.ts";
+import fc, { runs } from "../support/fc.ts";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import type { FunctionDeployment, FunctionStatus } from "../src/domain/types.ts";
-import { validateFunctionDeployment } from "../src/domain/function.ts";
+import type { FunctionDeployment, FunctionStatus } from "../../src/domain/types.ts";
+import { validateFunctionDeployment } from "../../src/domain/function.ts";
 import {
   canonicalQuantity,
   compareQuantity,
   isDnsLabel,
   kubernetesQuantityString,
   parseConstraint,
-} from "../src/domain/validation.ts";
-import { applyUpdate, type SecretRef, toFunctionStatus, toKubernetes } from "../src/provider/translate.ts";
-import { type Harness, startProvider, testConfig, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+} from "../../src/domain/validation.ts";
+import { applyUpdate, type SecretRef, toFunctionStatus, toKubernetes } from "../../src/provider/translate.ts";
+import { type Harness, startProvider, testConfig, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 const cfg = testConfig();
 const defaultNs = cfg.functionNamespace;

@@ -1,9 +1,9 @@
 /** The optional image check: the simulator's catalog, and the registry protocol against a fake registry on 127.0.0.1. */
 import assert from "node:assert/strict";
-import { withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { dockerAuths, manifestProblem, parseChallenge } from "../src/provider/imagecheck.ts";
-import { decodeBase64Text, encodeBase64Text } from "../src/base64.ts";
+import { withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { dockerAuths, manifestProblem, parseChallenge } from "../../src/provider/imagecheck.ts";
+import { decodeBase64Text, encodeBase64Text } from "../../src/base64.ts";
 
 Deno.test("image check on: an image missing from the simulator's registry is a 400 and nothing is created", () =>
   withProvider(async (h) => {

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, startProvider, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { Faults } from "../sim/faults.ts";
-import { loadConfig } from "../src/config.ts";
-import { Caches } from "../src/kube/caches.ts";
+import { type Harness, startProvider, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { Faults } from "../../sim/faults.ts";
+import { loadConfig } from "../../src/config.ts";
+import { Caches } from "../../src/kube/caches.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,

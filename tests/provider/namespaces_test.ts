@@ -1,7 +1,7 @@
 /** Namespace CRUD edge cases (cluster_role=true). */
 import assert from "node:assert/strict";
-import { withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 Deno.test("namespace update sets the labels even when the namespace changed meanwhile (no 409)", () =>
   withProvider(async (h) => {

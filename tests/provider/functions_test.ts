@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Harness, startProvider } from "./support/harness.ts";
+import { type Harness, startProvider } from "../support/harness.ts";
 
 /**
  * Every API test runs against both ways of reaching the cluster: the simulator
@@ -21,7 +21,7 @@ const apiTest = (
     });
   }
 };
-import { Kinds } from "../sim/kinds.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,

@@ -4,13 +4,13 @@
  * the simulated API server), and each line's timestamp is the virtual time it was written.
  */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { withSimCluster } from "./support/simcluster.ts";
-import { deploymentFixture, lineReader } from "./support/fixtures.ts";
-import type { SimApiServer } from "../sim/apiserver.ts";
-import { Faults, installFaults } from "../sim/faults.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { ApiError } from "../sim/store.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { withSimCluster } from "../support/simcluster.ts";
+import { deploymentFixture, lineReader } from "../support/fixtures.ts";
+import type { SimApiServer } from "../../sim/apiserver.ts";
+import { Faults, installFaults } from "../../sim/faults.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { ApiError } from "../../sim/store.ts";
 
 const deployReady = async (h: Harness, service: string) => {
   const r = await h.call("POST", "/system/functions", {
