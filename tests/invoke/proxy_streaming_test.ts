@@ -4,9 +4,9 @@
  * pod still holds the rest, and an upload reaches the pod before the client has finished sending it.
  */
 import assert from "node:assert/strict";
-import { lineReader } from "./support/fixtures.ts";
-import { withProvider } from "./support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "./support/upstream.ts";
+import { lineReader } from "../support/fixtures.ts";
+import { withProvider } from "../support/harness.ts";
+import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
 
 /** Resolves like `p`, or with `fallback` after `ms` of real time (so a buffering proxy fails, not hangs). */
 const within = <T>(p: Promise<T>, ms: number, fallback: T): Promise<T> => {

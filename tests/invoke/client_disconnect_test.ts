@@ -1,13 +1,13 @@
 /** The invoke proxy: client disconnects, malformed names, endpoint index, bookkeeping that must not grow. */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "./support/upstream.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { Caches } from "../src/kube/caches.ts";
-import { Invocations } from "../src/metrics/invocations.ts";
-import { makeProxy } from "../src/invoke/proxy.ts";
-import { metrics, Registry } from "../src/metrics/registry.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { Caches } from "../../src/kube/caches.ts";
+import { Invocations } from "../../src/metrics/invocations.ts";
+import { makeProxy } from "../../src/invoke/proxy.ts";
+import { metrics, Registry } from "../../src/metrics/registry.ts";
 
 /** Resolves once `check` holds, polling on the wall clock (real sockets are involved); fails after `ms`. */
 const eventually = async (check: () => boolean | Promise<boolean>, what: string, ms = 5_000) => {

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "./support/upstream.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { ApiError } from "../sim/store.ts";
-import { Invocations } from "../src/metrics/invocations.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { ApiError } from "../../sim/store.ts";
+import { Invocations } from "../../src/metrics/invocations.ts";
 
 /** The requests a real upstream saw. */
 interface Seen {

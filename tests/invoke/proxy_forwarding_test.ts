@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { withProvider } from "./support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "./support/upstream.ts";
+import { withProvider } from "../support/harness.ts";
+import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
 
 /** How long the proxy waits for a ready endpoint of a function that has replicas (src/invoke/proxy.ts). */
 const readinessWaitMs = 5_000;

@@ -1,7 +1,7 @@
 /** End to end on the simulator: deploy through the API, invoke through /function, read logs. */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 const deploy = async (h: Harness, body: Record<string, unknown>) => {
   const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
