@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { type Decision, Scaler } from "../src/scaling/scaler.ts";
-import { defaultWindows } from "../src/scaling/rules.ts";
-import { loadConfig } from "../src/config.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { type Decision, Scaler } from "../../src/scaling/scaler.ts";
+import { defaultWindows } from "../../src/scaling/rules.ts";
+import { loadConfig } from "../../src/config.ts";
 
 const status = async (h: Harness, name: string) =>
   JSON.parse((await h.call("GET", `/system/function/${name}`)).text);

@@ -1,23 +1,23 @@
 /** The scaler: decisions recorded only once made, the idler at the decision-log cap, state that goes with its function. */
 import assert from "node:assert/strict";
-import fc from "./support/fc.ts";
+import fc from "../support/fc.ts";
 import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import { type Harness, virtualClock, withProvider } from "./support/harness.ts";
-import { ApiError } from "../sim/store.ts";
-import { Caches, type CachesShape } from "../src/kube/caches.ts";
-import { Replicas } from "../src/kube/replicas.ts";
-import { KubeError } from "../src/kube/api.ts";
-import { Usage, type UsageShape } from "../src/kube/usage.ts";
-import { functionLabel } from "../src/domain/keys.ts";
-import { Invocations } from "../src/metrics/invocations.ts";
-import { Scaler } from "../src/scaling/scaler.ts";
-import type { ReactiveWindows } from "../src/scaling/rules.ts";
-import { defaultScaling, policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
-import { metrics } from "../src/metrics/registry.ts";
-import { percentile } from "../sim/trace/stats.ts";
-import { arg, formatTable } from "../bench/util.ts";
+import { type Harness, virtualClock, withProvider } from "../support/harness.ts";
+import { ApiError } from "../../sim/store.ts";
+import { Caches, type CachesShape } from "../../src/kube/caches.ts";
+import { Replicas } from "../../src/kube/replicas.ts";
+import { KubeError } from "../../src/kube/api.ts";
+import { Usage, type UsageShape } from "../../src/kube/usage.ts";
+import { functionLabel } from "../../src/domain/keys.ts";
+import { Invocations } from "../../src/metrics/invocations.ts";
+import { Scaler } from "../../src/scaling/scaler.ts";
+import type { ReactiveWindows } from "../../src/scaling/rules.ts";
+import { defaultScaling, policyFrom, validateScalingLabels } from "../../src/scaling/policy.ts";
+import { metrics } from "../../src/metrics/registry.ts";
+import { percentile } from "../../sim/trace/stats.ts";
+import { arg, formatTable } from "../../bench/util.ts";
 
 const zeroDuration = "com.openfaas.scale.zero-duration";
 

@@ -1,13 +1,13 @@
 /** Scaling in virtual time: to zero, from zero, with load, and its bounds. */
 import assert from "node:assert/strict";
-import fc, { runs } from "./support/fc.ts";
+import fc, { runs } from "../support/fc.ts";
 import { Effect } from "effect";
-import { type Harness, startProvider, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { ApiError } from "../sim/store.ts";
-import { Scaler } from "../src/scaling/scaler.ts";
-import { defaultWindows } from "../src/scaling/rules.ts";
-import { policyFrom, validateScalingLabels } from "../src/scaling/policy.ts";
+import { type Harness, startProvider, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { ApiError } from "../../sim/store.ts";
+import { Scaler } from "../../src/scaling/scaler.ts";
+import { defaultWindows } from "../../src/scaling/rules.ts";
+import { policyFrom, validateScalingLabels } from "../../src/scaling/policy.ts";
 
 const scaling = { config: { scaling: true } };
 

@@ -1,7 +1,7 @@
 /** The scaler's decision rules on their own: pure functions of memory, load, policy and time. */
 import assert from "node:assert/strict";
-import fc, { runs } from "./support/fc.ts";
-import { policyFrom } from "../src/scaling/policy.ts";
+import fc, { runs } from "../support/fc.ts";
+import { policyFrom } from "../../src/scaling/policy.ts";
 import {
   defaultWindows,
   freshMemory,
@@ -10,7 +10,7 @@ import {
   nextHoldMs,
   predict,
   reactive,
-} from "../src/scaling/rules.ts";
+} from "../../src/scaling/rules.ts";
 
 const policy = policyFrom({ "com.openfaas.scale.min": "2", "com.openfaas.scale.max": "6" });
 
