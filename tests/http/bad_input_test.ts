@@ -4,8 +4,8 @@
  * Go (the Gateway, faas-cli, faas-netes) reads them.
  */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,

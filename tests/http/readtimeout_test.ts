@@ -4,11 +4,11 @@
  * completes in time is served, and a stalled upload to a function is cut off by the upstream timeout.
  */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "./support/upstream.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { readTimeoutMessage, withReadTimeout } from "../src/http/readtimeout.ts";
-import { RequestTimeout } from "../src/domain/errors.ts";
+import { type Harness, withProvider } from "../support/harness.ts";
+import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { readTimeoutMessage, withReadTimeout } from "../../src/http/readtimeout.ts";
+import { RequestTimeout } from "../../src/domain/errors.ts";
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
