@@ -3,17 +3,17 @@
  * driven through `handle` with a fake virtual-time scheduler.
  */
 import assert from "node:assert/strict";
-import fc, { runs } from "./support/fc.ts";
-import { ImageCatalog, type SimImage } from "../sim/images/catalog.ts";
+import fc, { runs } from "../../support/fc.ts";
+import { ImageCatalog, type SimImage } from "../../../sim/images/catalog.ts";
 import {
   type ContainerContext,
   containerEnvironment,
   ContainerUnreachableError,
   handle,
   startupLog,
-} from "../sim/images/runtime.ts";
-import { runShell } from "../sim/images/shell/run.ts";
-import { goDurationString, humanSize } from "../sim/images/context.ts";
+} from "../../../sim/images/runtime.ts";
+import { runShell } from "../../../sim/images/shell/run.ts";
+import { goDurationString, humanSize } from "../../../sim/images/context.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 
-import { withSimCluster } from "./support/simcluster.ts";
-import { type SimClusterShape } from "../sim/cluster.ts";
-import { type FaultConfig, Faults, installFaults, parseFaultFlags } from "../sim/faults.ts";
-import type { ApiRequest } from "../sim/apiserver.ts";
-import { ApiError } from "../sim/store.ts";
-import { serveSim } from "../sim/serve.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { withSimCluster } from "../support/simcluster.ts";
+import { type SimClusterShape } from "../../sim/cluster.ts";
+import { type FaultConfig, Faults, installFaults, parseFaultFlags } from "../../sim/faults.ts";
+import type { ApiRequest } from "../../sim/apiserver.ts";
+import { ApiError } from "../../sim/store.ts";
+import { serveSim } from "../../sim/serve.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 const withCluster = (fn: (cluster: SimClusterShape) => Promise<void> | void) =>
   withSimCluster(({ cluster }) => fn(cluster));

@@ -6,23 +6,23 @@
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
 
-import fc, { runs } from "./support/fc.ts";
-import { deploymentFixture } from "./support/fixtures.ts";
-import { withProvider } from "./support/harness.ts";
-import { withSimCluster, withSimServer } from "./support/simcluster.ts";
-import { type MeteredPod, UsageMeter } from "../sim/usagemeter.ts";
-import { type SimClusterShape } from "../sim/cluster.ts";
+import fc, { runs } from "../support/fc.ts";
+import { deploymentFixture } from "../support/fixtures.ts";
+import { withProvider } from "../support/harness.ts";
+import { withSimCluster, withSimServer } from "../support/simcluster.ts";
+import { type MeteredPod, UsageMeter } from "../../sim/usagemeter.ts";
+import { type SimClusterShape } from "../../sim/cluster.ts";
 
-import { SimApiServer } from "../sim/apiserver.ts";
+import { SimApiServer } from "../../sim/apiserver.ts";
 
-import { kubectl, kubectlPath } from "./support/kubectl.ts";
-import { Kinds, type KObj } from "../sim/kinds.ts";
-import { ApiError } from "../sim/store.ts";
-import { parseMetricsPath } from "../sim/metricsapi.ts";
-import { goDurationString } from "../sim/images/context.ts";
-import { canonicalQuantity } from "../src/domain/validation.ts";
-import { defaultCosts, imageCosts } from "../sim/images/catalog.ts";
-import { KubeApi, type KubeError } from "../src/kube/api.ts";
+import { kubectl, kubectlPath } from "../support/kubectl.ts";
+import { Kinds, type KObj } from "../../sim/kinds.ts";
+import { ApiError } from "../../sim/store.ts";
+import { parseMetricsPath } from "../../sim/metricsapi.ts";
+import { goDurationString } from "../../sim/images/context.ts";
+import { canonicalQuantity } from "../../src/domain/validation.ts";
+import { defaultCosts, imageCosts } from "../../sim/images/catalog.ts";
+import { KubeApi, type KubeError } from "../../src/kube/api.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { assertSecretWatchEvents, deploymentFixture } from "./support/fixtures.ts";
+import { assertSecretWatchEvents, deploymentFixture } from "../support/fixtures.ts";
 import { Effect, Fiber, Stream } from "effect";
 import { TestClock } from "effect/testing";
-import { simRuntime, withSimCluster } from "./support/simcluster.ts";
-import { recordEvent } from "../sim/controllers/events.ts";
-import { SimCluster } from "../sim/cluster.ts";
+import { simRuntime, withSimCluster } from "../support/simcluster.ts";
+import { recordEvent } from "../../sim/controllers/events.ts";
+import { SimCluster } from "../../sim/cluster.ts";
 
-import { KubeApi, type KubeError } from "../src/kube/api.ts";
-import { Kinds, type KObj } from "../sim/kinds.ts";
+import { KubeApi, type KubeError } from "../../src/kube/api.ts";
+import { Kinds, type KObj } from "../../sim/kinds.ts";
 
 const makeRuntime = simRuntime;
 

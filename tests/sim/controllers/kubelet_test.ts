@@ -4,8 +4,8 @@
  * Deployment status fields during a deploy and a rolling update.
  */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "./support/harness.ts";
-import { Kinds, type KObj } from "../sim/kinds.ts";
+import { type Harness, withProvider } from "../../support/harness.ts";
+import { Kinds, type KObj } from "../../../sim/kinds.ts";
 
 const deploy = async (h: Harness, body: Record<string, unknown>) => {
   const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });

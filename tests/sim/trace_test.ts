@@ -10,7 +10,7 @@ import {
   type Trace,
   type TraceEvent,
   TraceParseError,
-} from "../sim/trace.ts";
+} from "../../sim/trace.ts";
 
 const every = (fn: string, periodMs: number, hours: number, durationMs = 100, offset = 0): TraceEvent[] =>
   Array.from({ length: Math.floor((hours * 3_600_000 - offset) / periodMs) }, (_, i) => ({

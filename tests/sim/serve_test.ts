@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { withSimServer } from "./support/simcluster.ts";
-import { kubectl, kubectlPath } from "./support/kubectl.ts";
-import { assertSecretWatchEvents, deploymentFixture } from "./support/fixtures.ts";
+import { withSimServer } from "../support/simcluster.ts";
+import { kubectl, kubectlPath } from "../support/kubectl.ts";
+import { assertSecretWatchEvents, deploymentFixture } from "../support/fixtures.ts";
 
 import YAML from "yaml";
 
-import { kubeconfigFor } from "../sim/serve.ts";
-import { decodeProtobuf } from "../sim/serve/protobuf.ts";
-import { renderingFor } from "../sim/serve/handler.ts";
-import { jsonPatch, mergeDiff, strategicMerge } from "../sim/patch.ts";
-import { humanDuration } from "../sim/table.ts";
-import { findKind, type KObj } from "../sim/kinds.ts";
+import { kubeconfigFor } from "../../sim/serve.ts";
+import { decodeProtobuf } from "../../sim/serve/protobuf.ts";
+import { renderingFor } from "../../sim/serve/handler.ts";
+import { jsonPatch, mergeDiff, strategicMerge } from "../../sim/patch.ts";
+import { humanDuration } from "../../sim/table.ts";
+import { findKind, type KObj } from "../../sim/kinds.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -445,7 +445,7 @@ Deno.test("sim serve: kubeconfigFor", () => {
 // ---------------------------------------------------------------------------
 // The manifests in k8s/
 
-const manifestDir = new URL("../k8s/", import.meta.url);
+const manifestDir = new URL("../../k8s/", import.meta.url);
 
 const readManifests = (): KObj[] => {
   const docs: KObj[] = [];
@@ -687,7 +687,7 @@ Deno.test({
         url,
         "apply",
         "-f",
-        new URL("../k8s/", import.meta.url).pathname,
+        new URL("../../k8s/", import.meta.url).pathname,
         "--validate=false",
       );
       assert.equal(out.code, 0, out.stderr);

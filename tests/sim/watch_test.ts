@@ -4,14 +4,14 @@
  * EndpointSlices of Services that lose their selector.
  */
 import assert from "node:assert/strict";
-import { withSimCluster } from "./support/simcluster.ts";
+import { withSimCluster } from "../support/simcluster.ts";
 
-import { deploymentFixture } from "./support/fixtures.ts";
-import { type SimOptions } from "../sim/cluster.ts";
-import { Kinds, type KObj } from "../sim/kinds.ts";
-import { ApiError, Store } from "../sim/store.ts";
-import { serveSim } from "../sim/serve.ts";
-import { EndpointsController } from "../sim/controllers/endpoints.ts";
+import { deploymentFixture } from "../support/fixtures.ts";
+import { type SimOptions } from "../../sim/cluster.ts";
+import { Kinds, type KObj } from "../../sim/kinds.ts";
+import { ApiError, Store } from "../../sim/store.ts";
+import { serveSim } from "../../sim/serve.ts";
+import { EndpointsController } from "../../sim/controllers/endpoints.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
