@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
-import type { ApiRequest, ParsedPath, SimApiServer } from "../sim/apiserver.ts";
-import { verbOf } from "../sim/faults.ts";
-import { resyncMs } from "../src/kube/caches.ts";
+import { withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import type { ApiRequest, ParsedPath, SimApiServer } from "../../sim/apiserver.ts";
+import { verbOf } from "../../sim/faults.ts";
+import { resyncMs } from "../../src/kube/caches.ts";
 
 /** One authorization check, as the API server's RBAC authorizer sees a request. */
 interface Access {
@@ -177,7 +177,7 @@ interface Rule {
 
 /** The rules k8s/01-rbac.yaml binds to the faas-deno ServiceAccount, with the namespace they apply in. */
 const grantedRules = () => {
-  const text = Deno.readTextFileSync(new URL("../k8s/01-rbac.yaml", import.meta.url));
+  const text = Deno.readTextFileSync(new URL("../../k8s/01-rbac.yaml", import.meta.url));
   // deno-lint-ignore no-explicit-any
   const docs: any[] = YAML.parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
   const roles = new Map<string, Rule[]>();

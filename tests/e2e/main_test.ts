@@ -1,12 +1,12 @@
 /** The CLI: help, configuration errors, and the provider started against `deno task sim` through a kubeconfig. */
 import assert from "node:assert/strict";
 import { Effect, ManagedRuntime } from "effect";
-import { SimCluster } from "../sim/cluster.ts";
-import { kubeconfigFor, serveSim } from "../sim/serve.ts";
-import { Kinds } from "../sim/kinds.ts";
-import { runCommand } from "./support/command.ts";
+import { SimCluster } from "../../sim/cluster.ts";
+import { kubeconfigFor, serveSim } from "../../sim/serve.ts";
+import { Kinds } from "../../sim/kinds.ts";
+import { runCommand } from "../support/command.ts";
 
-const main = new URL("../main.ts", import.meta.url).pathname;
+const main = new URL("../../main.ts", import.meta.url).pathname;
 
 /** `deno run` of main.ts with the permissions of `deno task start`. */
 const runMain = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-run", main];

@@ -5,9 +5,9 @@
  * function or secret is lost or duplicated, and the caches converge.
  */
 import assert from "node:assert/strict";
-import { startProvider } from "./support/harness.ts";
-import { Faults } from "../sim/faults.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { startProvider } from "../support/harness.ts";
+import { Faults } from "../../sim/faults.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 /** Fault seeds: three fixed ones, or `FAULT_SEEDS=1,2,3` (e.g. `$(seq -s, 100 140)`) to search further. */
 const seeds = (Deno.env.get("FAULT_SEEDS") ?? "3,11,29").split(",").map(Number).filter(Number.isInteger);

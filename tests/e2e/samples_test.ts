@@ -1,8 +1,8 @@
 /** The sample functions and Profile of k8s/samples deploy and run on the simulator. */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { withProvider } from "./support/harness.ts";
-import { Kinds } from "../sim/kinds.ts";
+import { withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 
 interface StackFunction {
   image: string;
@@ -16,7 +16,7 @@ interface StackFunction {
   constraints?: string[];
 }
 
-const samples = new URL("../k8s/samples/", import.meta.url);
+const samples = new URL("../../k8s/samples/", import.meta.url);
 
 /** The deploy request faas-cli sends for a stack.yml function. */
 const deployRequest = (service: string, f: StackFunction) => ({

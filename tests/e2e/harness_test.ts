@@ -1,7 +1,7 @@
 /** The test harness itself: waits in virtual time are bounded and fail with a clear error. */
 import assert from "node:assert/strict";
-import { startProvider, withProvider } from "./support/harness.ts";
-import { Faults } from "../sim/faults.ts";
+import { startProvider, withProvider } from "../support/harness.ts";
+import { Faults } from "../../sim/faults.ts";
 
 Deno.test("harness: advanceUntil rejects after maxMs of virtual time when the promise never settles", () =>
   withProvider(async (h) => {
