@@ -4,7 +4,7 @@
  * Go (the Gateway, faas-cli, faas-netes) reads them.
  */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "../support/harness.ts";
+import { apiTest, type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
@@ -321,3 +321,52 @@ Deno.test("usage is strconv.ParseBool of the first value: t and TRUE ask for it,
       assert.equal(await usage(q), false, q);
     }
   }));
+
+apiTest("bad input gets a 4xx naming the field and changes nothing", async (h) => {
+  const cases: [unknown, number, RegExp][] = [
+    ["{not json", 400, /malformed JSON/],
+    [[1, 2], 400, /JSON object/],
+    [{ image: "functions/alpine" }, 400, /service/],
+    [{ service: 5, image: "functions/alpine" }, 400, /service: expected string/],
+    [fn("Bad_Name"), 400, /service/],
+    [fn("a".repeat(64)), 400, /service/],
+    [fn("ok", { image: "Not An Image" }), 400, /image/],
+    [fn("ok", { image: "" }), 400, /image/],
+    [fn("ok", { limits: { memory: "12Q" } }), 400, /limits\.memory/],
+    [fn("ok", { requests: { memory: "256Mi" }, limits: { memory: "128Mi" } }), 400, /requests\.memory/],
+    [fn("ok", { labels: { "bad key!": "x" } }), 400, /labels/],
+    [fn("ok", { labels: { ok: "bad value!" } }), 400, /labels/],
+    [fn("ok", { annotations: { "-bad": "x" } }), 400, /annotations/],
+    [fn("ok", { envVars: { "1BAD": "x" } }), 400, /envVars/],
+    [fn("ok", { envVars: { A: 1 } }), 400, /envVars\.A/],
+    [fn("ok", { constraints: ["nonsense"] }), 400, /constraints\[0\]/],
+    [fn("ok", { secrets: "api-key" }), 400, /secrets/],
+    [fn("ok", { readOnlyRootFilesystem: "yes" }), 400, /readOnlyRootFilesystem/],
+    [fn("ok", { namespace: "Bad_NS" }), 400, /namespace/],
+  ];
+  for (const [body, status, message] of cases) {
+    // A string is sent as is (malformed JSON); anything else is sent as JSON by the harness.
+    const r = await h.call("POST", "/system/functions", body);
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.match(r.text, message, JSON.stringify(body));
+    assert.equal(r.headers.get("content-type"), "text/plain; charset=utf-8");
+  }
+  const scaleBad = await h.call("POST", "/system/scale-function/x", { serviceName: "x", replicas: -1 });
+  assert.equal(scaleBad.status, 400);
+  assert.equal(
+    (await h.call("POST", "/system/scale-function/x", { serviceName: "x", replicas: 1.5 })).status,
+    400,
+  );
+  assert.equal((await h.call("POST", "/system/secrets", { name: "Bad Name", value: "x" })).status, 400);
+  assert.equal((await h.call("POST", "/system/secrets", { name: "ok", rawValue: "***" })).status, 400);
+  assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
+  assert.equal(h.cluster.store.list(Kinds.Secret).items.length, 0);
+});
+
+apiTest("bodies over the limit get 413", async (h) => {
+  const big = fn("big", { annotations: { a: "x".repeat(2048) } });
+  const r = await h.call("POST", "/system/functions", big);
+  assert.equal(r.status, 413);
+  assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
+  assert.equal((await h.call("POST", "/system/functions", fn("small"))).status, 202);
+}, { config: { maxBodyBytes: 1024 } });

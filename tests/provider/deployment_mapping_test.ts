@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { type Harness, startProvider, withProvider } from "../support/harness.ts";
+import { apiTest, type Harness, startProvider, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { Faults } from "../../sim/faults.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -258,4 +258,62 @@ Deno.test("healthz: 503 with the reason until the caches have synced, then 200",
   } finally {
     await h.close();
   }
+});
+
+apiTest("deployment and service match the faas-netes mapping", async (h) => {
+  await h.call(
+    "POST",
+    "/system/functions",
+    fn("mapped", { labels: { team: "a" }, constraints: ["zone == z1"] }),
+  );
+  const d = h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "mapped");
+  assert.equal(d.metadata.labels.faas_function, "mapped");
+  assert.equal(d.metadata.labels.team, "a");
+  assert.deepEqual(d.spec.selector, { matchLabels: { faas_function: "mapped" } });
+  assert.deepEqual(d.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+  const c = d.spec.template.spec.containers[0];
+  assert.deepEqual(c.env, [{ name: "fprocess", value: "env" }]);
+  assert.deepEqual(c.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+  assert.deepEqual(c.readinessProbe.exec.command, ["cat", "/tmp/.lock"]);
+  assert.equal(c.imagePullPolicy, "Always");
+  assert.deepEqual(d.spec.template.spec.nodeSelector, { zone: "z1" });
+  assert.equal(d.spec.template.metadata.labels.team, "a");
+  const svc = h.cluster.store.get(Kinds.Service, "openfaas-fn", "mapped");
+  assert.deepEqual(svc.spec.selector, { faas_function: "mapped" });
+  assert.equal(svc.spec.ports[0].port, 8080);
+  assert.equal(svc.metadata.annotations["prometheus.io.scrape"], "false");
+});
+
+apiTest("probe and service-account annotations per function; bad values are 400s", async (h) => {
+  const annotations = {
+    "com.openfaas.health.http.path": "/healthz",
+    "com.openfaas.health.http.initialDelay": "30s",
+    "com.openfaas.serviceaccount": "fn-reader",
+  };
+  assert.equal((await h.call("POST", "/system/functions", fn("slow-probe", { annotations }))).status, 202);
+  const pod = h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "slow-probe").spec.template.spec;
+  assert.equal(pod.serviceAccountName, "fn-reader");
+  for (const probe of [pod.containers[0].readinessProbe, pod.containers[0].livenessProbe]) {
+    assert.deepEqual(probe.httpGet, { path: "/healthz", port: 8080, scheme: "HTTP" });
+    assert.equal(probe.exec, undefined);
+    assert.equal(probe.initialDelaySeconds, 30);
+  }
+  // Ready only after the 30 s initial delay.
+  await h.advance(20_000);
+  assert.equal(JSON.parse((await h.call("GET", "/system/function/slow-probe")).text).availableReplicas, 0);
+  await h.advance(15_000);
+  assert.equal(JSON.parse((await h.call("GET", "/system/function/slow-probe")).text).availableReplicas, 1);
+  const bad: Record<string, string>[] = [
+    { "com.openfaas.health.http.initialDelay": "30" },
+    { "com.openfaas.health.http.initialDelay": "soon" },
+    { "com.openfaas.health.http.path": "healthz" },
+    { "com.openfaas.health.http.path": "/a b" },
+    { "com.openfaas.serviceaccount": "Not A Name" },
+  ];
+  for (const annotations of bad) {
+    const r = await h.call("POST", "/system/functions", fn("bad-probe", { annotations }));
+    assert.equal(r.status, 400, JSON.stringify(annotations));
+    assert.ok(r.text.includes(Object.keys(annotations)[0]), r.text);
+  }
+  assert.equal(h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "bad-probe"), undefined);
 });

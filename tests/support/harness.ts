@@ -185,3 +185,18 @@ export const withProvider = async (
     await h.close();
   }
 };
+
+/**
+ * A test that runs against both ways of reaching the cluster: the simulator in process
+ * (SimTransport) and over HTTP (sim/serve + HttpTransport); the name says which.
+ */
+export const apiTest = (
+  name: string,
+  fn: (h: Harness) => Promise<void>,
+  options: Parameters<typeof startProvider>[0] = {},
+) => {
+  for (const transport of ["in-process", "http"] as const) {
+    Deno.test(`${name} [${transport}]`, () =>
+      withProvider(fn, { ...options, sim: { ...options.sim, transport } }));
+  }
+};
