@@ -1,7 +1,7 @@
-/** What the provider's caches keep. */
+/** The provider's caches: what they keep, and the periodic relist that repairs a missed watch event. */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { withProvider } from "../support/harness.ts";
+import { startProvider, withProvider } from "../support/harness.ts";
 import { Caches } from "../../src/kube/caches.ts";
 import { Kinds } from "../../sim/kinds.ts";
 
@@ -25,3 +25,18 @@ Deno.test("caches: secret values are not kept in memory, only names and metadata
       { name: "api-key", namespace: "openfaas-fn" },
     ]);
   }));
+
+Deno.test("caches resync: a change the watch never delivered shows up after the periodic relist", async () => {
+  const h = await startProvider();
+  try {
+    await h.call("POST", "/system/functions", { service: "r", image: "functions/alpine:latest" });
+    // Change the stored object behind the watch's back (no event is emitted for it).
+    const d = h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "r")!;
+    d.spec.replicas = 4;
+    assert.equal(JSON.parse((await h.call("GET", "/system/function/r")).text).replicas, 1);
+    await h.advance(5 * 60_000 + 1_000);
+    assert.equal(JSON.parse((await h.call("GET", "/system/function/r")).text).replicas, 4);
+  } finally {
+    await h.close();
+  }
+});

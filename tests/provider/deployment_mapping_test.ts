@@ -1,15 +1,12 @@
 /**
- * More of the foundation issue's contract (issue 2 §2, §3) and health (issue 4 §2): the Kubernetes
- * mapping of configuration and of `readOnlyRootFilesystem`, the namespace taken from the query,
- * basic auth on the namespace routes, the function namespace's label, and /healthz before sync.
+ * How a function maps onto its Deployment and Service (faas-netes' mapping): labels, selector,
+ * probes, service account, secrets, `readOnlyRootFilesystem`, and the provider settings that reach
+ * the pod (probe timings, image pull policy, non-root user).
  */
 import assert from "node:assert/strict";
-import { Effect } from "effect";
-import { apiTest, type Harness, startProvider, withProvider } from "../support/harness.ts";
+import { apiTest, type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
-import { Faults } from "../../sim/faults.ts";
 import { loadConfig } from "../../src/config.ts";
-import { Caches } from "../../src/kube/caches.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,
@@ -143,122 +140,9 @@ Deno.test("mapping: set_nonroot_user runs the function container as user 12000",
 // Contract
 // ---------------------------------------------------------------------------
 
-Deno.test("contract: the function namespace carries openfaas=1 from the start", () =>
-  withProvider(async (h) => {
-    const ns = h.cluster.store.peek(Kinds.Namespace, undefined, "openfaas-fn");
-    assert.ok(ns, "openfaas-fn exists");
-    assert.equal(ns.metadata.labels?.openfaas, "1");
-    const r = await h.call("GET", "/system/namespace/openfaas-fn");
-    assert.equal(r.status, 200, r.text);
-    assert.equal(JSON.parse(r.text).labels?.openfaas, "1");
-    assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
-  }, { config: { clusterRole: true } }));
-
-Deno.test({
-  name: "contract: deploy and update take the namespace from the query when the body has none",
-  fn: () =>
-    withProvider(async (h) => {
-      h.cluster.store.create(Kinds.Namespace, undefined, {
-        metadata: { name: "staging-fn", labels: { openfaas: "1" } },
-      });
-      await h.advance(1_000);
-      await deploy(h, fn("q"), "?namespace=staging-fn");
-      assert.ok(h.cluster.store.peek(Kinds.Deployment, "staging-fn", "q"), "created in staging-fn");
-      assert.equal(
-        h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "q"),
-        undefined,
-        "not in openfaas-fn",
-      );
-      const s = JSON.parse((await h.call("GET", "/system/function/q?namespace=staging-fn")).text);
-      assert.equal(s.namespace, "staging-fn");
-      const u = await h.call("PUT", "/system/functions?namespace=staging-fn", fn("q", { envProcess: "cat" }));
-      assert.equal(u.status, 202, u.text);
-      assert.equal(
-        deploymentOf(h, "q", "staging-fn").spec.template.spec.containers[0].env.find((e: { name: string }) =>
-          e.name === "fprocess"
-        )?.value,
-        "cat",
-      );
-      // The body's namespace wins over the query's.
-      await deploy(h, fn("b", { namespace: "openfaas-fn" }), "?namespace=staging-fn");
-      assert.ok(h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "b"));
-      assert.equal(h.cluster.store.peek(Kinds.Deployment, "staging-fn", "b"), undefined);
-    }, { config: { clusterRole: true } }),
-});
-
-Deno.test("contract: basic auth protects /system/namespace/{name} for every method", () =>
-  withProvider(async (h) => {
-    const good = { authorization: `Basic ${btoa("admin:pw")}` };
-    const bad = { authorization: `Basic ${btoa("admin:wrong")}` };
-    h.cluster.store.create(Kinds.Namespace, undefined, {
-      metadata: { name: "team-fn", labels: { openfaas: "1" } },
-    });
-    await h.advance(1_000);
-    const requests: [string, string, unknown][] = [
-      ["GET", "/system/namespace/team-fn", undefined],
-      ["POST", "/system/namespace/", { name: "new-fn", labels: { openfaas: "1" } }],
-      ["POST", "/system/namespace/new-fn", { labels: { openfaas: "1" } }],
-      ["PUT", "/system/namespace/team-fn", { name: "team-fn", labels: { openfaas: "1", team: "x" } }],
-      ["DELETE", "/system/namespace/team-fn", undefined],
-    ];
-    for (const [method, path, body] of requests) {
-      for (const headers of [undefined, bad]) {
-        const r = await h.call(method, path, body, headers);
-        assert.equal(r.status, 401, `${method} ${path} ${headers ? "bad" : "no"} credentials`);
-        assert.equal(r.headers.get("www-authenticate"), 'Basic realm="Restricted"');
-      }
-    }
-    // Nothing changed.
-    assert.equal(h.cluster.store.peek(Kinds.Namespace, undefined, "new-fn"), undefined);
-    const team = h.cluster.store.peek(Kinds.Namespace, undefined, "team-fn");
-    assert.ok(team && !team.metadata.deletionTimestamp, "team-fn is still there");
-    assert.equal(team.metadata.labels?.team, undefined);
-    // With credentials every one works.
-    assert.equal((await h.call("GET", "/system/namespace/team-fn", undefined, good)).status, 200);
-    assert.equal(
-      (await h.call("POST", "/system/namespace/", { name: "new-fn", labels: { openfaas: "1" } }, good))
-        .status,
-      201,
-    );
-    assert.equal(
-      (await h.call("PUT", "/system/namespace/team-fn", {
-        name: "team-fn",
-        labels: { openfaas: "1", team: "x" },
-      }, good)).status,
-      202,
-    );
-    assert.equal(h.cluster.store.peek(Kinds.Namespace, undefined, "team-fn")?.metadata.labels?.team, "x");
-    assert.equal((await h.call("DELETE", "/system/namespace/new-fn", undefined, good)).status, 202);
-  }, { config: { clusterRole: true }, credentials: { user: "admin", password: "pw" } }));
-
 // ---------------------------------------------------------------------------
 // Health
 // ---------------------------------------------------------------------------
-
-Deno.test("healthz: 503 with the reason until the caches have synced, then 200", async () => {
-  // Every list fails: the informers cannot load their first list.
-  const faults = new Faults({ seed: 1, verbRates: { list: 1 }, statuses: [503] });
-  const h = await startProvider({ sim: { faults }, waitForSync: false });
-  try {
-    const caches = await h.run(Effect.service(Caches));
-    await h.advance(5_000);
-    assert.equal(caches.unhealthy() !== undefined, true, "not synced while lists fail");
-    for (const method of ["GET", "HEAD"]) {
-      const r = await h.call(method, "/healthz");
-      assert.equal(r.status, 503, `${method} /healthz before sync`);
-    }
-    const r = await h.call("GET", "/healthz");
-    assert.match(r.text, /cache has not synced with the Kubernetes API/);
-    // The API server recovers: the retries list, the caches sync, and health follows.
-    faults.enabled = false;
-    await h.advanceUntil(h.run(Effect.flatMap(Effect.service(Caches), (c) => c.synced)), 1_000, 120_000);
-    await h.advance(1_000);
-    const ok = await h.call("GET", "/healthz");
-    assert.equal(ok.status, 200, ok.text);
-  } finally {
-    await h.close();
-  }
-});
 
 apiTest("deployment and service match the faas-netes mapping", async (h) => {
   await h.call(

@@ -1,6 +1,6 @@
 /** Namespaces through the API: which ones the provider serves, their CRUD (cluster_role=true), and cluster_role=false. */
 import assert from "node:assert/strict";
-import { apiTest, withProvider } from "../support/harness.ts";
+import { apiTest, type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
@@ -9,6 +9,18 @@ const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   envProcess: "env",
   ...extra,
 });
+
+const deploy = async (h: Harness, body: Record<string, unknown>, query = "") => {
+  const r = await h.call("POST", `/system/functions${query}`, body);
+  assert.equal(r.status, 202, r.text);
+};
+
+/** The function's Deployment as stored in the simulator. */
+const deploymentOf = (h: Harness, name: string, ns = "openfaas-fn") => {
+  const d = h.cluster.store.peek(Kinds.Deployment, ns, name);
+  assert.ok(d, `Deployment ${ns}/${name} exists`);
+  return d;
+};
 
 Deno.test("namespace update sets the labels even when the namespace changed meanwhile (no 409)", () =>
   withProvider(async (h) => {
@@ -130,4 +142,47 @@ apiTest("cluster_role=false (the default): one namespace, read through namespace
   );
   const clusterWide = paths.filter((p) => !/^\/apis?\/(v1|[^/]+\/v1)\/namespaces\/openfaas-fn\//.test(p));
   assert.deepEqual(clusterWide, []);
+});
+
+Deno.test("the function namespace carries openfaas=1 from the start", () =>
+  withProvider(async (h) => {
+    const ns = h.cluster.store.peek(Kinds.Namespace, undefined, "openfaas-fn");
+    assert.ok(ns, "openfaas-fn exists");
+    assert.equal(ns.metadata.labels?.openfaas, "1");
+    const r = await h.call("GET", "/system/namespace/openfaas-fn");
+    assert.equal(r.status, 200, r.text);
+    assert.equal(JSON.parse(r.text).labels?.openfaas, "1");
+    assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
+  }, { config: { clusterRole: true } }));
+
+Deno.test({
+  name: "deploy and update take the namespace from the query when the body has none",
+  fn: () =>
+    withProvider(async (h) => {
+      h.cluster.store.create(Kinds.Namespace, undefined, {
+        metadata: { name: "staging-fn", labels: { openfaas: "1" } },
+      });
+      await h.advance(1_000);
+      await deploy(h, fn("q"), "?namespace=staging-fn");
+      assert.ok(h.cluster.store.peek(Kinds.Deployment, "staging-fn", "q"), "created in staging-fn");
+      assert.equal(
+        h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "q"),
+        undefined,
+        "not in openfaas-fn",
+      );
+      const s = JSON.parse((await h.call("GET", "/system/function/q?namespace=staging-fn")).text);
+      assert.equal(s.namespace, "staging-fn");
+      const u = await h.call("PUT", "/system/functions?namespace=staging-fn", fn("q", { envProcess: "cat" }));
+      assert.equal(u.status, 202, u.text);
+      assert.equal(
+        deploymentOf(h, "q", "staging-fn").spec.template.spec.containers[0].env.find((e: { name: string }) =>
+          e.name === "fprocess"
+        )?.value,
+        "cat",
+      );
+      // The body's namespace wins over the query's.
+      await deploy(h, fn("b", { namespace: "openfaas-fn" }), "?namespace=staging-fn");
+      assert.ok(h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "b"));
+      assert.equal(h.cluster.store.peek(Kinds.Deployment, "staging-fn", "b"), undefined);
+    }, { config: { clusterRole: true } }),
 });
