@@ -1,9 +1,13 @@
+/** What the proxy forwards to the pod and back: method, path, query, headers, redirects, WebSockets. */
 import assert from "node:assert/strict";
 import { withProvider } from "../support/harness.ts";
 import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
 
-/** How long the proxy waits for a ready endpoint of a function that has replicas (src/invoke/proxy.ts). */
-const readinessWaitMs = 5_000;
+/** The requests a real upstream saw. */
+interface Seen {
+  method: string;
+  headers: Headers;
+}
 
 Deno.test("proxy: method, sub-path, query, headers and status pass through; X-Call-Id and X-Start-Time added", async () => {
   let seen: { method: string; url: string; headers: Headers; body: string } | undefined;
@@ -60,158 +64,6 @@ Deno.test("proxy: redirects are passed through, not followed", async () => {
   }
 });
 
-Deno.test("proxy: the response streams (first chunk arrives before the last is sent)", async () => {
-  let releaseLast!: () => void;
-  const lastMayGo = new Promise<void>((r) => (releaseLast = r));
-  let lastSent = false;
-  const up = startUpstream(() => {
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(new TextEncoder().encode("data: first\n\n"));
-        await lastMayGo;
-        lastSent = true;
-        controller.enqueue(new TextEncoder().encode("data: last\n\n"));
-        controller.close();
-      },
-    });
-    return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
-  });
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "sse", up.port);
-      const res = await h.request("GET", "/function/sse", undefined, { Accept: "text/event-stream" });
-      assert.equal(res.headers.get("content-type"), "text/event-stream");
-      const reader = res.body!.getReader();
-      const first = new TextDecoder().decode((await reader.read()).value);
-      assert.equal(first, "data: first\n\n");
-      assert.equal(lastSent, false, "first chunk arrived before the last was sent");
-      releaseLast();
-      let rest = "";
-      while (true) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        rest += new TextDecoder().decode(value);
-      }
-      assert.equal(rest, "data: last\n\n");
-    }, realUpstream);
-  } finally {
-    await up.close();
-  }
-});
-
-Deno.test("proxy: a 1 MiB upload streams through byte-exact", async () => {
-  const up = startUpstream(async (req) => new Response(new Uint8Array(await req.arrayBuffer())));
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "big", up.port);
-      const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) % 251);
-      const res = await fetch(`${h.url}/function/big`, { method: "POST", body: data });
-      const back = new Uint8Array(await res.arrayBuffer());
-      assert.equal(res.status, 200);
-      assert.equal(back.length, data.length);
-      assert.deepEqual(back, data);
-    }, realUpstream);
-  } finally {
-    await up.close();
-  }
-});
-
-Deno.test("proxy: an upstream slower than read_timeout gives 504 from the proxy", async () => {
-  const up = startUpstream(async () => {
-    await new Promise((r) => setTimeout(r, 1_000));
-    return new Response("late");
-  });
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "slow", up.port);
-      const res = await h.request("GET", "/function/slow");
-      assert.equal(res.status, 504);
-      assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
-      await res.body?.cancel();
-    }, { ...realUpstream, config: { readTimeoutMs: 200 } });
-  } finally {
-    await up.close();
-  }
-});
-
-Deno.test("proxy: an unreachable upstream gives 502 from the proxy", async () => {
-  const up = startUpstream(() => new Response("x"));
-  const port = up.port;
-  await up.close();
-  await withProvider(async (h) => {
-    await routeTo(h, "down", port);
-    const res = await h.request("GET", "/function/down");
-    assert.equal(res.status, 502);
-    assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
-    assert.match(await res.text(), /Can't reach service for: down/);
-  }, realUpstream);
-});
-
-Deno.test("proxy: unknown function 404, empty name 400, no ready endpoint 503 after the bounded wait", () =>
-  withProvider(async (h) => {
-    const unknown = await h.request("GET", "/function/nope");
-    assert.equal(unknown.status, 404);
-    assert.equal(unknown.headers.get("x-openfaas-internal"), "proxy");
-    await unknown.body?.cancel();
-    assert.equal((await h.call("PROPFIND", "/function/nope")).status, 405);
-    assert.equal((await h.call("GET", "/function/")).status, 404);
-    const empty = await h.request("GET", "/function/.openfaas-fn");
-    assert.equal(empty.status, 400);
-    await empty.body?.cancel();
-    // An image that never pulls: the function wants a replica but never has a ready endpoint.
-    await h.call("POST", "/system/functions", { service: "cold", image: "registry.invalid/none:1" });
-    // The wait runs in virtual time: it lasts the proxy's readiness bound (5 s), not 0 and not longer.
-    const started = h.cluster.env.now();
-    const res = await h.advanceUntil(h.request("GET", "/function/cold"));
-    const waited = h.cluster.env.now() - started;
-    assert.ok(waited >= readinessWaitMs, `answered after ${waited} ms of virtual time, before the wait`);
-    assert.ok(waited <= readinessWaitMs + 500, `answered after ${waited} ms of virtual time, past the bound`);
-    assert.equal(res.status, 503);
-    assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
-    assert.match(await res.text(), /No endpoints available for: cold/);
-  }));
-
-Deno.test("proxy: invocations are counted in /metrics", async () => {
-  const up = startUpstream(() => new Response("ok"));
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "counted", up.port);
-      const before = await h.call("GET", "/metrics");
-      const count = (text: string) =>
-        Number(
-          /gateway_function_invocation_total\{function_name="counted.openfaas-fn",code="200"\} (\d+)/.exec(
-            text,
-          )?.[1] ?? 0,
-        );
-      for (let i = 0; i < 3; i++) await (await h.request("GET", "/function/counted")).text();
-      const after = await h.call("GET", "/metrics");
-      assert.equal(count(after.text) - count(before.text), 3);
-      assert.match(
-        after.text,
-        /gateway_functions_seconds_count\{function_name="counted.openfaas-fn",code="200"\} \d+/,
-      );
-      assert.match(
-        after.text,
-        /provider_http_requests_total\{code="202",method="POST",path="\/system\/functions"\} \d+/,
-      );
-      assert.match(after.text, /provider_kube_requests_total\{verb="POST",code="2xx"\} \d+/);
-      assert.match(after.text, /gateway_service_count\{function_name="counted.openfaas-fn"\} 0/);
-      // A function with replicas reports them.
-      const two = await h.call("POST", "/system/functions", {
-        service: "two",
-        image: "functions/alpine:latest",
-        labels: { "com.openfaas.scale.min": "2" },
-      });
-      assert.equal(two.status, 202, two.text);
-      const withTwo = await h.call("GET", "/metrics");
-      assert.match(withTwo.text, /^gateway_service_count\{function_name="two.openfaas-fn"\} 2$/m);
-      assert.match(withTwo.text, /^gateway_service_count\{function_name="counted.openfaas-fn"\} 0$/m);
-    }, realUpstream);
-  } finally {
-    await up.close();
-  }
-});
-
 Deno.test("proxy: WebSockets are tunnelled both ways", async () => {
   const up = startUpstream((req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
@@ -231,6 +83,92 @@ Deno.test("proxy: WebSockets are tunnelled both ways", async () => {
       const closed = new Promise((r) => (ws.onclose = r));
       ws.close();
       await closed;
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: an incoming X-Call-Id is kept; X-Forwarded-Host is set; OPTIONS and HEAD are forwarded", async () => {
+  const seen: Seen[] = [];
+  const up = startUpstream((req) => {
+    seen.push({ method: req.method, headers: req.headers });
+    if (req.method === "OPTIONS") {
+      return new Response(null, { status: 204, headers: { Allow: "GET, POST, OPTIONS", "X-Up": "options" } });
+    }
+    if (req.method === "HEAD") {
+      return new Response(null, { status: 200, headers: { "X-Up": "head", "Content-Type": "text/x-head" } });
+    }
+    return new Response("ok", { headers: { "X-Up": req.method.toLowerCase() } });
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "hdrs", up.port);
+      const host = new URL(h.url).host;
+
+      const withId = await h.request("POST", "/function/hdrs/x", "body", { "X-Call-Id": "call-123" });
+      assert.equal(withId.status, 200);
+      await withId.text();
+      assert.equal(withId.headers.get("x-call-id"), "call-123", "the response carries the caller's id");
+      assert.equal(seen.at(-1)?.headers.get("x-call-id"), "call-123", "the pod sees the caller's id");
+      assert.equal(seen.at(-1)?.headers.get("x-forwarded-host"), host);
+
+      const fresh = await h.request("GET", "/function/hdrs");
+      await fresh.text();
+      const id = fresh.headers.get("x-call-id");
+      assert.ok(id && id !== "call-123", "a new id when none is given");
+      assert.equal(seen.at(-1)?.headers.get("x-call-id"), id);
+      assert.equal(seen.at(-1)?.headers.get("x-forwarded-host"), host);
+
+      const options = await h.request("OPTIONS", "/function/hdrs");
+      await options.body?.cancel();
+      assert.equal(seen.at(-1)?.method, "OPTIONS", "the pod got the OPTIONS request");
+      assert.equal(options.status, 204);
+      assert.equal(options.headers.get("allow"), "GET, POST, OPTIONS");
+      assert.equal(options.headers.get("x-up"), "options");
+      assert.equal(options.headers.get("x-openfaas-internal"), null, "not a proxy error");
+
+      const head = await h.request("HEAD", "/function/hdrs");
+      assert.equal(seen.at(-1)?.method, "HEAD", "the pod got the HEAD request");
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("x-up"), "head");
+      assert.equal(head.headers.get("content-type"), "text/x-head");
+      assert.equal(await head.text(), "");
+      assert.equal(seen.length, 4, "one upstream request per call");
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: hop-by-hop headers are dropped both ways; host and content-length are not hop-by-hop in responses", async () => {
+  let seen: Headers | undefined;
+  const up = startUpstream((req) => {
+    seen = req.headers;
+    return new Response("body", {
+      headers: {
+        "Content-Length": "4",
+        "Proxy-Authenticate": "Basic",
+        "Host": "pod.example",
+        "X-Call-Id": "from-the-pod",
+      },
+    });
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "hops", up.port);
+      const res = await h.request("GET", "/function/hops", undefined, {
+        "Proxy-Authorization": "Basic abc",
+        "X-Kept": "yes",
+      });
+      assert.equal(await res.text(), "body");
+      assert.equal(res.headers.get("content-length"), "4");
+      assert.equal(res.headers.get("host"), "pod.example");
+      assert.equal(res.headers.get("proxy-authenticate"), null);
+      assert.notEqual(res.headers.get("x-call-id"), "from-the-pod", "the proxy's own X-Call-Id wins");
+      assert.equal(seen?.get("proxy-authorization"), null);
+      assert.equal(seen?.get("x-kept"), "yes");
+      assert.equal(seen?.get("x-forwarded-host"), new URL(h.url).host);
     }, realUpstream);
   } finally {
     await up.close();

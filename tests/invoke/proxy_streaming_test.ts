@@ -1,7 +1,7 @@
 /**
- * The invoke proxy streams both ways against a real upstream on 127.0.0.1 (issue 3 §2: "large uploads,
- * SSE and NDJSON responses arrive incrementally"): an NDJSON response is read line by line while the
- * pod still holds the rest, and an upload reaches the pod before the client has finished sending it.
+ * The invoke proxy streams both ways against a real upstream on 127.0.0.1: an SSE or NDJSON response
+ * arrives while the pod still holds the rest, and an upload reaches the pod before the client has
+ * finished sending it.
  */
 import assert from "node:assert/strict";
 import { lineReader } from "../support/fixtures.ts";
@@ -24,7 +24,7 @@ const signal = () => {
   return { promise, resolve };
 };
 
-Deno.test("proxy gaps: an NDJSON response arrives line by line while the pod still holds the rest", async () => {
+Deno.test("proxy: an NDJSON response arrives line by line while the pod still holds the rest", async () => {
   const lines = [{ n: 1, text: "first" }, { n: 2, text: "second" }, { n: 3, text: "third" }];
   // Line k+1 is written only once the client has read line k: a proxy that buffers never delivers line 1.
   const clientRead = lines.map(() => signal());
@@ -72,7 +72,7 @@ Deno.test("proxy gaps: an NDJSON response arrives line by line while the pod sti
   }
 });
 
-Deno.test("proxy gaps: a 1 MiB streamed upload reaches the pod before the client has finished sending", async () => {
+Deno.test("proxy: a 1 MiB streamed upload reaches the pod before the client has finished sending", async () => {
   const chunkSize = 64 * 1024;
   const chunks = 16; // 1 MiB
   const data = new Uint8Array(chunkSize * chunks).map((_, i) => (i * 7 + 3) % 253);
@@ -144,6 +144,62 @@ Deno.test("proxy gaps: a 1 MiB streamed upload reaches the pod before the client
         text,
         `${data.length} ${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`,
       );
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: the response streams (first chunk arrives before the last is sent)", async () => {
+  let releaseLast!: () => void;
+  const lastMayGo = new Promise<void>((r) => (releaseLast = r));
+  let lastSent = false;
+  const up = startUpstream(() => {
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode("data: first\n\n"));
+        await lastMayGo;
+        lastSent = true;
+        controller.enqueue(new TextEncoder().encode("data: last\n\n"));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+  });
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "sse", up.port);
+      const res = await h.request("GET", "/function/sse", undefined, { Accept: "text/event-stream" });
+      assert.equal(res.headers.get("content-type"), "text/event-stream");
+      const reader = res.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      assert.equal(first, "data: first\n\n");
+      assert.equal(lastSent, false, "first chunk arrived before the last was sent");
+      releaseLast();
+      let rest = "";
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += new TextDecoder().decode(value);
+      }
+      assert.equal(rest, "data: last\n\n");
+    }, realUpstream);
+  } finally {
+    await up.close();
+  }
+});
+
+Deno.test("proxy: a 1 MiB upload streams through byte-exact", async () => {
+  const up = startUpstream(async (req) => new Response(new Uint8Array(await req.arrayBuffer())));
+  try {
+    await withProvider(async (h) => {
+      await routeTo(h, "big", up.port);
+      const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) % 251);
+      const res = await fetch(`${h.url}/function/big`, { method: "POST", body: data });
+      const back = new Uint8Array(await res.arrayBuffer());
+      assert.equal(res.status, 200);
+      assert.equal(back.length, data.length);
+      assert.deepEqual(back, data);
     }, realUpstream);
   } finally {
     await up.close();

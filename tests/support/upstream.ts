@@ -28,5 +28,24 @@ export const routeTo = async (h: Harness, name: string, port: number) => {
   await h.advance(1);
 };
 
+/** A pod that holds every request until its client (the proxy) aborts it, or `maxMs` passes. */
+export const holdingUpstream = (maxMs = 10_000) => {
+  let received!: () => void, aborted!: () => void;
+  const gotRequest = new Promise<void>((r) => (received = r));
+  const sawAbort = new Promise<void>((r) => (aborted = r));
+  const up = startUpstream((req) => {
+    received();
+    return new Promise<Response>((resolve) => {
+      const timer = setTimeout(() => resolve(new Response("late")), maxMs);
+      req.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        aborted();
+        resolve(new Response("aborted"));
+      });
+    });
+  });
+  return { ...up, gotRequest, sawAbort };
+};
+
 /** Provider options for proxying to real upstreams (loopback only). */
 export const realUpstream = { sim: { upstream: "http" as const } };
