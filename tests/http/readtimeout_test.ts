@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { routeTo, withUpstream } from "../support/upstream.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { readTimeoutMessage, withReadTimeout } from "../../src/http/readtimeout.ts";
 import { RequestTimeout } from "../../src/domain/errors.ts";
@@ -175,7 +175,7 @@ Deno.test("read_timeout: a slow body that completes within read_timeout is serve
 
 Deno.test("read_timeout: a stalled upload to a function is cut off by the upstream timeout (504)", async () => {
   let podSaw: string | undefined;
-  const up = startUpstream(async (req) => {
+  await withUpstream(async (req) => {
     try {
       await req.arrayBuffer();
       podSaw = "the whole body";
@@ -183,21 +183,16 @@ Deno.test("read_timeout: a stalled upload to a function is cut off by the upstre
       podSaw = `an aborted body: ${(e as Error).name}`;
     }
     return new Response("done");
-  });
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "upload", up.port);
-      const res = await rawRequest(h.url, post("/function/upload", 162), ["x".repeat(62)]);
-      assert.equal(res.status, 504, res.body);
-      assert.equal(res.body, "Timeout waiting for: upload.\n");
-      assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
-      assert.ok(res.elapsedMs < 4_000, `answered after ${res.elapsedMs} ms`);
-      for (let i = 0; i < 100 && podSaw === undefined; i++) await sleep(10);
-      assert.match(podSaw ?? "nothing", /^an aborted body/);
-    }, { ...realUpstream, config: { readTimeoutMs } });
-  } finally {
-    await up.close();
-  }
+  }, async (h, up) => {
+    await routeTo(h, "upload", up.port);
+    const res = await rawRequest(h.url, post("/function/upload", 162), ["x".repeat(62)]);
+    assert.equal(res.status, 504, res.body);
+    assert.equal(res.body, "Timeout waiting for: upload.\n");
+    assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
+    assert.ok(res.elapsedMs < 4_000, `answered after ${res.elapsedMs} ms`);
+    for (let i = 0; i < 100 && podSaw === undefined; i++) await sleep(10);
+    assert.match(podSaw ?? "nothing", /^an aborted body/);
+  }, { config: { readTimeoutMs } });
 });
 
 /** A POST whose body is `source`, as Deno.serve hands a streamed request over. */

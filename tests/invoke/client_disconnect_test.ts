@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { type Harness, withProvider } from "../support/harness.ts";
-import { holdingUpstream, realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { holdingPod, routeTo, withUpstream } from "../support/upstream.ts";
 import { Invocations } from "../../src/metrics/invocations.ts";
 import { metrics } from "../../src/metrics/registry.ts";
 
@@ -22,34 +22,30 @@ const invocationsWith = (name: string, code: number) =>
   metrics.invocations.get({ function_name: `${name}.openfaas-fn`, code: String(code) });
 
 Deno.test("proxy: a client that leaves before the pod answers aborts the pod's request; recorded once as 499", async () => {
-  const up = holdingUpstream();
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "hang", up.port);
-      const before = { c499: invocationsWith("hang", 499), c502: invocationsWith("hang", 502) };
-      const client = new AbortController();
-      const pending = fetch(`${h.url}/function/hang`, { method: "POST", body: "x", signal: client.signal })
-        .then(() => "answered", (e) => (e as Error).name);
-      await up.gotRequest;
-      assert.equal(await inFlight(h, "hang"), 1);
-      client.abort();
-      assert.equal(await pending, "AbortError");
-      let podAborted = false;
-      up.sawAbort.then(() => (podAborted = true));
-      await eventually(() => podAborted, "the pod sees its request aborted");
-      await eventually(async () => (await inFlight(h, "hang")) === 0, "the in-flight count returns to 0");
-      assert.equal(invocationsWith("hang", 499) - before.c499, 1, "counted once, as client closed");
-      assert.equal(invocationsWith("hang", 502) - before.c502, 0, "not as an unreachable pod");
-      assert.equal(metrics.inFlight.get({ function_name: "hang.openfaas-fn" }), 0);
-    }, { ...realUpstream, config: { readTimeoutMs: 60_000 } });
-  } finally {
-    await up.close();
-  }
+  const pod = holdingPod();
+  await withUpstream(pod.handler, async (h, up) => {
+    await routeTo(h, "hang", up.port);
+    const before = { c499: invocationsWith("hang", 499), c502: invocationsWith("hang", 502) };
+    const client = new AbortController();
+    const pending = fetch(`${h.url}/function/hang`, { method: "POST", body: "x", signal: client.signal })
+      .then(() => "answered", (e) => (e as Error).name);
+    await pod.gotRequest;
+    assert.equal(await inFlight(h, "hang"), 1);
+    client.abort();
+    assert.equal(await pending, "AbortError");
+    let podAborted = false;
+    pod.sawAbort.then(() => (podAborted = true));
+    await eventually(() => podAborted, "the pod sees its request aborted");
+    await eventually(async () => (await inFlight(h, "hang")) === 0, "the in-flight count returns to 0");
+    assert.equal(invocationsWith("hang", 499) - before.c499, 1, "counted once, as client closed");
+    assert.equal(invocationsWith("hang", 502) - before.c502, 0, "not as an unreachable pod");
+    assert.equal(metrics.inFlight.get({ function_name: "hang.openfaas-fn" }), 0);
+  }, { config: { readTimeoutMs: 60_000 } });
 });
 
 Deno.test("proxy: the client's signal is followed only until the pod answers: a streamed body is delivered whole", async () => {
   let cancelled = false;
-  const up = startUpstream(() => {
+  await withUpstream(() => {
     let i = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(c) {
@@ -62,31 +58,26 @@ Deno.test("proxy: the client's signal is followed only until the pod answers: a 
       },
     });
     return new Response(body, { headers: { "Content-Type": "text/plain" } });
+  }, async (h, up) => {
+    await routeTo(h, "streamer", up.port);
+    const before = { ok: invocationsWith("streamer", 200), closed: invocationsWith("streamer", 499) };
+    for (let n = 0; n < 3; n++) {
+      const res = await h.request("GET", "/function/streamer");
+      assert.equal(await res.text(), "chunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n");
+    }
+    await eventually(async () => (await inFlight(h, "streamer")) === 0, "in flight back to 0");
+    // Give a late (legacy) abort of the finished requests' signals the chance to count them again.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(cancelled, false);
+    assert.equal(invocationsWith("streamer", 200) - before.ok, 3, "each invocation counted once");
+    assert.equal(invocationsWith("streamer", 499) - before.closed, 0);
   });
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "streamer", up.port);
-      const before = { ok: invocationsWith("streamer", 200), closed: invocationsWith("streamer", 499) };
-      for (let n = 0; n < 3; n++) {
-        const res = await h.request("GET", "/function/streamer");
-        assert.equal(await res.text(), "chunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\n");
-      }
-      await eventually(async () => (await inFlight(h, "streamer")) === 0, "in flight back to 0");
-      // Give a late (legacy) abort of the finished requests' signals the chance to count them again.
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(cancelled, false);
-      assert.equal(invocationsWith("streamer", 200) - before.ok, 3, "each invocation counted once");
-      assert.equal(invocationsWith("streamer", 499) - before.closed, 0);
-    }, realUpstream);
-  } finally {
-    await up.close();
-  }
 });
 
 Deno.test("proxy: a client that leaves during a streamed body cancels it at the pod; counted once with the pod's status", async () => {
   let cancelled!: () => void;
   const podCancelled = new Promise<void>((r) => (cancelled = r));
-  const up = startUpstream(() =>
+  await withUpstream(() =>
     new Response(
       new ReadableStream<Uint8Array>({
         async pull(c) {
@@ -98,28 +89,22 @@ Deno.test("proxy: a client that leaves during a streamed body cancels it at the 
         },
       }),
       { headers: { "Content-Type": "text/event-stream" } },
-    )
-  );
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "ticker", up.port);
-      const before = { ok: invocationsWith("ticker", 200), closed: invocationsWith("ticker", 499) };
-      const client = new AbortController();
-      const res = await fetch(`${h.url}/function/ticker`, { signal: client.signal });
-      const reader = res.body!.getReader();
-      assert.equal(new TextDecoder().decode((await reader.read()).value), "tick\n");
-      client.abort();
-      await reader.read().catch(() => {});
-      let gone = false;
-      podCancelled.then(() => (gone = true));
-      await eventually(() => gone, "the pod's response body is cancelled");
-      await eventually(async () => (await inFlight(h, "ticker")) === 0, "in flight back to 0");
-      assert.equal(invocationsWith("ticker", 200) - before.ok, 1);
-      assert.equal(invocationsWith("ticker", 499) - before.closed, 0);
-    }, realUpstream);
-  } finally {
-    await up.close();
-  }
+    ), async (h, up) => {
+    await routeTo(h, "ticker", up.port);
+    const before = { ok: invocationsWith("ticker", 200), closed: invocationsWith("ticker", 499) };
+    const client = new AbortController();
+    const res = await fetch(`${h.url}/function/ticker`, { signal: client.signal });
+    const reader = res.body!.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "tick\n");
+    client.abort();
+    await reader.read().catch(() => {});
+    let gone = false;
+    podCancelled.then(() => (gone = true));
+    await eventually(() => gone, "the pod's response body is cancelled");
+    await eventually(async () => (await inFlight(h, "ticker")) === 0, "in flight back to 0");
+    assert.equal(invocationsWith("ticker", 200) - before.ok, 1);
+    assert.equal(invocationsWith("ticker", 499) - before.closed, 0);
+  });
 });
 
 Deno.test("proxy: in the simulator, a client that leaves stops the simulated handling", () =>

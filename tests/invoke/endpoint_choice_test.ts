@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { withProvider } from "../support/harness.ts";
-import { holdingUpstream, realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { holdingPod, routeTo, withUpstream } from "../support/upstream.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { Invocations } from "../../src/metrics/invocations.ts";
 import { Caches } from "../../src/kube/caches.ts";
@@ -50,85 +50,77 @@ Deno.test("proxy: with two ready pods, a request goes to the one without a reque
   }));
 
 Deno.test("proxy: pods leave the in-flight table when their requests end", async () => {
-  const up = startUpstream(() => new Response("ok"));
-  const held = holdingUpstream(2_000);
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "quick", up.port);
-      await routeTo(h, "held", held.port);
-      const proxy = await h.run(makeProxy());
-      for (let i = 0; i < 3; i++) {
-        const res = await proxy(new Request("http://provider/function/quick", { method: "POST", body: "x" }));
-        assert.equal(await res.text(), "ok");
-      }
-      assert.equal(proxy.inFlightByIp.size, 0, "no entry for an idle pod");
-      // An aborted request releases its pod too.
-      const client = new AbortController();
-      const pending = proxy(new Request("http://provider/function/held", { signal: client.signal }));
-      await held.gotRequest;
-      assert.equal(proxy.inFlightByIp.get("127.0.0.1"), 1);
-      client.abort();
-      assert.equal((await pending).status, 499);
-      assert.equal(proxy.inFlightByIp.size, 0);
-    }, realUpstream);
-  } finally {
-    await up.close();
-    await held.close();
-  }
+  // One pod at 127.0.0.1 for both functions: "held" requests (path /hold) wait until aborted.
+  const held = holdingPod(2_000);
+  const pod = (req: Request) =>
+    new URL(req.url).pathname === "/hold" ? held.handler(req) : new Response("ok");
+  await withUpstream(pod, async (h, up) => {
+    await routeTo(h, "quick", up.port);
+    await routeTo(h, "held", up.port);
+    const proxy = await h.run(makeProxy());
+    for (let i = 0; i < 3; i++) {
+      const res = await proxy(new Request("http://provider/function/quick", { method: "POST", body: "x" }));
+      assert.equal(await res.text(), "ok");
+    }
+    assert.equal(proxy.inFlightByIp.size, 0, "no entry for an idle pod");
+    // An aborted request releases its pod too.
+    const client = new AbortController();
+    const pending = proxy(new Request("http://provider/function/held/hold", { signal: client.signal }));
+    await held.gotRequest;
+    assert.equal(proxy.inFlightByIp.get("127.0.0.1"), 1);
+    client.abort();
+    assert.equal((await pending).status, 499);
+    assert.equal(proxy.inFlightByIp.size, 0);
+  });
 });
 
 Deno.test("proxy: after an EndpointSlice change the endpoint index is rebuilt in one pass, with the same answers", async () => {
-  const up = startUpstream((req) => new Response(new URL(req.url).pathname));
-  try {
-    await withProvider(async (h) => {
-      const names = ["alpha", "beta", "gamma"];
-      for (const n of names) await routeTo(h, n, up.port);
-      // Not ready, another namespace, another service: none of them is an endpoint of alpha.
-      h.cluster.store.create(Kinds.EndpointSlice, "openfaas-fn", {
-        metadata: { name: "alpha-unready", labels: { "kubernetes.io/service-name": "alpha" } },
-        addressType: "IPv4",
-        endpoints: [{ addresses: ["127.0.0.9"], conditions: { ready: false } }],
-        ports: [{ name: "http", port: 9, protocol: "TCP" }],
-      });
-      h.cluster.store.create(Kinds.Namespace, "", { metadata: { name: "elsewhere" } });
-      h.cluster.store.create(Kinds.EndpointSlice, "elsewhere", {
-        metadata: { name: "alpha-elsewhere", labels: { "kubernetes.io/service-name": "alpha" } },
-        addressType: "IPv4",
-        endpoints: [{ addresses: ["127.0.0.10"], conditions: { ready: true } }],
-        ports: [{ name: "http", port: 9, protocol: "TCP" }],
-      });
-      await h.advance(1);
-      let lists = 0;
-      const proxy = await h.run(Effect.gen(function* () {
-        const caches = yield* Caches;
-        const counted = {
-          ...caches,
-          endpointSlices: {
-            ...caches.endpointSlices,
-            list: (ns?: string) => {
-              lists++;
-              return caches.endpointSlices.list(ns);
-            },
+  await withUpstream((req) => new Response(new URL(req.url).pathname), async (h, up) => {
+    const names = ["alpha", "beta", "gamma"];
+    for (const n of names) await routeTo(h, n, up.port);
+    // Not ready, another namespace, another service: none of them is an endpoint of alpha.
+    h.cluster.store.create(Kinds.EndpointSlice, "openfaas-fn", {
+      metadata: { name: "alpha-unready", labels: { "kubernetes.io/service-name": "alpha" } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["127.0.0.9"], conditions: { ready: false } }],
+      ports: [{ name: "http", port: 9, protocol: "TCP" }],
+    });
+    h.cluster.store.create(Kinds.Namespace, "", { metadata: { name: "elsewhere" } });
+    h.cluster.store.create(Kinds.EndpointSlice, "elsewhere", {
+      metadata: { name: "alpha-elsewhere", labels: { "kubernetes.io/service-name": "alpha" } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["127.0.0.10"], conditions: { ready: true } }],
+      ports: [{ name: "http", port: 9, protocol: "TCP" }],
+    });
+    await h.advance(1);
+    let lists = 0;
+    const proxy = await h.run(Effect.gen(function* () {
+      const caches = yield* Caches;
+      const counted = {
+        ...caches,
+        endpointSlices: {
+          ...caches.endpointSlices,
+          list: (ns?: string) => {
+            lists++;
+            return caches.endpointSlices.list(ns);
           },
-        };
-        return yield* makeProxy().pipe(Effect.provideService(Caches, counted));
-      }));
-      for (let round = 0; round < 2; round++) {
-        lists = 0;
-        for (const n of names) {
-          const res = await proxy(new Request(`http://provider/function/${n}/p`));
-          assert.equal(res.status, 200, n);
-          assert.equal(await res.text(), "/p");
-        }
-        assert.equal(lists, round === 0 ? 1 : 0, `round ${round}: one listing per cache version`);
+        },
+      };
+      return yield* makeProxy().pipe(Effect.provideService(Caches, counted));
+    }));
+    for (let round = 0; round < 2; round++) {
+      lists = 0;
+      for (const n of names) {
+        const res = await proxy(new Request(`http://provider/function/${n}/p`));
+        assert.equal(res.status, 200, n);
+        assert.equal(await res.text(), "/p");
       }
-      for (let i = 0; i < 20; i++) {
-        const res = await proxy(new Request("http://provider/function/alpha"));
-        assert.equal(res.status, 200, "only alpha's ready endpoint in its own namespace is used");
-        await res.body?.cancel();
-      }
-    }, realUpstream);
-  } finally {
-    await up.close();
-  }
+      assert.equal(lists, round === 0 ? 1 : 0, `round ${round}: one listing per cache version`);
+    }
+    for (let i = 0; i < 20; i++) {
+      const res = await proxy(new Request("http://provider/function/alpha"));
+      assert.equal(res.status, 200, "only alpha's ready endpoint in its own namespace is used");
+      await res.body?.cancel();
+    }
+  });
 });

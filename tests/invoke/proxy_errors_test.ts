@@ -1,27 +1,22 @@
 /** What the proxy answers itself: bad names, unknown functions, no ready endpoint, an unreachable or slow pod. */
 import assert from "node:assert/strict";
 import { withProvider } from "../support/harness.ts";
-import { realUpstream, routeTo, startUpstream } from "../support/upstream.ts";
+import { realUpstream, routeTo, startUpstream, withUpstream } from "../support/upstream.ts";
 
 /** How long the proxy waits for a ready endpoint of a function that has replicas (src/invoke/proxy.ts). */
 const readinessWaitMs = 5_000;
 
 Deno.test("proxy: an upstream slower than read_timeout gives 504 from the proxy", async () => {
-  const up = startUpstream(async () => {
+  await withUpstream(async () => {
     await new Promise((r) => setTimeout(r, 1_000));
     return new Response("late");
-  });
-  try {
-    await withProvider(async (h) => {
-      await routeTo(h, "slow", up.port);
-      const res = await h.request("GET", "/function/slow");
-      assert.equal(res.status, 504);
-      assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
-      await res.body?.cancel();
-    }, { ...realUpstream, config: { readTimeoutMs: 200 } });
-  } finally {
-    await up.close();
-  }
+  }, async (h, up) => {
+    await routeTo(h, "slow", up.port);
+    const res = await h.request("GET", "/function/slow");
+    assert.equal(res.status, 504);
+    assert.equal(res.headers.get("x-openfaas-internal"), "proxy");
+    await res.body?.cancel();
+  }, { config: { readTimeoutMs: 200 } });
 });
 
 Deno.test("proxy: an unreachable upstream gives 502 from the proxy", async () => {

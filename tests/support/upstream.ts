@@ -1,12 +1,37 @@
 /** A real function pod for proxy tests: an HTTP server on 127.0.0.1 the provider's endpoints point at. */
 import assert from "node:assert/strict";
-import type { Harness } from "./harness.ts";
+import { type Harness, type startProvider, withProvider } from "./harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
 
+export type PodHandler = (req: Request) => Response | Promise<Response>;
+
 /** A real HTTP server on 127.0.0.1 standing in for a function pod. */
-export const startUpstream = (handler: (req: Request) => Response | Promise<Response>) => {
+export interface Upstream {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Starts an upstream serving `handler`; the caller closes it (`withUpstream` does both). */
+export const startUpstream = (handler: PodHandler): Upstream => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
   return { port: server.addr.port, close: () => server.shutdown() };
+};
+
+/**
+ * Runs `fn` against a fresh provider that proxies to real upstreams and an upstream serving
+ * `handler` (route a function to it with `routeTo`), then closes both, whatever `fn` did.
+ */
+export const withUpstream = async (
+  handler: PodHandler,
+  fn: (h: Harness, up: Upstream) => Promise<void>,
+  options: Parameters<typeof startProvider>[0] = {},
+) => {
+  const up = startUpstream(handler);
+  try {
+    await withProvider((h) => fn(h, up), { ...options, sim: { ...options.sim, upstream: "http" } });
+  } finally {
+    await up.close();
+  }
 };
 
 /** Deploys `name` at zero replicas (no simulated pods) and points its endpoints at 127.0.0.1:port. */
@@ -29,11 +54,11 @@ export const routeTo = async (h: Harness, name: string, port: number) => {
 };
 
 /** A pod that holds every request until its client (the proxy) aborts it, or `maxMs` passes. */
-export const holdingUpstream = (maxMs = 10_000) => {
+export const holdingPod = (maxMs = 10_000) => {
   let received!: () => void, aborted!: () => void;
   const gotRequest = new Promise<void>((r) => (received = r));
   const sawAbort = new Promise<void>((r) => (aborted = r));
-  const up = startUpstream((req) => {
+  const handler: PodHandler = (req) => {
     received();
     return new Promise<Response>((resolve) => {
       const timer = setTimeout(() => resolve(new Response("late")), maxMs);
@@ -43,8 +68,8 @@ export const holdingUpstream = (maxMs = 10_000) => {
         resolve(new Response("aborted"));
       });
     });
-  });
-  return { ...up, gotRequest, sawAbort };
+  };
+  return { handler, gotRequest, sawAbort };
 };
 
 /** Provider options for proxying to real upstreams (loopback only). */
