@@ -1,7 +1,8 @@
 /**
- * GET /system/logs (issue 3 §3), what the other log tests leave open: a followed stream whose client
- * goes away ends on the provider side (its `pods/{name}/log` reads and its pod watch are cancelled at
- * the simulated API server), and each line's timestamp is the virtual time it was written.
+ * GET /system/logs: the watchdog's lines of a function as NDJSON, tail, since and follow (which picks up
+ * pods that start later and ends at write_timeout); a followed stream whose client goes away ends on
+ * the provider side (its `pods/{name}/log` reads and its pod watch are cancelled at the simulated API
+ * server), and each line's timestamp is the virtual time it was written.
  */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../support/harness.ts";
@@ -23,6 +24,9 @@ const deployReady = async (h: Harness, service: string) => {
   const s = JSON.parse((await h.call("GET", `/system/function/${service}`)).text);
   assert.equal(s.availableReplicas, 1, JSON.stringify(s));
 };
+
+const invoke = (h: Harness, method: string, path: string, body?: string) =>
+  h.advanceUntil(h.call(method, path, body));
 
 /**
  * Counts the log reads and pod watches open at the simulated API server (the provider's side of a
@@ -90,7 +94,7 @@ for (
     ],
   ] as const
 ) {
-  Deno.test(`logs gaps: a followed stream ends at the API server when ${how}`, () =>
+  Deno.test(`logs: a followed stream ends at the API server when ${how}`, () =>
     withProvider(async (h) => {
       await deployReady(h, "follower");
       // Scale to two pods: the stream holds one log read per pod, plus the watch for pods that start later.
@@ -131,7 +135,7 @@ for (
 /** RFC 3339 with a fractional second, in UTC, as the kubelet writes it (`--timestamps`). */
 const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
-Deno.test("logs gaps: each line carries an RFC 3339 timestamp of the virtual time it was written", () =>
+Deno.test("logs: each line carries an RFC 3339 timestamp of the virtual time it was written", () =>
   withProvider(async (h) => {
     await deployReady(h, "stamped");
     const invokeAt = async (body: string) => {
@@ -188,7 +192,7 @@ Deno.test("logs gaps: each line carries an RFC 3339 timestamp of the virtual tim
   }));
 
 Deno.test({
-  name: "logs gaps: injected faults (the API server's interceptor) reach pods/log reads too",
+  name: "logs: injected faults (the API server's interceptor) reach pods/log reads too",
   fn: () =>
     withSimCluster(async ({ cluster, advance }) => {
       cluster.store.create(Kinds.Deployment, "openfaas-fn", deploymentFixture("logged"));
@@ -216,3 +220,102 @@ Deno.test({
       }
     }),
 });
+
+Deno.test("logs: the watchdog's lines of that function, non-follow stream ends, tail honoured", () =>
+  withProvider(async (h) => {
+    await deployReady(h, "test-logger");
+    assert.equal((await invoke(h, "POST", "/function/test-logger", "openfaas-fn")).text, "openfaas-fn");
+    const res = await h.call("GET", "/system/logs?name=test-logger&namespace=openfaas-fn&follow=false");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/x-ndjson");
+    const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines.length >= 3);
+    for (const m of lines) {
+      assert.equal(m.name, "test-logger");
+      assert.equal(m.namespace, "openfaas-fn");
+      assert.match(m.instance, /^test-logger-/);
+      assert.ok(!Number.isNaN(Date.parse(m.timestamp)));
+    }
+    const texts = lines.map((m) => m.text.replace(/^[\d/: ]+/, ""));
+    assert.ok(texts.some((t) => t.startsWith("Forking fprocess")), texts.join("\n"));
+    assert.ok(texts.some((t) => t.startsWith(`Wrote ${"openfaas-fn".length} Bytes`)), texts.join("\n"));
+    const tail = await h.call("GET", "/system/logs?name=test-logger&tail=1");
+    assert.equal(tail.text.trim().split("\n").length, 1);
+    assert.equal((await h.call("GET", "/system/logs?name=test-logger&tail=x")).status, 422);
+    assert.equal((await h.call("GET", "/system/logs?name=test-logger&since=yesterday")).status, 422);
+    // 400, not 404: the Gateway reports a provider 404 on logs as "not implemented".
+    const unknown = await h.call("GET", "/system/logs?name=nope");
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.text, /function nope not found/);
+    const since = await h.call(
+      "GET",
+      `/system/logs?name=test-logger&since=${encodeURIComponent("2030-01-01T00:00:00Z")}`,
+    );
+    assert.equal(since.text, "");
+  }));
+
+Deno.test("logs: without tail or since only the last 5 minutes are read (faas-netes' default)", () =>
+  withProvider(async (h) => {
+    await deployReady(h, "old-logs");
+    const texts = async (query: string) => {
+      const r = await h.call("GET", `/system/logs?name=old-logs&follow=false${query}`);
+      assert.equal(r.status, 200, r.text);
+      return r.text.trim() === "" ? [] : r.text.trim().split("\n").map((l) => JSON.parse(l).text as string);
+    };
+    const startup = await texts("");
+    assert.ok(startup.length >= 2, "the start-up lines are recent");
+    await h.advance(6 * 60_000);
+    assert.deepEqual(await texts(""), [], "start-up lines older than 5 minutes are left out");
+    await invoke(h, "POST", "/function/old-logs", "hi");
+    const recent = await texts("");
+    assert.ok(recent.length >= 1 && recent.length < startup.length + 1, recent.join("\n"));
+    assert.ok(recent.every((t) => !startup.includes(t)), "only the invocation's lines");
+    // tail, or an explicit since, reads further back.
+    assert.equal((await texts("&tail=1000")).length, startup.length + recent.length);
+    const since = encodeURIComponent("2026-01-01T00:00:00Z");
+    assert.equal((await texts(`&since=${since}`)).length, startup.length + recent.length);
+  }));
+
+Deno.test("logs: follow picks up new output and ends at write_timeout", () =>
+  withProvider(async (h) => {
+    await deployReady(h, "follow");
+    const res = await h.request("GET", "/system/logs?name=follow&follow=true&tail=0");
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await invoke(h, "POST", "/function/follow", "abc");
+    const first = JSON.parse(new TextDecoder().decode((await reader.read()).value).split("\n")[0]);
+    assert.equal(first.name, "follow");
+    // the stream ends by itself at write_timeout (virtual time)
+    const rest = (async () => {
+      while (!(await reader.read()).done);
+      return "ended";
+    })();
+    assert.equal(await h.advanceUntil(rest, 1_000), "ended");
+  }, { config: { writeTimeoutMs: 20_000 } }));
+
+Deno.test("logs: follow picks up pods that start later; instance filters to one pod", () =>
+  withProvider(async (h) => {
+    await deployReady(h, "grow");
+    const res = await h.request("GET", "/system/logs?name=grow&follow=true");
+    const reader = res.body!.getReader();
+    const instances = new Set<string>();
+    let buffer = "";
+    const collect = (async () => {
+      while (instances.size < 2) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += new TextDecoder().decode(value);
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        for (const l of lines) if (l) instances.add(JSON.parse(l).instance);
+      }
+      await reader.cancel();
+      return instances.size;
+    })();
+    await h.call("POST", "/system/scale-function/grow", { serviceName: "grow", replicas: 2 });
+    assert.equal(await h.advanceUntil(collect, 500), 2, "lines from the pod that started later arrived");
+    const pods = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.map((p) => p.metadata.name!);
+    const one = await h.call("GET", `/system/logs?name=grow&instance=${pods[1]}`);
+    const seen = new Set(one.text.trim().split("\n").map((l) => JSON.parse(l).instance));
+    assert.deepEqual([...seen], [pods[1]]);
+  }));

@@ -19,6 +19,17 @@ interface Status {
   readiness?: { reason: string; message: string; pod: string };
 }
 
+/** Deploys and waits (virtual time) until the function is available. */
+const deployReady = async (h: Harness, body: Record<string, unknown>) => {
+  await deploy(h, body);
+  await h.advance(10_000);
+  const s = JSON.parse((await h.call("GET", `/system/function/${body.service}`)).text);
+  assert.equal(s.availableReplicas, 1, JSON.stringify(s));
+};
+
+const invoke = (h: Harness, method: string, path: string, body?: string) =>
+  h.advanceUntil(h.call(method, path, body));
+
 const status = async (h: Harness, name: string): Promise<Status> => {
   const r = await h.call("GET", `/system/function/${name}`);
   assert.equal(r.status, 200, r.text);
@@ -282,4 +293,114 @@ Deno.test("deployment gaps: steady-state status fields, and a rolling update nev
     } finally {
       unsubscribe();
     }
+  }));
+
+Deno.test("scale-down terminates pods gracefully: out of the endpoints at once, drained, then removed", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "graceful", envProcess: "env", labels: { "com.openfaas.scale.min": "2" } });
+    await h.advance(10_000);
+    assert.equal((await h.call("POST", "/system/scale-function/graceful", { replicas: 1 })).status, 202);
+    await h.advance(100);
+    const pods = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items;
+    assert.equal(pods.length, 2, "the victim is still there, terminating");
+    const victim = pods.find((p) => p.metadata.deletionTimestamp)!;
+    assert.ok(victim, "one pod is terminating");
+    assert.equal(victim.metadata.deletionGracePeriodSeconds, 32, "the default 30 s + 2 s");
+    const slice = h.cluster.store.list(Kinds.EndpointSlice, "openfaas-fn").items[0];
+    const entry = slice.endpoints.find((e: { targetRef: { name: string } }) =>
+      e.targetRef.name === victim.metadata.name
+    );
+    assert.deepEqual(entry.conditions, { ready: false, serving: false, terminating: true });
+    // The function is fine: one replica wanted, one available, no reason reported.
+    const s = JSON.parse((await h.call("GET", "/system/function/graceful")).text);
+    assert.deepEqual([s.replicas, s.availableReplicas, s.readiness], [1, 1, undefined]);
+    // Requests go to the remaining pod only: `env` prints the pod's name as HOSTNAME.
+    const survivor = pods.find((p) => !p.metadata.deletionTimestamp)!;
+    assert.ok(survivor && survivor.metadata.name !== victim.metadata.name);
+    for (let i = 0; i < 5; i++) {
+      const r = await invoke(h, "POST", "/function/graceful", `r${i}`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.text.match(/^HOSTNAME=(.*)$/m)?.[1], survivor.metadata.name, r.text);
+    }
+    const events = h.cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) =>
+      `${e.reason}: ${e.message}`
+    );
+    assert.ok(events.includes("Killing: Stopping container graceful"), events.join("\n"));
+    const logs = await h.call("GET", `/system/logs?name=graceful&instance=${victim.metadata.name}&tail=1`);
+    assert.match(logs.text, /SIGTERM received\.\. shutting down server in 10s/);
+    // Gone once the watchdog has drained (write_timeout).
+    await h.advance(9_000);
+    assert.ok(h.cluster.store.peek(Kinds.Pod, "openfaas-fn", victim.metadata.name!), "still draining at 9s");
+    await h.advance(2_000);
+    assert.equal(h.cluster.store.peek(Kinds.Pod, "openfaas-fn", victim.metadata.name!), undefined);
+    assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 1);
+  }));
+
+Deno.test("pod deletion honours gracePeriodSeconds: 0 removes at once, a short grace kills before the drain ends", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "short", envProcess: "cat", labels: { "com.openfaas.scale.min": "2" } });
+    await h.advance(10_000);
+    const [a, b] = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.map((p) => p.metadata.name!);
+    const path = (name: string) => `/api/v1/namespaces/openfaas-fn/pods/${name}`;
+    assert.equal(
+      h.cluster.api.handle({ method: "DELETE", path: path(a), query: { gracePeriodSeconds: "0" } }).status,
+      200,
+    );
+    assert.equal(h.cluster.store.peek(Kinds.Pod, "openfaas-fn", a), undefined, "removed at once");
+    const bad = h.cluster.api.handle({
+      method: "DELETE",
+      path: path(b),
+      query: { gracePeriodSeconds: "-1" },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(
+      h.cluster.api.handle({ method: "DELETE", path: path(b), body: { gracePeriodSeconds: 3 } }).status,
+      200,
+    );
+    await h.advance(2_500);
+    assert.ok(h.cluster.store.peek(Kinds.Pod, "openfaas-fn", b), "within its 3 s grace");
+    await h.advance(1_000);
+    assert.equal(
+      h.cluster.store.peek(Kinds.Pod, "openfaas-fn", b),
+      undefined,
+      "killed at the end of the grace period",
+    );
+  }));
+
+Deno.test("a failing liveness probe: unready, killed after failureThreshold probes, restarted, ready again", () =>
+  withProvider(async (h) => {
+    await deployReady(h, { service: "flaky", image: "sim/unhealthy:latest" });
+    const status = async () => JSON.parse((await h.call("GET", "/system/function/flaky")).text);
+    const pod = () => h.cluster.store.list(Kinds.Pod, "openfaas-fn").items[0];
+    const started = Date.parse(pod().status.containerStatuses[0].state.running.startedAt);
+    const now = () => h.cluster.env.now();
+    // Healthy for its first minute.
+    await h.advance(started + 59_000 - now());
+    assert.equal((await status()).availableReplicas, 1);
+    // Unhealthy from 60 s: the next readiness probe takes it out of service.
+    await h.advance(2_000);
+    let s = await status();
+    assert.equal(s.availableReplicas, 0);
+    assert.equal(s.readiness.reason, "NotReady");
+    assert.equal(pod().status.containerStatuses[0].restartCount ?? 0, 0, "not killed yet");
+    // Liveness fails 3 times, 2 s apart: killed and restarted with back-off.
+    await h.advance(5_000);
+    const c = pod().status.containerStatuses[0];
+    assert.equal(c.restartCount, 1);
+    assert.equal(c.lastState.terminated.exitCode, 137);
+    const events = h.cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) =>
+      `${e.reason}: ${e.message}`
+    );
+    assert.ok(events.some((e) => e.startsWith("Unhealthy: Liveness probe failed")), events.join("\n"));
+    assert.ok(events.some((e) => e.startsWith("Unhealthy: Readiness probe failed")), events.join("\n"));
+    assert.ok(
+      events.includes("Killing: Container flaky failed liveness probe, will be restarted"),
+      events.join("\n"),
+    );
+    s = await status();
+    assert.equal(s.readiness.reason, "CrashLoopBackOff");
+    // After the back-off the new container serves again.
+    await h.advance(15_000);
+    assert.equal((await status()).availableReplicas, 1);
+    assert.equal((await invoke(h, "POST", "/function/flaky", "still here")).status, 200);
   }));
