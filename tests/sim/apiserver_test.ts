@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { assertSecretWatchEvents, deploymentFixture } from "../support/fixtures.ts";
 import { Effect, Fiber, Stream } from "effect";
-import { TestClock } from "effect/testing";
 import { simRuntime, withSimCluster } from "../support/simcluster.ts";
 import { recordEvent } from "../../sim/controllers/events.ts";
-import { SimCluster } from "../../sim/cluster.ts";
 
 import { KubeApi, type KubeError } from "../../src/kube/api.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
@@ -43,60 +41,6 @@ Deno.test("sim: a stale update gets 409 Conflict", async () => {
   }
 });
 
-Deno.test("sim: pods become ready after their readiness delay in TestClock time", async () => {
-  const rt = makeRuntime();
-  try {
-    const cluster = await rt.runPromise(Effect.service(SimCluster));
-    await rt.runPromise(Effect.gen(function* () {
-      const kube = yield* KubeApi;
-      yield* kube.request({
-        method: "POST",
-        path: depPath("openfaas-fn"),
-        body: deployment("a", "functions/alpine:latest"),
-      });
-    }));
-    const ready = () => cluster.store.peek(Kinds.Deployment, "openfaas-fn", "a")?.status?.readyReplicas ?? 0;
-    assert.equal(ready(), 0);
-    await rt.runPromise(TestClock.adjust("1 second"));
-    assert.equal(ready(), 0, "still pulling after 1s");
-    await rt.runPromise(TestClock.adjust("10 seconds"));
-    assert.equal(ready(), 1);
-    const pods = cluster.store.list(Kinds.Pod, "openfaas-fn").items;
-    assert.equal(pods.length, 1);
-    assert.equal(pods[0].status.phase, "Running");
-  } finally {
-    await rt.dispose();
-  }
-});
-
-Deno.test("sim: an unknown image ends in ImagePullBackOff", async () => {
-  const rt = makeRuntime();
-  try {
-    const cluster = await rt.runPromise(Effect.service(SimCluster));
-    await rt.runPromise(Effect.gen(function* () {
-      const kube = yield* KubeApi;
-      yield* kube.request({
-        method: "POST",
-        path: depPath("openfaas-fn"),
-        body: deployment("bad", "example.com/nope:1"),
-      });
-    }));
-    await rt.runPromise(TestClock.adjust("30 seconds"));
-    const pod = cluster.store.list(Kinds.Pod, "openfaas-fn").items[0];
-    const waiting = pod.status.containerStatuses[0].state.waiting;
-    assert.ok(["ImagePullBackOff", "ErrImagePull"].includes(waiting.reason), waiting.reason);
-    await rt.runPromise(TestClock.adjust("1 second"));
-    const reasons = cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) => e.reason);
-    assert.ok(reasons.includes("BackOff"));
-    assert.equal(
-      cluster.store.peek(Kinds.Deployment, "openfaas-fn", "bad")?.status?.readyReplicas,
-      undefined,
-    );
-  } finally {
-    await rt.dispose();
-  }
-});
-
 Deno.test("sim: a watch delivers every change in order", async () => {
   const rt = makeRuntime();
   try {
@@ -127,56 +71,6 @@ Deno.test("sim: a watch delivers every change in order", async () => {
       return yield* Fiber.join(fiber);
     }));
     assertSecretWatchEvents(events);
-  } finally {
-    await rt.dispose();
-  }
-});
-
-Deno.test("sim: ReplicaSets own the pods; a template change makes a new revision; delete cascades", async () => {
-  const rt = makeRuntime();
-  try {
-    const cluster = await rt.runPromise(Effect.service(SimCluster));
-    const api = (method: "POST" | "PUT" | "DELETE" | "GET", path: string, body?: unknown) =>
-      rt.runPromise(Effect.flatMap(Effect.service(KubeApi), (kube) => kube.request({ method, path, body })));
-    await api("POST", depPath("openfaas-fn"), deployment("web", "functions/alpine:latest"));
-    await rt.runPromise(TestClock.adjust("15 seconds"));
-    const sets = () =>
-      cluster.store.list(Kinds.ReplicaSet, "openfaas-fn").items.sort((a, b) =>
-        Number(a.metadata.annotations["deployment.kubernetes.io/revision"]) -
-        Number(b.metadata.annotations["deployment.kubernetes.io/revision"])
-      );
-    const pods = () =>
-      cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) => !p.metadata.deletionTimestamp);
-    const d = cluster.store.get(Kinds.Deployment, "openfaas-fn", "web");
-    let [first] = sets();
-    assert.equal(sets().length, 1);
-    assert.equal(first.metadata.name, `web-${first.metadata.labels["pod-template-hash"]}`);
-    assert.deepEqual(first.metadata.ownerReferences.map((r: KObj) => [r.kind, r.uid]), [[
-      "Deployment",
-      d.metadata.uid,
-    ]]);
-    assert.equal(first.metadata.annotations["deployment.kubernetes.io/revision"], "1");
-    assert.deepEqual([first.spec.replicas, first.status.readyReplicas], [1, 1]);
-    assert.deepEqual(pods().map((p) => p.metadata.ownerReferences[0].kind), ["ReplicaSet"]);
-    assert.equal(pods()[0].metadata.ownerReferences[0].uid, first.metadata.uid);
-
-    // A new image: a second ReplicaSet (revision 2) takes over; the first is scaled to 0 and kept.
-    const changed = structuredClone(d);
-    changed.spec.template.spec.containers[0].image = "functions/alpine:3.20";
-    await api("PUT", depPath("openfaas-fn", "web"), changed);
-    await rt.runPromise(TestClock.adjust("30 seconds"));
-    assert.equal(sets().length, 2);
-    [first] = sets();
-    const second = sets()[1];
-    assert.equal(second.metadata.annotations["deployment.kubernetes.io/revision"], "2");
-    assert.deepEqual([first.spec.replicas, second.spec.replicas, second.status.readyReplicas], [0, 1, 1]);
-    assert.ok(pods().every((p) => p.metadata.ownerReferences[0].uid === second.metadata.uid));
-
-    // Deleting the Deployment removes its ReplicaSets; the pods terminate, then go.
-    await api("DELETE", depPath("openfaas-fn", "web"));
-    assert.equal(cluster.store.list(Kinds.ReplicaSet, "openfaas-fn").items.length, 0);
-    await rt.runPromise(TestClock.adjust("15 seconds"));
-    assert.equal(cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
   } finally {
     await rt.dispose();
   }

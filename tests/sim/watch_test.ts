@@ -11,7 +11,6 @@ import { type SimOptions } from "../../sim/cluster.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
 import { ApiError, Store } from "../../sim/store.ts";
 import { serveSim } from "../../sim/serve.ts";
-import { EndpointsController } from "../../sim/controllers/endpoints.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -165,57 +164,6 @@ Deno.test("watch with a field selector: a resumed watch sees what a live one saw
 // ---------------------------------------------------------------------------
 // 3. Pod IPs
 
-Deno.test("kubelet: a pod IP is not handed out again while its pod lives, and is kept on restart", async () => {
-  await withCluster({ nodes: 1 }, async ({ cluster, advance }) => {
-    const { store } = cluster;
-    const ipOf = (name: string) => store.peek(Kinds.Pod, "default", name)?.status?.podIP as string;
-    store.create(Kinds.Pod, "default", pod("keep", { image: "sim/crashloop" }));
-    const kept = ipOf("keep");
-    assert.match(kept, /^10\.244\.1\.\d+$/);
-    for (let i = 0; i < 260; i++) {
-      store.create(Kinds.Pod, "default", pod(`churn-${i}`));
-      const ip = ipOf(`churn-${i}`);
-      assert.ok(ip && ip !== kept, `churn-${i} got ${ip}, the IP of a live pod`);
-      store.delete(Kinds.Pod, "default", `churn-${i}`, { gracePeriodSeconds: 0 });
-    }
-    store.create(Kinds.Pod, "default", pod("other"));
-    const live = [...store.scan(Kinds.Pod, "default")];
-    assert.deepEqual(live.map((p) => p.metadata.name).sort(), ["keep", "other"]);
-    assert.equal(new Set(live.map((p) => p.status.podIP)).size, 2);
-    // The crashing container restarts; the pod keeps its IP.
-    await advance("2 minutes");
-    const status = store.peek(Kinds.Pod, "default", "keep")!.status;
-    assert.ok(status.containerStatuses[0].restartCount >= 1);
-    assert.equal(status.podIP, kept);
-  });
-});
-
-Deno.test("kubelet: with every pod IP of its node taken, a pod waits for one (FailedCreatePodSandBox)", async () => {
-  await withCluster({ nodes: 1 }, async ({ cluster, advance }) => {
-    const { store } = cluster;
-    store.mutate(Kinds.Node, undefined, "sim-node-1", (o) => {
-      o.status.allocatable.pods = "300";
-    });
-    const ipOf = (name: string) =>
-      store.peek(Kinds.Pod, "default", name)?.status?.podIP as string | undefined;
-    for (let i = 0; i < 250; i++) store.create(Kinds.Pod, "default", pod(`p-${i}`));
-    const ips = new Set(Array.from({ length: 250 }, (_, i) => ipOf(`p-${i}`)));
-    assert.equal(ips.size, 250);
-    store.create(Kinds.Pod, "default", pod("late"));
-    assert.equal(ipOf("late"), undefined);
-    const waiting = store.peek(Kinds.Pod, "default", "late")!.status.containerStatuses[0].state.waiting;
-    assert.equal(waiting.reason, "ContainerCreating");
-    const events = [...store.scan(Kinds.Event, "default")].filter((e) => e.involvedObject.name === "late");
-    assert.ok(events.some((e) => e.reason === "FailedCreatePodSandBox"), JSON.stringify(events));
-    const freed = ipOf("p-7");
-    store.delete(Kinds.Pod, "default", "p-7", { gracePeriodSeconds: 0 });
-    await advance("10 seconds");
-    assert.equal(ipOf("late"), freed);
-    await advance("30 seconds");
-    assert.equal(store.peek(Kinds.Pod, "default", "late")!.status.phase, "Running");
-  });
-});
-
 // ---------------------------------------------------------------------------
 // 4. PATCH in process and over HTTP
 
@@ -353,29 +301,3 @@ Deno.test("logs: following a never-started pod ends when the pod is deleted", as
 
 // ---------------------------------------------------------------------------
 // 6. EndpointSlices
-
-Deno.test("endpoints: a Service that loses its selector loses its managed EndpointSlice", async () => {
-  await withCluster({}, ({ cluster }) => {
-    const { store } = cluster;
-    store.create(Kinds.Service, "default", {
-      metadata: { name: "svc" },
-      spec: { selector: { app: "x" }, ports: [{ port: 8080 }] },
-    });
-    const slice = EndpointsController.sliceName("svc");
-    assert.ok(store.peek(Kinds.EndpointSlice, "default", slice), "a slice for a Service with a selector");
-    store.mutate(Kinds.Service, "default", "svc", (o) => {
-      delete o.spec.selector;
-    });
-    assert.equal(store.peek(Kinds.EndpointSlice, "default", slice), undefined);
-    // A slice someone else manages is left alone.
-    store.create(Kinds.EndpointSlice, "default", {
-      metadata: { name: slice, labels: { "kubernetes.io/service-name": "svc" } },
-      addressType: "IPv4",
-      endpoints: [],
-    });
-    store.mutate(Kinds.Service, "default", "svc", (o) => {
-      o.metadata.labels = { touched: "yes" };
-    });
-    assert.ok(store.peek(Kinds.EndpointSlice, "default", slice));
-  });
-});

@@ -1,11 +1,27 @@
 /**
- * The simulated cluster seen through the provider, in virtual time (issues 2 §2 and 3 §1, §4): the
- * slow-start and hang images, image pull back-off, an unschedulable memory request, and the
- * Deployment status fields during a deploy and a rolling update.
+ * The kubelet, in virtual time: readiness after the probe's delay, image pull back-off, pod IPs,
+ * graceful termination and liveness probes, seen in the cluster and through the provider.
  */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../../support/harness.ts";
-import { Kinds, type KObj } from "../../../sim/kinds.ts";
+import { Kinds } from "../../../sim/kinds.ts";
+import { Effect } from "effect";
+import { TestClock } from "effect/testing";
+import { simRuntime, withSimCluster } from "../../support/simcluster.ts";
+import { deploymentFixture } from "../../support/fixtures.ts";
+import { SimCluster, type SimOptions } from "../../../sim/cluster.ts";
+import { KubeApi } from "../../../src/kube/api.ts";
+
+/** A simulated cluster in TestClock time. */
+const withCluster = (opts: SimOptions, fn: Parameters<typeof withSimCluster>[0]) => withSimCluster(fn, opts);
+
+const depPath = (ns: string, name = "") =>
+  `/apis/apps/v1/namespaces/${ns}/deployments${name ? "/" + name : ""}`;
+
+const pod = (name: string, extra: Record<string, unknown> = {}) => ({
+  metadata: { name },
+  spec: { containers: [{ name: "c", image: "functions/alpine:latest", ...extra }] },
+});
 
 const deploy = async (h: Harness, body: Record<string, unknown>) => {
   const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
@@ -51,7 +67,7 @@ const everySecond = async <T>(h: Harness, seconds: number, f: () => Promise<T> |
   return out;
 };
 
-Deno.test("images gaps: an image pull failure backs off 10 s, 20 s, 40 s (kubelet Events and container state)", () =>
+Deno.test("kubelet: an image pull failure backs off 10 s, 20 s, 40 s in ImagePullBackOff (Events, container state, status)", () =>
   withProvider(async (h) => {
     // Every write of the pod's Events, with the virtual time it happened (the Event aggregates repeats).
     const writes: { at: number; reason: string; message: string; count: number }[] = [];
@@ -106,143 +122,17 @@ Deno.test("images gaps: an image pull failure backs off 10 s, 20 s, 40 s (kubele
       assert.equal(s.availableReplicas, 0);
       assert.ok(["ImagePullBackOff", "ErrImagePull"].includes(s.readiness!.reason), JSON.stringify(s));
       assert.match(s.readiness!.message, /registry\.invalid\/none:1/);
-    } finally {
-      unsubscribe();
-    }
-  }));
-
-Deno.test("scheduler gaps: a memory request no node can hold stays Pending with Insufficient memory", () =>
-  withProvider(async (h) => {
-    // Nodes have 16Gi; the request fits none of the three. Its CPU request is small, so memory is the reason.
-    await deploy(h, { service: "bigmem", requests: { memory: "20Gi", cpu: "100m" } });
-    await h.advance(60_000);
-    const [pod] = podsOf(h, "bigmem");
-    assert.equal(pod.status.phase, "Pending");
-    assert.equal(pod.spec.nodeName, undefined, "not bound to a node");
-    assert.equal(pod.status.containerStatuses, undefined, "no container was started");
-    const scheduled = pod.status.conditions.find((c: { type: string }) => c.type === "PodScheduled");
-    assert.equal(scheduled.status, "False");
-    assert.equal(scheduled.reason, "Unschedulable");
-    assert.match(scheduled.message, /^0\/3 nodes are available: 3 Insufficient memory\./);
-    assert.doesNotMatch(scheduled.message, /Insufficient cpu/);
-    const events = h.cluster.store.list(Kinds.Event, "openfaas-fn").items.filter((e) =>
-      e.involvedObject.name === pod.metadata.name && e.reason === "FailedScheduling"
-    );
-    assert.equal(events.length, 1, JSON.stringify(events));
-    assert.equal(events[0].type, "Warning");
-    assert.match(events[0].message, /3 Insufficient memory/);
-    const s = await status(h, "bigmem");
-    assert.equal(s.availableReplicas, 0);
-    assert.equal(s.readiness?.reason, "Unschedulable");
-    assert.match(s.readiness!.message, /Insufficient memory/);
-    assert.equal(s.readiness!.pod, pod.metadata.name);
-    // A request that fits is scheduled at once on the same cluster.
-    await deploy(h, { service: "smallmem", requests: { memory: "1Gi" } });
-    await h.advance(10_000);
-    assert.equal((await status(h, "smallmem")).availableReplicas, 1);
-    assert.equal(podsOf(h, "bigmem")[0].spec.nodeName, undefined, "still Pending");
-  }));
-
-const condition = (d: KObj, type: string) =>
-  (d.status?.conditions ?? []).find((c: { type: string }) => c.type === type);
-
-/** Steady state: every status field agrees with the spec and both conditions are True. */
-const assertSteady = (d: KObj, replicas: number, what: string) => {
-  assert.equal(d.status.observedGeneration, d.metadata.generation, `${what}: observedGeneration`);
-  assert.equal(d.status.replicas, replicas, `${what}: replicas`);
-  assert.equal(d.status.readyReplicas, replicas, `${what}: readyReplicas`);
-  assert.equal(d.status.availableReplicas, replicas, `${what}: availableReplicas`);
-  assert.equal(d.status.updatedReplicas, replicas, `${what}: updatedReplicas`);
-  assert.equal(d.status.unavailableReplicas, undefined, `${what}: no unavailableReplicas`);
-  const available = condition(d, "Available");
-  assert.equal(available?.status, "True", `${what}: ${JSON.stringify(d.status.conditions)}`);
-  assert.equal(available?.reason, "MinimumReplicasAvailable");
-  const progressing = condition(d, "Progressing");
-  assert.equal(progressing?.status, "True", `${what}: ${JSON.stringify(d.status.conditions)}`);
-  assert.equal(progressing?.reason, "NewReplicaSetAvailable");
-};
-
-Deno.test("deployment gaps: steady-state status fields, and a rolling update never below replicas - maxUnavailable", () =>
-  withProvider(async (h) => {
-    const body = { service: "roll", envProcess: "env", labels: { "com.openfaas.scale.min": "2" } };
-    await deploy(h, body);
-    await h.advance(15_000);
-    const get = () => h.cluster.store.get(Kinds.Deployment, "openfaas-fn", "roll");
-    const before = get();
-    assertSteady(before, 2, "after the deploy");
-    const strategy = before.spec.strategy;
-    assert.deepEqual(strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
-    const minAvailable = before.spec.replicas - strategy.rollingUpdate.maxUnavailable;
-    assert.equal(minAvailable, 2);
-
-    // Every status the Deployment ever has during the update (not only what a sample sees).
-    const written: KObj[] = [];
-    const unsubscribe = h.cluster.store.subscribe((e) => {
-      if (e.kind === Kinds.Deployment && e.type === "MODIFIED" && e.object.metadata.name === "roll") {
-        written.push(structuredClone(e.object));
-      }
-    });
-    try {
-      const updated = await h.call("PUT", "/system/functions", {
-        ...body,
-        image: "ghcr.io/openfaas/alpine:latest",
-      });
-      assert.equal(updated.status, 202, updated.text);
       assert.equal(
-        get().metadata.generation,
-        before.metadata.generation + 1,
-        "a template change is a new generation",
+        h.cluster.store.peek(Kinds.Deployment, "openfaas-fn", "nopull")?.status?.readyReplicas,
+        undefined,
+        "no ready replica",
       );
-      let sawUnavailable = 0;
-      const samples = await everySecond(h, 30, async () => {
-        const d = get();
-        const pods = podsOf(h, "roll").filter((p) => !p.metadata.deletionTimestamp);
-        const ready = (p: KObj) =>
-          (p.status?.conditions ?? []).some((c: { type: string; status: string }) =>
-            c.type === "Ready" && c.status === "True"
-          );
-        const notReady = pods.filter((p) => !ready(p)).length;
-        if (notReady > 0) {
-          sawUnavailable++;
-          assert.ok(
-            (d.status.unavailableReplicas ?? 0) >= 1,
-            `${notReady} new pod(s) not ready, yet unavailableReplicas is ${d.status.unavailableReplicas}`,
-          );
-          assert.equal(condition(d, "Progressing")?.reason, "ReplicaSetUpdated");
-        }
-        return { d, provider: await status(h, "roll") };
-      });
-      assert.ok(sawUnavailable >= 2, `samples caught new pods before they were ready (${sawUnavailable})`);
-      for (const [t, { d, provider }] of samples.entries()) {
-        assert.ok(d.status.availableReplicas >= minAvailable, `t=${t}s: ${JSON.stringify(d.status)}`);
-        assert.ok(
-          provider.availableReplicas >= minAvailable,
-          `t=${t}s: provider says ${provider.availableReplicas}`,
-        );
-        assert.ok(d.status.replicas <= d.spec.replicas + 1, `t=${t}s: at most maxSurge extra pods`);
-        assert.equal(condition(d, "Available")?.status, "True", `t=${t}s`);
-      }
-      for (const d of written) {
-        assert.ok(
-          (d.status?.availableReplicas ?? 0) >= minAvailable,
-          `a status write dropped below ${minAvailable}: ${JSON.stringify(d.status)}`,
-        );
-      }
-      const after = get();
-      assertSteady(after, 2, "after the rolling update");
-      assert.equal(after.metadata.generation, before.metadata.generation + 1);
-      const pods = podsOf(h, "roll");
-      assert.equal(pods.length, 2);
-      assert.ok(pods.every((p) => p.spec.containers[0].image === "ghcr.io/openfaas/alpine:latest"));
-      const final = await status(h, "roll");
-      assert.equal(final.image, "ghcr.io/openfaas/alpine:latest");
-      assert.equal(final.availableReplicas, 2);
     } finally {
       unsubscribe();
     }
   }));
 
-Deno.test("scale-down terminates pods gracefully: out of the endpoints at once, drained, then removed", () =>
+Deno.test("kubelet: scale-down terminates pods gracefully: out of the endpoints at once, drained, then removed", () =>
   withProvider(async (h) => {
     await deploy(h, { service: "graceful", envProcess: "env", labels: { "com.openfaas.scale.min": "2" } });
     await h.advance(10_000);
@@ -283,7 +173,7 @@ Deno.test("scale-down terminates pods gracefully: out of the endpoints at once, 
     assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 1);
   }));
 
-Deno.test("pod deletion honours gracePeriodSeconds: 0 removes at once, a short grace kills before the drain ends", () =>
+Deno.test("kubelet: pod deletion honours gracePeriodSeconds: 0 removes at once, a short grace kills before the drain ends", () =>
   withProvider(async (h) => {
     await deploy(h, { service: "short", envProcess: "cat", labels: { "com.openfaas.scale.min": "2" } });
     await h.advance(10_000);
@@ -314,7 +204,7 @@ Deno.test("pod deletion honours gracePeriodSeconds: 0 removes at once, a short g
     );
   }));
 
-Deno.test("a failing liveness probe: unready, killed after failureThreshold probes, restarted, ready again", () =>
+Deno.test("kubelet: a failing liveness probe: unready, killed after failureThreshold probes, restarted, ready again", () =>
   withProvider(async (h) => {
     await deployReady(h, { service: "flaky", image: "sim/unhealthy:latest" });
     const status = async () => JSON.parse((await h.call("GET", "/system/function/flaky")).text);
@@ -351,3 +241,80 @@ Deno.test("a failing liveness probe: unready, killed after failureThreshold prob
     assert.equal((await status()).availableReplicas, 1);
     assert.equal((await invoke(h, "POST", "/function/flaky", "still here")).status, 200);
   }));
+
+Deno.test("kubelet: pods become ready after their readiness delay in TestClock time", async () => {
+  const rt = simRuntime();
+  try {
+    const cluster = await rt.runPromise(Effect.service(SimCluster));
+    await rt.runPromise(Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      yield* kube.request({
+        method: "POST",
+        path: depPath("openfaas-fn"),
+        body: deploymentFixture("a", "functions/alpine:latest"),
+      });
+    }));
+    const ready = () => cluster.store.peek(Kinds.Deployment, "openfaas-fn", "a")?.status?.readyReplicas ?? 0;
+    assert.equal(ready(), 0);
+    await rt.runPromise(TestClock.adjust("1 second"));
+    assert.equal(ready(), 0, "still pulling after 1s");
+    await rt.runPromise(TestClock.adjust("10 seconds"));
+    assert.equal(ready(), 1);
+    const pods = cluster.store.list(Kinds.Pod, "openfaas-fn").items;
+    assert.equal(pods.length, 1);
+    assert.equal(pods[0].status.phase, "Running");
+  } finally {
+    await rt.dispose();
+  }
+});
+
+Deno.test("kubelet: a pod IP is not handed out again while its pod lives, and is kept on restart", async () => {
+  await withCluster({ nodes: 1 }, async ({ cluster, advance }) => {
+    const { store } = cluster;
+    const ipOf = (name: string) => store.peek(Kinds.Pod, "default", name)?.status?.podIP as string;
+    store.create(Kinds.Pod, "default", pod("keep", { image: "sim/crashloop" }));
+    const kept = ipOf("keep");
+    assert.match(kept, /^10\.244\.1\.\d+$/);
+    for (let i = 0; i < 260; i++) {
+      store.create(Kinds.Pod, "default", pod(`churn-${i}`));
+      const ip = ipOf(`churn-${i}`);
+      assert.ok(ip && ip !== kept, `churn-${i} got ${ip}, the IP of a live pod`);
+      store.delete(Kinds.Pod, "default", `churn-${i}`, { gracePeriodSeconds: 0 });
+    }
+    store.create(Kinds.Pod, "default", pod("other"));
+    const live = [...store.scan(Kinds.Pod, "default")];
+    assert.deepEqual(live.map((p) => p.metadata.name).sort(), ["keep", "other"]);
+    assert.equal(new Set(live.map((p) => p.status.podIP)).size, 2);
+    // The crashing container restarts; the pod keeps its IP.
+    await advance("2 minutes");
+    const status = store.peek(Kinds.Pod, "default", "keep")!.status;
+    assert.ok(status.containerStatuses[0].restartCount >= 1);
+    assert.equal(status.podIP, kept);
+  });
+});
+
+Deno.test("kubelet: with every pod IP of its node taken, a pod waits for one (FailedCreatePodSandBox)", async () => {
+  await withCluster({ nodes: 1 }, async ({ cluster, advance }) => {
+    const { store } = cluster;
+    store.mutate(Kinds.Node, undefined, "sim-node-1", (o) => {
+      o.status.allocatable.pods = "300";
+    });
+    const ipOf = (name: string) =>
+      store.peek(Kinds.Pod, "default", name)?.status?.podIP as string | undefined;
+    for (let i = 0; i < 250; i++) store.create(Kinds.Pod, "default", pod(`p-${i}`));
+    const ips = new Set(Array.from({ length: 250 }, (_, i) => ipOf(`p-${i}`)));
+    assert.equal(ips.size, 250);
+    store.create(Kinds.Pod, "default", pod("late"));
+    assert.equal(ipOf("late"), undefined);
+    const waiting = store.peek(Kinds.Pod, "default", "late")!.status.containerStatuses[0].state.waiting;
+    assert.equal(waiting.reason, "ContainerCreating");
+    const events = [...store.scan(Kinds.Event, "default")].filter((e) => e.involvedObject.name === "late");
+    assert.ok(events.some((e) => e.reason === "FailedCreatePodSandBox"), JSON.stringify(events));
+    const freed = ipOf("p-7");
+    store.delete(Kinds.Pod, "default", "p-7", { gracePeriodSeconds: 0 });
+    await advance("10 seconds");
+    assert.equal(ipOf("late"), freed);
+    await advance("30 seconds");
+    assert.equal(store.peek(Kinds.Pod, "default", "late")!.status.phase, "Running");
+  });
+});
