@@ -159,45 +159,6 @@ Deno.test("sim serve: CRUD over HTTP with Status errors", async () => {
   });
 });
 
-Deno.test("sim serve: strategic merge, JSON and server-side apply patches", async () => {
-  await withServer(async ({ url }) => {
-    const base = `${url}/apis/apps/v1/namespaces/openfaas-fn/deployments`;
-    assert.equal((await send(base, "POST", deployment("fn"))).status, 201);
-    const smp = await send(`${base}/fn`, "PATCH", {
-      spec: { template: { spec: { containers: [{ name: "fn", image: "functions/alpine:0.2" }] } } },
-    }, "application/strategic-merge-patch+json");
-    assert.equal(smp.status, 200);
-    const c = smp.body.spec.template.spec.containers[0];
-    assert.equal(c.image, "functions/alpine:0.2");
-    assert.deepEqual(c.env, [{ name: "fprocess", value: "env" }], "other container fields kept");
-
-    const jp = await send(
-      `${base}/fn`,
-      "PATCH",
-      [{ op: "replace", path: "/spec/replicas", value: 3 }],
-      "application/json-patch+json",
-    );
-    assert.equal(jp.status, 200);
-    assert.equal(jp.body.spec.replicas, 3);
-
-    const ssa = await getJson(`${base}/other?fieldManager=test`, {
-      method: "PATCH",
-      body: YAML.stringify(deployment("other")),
-      headers: { "content-type": "application/apply-patch+yaml" },
-    });
-    assert.ok(ssa.status === 200 || ssa.status === 201, String(ssa.status));
-    assert.equal(ssa.body.metadata.name, "other");
-
-    const missing = await send(
-      `${base}/nope`,
-      "PATCH",
-      { spec: { replicas: 1 } },
-      "application/strategic-merge-patch+json",
-    );
-    assert.equal(missing.status, 404);
-  });
-});
-
 Deno.test("sim serve: table output for kubectl get", async () => {
   await withServer(async ({ url, advance }) => {
     const base = `${url}/apis/apps/v1/namespaces/openfaas-fn/deployments`;

@@ -1,16 +1,16 @@
 /**
- * Regression tests for a review of the simulator: watch history trimming, field-selector
- * watches, pod IPs, PATCH in process and over HTTP, logs of pods that never ran, and
- * EndpointSlices of Services that lose their selector.
+ * Watches on the simulated API server: every change in order, a bounded history (older resumes get
+ * 410), and field selectors (ADDED and DELETED as objects start and stop matching).
  */
 import assert from "node:assert/strict";
-import { withSimCluster } from "../support/simcluster.ts";
+import { Effect, Fiber, Stream } from "effect";
+import { simRuntime, withSimCluster } from "../support/simcluster.ts";
+import { assertSecretWatchEvents } from "../support/fixtures.ts";
+import { KubeApi } from "../../src/kube/api.ts";
 
-import { deploymentFixture } from "../support/fixtures.ts";
 import { type SimOptions } from "../../sim/cluster.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
 import { ApiError, Store } from "../../sim/store.ts";
-import { serveSim } from "../../sim/serve.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -37,7 +37,7 @@ const ok = (res: { status: number; body: unknown }) => {
 // ---------------------------------------------------------------------------
 // 1. Watch history
 
-Deno.test("store: a full watch history keeps the last historySize events; older resumes get 410", () => {
+Deno.test("watch: a full history keeps the last historySize events; older resumes get 410", () => {
   let t = 0, u = 0;
   const historySize = 10;
   const store = new Store({ now: () => t++, uid: () => `uid-${u++}`, historySize });
@@ -162,142 +162,42 @@ Deno.test("watch with a field selector: a resumed watch sees what a live one saw
 });
 
 // ---------------------------------------------------------------------------
-// 3. Pod IPs
-
-// ---------------------------------------------------------------------------
-// 4. PATCH in process and over HTTP
-
-const strategicImagePatch = {
-  spec: { template: { spec: { containers: [{ name: "fn", image: "functions/alpine:0.2" }] } } },
-};
-
-/** The container after the strategic merge patch: the new image, every other field kept. */
-const assertImagePatched = (dep: Any) => {
-  const containers = dep.spec.template.spec.containers;
-  assert.equal(containers.length, 1);
-  const [c] = containers;
-  assert.equal(c.name, "fn");
-  assert.equal(c.image, "functions/alpine:0.2");
-  assert.deepEqual(c.env, [{ name: "fprocess", value: "env" }], "other container fields kept");
-  assert.equal(c.ports?.[0]?.containerPort, 8080);
-  assert.deepEqual(c.readinessProbe?.exec, { command: ["cat", "/tmp/.lock"] });
-};
-
-const depPath = (name = "") => `/apis/apps/v1/namespaces/openfaas-fn/deployments${name ? `/${name}` : ""}`;
-
-Deno.test("PATCH in process: a strategic merge patch merges containers by name", async () => {
-  await withCluster({}, ({ cluster }) => {
-    const api = cluster.api;
-    ok(api.handle({ method: "POST", path: depPath(), body: deploymentFixture("fn") }));
-    const rv = cluster.store.resourceVersion;
-    const res = ok(api.handle({
-      method: "PATCH",
-      path: depPath("fn"),
-      body: strategicImagePatch,
-      contentType: "application/strategic-merge-patch+json",
-    }));
-    assertImagePatched(res);
-    assertImagePatched(cluster.store.peek(Kinds.Deployment, "openfaas-fn", "fn"));
-    assert.ok(Number(res.metadata.resourceVersion) > rv);
-    // JSON patch and server-side apply, which only the HTTP facade took before.
-    const jp = ok(api.handle({
-      method: "PATCH",
-      path: depPath("fn"),
-      body: [{ op: "replace", path: "/spec/replicas", value: 3 }],
-      contentType: "application/json-patch+json",
-    }));
-    assert.equal(jp.spec.replicas, 3);
-    assertImagePatched(jp);
-    const applied = api.handle({
-      method: "PATCH",
-      path: depPath("other"),
-      body: deploymentFixture("other"),
-      contentType: "application/apply-patch+yaml",
-    });
-    assert.equal(applied.status, 201);
-    // A merge patch (the default) still replaces lists, and a stale resourceVersion is a conflict.
-    const stale = api.handle({
-      method: "PATCH",
-      path: depPath("fn"),
-      body: { metadata: { resourceVersion: String(rv) }, spec: { replicas: 1 } },
-    });
-    assert.equal(stale.status, 409);
-    assert.equal((stale.body as Any).reason, "Conflict");
-    const unknown = api.handle({ method: "PATCH", path: depPath("fn"), body: {}, contentType: "text/plain" });
-    assert.equal(unknown.status, 415);
-  });
-});
-
-Deno.test("PATCH in process: dryRun=All changes nothing", async () => {
-  await withCluster({}, ({ cluster }) => {
-    const api = cluster.api;
-    ok(api.handle({ method: "POST", path: depPath(), body: deploymentFixture("fn") }));
-    const rv = cluster.store.resourceVersion;
-    const res = ok(api.handle({
-      method: "PATCH",
-      path: depPath("fn"),
-      query: { dryRun: "All" },
-      body: strategicImagePatch,
-      contentType: "application/strategic-merge-patch+json",
-    }));
-    assertImagePatched(res);
-    assert.equal(cluster.store.resourceVersion, rv);
-    assert.equal(
-      cluster.store.peek(Kinds.Deployment, "openfaas-fn", "fn")!.spec.template.spec.containers[0].image,
-      "functions/alpine:latest",
-    );
-  });
-});
-
-Deno.test("PATCH over HTTP: the same strategic merge, one request through the fault interceptor", async () => {
-  await withCluster({}, async ({ cluster }) => {
-    const sim = serveSim(cluster, { port: 0 });
-    try {
-      ok(cluster.api.handle({ method: "POST", path: depPath(), body: deploymentFixture("fn") }));
-      const seen: string[] = [];
-      cluster.api.interceptor = (req) => {
-        seen.push(req.method);
-        return undefined;
-      };
-      const rv = cluster.store.resourceVersion;
-      const res = await fetch(`${sim.url}${depPath("fn")}`, {
-        method: "PATCH",
-        body: JSON.stringify(strategicImagePatch),
-        headers: { "content-type": "application/strategic-merge-patch+json" },
-      });
-      const body = await res.json();
-      assert.equal(res.status, 200, JSON.stringify(body));
-      assertImagePatched(body);
-      assert.deepEqual(seen, ["PATCH"], "no synthetic GET");
-      assert.equal(cluster.store.resourceVersion > rv, true);
-      // Same result as in process.
-      const inProcess = cluster.store.get(Kinds.Deployment, "openfaas-fn", "fn");
-      assert.deepEqual(body.spec, inProcess.spec);
-    } finally {
-      cluster.api.interceptor = undefined;
-      await sim.close();
-    }
-  });
-});
-
-// ---------------------------------------------------------------------------
 // 5. Logs of a pod that never started
-
-Deno.test("logs: following a never-started pod ends when the pod is deleted", async () => {
-  await withCluster({}, ({ cluster }) => {
-    const api = cluster.api;
-    ok(api.handle({ method: "POST", path: podsPath("default"), body: unschedulablePod("p") }));
-    let ended = 0;
-    const lines: string[] = [];
-    api.readLog(podsPath("default", "p", "log"), { follow: "true" }, (l) => lines.push(l), () => ended++);
-    assert.equal(ended, 0, "still following");
-    ok(api.handle({ method: "DELETE", path: podsPath("default", "p"), query: { gracePeriodSeconds: "0" } }));
-    assert.equal(ended, 1);
-    assert.deepEqual(lines, []);
-    // The LogStore entry is gone with the pod.
-    assert.equal((cluster.logs as Any).logs.size, 0);
-  });
-});
 
 // ---------------------------------------------------------------------------
 // 6. EndpointSlices
+
+Deno.test("watch: delivers every change in order", async () => {
+  const rt = simRuntime();
+  try {
+    const events = await rt.runPromise(Effect.gen(function* () {
+      const kube = yield* KubeApi;
+      // deno-lint-ignore no-explicit-any
+      const list: any = yield* kube.request({
+        method: "GET",
+        path: "/api/v1/namespaces/openfaas-fn/secrets",
+      });
+      const fiber = yield* kube.watch<{ metadata: { name: string; resourceVersion: string } }>(
+        "/api/v1/namespaces/openfaas-fn/secrets",
+        { resourceVersion: list.metadata.resourceVersion },
+      ).pipe(Stream.take(5), Stream.runCollect, Effect.forkChild);
+      for (const n of ["s1", "s2", "s3"]) {
+        yield* kube.request({
+          method: "POST",
+          path: "/api/v1/namespaces/openfaas-fn/secrets",
+          body: { metadata: { name: n }, stringData: { v: n } },
+        });
+      }
+      yield* kube.request({
+        method: "PUT",
+        path: "/api/v1/namespaces/openfaas-fn/secrets/s2",
+        body: { metadata: { name: "s2" }, stringData: { v: "x" } },
+      });
+      yield* kube.request({ method: "DELETE", path: "/api/v1/namespaces/openfaas-fn/secrets/s1" });
+      return yield* Fiber.join(fiber);
+    }));
+    assertSecretWatchEvents(events);
+  } finally {
+    await rt.dispose();
+  }
+});
