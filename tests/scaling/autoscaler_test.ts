@@ -1,4 +1,8 @@
-/** Scaling in virtual time: to zero, from zero, with load, and its bounds. */
+/**
+ * The autoscaler in virtual time: up with load (the panic window first), back down when it ends,
+ * within [min, max], on CPU from the metrics API, held when pods cannot be scheduled, and around
+ * manual scales (to zero and above the load's need).
+ */
 import assert from "node:assert/strict";
 import fc, { runs } from "../support/fc.ts";
 import { Effect } from "effect";
@@ -7,7 +11,6 @@ import { Kinds } from "../../sim/kinds.ts";
 import { ApiError } from "../../sim/store.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
 import { defaultWindows } from "../../src/scaling/rules.ts";
-import { policyFrom, validateScalingLabels } from "../../src/scaling/policy.ts";
 
 const scaling = { config: { scaling: true } };
 
@@ -49,85 +52,6 @@ const load = async (
     await onSecond?.(s);
   }
 };
-
-Deno.test("scaling labels are validated at deploy (400 and nothing created)", () =>
-  withProvider(async (h) => {
-    for (
-      const labels of [
-        { "com.openfaas.scale.min": "x" },
-        { "com.openfaas.scale.max": "-1" },
-        { "com.openfaas.scale.min": "5", "com.openfaas.scale.max": "2" },
-        { "com.openfaas.scale.zero": "yes" },
-        { "com.openfaas.scale.zero-duration": "soon" },
-        { "com.openfaas.scale.target": "0" },
-        { "com.openfaas.scale.type": "memory" },
-        { "com.openfaas.scale.target-proportion": "1.5" },
-      ]
-    ) {
-      const r = await h.call("POST", "/system/functions", {
-        service: "bad",
-        image: "functions/alpine:latest",
-        labels,
-      });
-      assert.equal(r.status, 400, JSON.stringify(labels));
-      assert.match(r.text, /com\.openfaas\.scale/);
-    }
-    assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
-  }));
-
-Deno.test("scale to 0 through the API, then an invoke scales up and returns 200", () =>
-  withProvider(async (h) => {
-    await deploy(h, "test-scale-from-zero");
-    await h.advance(10_000);
-    assert.equal(
-      (await h.call("POST", "/system/scale-function/test-scale-from-zero", {
-        serviceName: "test-scale-from-zero",
-        replicas: 0,
-        namespace: "openfaas-fn",
-      })).status,
-      202,
-    );
-    assert.equal((await status(h, "test-scale-from-zero")).replicas, 0);
-    await h.advance(15_000); // the pod drains for write_timeout (10 s), then it is gone
-    assert.equal(h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.length, 0);
-    const r = await h.advanceUntil(h.call("POST", "/function/test-scale-from-zero", "hi"));
-    assert.equal(r.status, 200);
-    assert.equal(r.text, "hi");
-    assert.equal((await status(h, "test-scale-from-zero")).replicas, 1);
-  }, scaling));
-
-Deno.test("concurrent requests at zero cause exactly one scale-up and all succeed", () =>
-  withProvider(async (h) => {
-    await deploy(h, "burst", { "com.openfaas.scale.min": "2" });
-    await h.advance(10_000);
-    await h.call("POST", "/system/scale-function/burst", { serviceName: "burst", replicas: 0 });
-    await h.advance(2_000);
-    const run = () => h.run(Effect.map(Effect.service(Scaler), (s) => s.decisions()));
-    const before = (await run()).length;
-    const results = await h.advanceUntil(
-      Promise.all(Array.from({ length: 20 }, () => h.call("POST", "/function/burst", "x"))),
-    );
-    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
-    const fromZero = (await run()).slice(before).filter((d) => d.policy === "from-zero");
-    assert.equal(fromZero.length, 1);
-    assert.equal(fromZero[0].to, 2, "scales to com.openfaas.scale.min");
-    assert.equal((await status(h, "burst")).replicas, 2);
-  }, scaling));
-
-Deno.test("an idle zero=true function reaches 0 after zero-duration and not before", () =>
-  withProvider(async (h) => {
-    await deploy(h, "idle", { "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "2m" });
-    await h.advance(10_000);
-    assert.equal((await h.advanceUntil(h.call("POST", "/function/idle", "x"))).status, 200);
-    await h.advance(110_000);
-    assert.equal((await status(h, "idle")).replicas, 1, "not before zero-duration");
-    await h.advance(14_000);
-    assert.equal((await status(h, "idle")).replicas, 0, "at zero after zero-duration");
-    // and a function without zero=true is never idled
-    await deploy(h, "busy");
-    await h.advance(20 * 60_000);
-    assert.equal((await status(h, "busy")).replicas, 1);
-  }, scaling));
 
 Deno.test("5 req/s against max 2 reaches 2 replicas within 60s and returns to 1 within 2 minutes", () =>
   withProvider(async (h) => {
@@ -320,19 +244,6 @@ Deno.test("property: replicas stay within [min, max] (or 0 when allowed) under a
   }
 });
 
-Deno.test("policy: defaults, min == max disables autoscaling, zero allows 0", () => {
-  const p = policyFrom({});
-  assert.deepEqual([p.min, p.max, p.target, p.type, p.zero, p.autoscale], [1, 20, 5, "rps", false, true]);
-  assert.equal(policyFrom({ "com.openfaas.scale.min": "3", "com.openfaas.scale.max": "3" }).autoscale, false);
-  assert.equal(
-    policyFrom({ "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "90s" })
-      .zeroDurationMs,
-    90_000,
-  );
-  assert.equal(validateScalingLabels({ "com.openfaas.scale.type": "capacity" }), undefined);
-  assert.match(validateScalingLabels({ "com.openfaas.scale.max": "0" }) ?? "", /at least 1/);
-});
-
 for (const transport of ["in-process", "http"] as const) {
   const opts = { config: { scaling: true }, sim: { transport } };
 
@@ -402,3 +313,33 @@ Deno.test("2 clients at 5 req/s each against min 1, max 2: up to 2, and back to 
     assert.equal((await status(h, "stepdown")).replicas, 2);
     assert.ok(await replicasWithin(h, "stepdown", 1, 45_000), "back to 1 replica within 45 s");
   }, scaling));
+
+Deno.test("the panic window scales up within a few ticks of a burst, before the stable window would", () =>
+  withProvider(async (h) => {
+    // rps target 5 x 0.9 per replica.
+    await deploy(h, "spike", { "com.openfaas.scale.max": "10" });
+    await h.advance(10_000);
+    assert.equal((await status(h, "spike")).replicas, 1);
+    const rps = 30, seconds = 6;
+    const replicasAt: number[] = [];
+    let sent = 0;
+    for (let s = 0; s < seconds; s++) {
+      const calls = Array.from({ length: rps }, () => h.call("POST", "/function/spike", "x"));
+      for (const r of await h.advanceUntil(Promise.all(calls), 50)) assert.equal(r.status, 200, r.text);
+      sent += rps;
+      await h.advance(1_000);
+      replicasAt.push((await status(h, "spike")).replicas);
+    }
+    // The stable window alone averages the burst over its length and wants this many replicas.
+    const stableOnly = Math.ceil(sent / (defaultWindows.stableMs / 1000) / (5 * 0.9));
+    assert.equal(stableOnly, 2);
+    // The 6 s panic window sees 30 req/s: several replicas within a few 2 s ticks.
+    const reached = replicasAt.findIndex((r) => r >= 4);
+    assert.ok(reached >= 0 && reached <= 4, `replicas each second of the burst: ${replicasAt.join(", ")}`);
+    assert.ok(Math.max(...replicasAt) > stableOnly);
+    assert.ok(Math.max(...replicasAt) <= 10, "within max");
+    const decisions = await h.run(Effect.map(Effect.service(Scaler), (s) => s.decisions()));
+    const reactive = decisions.filter((d) => d.function === "spike" && d.policy === "reactive");
+    assert.ok(reactive.length > 0 && reactive[0].to > 1, JSON.stringify(reactive));
+    assert.match(reactive[0].reason, /panic mode/);
+  }, { config: { scaling: true } }));

@@ -1,6 +1,8 @@
-/** The scaler: decisions recorded only once made, the idler at the decision-log cap, state that goes with its function. */
+/**
+ * The scaler service: decisions recorded only once made, the idler at the decision-log cap, state that
+ * goes with its function, scaleFromZero's answers, and replayed loads that scale up once and come back.
+ */
 import assert from "node:assert/strict";
-import fc from "../support/fc.ts";
 import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
@@ -14,74 +16,9 @@ import { functionLabel } from "../../src/domain/keys.ts";
 import { Invocations } from "../../src/metrics/invocations.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
 import type { ReactiveWindows } from "../../src/scaling/rules.ts";
-import { defaultScaling, policyFrom, validateScalingLabels } from "../../src/scaling/policy.ts";
 import { metrics } from "../../src/metrics/registry.ts";
-import { percentile } from "../../sim/trace/stats.ts";
-import { arg, formatTable } from "../../bench/util.ts";
 
 const zeroDuration = "com.openfaas.scale.zero-duration";
-
-Deno.test("policy: zero-duration is validated by the parser that reads it: accepted exactly when it takes effect", () => {
-  const parsed = (v: string) => policyFrom({ [zeroDuration]: v }).zeroDurationMs;
-  for (
-    const [v, ms] of [
-      [".5h", 1_800_000],
-      ["+5m", 300_000],
-      ["1h30m", 5_400_000],
-      ["1.5s", 1_500],
-      ["500ms", 500],
-      ["90", 90_000],
-      ["5", 5_000],
-      ["+90", 90_000],
-      ["0", 0],
-      ["2562047h", 2562047 * 3_600_000],
-    ] as const
-  ) {
-    assert.equal(validateScalingLabels({ [zeroDuration]: v }), undefined, v);
-    assert.equal(parsed(v), ms, v);
-  }
-  for (
-    const v of [
-      "9999999999h",
-      "2562048h",
-      "99999999999999999999",
-      "soon",
-      "",
-      "-5m",
-      "5 m",
-      " 5m",
-      "1e3s",
-      "h",
-    ]
-  ) {
-    assert.match(validateScalingLabels({ [zeroDuration]: v }) ?? "", /zero-duration/, JSON.stringify(v));
-  }
-  // Whatever the string, validation accepts it exactly when the policy does not fall back to the default.
-  const part = fc.constantFrom(
-    "0",
-    "1",
-    "5",
-    "9",
-    "15",
-    ".",
-    "+",
-    "-",
-    "h",
-    "m",
-    "s",
-    "ms",
-    "us",
-    "µs",
-    "ns",
-    "x",
-  );
-  fc.assert(fc.property(fc.array(part, { maxLength: 8 }).map((xs) => xs.join("")), (v) => {
-    const valid = validateScalingLabels({ [zeroDuration]: v }) === undefined;
-    const ms = policyFrom({ [zeroDuration]: v }, { ...defaultScaling, zeroDurationMs: -1 }).zeroDurationMs;
-    assert.equal(valid, ms !== -1, JSON.stringify(v));
-    if (valid) assert.ok(Number.isSafeInteger(Math.ceil(ms)) && ms >= 0);
-  }));
-});
 
 const scaling = { config: { scaling: true } };
 
@@ -341,17 +278,6 @@ Deno.test("scaler: scaleFromZero reports from-zero, not-at-zero or failed, and f
   } finally {
     await c.close();
   }
-});
-
-Deno.test("bench and trace helpers: nearest-rank percentile, flags, table", () => {
-  assert.equal(percentile([], 0.5), 0);
-  assert.equal(percentile([1, 2, 3, 4], 0.5), 2);
-  assert.equal(percentile([1, 2, 3, 4], 0.99), 4);
-  assert.equal(percentile(new Float64Array([5, 6]), 0), 5);
-  assert.equal(arg("rounds", 10, ["--rounds=3", "--small=5"]), 3);
-  assert.equal(arg("rounds", 10, []), 10);
-  assert.throws(() => arg("rounds", 10, ["--rounds=-1"]), /positive/);
-  assert.equal(formatTable(["a", "bb"], [["xyz", ""], ["1", "2"]]), "a    bb\n---  --\nxyz\n1    2");
 });
 
 const start = Date.parse("2026-01-01T00:00:00Z");
