@@ -5,6 +5,19 @@
 import assert from "node:assert/strict";
 import { apiTest, type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
+import fc, { runs } from "../support/fc.ts";
+import { startProvider } from "../support/harness.ts";
+import type { FunctionDeployment } from "../../src/domain/types.ts";
+import {
+  anyString,
+  createSecrets,
+  defaultNs,
+  deploymentArb,
+  labelKey,
+  labelValue,
+  scaleMin,
+  secretPool,
+} from "../support/function_requests.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,
@@ -201,3 +214,388 @@ apiTest("bodies over the limit get 413", async (h) => {
   assert.equal(h.cluster.store.list(Kinds.Deployment).items.length, 0);
   assert.equal((await h.call("POST", "/system/functions", fn("small"))).status, 202);
 }, { config: { maxBodyBytes: 1024 } });
+
+/**
+ * An invalid body, and (when it depends on the generated values) the field its message must name:
+ * a regular expression source matched right after the invalidation's message prefix.
+ */
+type Body = ({ json: unknown } | { raw: string }) & { field?: string };
+
+const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+const mutate = (f: (r: Record<string, unknown>) => string | void) => (req: FunctionDeployment): Body => {
+  const copy = structuredClone(req) as Record<string, unknown>;
+  const field = f(copy);
+  return field === undefined ? { json: copy } : { json: copy, field };
+};
+const withField = <T>(field: string, arb: fc.Arbitrary<T>) =>
+  arb.map((v) => mutate((r) => void (r[field] = v)));
+const withEntry = <T>(field: string, arb: fc.Arbitrary<[string, T]>) =>
+  arb.map(([k, v]) =>
+    mutate((r) => {
+      r[field] = { ...(r[field] as Record<string, unknown> | undefined ?? {}), [k]: v };
+    })
+  );
+
+const badQuantity = fc.constantFrom("12XB", "-1Mi", "abc", "1.2.3", "Mi", "1 Gi", "--1", "1e", "0x10", ".");
+
+/** What the provider must answer: the status, and the start of the message (naming the field). */
+interface Expected {
+  readonly status: 400 | 413;
+  /** The message starts with this (the validation message names the field first). */
+  readonly message: RegExp;
+}
+const field = (name: string): Expected => ({ status: 400, message: new RegExp(`^${name}\\b`) });
+/** The field is only known per generated case: `Body.field`, with this message prefix. */
+const perCase = (prefix = ""): Expected => ({ status: 400, message: new RegExp(`^${prefix}`) });
+
+/** One way to break a valid request, the name of the way (for failure messages), and the answer. */
+const invalidations: [string, Expected, fc.Arbitrary<(req: FunctionDeployment) => Body>][] = [
+  [
+    "uppercase name",
+    field("service"),
+    fc.tuple(fc.nat(), fc.constantFrom(..."ABCXYZ")).map(([i, c]) =>
+      mutate((r) => {
+        const s = r.service as string;
+        const at = i % (s.length + 1);
+        r.service = s.slice(0, at) + c + s.slice(at);
+      })
+    ),
+  ],
+  [
+    "name too long",
+    field("service"),
+    fc.stringMatching(/^[a-z]{64,80}$/).map((s) => mutate((r) => void (r.service = s))),
+  ],
+  ["leading dash", field("service"), fc.constant(mutate((r) => void (r.service = `-${r.service}`)))],
+  [
+    "bad name characters",
+    field("service"),
+    fc.constantFrom("a_b", "a.b", "a b", "a/b", "trailing-", "", "ü").map((s) =>
+      mutate((r) => void (r.service = s))
+    ),
+  ],
+  [
+    "bad image",
+    field("image"),
+    withField(
+      "image",
+      fc.constantFrom(
+        "",
+        "functions/alpine:",
+        "functions/alpine:-bad",
+        "Functions/Alpine:latest",
+        "functions//alpine",
+        "functions/alpine@sha256:abc",
+        ":latest",
+        "functions/alpine latest",
+        `functions/alpine:${"x".repeat(200)}`,
+        "functions/-alpine",
+      ),
+    ),
+  ],
+  [
+    "bad quantity",
+    perCase(),
+    fc.tuple(
+      fc.constantFrom("limits", "requests"),
+      fc.constantFrom("memory", "cpu", "nvidia.com/gpu"),
+      badQuantity,
+    )
+      .map(([kind, res, q]) =>
+        mutate((r) => {
+          r[kind] = { ...(r[kind] as object | undefined ?? {}), [res]: q };
+          return escapeRegExp(`${kind}.${res}: `);
+        })
+      ),
+  ],
+  [
+    "request above limit",
+    perCase(),
+    fc.tuple(
+      fc.constantFrom("memory", "cpu"),
+      fc.integer({ min: 1, max: 4000 }),
+      fc.integer({ min: 1, max: 100 }),
+    )
+      .map(([res, n, d]) => {
+        const unit = res === "memory" ? "Mi" : "m";
+        return mutate((r) => {
+          r.limits = { ...(r.limits as object | undefined ?? {}), [res]: `${n}${unit}` };
+          r.requests = { ...(r.requests as object | undefined ?? {}), [res]: `${n + d}${unit}` };
+          return escapeRegExp(
+            `requests.${res} (${n + d}${unit}) must be less than or equal to limits.${res} `,
+          );
+        });
+      }),
+  ],
+  [
+    "bad label key",
+    field("labels"),
+    withEntry(
+      "labels",
+      fc.tuple(
+        fc.constantFrom(
+          "-bad",
+          "a/b/c",
+          "UPPER.prefix/x",
+          "x".repeat(64),
+          "",
+          "/x",
+          "x/",
+          "a b",
+          "pod-template-hash",
+        ),
+        labelValue,
+      ),
+    ),
+  ],
+  [
+    "bad scaling label",
+    perCase("labels"),
+    fc.constantFrom<[string, string]>(
+      [scaleMin, "x"],
+      [scaleMin, "1.5"],
+      [scaleMin, ""],
+      [scaleMin, "-1"],
+      ["com.openfaas.scale.max", "0"],
+      ["com.openfaas.scale.zero", "yes"],
+    ).map(([k, v]) =>
+      mutate((r) => {
+        r.labels = { ...(r.labels as object | undefined), [k]: v };
+        // "-1" is not even a label value (`labels["...min"]: `); a max of 0 below a generated
+        // scale.min is reported on the pair, naming scale.min first.
+        return v === "-1"
+          ? escapeRegExp(`[${JSON.stringify(k)}]: `)
+          : k === "com.openfaas.scale.max"
+          ? ": com\\.openfaas\\.scale\\.(min|max) "
+          : escapeRegExp(`: ${k}: `);
+      })
+    ),
+  ],
+  [
+    "bad label value",
+    perCase(),
+    fc.tuple(labelKey, fc.constantFrom("-v", "x".repeat(64), "a b", "v-", "ü", "a/b")).map(([k, v]) =>
+      mutate((r) => {
+        r.labels = { ...(r.labels as object | undefined ?? {}), [k]: v };
+        return escapeRegExp(`labels[${JSON.stringify(k)}]: `);
+      })
+    ),
+  ],
+  [
+    "bad annotation key",
+    field("annotations"),
+    withEntry(
+      "annotations",
+      fc.tuple(fc.constantFrom("-bad", "a/b/c", "", "x".repeat(64), "a b"), anyString),
+    ),
+  ],
+  [
+    "bad env var name",
+    field("envVars"),
+    withEntry("envVars", fc.tuple(fc.constantFrom("1abc", "a b", "", "a=b", "ü", "a/b"), anyString)),
+  ],
+  [
+    "bad constraint",
+    field("constraints"),
+    fc.constantFrom("novalue", "=v", "k=v=w", "bad key=v", "k=-v", "k==v==w", "", "  ").map((c) =>
+      mutate((r) => void (r.constraints = [...(r.constraints as string[] | undefined ?? []), c]))
+    ),
+  ],
+  [
+    "unknown secret",
+    perCase(),
+    fc.constantFrom("missing-secret", "Bad_Secret", "x".repeat(64)).map((s) =>
+      mutate((r) => {
+        const secrets = [...(r.secrets as string[] | undefined ?? []), s];
+        r.secrets = secrets;
+        return s === "missing-secret"
+          ? `secrets: secret "missing-secret" not found`
+          : `secrets\\[${secrets.length - 1}\\]: `;
+      })
+    ),
+  ],
+  [
+    "repeated secret",
+    perCase(),
+    fc.constantFrom(...secretPool).map((s) =>
+      mutate((r) => {
+        r.secrets = [...(r.secrets as string[] | undefined ?? []), s, s];
+        return escapeRegExp(`secrets: "${s}" is listed twice`);
+      })
+    ),
+  ],
+  [
+    "faas_function label that is not the name",
+    field("labels"),
+    fc.constant(
+      mutate((r) => void (r.labels = { ...(r.labels as object), faas_function: `${r.service}x` })),
+    ),
+  ],
+  [
+    "wrong JSON type",
+    perCase("invalid request body: "),
+    fc.constantFrom<[string, unknown]>(
+      ["service", 1],
+      ["service", { name: "a" }],
+      ["image", false],
+      ["image", ["functions/alpine:latest"]],
+      ["envProcess", 3],
+      ["envVars", "A=1"],
+      ["envVars", { A: 1 }],
+      ["labels", ["a=b"]],
+      ["labels", { a: true }],
+      ["annotations", { a: 1 }],
+      ["constraints", "a=b"],
+      ["constraints", [1]],
+      ["secrets", { a: "b" }],
+      ["limits", { memory: 5 }],
+      ["requests", "100m"],
+      ["readOnlyRootFilesystem", "yes"],
+      ["readOnlyRootFilesystem", 1],
+      ["namespace", 7],
+    ).map(([k, v]) =>
+      mutate((r) => {
+        r[k] = v;
+        return `${k}\\b`;
+      })
+    ),
+  ],
+  [
+    // Go's zero value: an absent (or null) string is "", which the validation reports as required.
+    "missing service or image",
+    perCase(),
+    fc.tuple(fc.constantFrom("service", "image"), fc.boolean()).map(([k, asNull]) =>
+      mutate((r) => {
+        if (asNull) r[k] = null;
+        else delete r[k];
+        return escapeRegExp(`${k}: is required`);
+      })
+    ),
+  ],
+  [
+    "bad namespace",
+    field("namespace"),
+    fc.constantFrom("Bad_NS", "-ns", "x".repeat(64)).map((ns) => mutate((r) => void (r.namespace = ns))),
+  ],
+  [
+    "non-object body",
+    { status: 400, message: /^request body must be a JSON object$/m },
+    fc.constantFrom<unknown>([], [{ service: "a" }], 1, "a string", null, true).map((v) => () => ({
+      json: v,
+    })),
+  ],
+  [
+    "malformed JSON",
+    { status: 400, message: /^invalid request body: malformed JSON: / },
+    fc.nat().map((n) => (req: FunctionDeployment) => {
+      const text = JSON.stringify(req);
+      const cut = 1 + (n % (text.length - 1)); // a strict non-empty prefix is never valid JSON
+      return { raw: text.slice(0, cut) };
+    }),
+  ],
+  [
+    "malformed JSON text",
+    { status: 400, message: /^invalid request body: malformed JSON: / },
+    fc.constantFrom("{", "{'service':'a'}", "{service: a}", "", "  ", "nul", '{"service":"a",}').map(
+      (t) => () => ({
+        raw: t,
+      }),
+    ),
+  ],
+  [
+    "annotations over 256KiB",
+    {
+      status: 400,
+      message: /^annotations: total size of keys and values \(\d+ bytes\) must not exceed 262144/,
+    },
+    fc.constant(mutate((r) => void (r.annotations = { big: "x".repeat(300 * 1024) }))),
+  ],
+  [
+    "body over max_body_bytes",
+    { status: 413, message: /^request body is larger than the limit of 1048576 bytes$/m },
+    fc.constant(mutate((r) => void (r.annotations = { big: "x".repeat(1100 * 1024) }))),
+  ],
+];
+
+/** The function every invalid update targets: it exists, so only validation can reject the update. */
+const existing = "existing-fn";
+
+const invalidRequestArb = fc.oneof(
+  ...invalidations.map(([what, expected, arb]) =>
+    fc.tuple(
+      fc.constant(what),
+      fc.constant(expected),
+      arb,
+      deploymentArb({ secrets: fc.subarray(secretPool) }),
+    )
+  ),
+).map(([what, expected, f, req]) => ({
+  what,
+  expected,
+  deploy: f(req),
+  update: f({ ...req, service: existing }),
+}));
+
+/** Asserts the exact status, a plain-text message that names the field, and no change to the cluster. */
+const assertRejected = (
+  what: string,
+  expected: Expected,
+  body: Body,
+  r: { status: number; text: string; headers: Headers },
+) => {
+  assert.equal(r.status, expected.status, `${what}: status ${r.status}: ${r.text}`);
+  assert.match(r.headers.get("content-type") ?? "", /^text\/plain/, what);
+  assert.match(r.text, expected.message, `${what}: ${r.text}`);
+  if (body.field !== undefined) {
+    const named = new RegExp(`^${expected.message.source.replace(/^\^/, "")}${body.field}`);
+    assert.match(r.text, named, `${what}: ${r.text}`);
+  }
+};
+
+Deno.test("property: invalid deploy and update requests get the exact 4xx, a message naming the field, and leave the cluster untouched", async () => {
+  const h = await startProvider();
+  try {
+    await createSecrets(h);
+    const created = await h.call("POST", "/system/functions", {
+      service: existing,
+      image: "functions/alpine:latest",
+      labels: { keep: "me" },
+    });
+    assert.equal(created.status, 202, created.text);
+    await h.advance(30_000);
+    const existingBefore = JSON.stringify(h.cluster.store.peek(Kinds.Deployment, defaultNs, existing));
+    await fc.assert(
+      fc.asyncProperty(invalidRequestArb, async ({ what, expected, deploy, update }) => {
+        const before = h.cluster.store.resourceVersion;
+        const send = (method: string, body: Body) =>
+          h.call(method, "/system/functions", "raw" in body ? body.raw : JSON.stringify(body.json), {
+            "Content-Type": "application/json",
+          });
+        assertRejected(what, expected, deploy, await send("POST", deploy));
+        assert.equal(h.cluster.store.resourceVersion, before, `${what}: resourceVersion unchanged`);
+        assert.deepEqual(
+          h.cluster.store.list(Kinds.Deployment).items.map((d) => d.metadata.name),
+          [existing],
+          `${what}: no new Deployment`,
+        );
+        assert.deepEqual(
+          h.cluster.store.list(Kinds.Service).items.map((d) => d.metadata.name),
+          [existing],
+          `${what}: no new Service`,
+        );
+        // The same invalidation on an update of a function that exists: rejected by validation, not 404.
+        assertRejected(`${what} (update)`, expected, update, await send("PUT", update));
+        assert.equal(h.cluster.store.resourceVersion, before, `${what}: resourceVersion unchanged by update`);
+        assert.equal(
+          JSON.stringify(h.cluster.store.peek(Kinds.Deployment, defaultNs, existing)),
+          existingBefore,
+          `${what}: the existing function is unchanged by the rejected update`,
+        );
+      }),
+      { numRuns: runs(300) },
+    );
+  } finally {
+    await h.close();
+  }
+});

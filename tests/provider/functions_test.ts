@@ -2,6 +2,21 @@
 import assert from "node:assert/strict";
 import { apiTest, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
+import fc, { runs } from "../support/fc.ts";
+import type { FunctionStatus } from "../../src/domain/types.ts";
+import {
+  assertStatusMatches,
+  createSecrets,
+  defaultNs,
+  deploymentArb,
+  dnsSubdomain,
+  expectedReplicas,
+  getStatus,
+  lowercaseAnnotationKey,
+  minReplicas,
+  namePart,
+  validScaleMin,
+} from "../support/function_requests.ts";
 
 const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   service,
@@ -182,3 +197,81 @@ Deno.test("status, scale and delete of an impossible name answer 404 (faas-netes
       assert.match(r.text, /function Bad_Name not found: name: "Bad_Name"/);
     }
   }));
+
+Deno.test("property: deploy then GET /system/function/{name} round-trips the request", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      deploymentArb({ annotationKey: lowercaseAnnotationKey }),
+      fc.integer({ min: 0, max: 20_000 }),
+      async (req, wait) => {
+        await withProvider(async (h) => {
+          await createSecrets(h);
+          const r = await h.call("POST", "/system/functions", req);
+          assert.equal(r.status, 202, r.text);
+          assertStatusMatches(await getStatus(h, req.service), req, defaultNs);
+          await h.advance(wait);
+          const s = await getStatus(h, req.service);
+          assertStatusMatches(s, req, defaultNs);
+          assert.equal(s.replicas, expectedReplicas(req.labels));
+          assert.equal(s.createdAt, "2026-01-01T00:00:00Z");
+          const list = JSON.parse((await h.call("GET", "/system/functions")).text) as FunctionStatus[];
+          assert.deepEqual(list, [s]);
+        });
+      },
+    ),
+    { numRuns: runs(25) },
+  );
+});
+
+Deno.test("property: deploy, scale, then PUT /system/functions: status is the update's", async () => {
+  const lowercase = { annotationKey: lowercaseAnnotationKey };
+  await fc.assert(
+    fc.asyncProperty(
+      deploymentArb(lowercase),
+      deploymentArb({ ...lowercase, labelScaleMin: validScaleMin }),
+      fc.integer({ min: 0, max: 10 }),
+      async (first, second, scaled) => {
+        const update = { ...second, service: first.service };
+        await withProvider(async (h) => {
+          await createSecrets(h);
+          assert.equal((await h.call("POST", "/system/functions", first)).status, 202);
+          await h.advance(5_000);
+          const sc = await h.call("POST", `/system/scale-function/${first.service}`, { replicas: scaled });
+          assert.equal(sc.status, 202, sc.text);
+          const r = await h.call("PUT", "/system/functions", update);
+          assert.equal(r.status, 202, r.text);
+          const s = await getStatus(h, update.service);
+          assertStatusMatches(s, update, defaultNs, { uid: true });
+          assert.equal(s.replicas, minReplicas(update.labels) ?? scaled);
+          await h.advance(30_000);
+          const later = await getStatus(h, update.service);
+          assertStatusMatches(later, update, defaultNs, { uid: s.labels!.uid });
+          assert.equal(later.replicas, s.replicas);
+        });
+      },
+    ),
+    { numRuns: runs(20) },
+  );
+});
+
+Deno.test({
+  name: "property: annotation keys with an uppercase prefix (valid in Kubernetes) deploy and round-trip",
+  fn: async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        deploymentArb({
+          annotationKey: fc.tuple(dnsSubdomain, namePart).map(([p, n]) => `${p.toUpperCase()}/${n}`),
+        }).filter((r) => Object.keys(r.annotations ?? {}).some((k) => k !== k.toLowerCase())),
+        async (req) => {
+          await withProvider(async (h) => {
+            await createSecrets(h);
+            const r = await h.call("POST", "/system/functions", req);
+            assert.equal(r.status, 202, r.text);
+            assertStatusMatches(await getStatus(h, req.service), req, defaultNs);
+          });
+        },
+      ),
+      { numRuns: runs(10) },
+    );
+  },
+});
