@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { apiTest, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import fc, { runs } from "../support/fc.ts";
-import type { FunctionStatus } from "../../src/domain/types.ts";
+import type { FunctionDeployment, FunctionStatus } from "../../src/domain/types.ts";
 import {
   assertStatusMatches,
   createSecrets,
@@ -25,8 +25,9 @@ const fn = (service: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-apiTest("deploy then status round-trips the request and list shows it", async (h) => {
-  const req = fn("env-test", {
+/** A request with every field set, and the status it must read back as, spelled out by hand. */
+const spelledOut = {
+  request: fn("env-test", {
     envVars: { custom_env: "custom_env_value" },
     labels: { canary_build: "true" },
     annotations: { "some-json": '{\n  "a": 1\n}' },
@@ -34,32 +35,63 @@ apiTest("deploy then status round-trips the request and list shows it", async (h
     requests: { memory: "0.5Mi", cpu: "0.05" },
     constraints: ["disktype=ssd"],
     readOnlyRootFilesystem: true,
-  });
-  const deployed = await h.call("POST", "/system/functions", req);
-  assert.equal(deployed.status, 202);
-  assert.equal(deployed.text, "");
-  const res = await h.call("GET", "/system/function/env-test");
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/json");
-  const s = JSON.parse(res.text);
-  assert.equal(s.name, "env-test");
-  assert.equal(s.namespace, "openfaas-fn");
-  assert.equal(s.image, "functions/alpine:latest");
-  assert.equal(s.envProcess, "env");
-  assert.deepEqual(s.envVars, { custom_env: "custom_env_value" });
-  assert.deepEqual(s.constraints, ["disktype=ssd"]);
-  assert.deepEqual(s.limits, { memory: "5Mi", cpu: "100m" });
-  assert.deepEqual(s.requests, { memory: "512Ki", cpu: "50m" });
-  assert.equal(s.readOnlyRootFilesystem, true);
-  assert.equal(s.labels.faas_function, "env-test");
-  assert.equal(s.labels.canary_build, "true");
-  assert.equal(s.annotations["some-json"], '{\n  "a": 1\n}');
-  assert.equal(s.annotations["prometheus.io.scrape"], "false");
-  assert.equal(s.replicas, 1);
-  assert.equal(s.createdAt, "2026-01-01T00:00:00Z");
-  const list = JSON.parse((await h.call("GET", "/system/functions")).text);
-  assert.deepEqual(list.map((f: { name: string }) => f.name), ["env-test"]);
-  assert.deepEqual(list[0], s);
+  }) as FunctionDeployment,
+  status: {
+    name: "env-test",
+    namespace: "openfaas-fn",
+    image: "functions/alpine:latest",
+    envProcess: "env",
+    envVars: { custom_env: "custom_env_value" },
+    constraints: ["disktype=ssd"],
+    limits: { memory: "5Mi", cpu: "100m" },
+    requests: { memory: "512Ki", cpu: "50m" },
+    readOnlyRootFilesystem: true,
+    labels: { faas_function: "env-test", canary_build: "true" },
+    annotations: { "some-json": '{\n  "a": 1\n}', "prometheus.io.scrape": "false" },
+    replicas: 1,
+    createdAt: "2026-01-01T00:00:00Z",
+  } as Partial<FunctionStatus>,
+};
+
+Deno.test("deploy then GET /system/function/{name} and /system/functions round-trip the request (property, both transports)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      deploymentArb({ annotationKey: lowercaseAnnotationKey }),
+      fc.integer({ min: 0, max: 20_000 }),
+      fc.constantFrom("in-process" as const, "http" as const),
+      fc.constant<Partial<FunctionStatus> | undefined>(undefined),
+      async (req, wait, transport, spelled) => {
+        await withProvider(async (h) => {
+          await createSecrets(h);
+          const r = await h.call("POST", "/system/functions", req);
+          assert.equal(r.status, 202, r.text);
+          assert.equal(r.text, "");
+          assertStatusMatches(await getStatus(h, req.service), req, defaultNs);
+          await h.advance(wait);
+          const res = await h.call("GET", `/system/function/${req.service}`);
+          assert.equal(res.status, 200, res.text);
+          assert.equal(res.headers.get("content-type"), "application/json");
+          const s = JSON.parse(res.text) as FunctionStatus;
+          assertStatusMatches(s, req, defaultNs);
+          assert.equal(s.replicas, expectedReplicas(req.labels));
+          assert.equal(s.createdAt, "2026-01-01T00:00:00Z");
+          // The hand-written expectation, where there is one, is checked field by field as well.
+          for (const [k, v] of Object.entries(spelled ?? {})) {
+            assert.deepEqual(s[k as keyof FunctionStatus], v, k);
+          }
+          const list = JSON.parse((await h.call("GET", "/system/functions")).text) as FunctionStatus[];
+          assert.deepEqual(list, [s]);
+        }, { sim: { transport } });
+      },
+    ),
+    {
+      numRuns: runs(25),
+      examples: [
+        [spelledOut.request, 0, "in-process", spelledOut.status],
+        [spelledOut.request, 0, "http", spelledOut.status],
+      ],
+    },
+  );
 });
 
 apiTest("status omits envVars, limits and requests that were not given", async (h) => {
@@ -197,31 +229,6 @@ Deno.test("status, scale and delete of an impossible name answer 404 (faas-netes
       assert.match(r.text, /function Bad_Name not found: name: "Bad_Name"/);
     }
   }));
-
-Deno.test("property: deploy then GET /system/function/{name} round-trips the request", async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      deploymentArb({ annotationKey: lowercaseAnnotationKey }),
-      fc.integer({ min: 0, max: 20_000 }),
-      async (req, wait) => {
-        await withProvider(async (h) => {
-          await createSecrets(h);
-          const r = await h.call("POST", "/system/functions", req);
-          assert.equal(r.status, 202, r.text);
-          assertStatusMatches(await getStatus(h, req.service), req, defaultNs);
-          await h.advance(wait);
-          const s = await getStatus(h, req.service);
-          assertStatusMatches(s, req, defaultNs);
-          assert.equal(s.replicas, expectedReplicas(req.labels));
-          assert.equal(s.createdAt, "2026-01-01T00:00:00Z");
-          const list = JSON.parse((await h.call("GET", "/system/functions")).text) as FunctionStatus[];
-          assert.deepEqual(list, [s]);
-        });
-      },
-    ),
-    { numRuns: runs(25) },
-  );
-});
 
 Deno.test("property: deploy, scale, then PUT /system/functions: status is the update's", async () => {
   const lowercase = { annotationKey: lowercaseAnnotationKey };
