@@ -1,5 +1,5 @@
 /**
- * Least privilege (issue 4 §5): a workout of every provider feature with `cluster_role=true` (the
+ * Least privilege: a workout of every provider feature with `cluster_role=true` (the
  * shipped configuration), recording each request the provider makes to the simulated API server, then
  * checked against the rules k8s/01-rbac.yaml grants the faas-deno ServiceAccount: every request must be
  * allowed, and every granted (apiGroup, resource, verb) must be used by the workout or be listed below
@@ -214,7 +214,7 @@ const allows = (granted: ReturnType<typeof grantedRules>, a: Access) =>
       (a.name !== undefined && rule.resourceNames.includes(a.name)))
   );
 
-Deno.test("rbac gaps: every request of the workout is allowed by k8s/01-rbac.yaml", async () => {
+Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", async () => {
   const granted = grantedRules();
   assert.ok(granted.length > 0, "the manifest binds rules to faas-deno");
   const seen = await recorded();
@@ -266,7 +266,7 @@ Deno.test("rbac gaps: every request of the workout is allowed by k8s/01-rbac.yam
 const justified: Readonly<Record<string, string>> = {};
 
 Deno.test({
-  name: "rbac gaps: every (apiGroup, resource, verb) k8s/01-rbac.yaml grants is used by the workout",
+  name: "rbac: every (apiGroup, resource, verb) k8s/01-rbac.yaml grants is used by the workout",
   fn: async () => {
     const granted = grantedRules();
     const seen = await recorded();

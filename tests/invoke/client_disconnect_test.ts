@@ -1,4 +1,6 @@
-/** A client that leaves: the pod's request or streamed body is cancelled, and the invocation is counted once. */
+/**
+ * A client that leaves: the pod's request or streamed body is cancelled, and the invocation is counted once.
+ */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { type Harness, withProvider } from "../support/harness.ts";

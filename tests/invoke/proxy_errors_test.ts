@@ -1,4 +1,7 @@
-/** What the proxy answers itself: bad names, unknown functions, no ready endpoint, an unreachable or slow pod. */
+/**
+ * What the proxy answers itself: bad names, unknown functions, no ready endpoint, an unreachable or slow
+ * pod.
+ */
 import assert from "node:assert/strict";
 import { withProvider } from "../support/harness.ts";
 import { realUpstream, routeTo, startUpstream, withUpstream } from "../support/upstream.ts";

@@ -1,4 +1,7 @@
-/** Invoking simulated watchdog functions through /function: verbs, bodies, secrets, redirects, timeouts, failures. */
+/**
+ * Invoking simulated watchdog functions through /function: verbs, bodies, secrets, redirects, timeouts,
+ * failures.
+ */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../support/harness.ts";
 

@@ -1,4 +1,7 @@
-/** Kubernetes API calls in /metrics: successes as 2xx, failures with their status, streams counted once, retries and give-ups. */
+/**
+ * Kubernetes API calls in /metrics: successes as 2xx, failures with their status, streams counted once,
+ * retries and give-ups.
+ */
 import assert from "node:assert/strict";
 import { Effect, Stream } from "effect";
 import { type KubeApiShape, KubeError, type WatchEvent } from "../../src/kube/api.ts";

@@ -1,4 +1,7 @@
-/** Writes whose answer was lost stay idempotent: a retried create is not a duplicate, a retried delete not missing. */
+/**
+ * Writes whose answer was lost stay idempotent: a retried create is not a duplicate, a retried delete not
+ * missing.
+ */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";

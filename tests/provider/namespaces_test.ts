@@ -1,4 +1,7 @@
-/** Namespaces through the API: which ones the provider serves, their CRUD (cluster_role=true), and cluster_role=false. */
+/**
+ * Namespaces through the API: which ones the provider serves, their CRUD (cluster_role=true), and
+ * cluster_role=false.
+ */
 import assert from "node:assert/strict";
 import { apiTest, type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";

@@ -1,4 +1,7 @@
-/** Predictive scaling is opt-in: only with the global switch, and only for functions labelled predictive=true. */
+/**
+ * Predictive scaling is opt-in: only with the global switch, and only for functions labelled
+ * predictive=true.
+ */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { type Harness, withProvider } from "../support/harness.ts";

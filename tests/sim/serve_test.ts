@@ -1,4 +1,7 @@
-/** The simulator served over HTTP (sim/serve): discovery, CRUD with Status errors, tables, watches, logs, protobuf bodies, its kubeconfig. */
+/**
+ * The simulator served over HTTP (sim/serve): discovery, CRUD with Status errors, tables, watches,
+ * logs, protobuf bodies from kubectl, and the kubeconfig that points at it.
+ */
 import assert from "node:assert/strict";
 import { withSimServer } from "../support/simcluster.ts";
 import { assertSecretWatchEvents, deploymentFixture } from "../support/fixtures.ts";

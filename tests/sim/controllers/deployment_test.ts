@@ -1,4 +1,6 @@
-/** The Deployment controller: ReplicaSets and revisions, cascading delete, status fields and rolling updates. */
+/**
+ * The Deployment controller: ReplicaSets and revisions, cascading delete, status fields and rolling updates.
+ */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { TestClock } from "effect/testing";
