@@ -7,7 +7,7 @@
  * Web Worker started on this module (see `startInWorker`), so the load
  * generator, the provider and the upstream do not share one JS thread.
  */
-import { type Harness, startProvider } from "../tests/harness.ts";
+import { type Harness, startProvider } from "../tests/support/harness.ts";
 import { Kinds } from "../sim/kinds.ts";
 
 /** The function the benchmark invokes through `/function/<name>`. */

@@ -3,7 +3,7 @@
  * 1,000 deployed, ready functions, and a bare Hono baseline server.
  */
 import { Hono } from "hono";
-import { type Harness, startProvider } from "../tests/harness.ts";
+import { type Harness, startProvider } from "../tests/support/harness.ts";
 
 export const FUNCTION_COUNT = 1_000;
 

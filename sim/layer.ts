@@ -2,11 +2,9 @@
  * The simulator as the provider's backend: KubeApi (in process, or over real
  * HTTP through sim/serve and HttpTransport) and the simulated pod network.
  */
-import { Effect, Layer } from "effect";
-import type { ProviderConfig } from "../src/config/config.ts";
+import { Effect, Layer, type Scope } from "effect";
 import { Upstream, UpstreamError } from "../src/invoke/upstream.ts";
-import { KubeApi } from "../src/kube/api.ts";
-import { makeHttpKubeApi } from "../src/kube/http.ts";
+import { KubeApi, type KubeApiShape } from "../src/kube/api.ts";
 import { SimCluster, type SimOptions } from "./cluster.ts";
 import { SimTransport } from "./transport.ts";
 import { type NetworkOptions, SimNetwork } from "./network.ts";
@@ -27,12 +25,27 @@ const catalogImageCheck = Layer.effect(
     })),
 );
 
+/** What the backend takes from the provider's configuration (a ProviderConfig has all of it). */
+export interface SimBackendConfig {
+  readonly simSeed: number;
+  readonly simNodes: number;
+  readonly simNodeCpu: string;
+  readonly simNodeMemory: string;
+  readonly functionNamespace: string;
+  readonly imageCheck: boolean;
+  readonly maxIdleConnsPerHost: number;
+}
+
 export interface SimBackendOptions extends SimOptions {
   readonly network?: NetworkOptions;
   /** "http": invocations go over real HTTP to the endpoint addresses (tests with a real upstream). */
   readonly upstream?: "sim" | "http";
-  /** "http": the provider reaches the simulator through sim/serve on 127.0.0.1 with HttpTransport. */
+  /**
+   * "http": the provider reaches the simulator through sim/serve on 127.0.0.1, with the client that
+   * `httpClient` makes for the served URL (the real HttpTransport, in tests).
+   */
   readonly transport?: "in-process" | "http";
+  readonly httpClient?: (serverUrl: string) => Effect.Effect<KubeApiShape, never, Scope.Scope>;
   /** Seeded fault injection on the simulator's API server (a config, or an instance the caller can switch off). */
   readonly faults?: FaultConfig | Faults;
 }
@@ -41,7 +54,7 @@ export interface SimBackendOptions extends SimOptions {
  * Real HTTP, but only to loopback addresses: simulated pod IPs (10.244.x.y) are
  * not real hosts, and a simulation must never send traffic to the network.
  */
-const loopbackOnly = (config: ProviderConfig) =>
+const loopbackOnly = (config: SimBackendConfig) =>
   Layer.effect(
     Upstream,
     Effect.map(Effect.service(Upstream), (http) =>
@@ -67,20 +80,18 @@ const loopbackOnly = (config: ProviderConfig) =>
       })),
   ).pipe(Layer.provide(Upstream.http({ maxIdleConnsPerHost: config.maxIdleConnsPerHost })));
 
-/** The simulator's API served on 127.0.0.1 and used through the real HTTP client. */
-const overHttp = (faults: Faults | undefined) =>
+/** The simulator's API served on 127.0.0.1 and used through `client` (an HTTP client for its URL). */
+const overHttp = (
+  faults: Faults | undefined,
+  client: (serverUrl: string) => Effect.Effect<KubeApiShape, never, Scope.Scope>,
+) =>
   Layer.effect(
     KubeApi,
     Effect.gen(function* () {
       const cluster = yield* SimCluster;
       const server = serveSim(cluster, { faults });
       yield* Effect.addFinalizer(() => Effect.promise(() => server.close()));
-      return yield* makeHttpKubeApi({
-        server: server.url,
-        insecureSkipTlsVerify: false,
-        auth: () => Promise.resolve({}),
-        source: "simulator over HTTP",
-      });
+      return yield* client(server.url);
     }),
   );
 
@@ -92,14 +103,17 @@ const inProcessFaults = (faults: Faults) =>
     yield* Effect.addFinalizer(() => Effect.sync(uninstall));
   }));
 
-export const simBackend = (config: ProviderConfig, options: SimBackendOptions = {}) => {
+export const simBackend = (config: SimBackendConfig, options: SimBackendOptions = {}) => {
   const faults = options.faults instanceof Faults
     ? options.faults
     : options.faults
     ? new Faults(options.faults)
     : undefined;
+  if (options.transport === "http" && !options.httpClient) {
+    throw new Error('simBackend: transport "http" needs an httpClient for the served URL');
+  }
   const transport = options.transport === "http"
-    ? overHttp(faults)
+    ? overHttp(faults, options.httpClient!)
     : faults
     ? Layer.merge(SimTransport, inProcessFaults(faults))
     : SimTransport;

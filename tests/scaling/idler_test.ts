@@ -1,0 +1,33 @@
+/** The idler: a zero=true function goes to zero after zero-duration without requests, and not before. */
+import assert from "node:assert/strict";
+import { type Harness, withProvider } from "../support/harness.ts";
+
+const scaling = { config: { scaling: true } };
+
+const status = async (h: Harness, name: string) =>
+  JSON.parse((await h.call("GET", `/system/function/${name}`)).text);
+
+const deploy = async (h: Harness, service: string, labels: Record<string, string> = {}) => {
+  const r = await h.call("POST", "/system/functions", {
+    service,
+    image: "functions/alpine:latest",
+    envProcess: "cat",
+    labels,
+  });
+  assert.equal(r.status, 202, r.text);
+};
+
+Deno.test("an idle zero=true function reaches 0 after zero-duration and not before", () =>
+  withProvider(async (h) => {
+    await deploy(h, "idle", { "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "2m" });
+    await h.advance(10_000);
+    assert.equal((await h.advanceUntil(h.call("POST", "/function/idle", "x"))).status, 200);
+    await h.advance(110_000);
+    assert.equal((await status(h, "idle")).replicas, 1, "not before zero-duration");
+    await h.advance(14_000);
+    assert.equal((await status(h, "idle")).replicas, 0, "at zero after zero-duration");
+    // and a function without zero=true is never idled
+    await deploy(h, "busy");
+    await h.advance(20 * 60_000);
+    assert.equal((await status(h, "busy")).replicas, 1);
+  }, scaling));

@@ -1,0 +1,51 @@
+/** A simulated cluster for tests, in TestClock time: in process, or served over HTTP on 127.0.0.1. */
+import { Effect, Layer, ManagedRuntime } from "effect";
+import type { Duration } from "effect";
+import { TestClock } from "effect/testing";
+import { SimCluster, type SimClusterShape, type SimOptions } from "../../sim/cluster.ts";
+import { SimTransport } from "../../sim/transport.ts";
+import { serveSim, type SimServer } from "../../sim/serve.ts";
+
+/** The simulator behind KubeApi (SimTransport), on a TestClock. */
+export const simRuntime = (opts: SimOptions = {}) =>
+  ManagedRuntime.make(
+    SimTransport.pipe(
+      Layer.provideMerge(SimCluster.layer(opts)),
+      Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
+    ),
+  );
+
+export interface SimContext {
+  readonly cluster: SimClusterShape;
+  readonly rt: ReturnType<typeof simRuntime>;
+  /** Advances virtual time. */
+  readonly advance: (d: Duration.Input) => Promise<void>;
+}
+
+/** Runs `fn` against a fresh simulated cluster, then disposes of it. */
+export const withSimCluster = async (
+  fn: (ctx: SimContext) => Promise<void> | void,
+  opts: SimOptions = {},
+) => {
+  const rt = simRuntime(opts);
+  try {
+    const cluster = await rt.runPromise(Effect.service(SimCluster));
+    await fn({ cluster, rt, advance: (d) => rt.runPromise(TestClock.adjust(d)) });
+  } finally {
+    await rt.dispose();
+  }
+};
+
+/** `withSimCluster`, with the cluster also served over HTTP (the kubectl facade) on 127.0.0.1:0. */
+export const withSimServer = (
+  fn: (ctx: SimContext & { readonly url: string; readonly sim: SimServer }) => Promise<void> | void,
+  opts: SimOptions = {},
+) =>
+  withSimCluster(async (ctx) => {
+    const sim = serveSim(ctx.cluster, { port: 0 });
+    try {
+      await fn({ ...ctx, url: sim.url, sim });
+    } finally {
+      await sim.close();
+    }
+  }, opts);
