@@ -40,7 +40,7 @@ export const seededRandom = (seed: number): () => number => {
   };
 };
 
-export const uidFrom = (random: () => number) => (): string => {
+const uidFrom = (random: () => number) => (): string => {
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("");
   return `${hex(8)}-${hex(4)}-4${hex(3)}-${(8 + Math.floor(random() * 4)).toString(16)}${hex(3)}-${hex(12)}`;
 };
@@ -49,7 +49,7 @@ export const uidFrom = (random: () => number) => (): string => {
  * Wall time one run of due timers may take before the rest waits for the next turn of the event
  * loop (on the live clock; under TestClock the next turn comes at once, so runs do not depend on it).
  */
-export const timerBudgetMs = 10;
+const timerBudgetMs = 10;
 
 export const makeSimClock = (seed: number): Effect.Effect<SimClock, never, Scope.Scope> =>
   Effect.gen(function* () {

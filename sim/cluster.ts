@@ -56,7 +56,7 @@ export class SimCluster extends Context.Service<SimCluster, SimClusterShape>()("
   }
 }
 
-export const makeSimCluster = (options: SimOptions = {}) =>
+const makeSimCluster = (options: SimOptions = {}) =>
   Effect.gen(function* () {
     const opts = {
       seed: options.seed ?? 1,

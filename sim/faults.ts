@@ -17,7 +17,7 @@ import { ApiError, conflict } from "./store.ts";
 import { reasonForCode } from "../src/kube/api.ts";
 
 export type FaultVerb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
-export const faultVerbs: readonly FaultVerb[] = [
+const faultVerbs: readonly FaultVerb[] = [
   "get",
   "list",
   "watch",
@@ -29,7 +29,7 @@ export const faultVerbs: readonly FaultVerb[] = [
 
 /** Error statuses the injector can produce. 409 applies only to update and patch. */
 export type FaultStatus = 500 | 503 | 429 | 409;
-export const faultStatuses: readonly FaultStatus[] = [500, 503, 429, 409];
+const faultStatuses: readonly FaultStatus[] = [500, 503, 429, 409];
 
 export interface FaultConfig {
   /** Seed of the fault generator (independent from the cluster's). Default 1. */

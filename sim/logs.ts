@@ -14,7 +14,7 @@ interface ContainerLog {
 }
 
 /** Kubelet-style RFC3339 timestamp with nanoseconds. */
-export const rfc3339Nano = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z");
+const rfc3339Nano = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z");
 
 /** How many lines a container's log keeps (like log rotation). */
 const maxLines = 10_000;

@@ -12,8 +12,8 @@ import type { PodUsageSample } from "./usagemeter.ts";
 import { goDurationString } from "./images/context.ts";
 import { canonicalQuantity } from "../src/domain/quantity.ts";
 
-export const metricsGroup = "metrics.k8s.io";
-export const metricsVersion = "v1beta1";
+const metricsGroup = "metrics.k8s.io";
+const metricsVersion = "v1beta1";
 export const metricsApiVersion = `${metricsGroup}/${metricsVersion}`;
 
 /** Pseudo-kinds for routing, fault injection and discovery only (verbs get, list). */

@@ -78,7 +78,7 @@ const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => 
         onAbort = () => reject(aborted());
         signal?.addEventListener("abort", onAbort, { once: true });
       });
-      // The pod uses CPU and memory while its image handles the request (sim/usage.ts).
+      // The pod uses CPU and memory while its image handles the request (sim/usagemeter.ts).
       const costs = imageCosts(image);
       const end = cluster.usage.begin(
         ctx.namespace,

@@ -29,7 +29,7 @@ export const applyPatch = (type: PatchType, doc: unknown, patch: unknown): unkno
 };
 
 /** Applies a JSON merge patch (RFC 7386). */
-export const mergePatch = (target: unknown, patch: unknown): unknown => {
+const mergePatch = (target: unknown, patch: unknown): unknown => {
   if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
   const out: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target)
     ? { ...(target as Record<string, unknown>) }
@@ -64,7 +64,7 @@ const mergeKeyFor = (field: string, items: unknown[]): string | undefined => {
 
 export type Json = unknown;
 export type JsonObject = Record<string, Json>;
-export const isObject = (v: unknown): v is JsonObject => !!v && typeof v === "object" && !Array.isArray(v);
+const isObject = (v: unknown): v is JsonObject => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** Applies a strategic merge patch (the subset kubectl's client-side apply and `kubectl patch` send). */
 export const strategicMerge = (current: Json, patch: Json): Json => {

@@ -14,7 +14,7 @@ export interface PodHost {
 }
 
 /** Files a container sees from its projected secret volumes. */
-export const mountedFiles = (cluster: PodHost, pod: KObj): Map<string, Uint8Array> => {
+const mountedFiles = (cluster: PodHost, pod: KObj): Map<string, Uint8Array> => {
   const files = new Map<string, Uint8Array>();
   const container = pod.spec.containers[0];
   for (const mount of container.volumeMounts ?? []) {

@@ -77,7 +77,7 @@ export interface StoreOptions {
 
 /** apimachinery's SimpleNameGenerator: 5 characters from an alphabet without vowels or look-alikes. */
 export const nameSuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-export const nameSuffixLength = 5;
+const nameSuffixLength = 5;
 /** A generated name's base is cut so that base + suffix fits a 63-character label. */
 const maxGeneratedNameBase = 63 - nameSuffixLength;
 /** The API server tries this many generated names before giving up (RetryGenerateName: 8 attempts). */
@@ -92,7 +92,7 @@ export const randomNameSuffix = (random: () => number): string => {
 };
 
 /** The largest `spec.replicas` a Deployment (an int32 field) can hold. */
-export const maxInt32 = 2_147_483_647;
+const maxInt32 = 2_147_483_647;
 
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;

@@ -29,7 +29,7 @@ export const burstReplicas = 500;
 /** Cluster time between two steps of one Deployment's scale (the next sync). */
 export const stepMs = 10;
 /** Pods created or deleted in one turn of the controller, within a step. */
-export const subBatch = 100;
+const subBatch = 100;
 
 /** Where a Deployment's scale is: the slow-start batch, what is left of the step, whether one is scheduled. */
 interface Pace {
@@ -72,7 +72,7 @@ const intOrPercent = (v: unknown, total: number, roundUp: boolean): number => {
   return Number(v) || 0;
 };
 
-export const templateHash = (d: KObj) => shortHash(JSON.stringify(d.spec.template), 10);
+const templateHash = (d: KObj) => shortHash(JSON.stringify(d.spec.template), 10);
 
 /** The name of an object's owner of the given kind. */
 const ownerOfKind = (o: KObj, kind: string): string | undefined =>

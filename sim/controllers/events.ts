@@ -5,7 +5,7 @@ import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
 
 /** The API server's `--event-ttl`: an Event not updated for this long is deleted. */
-export const eventTtlMs = 60 * 60_000;
+const eventTtlMs = 60 * 60_000;
 
 interface Recorded {
   /** The Event already recorded for (object, reason, message), to count repeats. */

@@ -13,9 +13,9 @@ import type { Controller, WorkQueue } from "./hub.ts";
 /** Dependents deleted per step (the ReplicaSet controller's burst, for a like pace). */
 export const gcBatch = 500;
 /** Cluster time between two steps of one owner's dependents. */
-export const gcStepMs = 10;
+const gcStepMs = 10;
 /** Dependents deleted in one turn of the controller, within a step. */
-export const gcSubBatch = 100;
+const gcSubBatch = 100;
 
 export class GarbageCollector implements Controller {
   readonly name = "garbage-collector";

@@ -51,7 +51,7 @@ const maxStepsPerDrain = 1_000_000;
  * `env.nextTurn`: on the live clock a real turn, under TestClock the rest runs at once, so virtual
  * time runs are the same however the work is cut.
  */
-export const turnBudgetMs = 10;
+const turnBudgetMs = 10;
 
 /** client-go's per-item rate limiter: 5 ms doubling to 1000 s. */
 export const retryDelayMs = (failures: number) => Math.min(1_000_000, 5 * 2 ** Math.max(0, failures - 1));

@@ -19,11 +19,11 @@ import { quantityValue } from "./quantity.ts";
 import { goDurationString } from "../images/context.ts";
 import { parseDuration } from "../../src/domain/envvalues.ts";
 
-export const backOffBaseMs = 10_000;
-export const backOffMaxMs = 300_000;
+const backOffBaseMs = 10_000;
+const backOffMaxMs = 300_000;
 
 /** Back-off before the n-th retry (n >= 1): 10 s, 20 s, 40 s ... capped at 5 minutes. */
-export const backOffMs = (n: number) => Math.min(backOffMaxMs, backOffBaseMs * 2 ** Math.max(0, n - 1));
+const backOffMs = (n: number) => Math.min(backOffMaxMs, backOffBaseMs * 2 ** Math.max(0, n - 1));
 
 /** Pod IPs per node: 10.244.{node}.2 to .251 (slots 0 to 249), handed out round-robin. */
 const podIpSlots = 250;

@@ -22,7 +22,7 @@ export interface PodRequests {
 const millicores = (q: unknown) => Math.ceil(Math.round(quantityValue(q) * 1e6) / 1e3);
 
 /** Sum of container requests; a limit without a request counts as the request, as Kubernetes defaults it. */
-export const podRequests = (pod: KObj): PodRequests => {
+const podRequests = (pod: KObj): PodRequests => {
   let cpu = 0, memory = 0;
   for (const c of pod.spec?.containers ?? []) {
     const r = c.resources ?? {};

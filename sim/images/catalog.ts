@@ -3,7 +3,7 @@
  * pulled (ErrImagePull, then ImagePullBackOff). `behaviour` says what the
  * container does once started; request handling lives beside each behaviour.
  *
- * Resource costs (for the metrics API, `sim/usage.ts`): a running container
+ * Resource costs (for the metrics API, `sim/usagemeter.ts`): a running container
  * uses `baseMemoryBytes` of memory and 1m of CPU when idle; each request in
  * flight adds `cpuMillisPerRequest` millicores and `memoryBytesPerRequest`
  * bytes until the container answers. An image may set its own; otherwise
@@ -102,7 +102,7 @@ export const imageCosts = (image: SimImage): ImageCosts => {
 };
 
 /** `alpine` -> `docker.io/library/alpine`; tags and digests removed. */
-export const normaliseRepository = (image: string): string => {
+const normaliseRepository = (image: string): string => {
   let ref = image;
   const at = ref.indexOf("@");
   if (at >= 0) ref = ref.slice(0, at);
@@ -133,7 +133,7 @@ const image = (
   ...extra,
 });
 
-export const defaultCatalog: readonly SimImage[] = [
+const defaultCatalog: readonly SimImage[] = [
   image("functions/alpine", "watchdog", "classic watchdog on Alpine: runs fprocess per request"),
   image("ghcr.io/openfaas/alpine", "watchdog", "classic watchdog on Alpine: runs fprocess per request"),
   image("theaxer/redirector", "redirector", "answers 302 with Location: $destination"),

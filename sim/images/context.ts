@@ -35,7 +35,7 @@ export class ContainerUnreachableError extends Error {
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
 /** Go's standard `log` prefix: `2006/01/02 15:04:05 ` (UTC). */
-export const goLogPrefix = (ms: number): string => {
+const goLogPrefix = (ms: number): string => {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())} ` +
     `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} `;

@@ -30,7 +30,7 @@ import { encodeBase64 } from "../../src/lib/base64.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export const ofWatchdogVersion = "0.10.7";
+const ofWatchdogVersion = "0.10.7";
 
 const requestUri = (url: URL) => url.pathname + url.search;
 

@@ -13,7 +13,7 @@ import { goLog } from "./context.ts";
 const maxMs = 3_600_000;
 
 /** The requested execution time in ms (query `duration_ms`, else header `X-Duration-Ms`). */
-export const sleepDurationMs = (req: Request): number => {
+const sleepDurationMs = (req: Request): number => {
   const q = new URL(req.url).searchParams.get("duration_ms") ?? req.headers.get("x-duration-ms");
   const n = q === null ? 0 : Number(q);
   return Number.isFinite(n) && n > 0 ? Math.min(n, maxMs) : 0;

@@ -45,7 +45,7 @@ import {
 } from "./context.ts";
 import { runShell, type ShellResult } from "./shell/run.ts";
 
-export const watchdogVersion = "0.2.3";
+const watchdogVersion = "0.2.3";
 const watchdogSha = "sim";
 
 const decoder = new TextDecoder();
@@ -73,13 +73,13 @@ export function watchdogStartupLog(_image: SimImage, ctx: ContainerContext): str
 }
 
 /** Go's `textproto.CanonicalMIMEHeaderKey`: `x-call-id` -> `X-Call-Id`. */
-export const canonicalHeaderKey = (key: string): string => {
+const canonicalHeaderKey = (key: string): string => {
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(key)) return key;
   return key.toLowerCase().replace(/(^|-)([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase());
 };
 
 /** The process environment for one request (see the module comment for the order). */
-export function requestEnvironment(
+function requestEnvironment(
   ctx: ContainerContext,
   req: Request,
   bodyLength: number,
@@ -119,7 +119,7 @@ export function requestEnvironment(
 }
 
 /** A small `http.DetectContentType`: the signatures that matter for function output. */
-export const detectContentType = (data: Uint8Array): string => {
+const detectContentType = (data: Uint8Array): string => {
   const head = data.subarray(0, 512);
   let i = 0;
   while (i < head.length && (head[i] === 0x20 || (head[i] >= 0x09 && head[i] <= 0x0d))) i++;

@@ -91,7 +91,7 @@ export const apiGroupList = () => {
         const vs = [...versions].map((version) => ({ groupVersion: `${name}/${version}`, version }));
         return { name, versions: vs, preferredVersion: vs[0] };
       }),
-      // Served from the UsageMeter, not the store (sim/metrics.ts), as metrics-server's APIService.
+      // Served from the UsageMeter, not the store (sim/metricsapi.ts), as metrics-server's APIService.
       metricsApiGroup(),
     ],
   };

@@ -4,7 +4,7 @@
  * merge / JSON / server-side-apply patches, `sim/patch.ts`), watches as chunked
  * newline-delimited JSON, `pods/{name}/log` as text, server-side tables for
  * `kubectl get`, `Status` bodies for errors, and the resource metrics API
- * (`metrics.k8s.io`, for `kubectl top`; `sim/metrics.ts`).
+ * (`metrics.k8s.io`, for `kubectl top`; `sim/metricsapi.ts`).
  */
 import YAML from "yaml";
 import { type ApiRequest, type ApiResponse, type ParsedPath, parsePath, truthy } from "../apiserver.ts";

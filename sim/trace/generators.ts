@@ -28,7 +28,7 @@ const minute = 60_000;
 const hour = 60 * minute;
 
 /** Day curve in [0.2, 1]: lowest at 04:00, highest at 16:00. */
-export const dayFactor = (t: number) => 0.6 - 0.4 * Math.cos((2 * Math.PI * (t / hour - 4)) / 24);
+const dayFactor = (t: number) => 0.6 - 0.4 * Math.cos((2 * Math.PI * (t / hour - 4)) / 24);
 
 export const functionName = (i: number) => `fn-${String(i).padStart(3, "0")}`;
 

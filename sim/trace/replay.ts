@@ -36,10 +36,10 @@ export interface ReplayOptions {
 }
 
 export const namespace = "openfaas-fn";
-export const traceImage = "sim/sleep:latest";
+const traceImage = "sim/sleep:latest";
 
 /** Scaling labels each policy deploys functions with. */
-export const policyLabels = (policy: PolicyName, zeroDurationMs: number): Record<string, string> => {
+const policyLabels = (policy: PolicyName, zeroDurationMs: number): Record<string, string> => {
   const zd = `${Math.round(zeroDurationMs / 1000)}s`;
   switch (policy) {
     case "fixed":

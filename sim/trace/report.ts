@@ -4,7 +4,7 @@ import type { PolicyResult, Trace } from "./types.ts";
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-export const tableRows = (results: readonly PolicyResult[]): string[][] => [
+const tableRows = (results: readonly PolicyResult[]): string[][] => [
   [
     "policy",
     "invocations",

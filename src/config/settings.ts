@@ -188,8 +188,8 @@ export const probeTimings = (
 
 const imagePullPolicies = ["Always", "IfNotPresent", "Never"] as const;
 
-export const defaultPort = 8081;
-export const defaultFunctionNamespace = "openfaas-fn";
+const defaultPort = 8081;
+const defaultFunctionNamespace = "openfaas-fn";
 
 /** The table, in the order help lists it. */
 export const settings = {

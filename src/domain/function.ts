@@ -23,7 +23,7 @@ import {
   serviceAccountAnnotation,
 } from "./keys.ts";
 
-export const validateNamespaceName = (field: string, ns: string): string | undefined =>
+const validateNamespaceName = (field: string, ns: string): string | undefined =>
   ns === "" ? undefined : validateDnsLabel(field, ns);
 
 /** The first problem with a deployment request, or undefined. */

@@ -2,7 +2,7 @@
 import { quote } from "./validation.ts";
 
 /** Maximum length of the name part (domain + path, without tag or digest), as in distribution/reference. */
-export const IMAGE_NAME_MAX_LENGTH = 255;
+const IMAGE_NAME_MAX_LENGTH = 255;
 /** A tag is at most 128 characters. */
 const IMAGE_TAG_MAX_LENGTH = 128;
 /** A digest: the registered algorithms need at most 135 characters (`sha512:` + 128 hex); 256 leaves room. */

@@ -3,7 +3,7 @@
 /** Marks a function's Deployment and pods; the selector of its Deployment and Service. */
 export const functionLabel = "faas_function";
 /** Initial replicas (and the floor scale-from-zero restores). */
-export const scaleMinLabel = "com.openfaas.scale.min";
+const scaleMinLabel = "com.openfaas.scale.min";
 /** Profiles to apply: `"a, b"`. */
 export const profileAnnotation = "com.openfaas.profile";
 /** The pod's service account. */

@@ -20,7 +20,7 @@ export interface Quantity {
   readonly verbatim: string | undefined;
 }
 
-export const QUANTITY_PATTERN = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$";
+const QUANTITY_PATTERN = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$";
 
 const NANO = 1_000_000_000n;
 /** Binary quantities are capped at 2^63-1 (in base units) by Kubernetes. */

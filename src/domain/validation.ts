@@ -54,15 +54,15 @@ export function validateReplicas(field: string, value: number): string | undefin
 const DNS1123_LABEL = /^[a-z0-9]+(?:-+[a-z0-9]+)*$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*$/;
 
-export const DNS1123_LABEL_MAX_LENGTH = 63;
-export const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
+const DNS1123_LABEL_MAX_LENGTH = 63;
+const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
 
 /** True when `value` is an RFC 1123 label as Kubernetes defines it (non-empty, at most 63 chars). */
 export const isDnsLabel = (value: string): boolean =>
   value.length > 0 && value.length <= DNS1123_LABEL_MAX_LENGTH && DNS1123_LABEL.test(value);
 
 /** True when `value` is an RFC 1123 subdomain as Kubernetes defines it (non-empty, at most 253 chars). */
-export const isDnsSubdomain = (value: string): boolean =>
+const isDnsSubdomain = (value: string): boolean =>
   value.length > 0 && value.length <= DNS1123_SUBDOMAIN_MAX_LENGTH && DNS1123_SUBDOMAIN.test(value);
 
 /** Kubernetes DNS-1123 label: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, 1..63 characters. */
@@ -97,8 +97,8 @@ export function validateSecretName(field: string, value: string): string | undef
 
 // Kubernetes' `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, with no two quantifiers over the same text.
 const QUALIFIED_NAME = /^[A-Za-z0-9]+(?:[-_.]+[A-Za-z0-9]+)*$/;
-export const QUALIFIED_NAME_MAX_LENGTH = 63;
-export const LABEL_VALUE_MAX_LENGTH = 63;
+const QUALIFIED_NAME_MAX_LENGTH = 63;
+const LABEL_VALUE_MAX_LENGTH = 63;
 /** A label or annotation key: a DNS subdomain prefix (253), `/`, a name (63). */
 export const LABEL_KEY_MAX_LENGTH = DNS1123_SUBDOMAIN_MAX_LENGTH + 1 + QUALIFIED_NAME_MAX_LENGTH;
 /** Kubernetes' limit on the summed byte length of all annotation keys and values. */
@@ -128,7 +128,7 @@ export function validateLabelKey(field: string, key: string): string | undefined
   return problem === undefined ? undefined : `${field}: ${quote(key)} is not a valid label key: ${problem}`;
 }
 
-export const isLabelValue = (value: string): boolean =>
+const isLabelValue = (value: string): boolean =>
   value.length === 0 || (value.length <= LABEL_VALUE_MAX_LENGTH && QUALIFIED_NAME.test(value));
 
 /** Label value: empty, or at most 63 characters of the qualified name pattern. */

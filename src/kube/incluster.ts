@@ -9,7 +9,7 @@ import { type Env, fileProblem, isPem } from "./kubeconfig/files.ts";
 import type { ClusterConnection } from "./kubeconfig/resolve.ts";
 import { TokenFileSource } from "./kubeconfig/token.ts";
 
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 export interface InClusterOptions {
   /** Environment with `KUBERNETES_SERVICE_HOST` / `KUBERNETES_SERVICE_PORT` (default: the process environment). */

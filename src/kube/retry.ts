@@ -10,7 +10,7 @@ import { metrics } from "../metrics/registry.ts";
  * Transient failures: no answer or an undecodable one (a cut connection), throttling, server errors and
  * timeouts.
  */
-export const isTransient = (e: KubeError): boolean =>
+const isTransient = (e: KubeError): boolean =>
   e.status === undefined || e.status === 429 || e.status === 500 || e.status === 502 || e.status === 503 ||
   e.status === 504 || (e.status === 409 && e.statusReason === "ServerTimeout");
 

@@ -20,7 +20,7 @@ import type { LogMessage } from "../domain/types.ts";
 import { validateDnsLabel } from "../domain/validation.ts";
 
 /** The window read when a request gives neither `tail` nor `since` (as faas-netes). */
-export const defaultSinceSeconds = "300";
+const defaultSinceSeconds = "300";
 
 export interface LogRequest {
   readonly name: string;
@@ -33,7 +33,7 @@ export interface LogRequest {
 }
 
 /** Splits a kubelet line `<RFC3339Nano> <text>`; NUL bytes are dropped. */
-export const parseLogLine = (line: string): { timestamp: string; text: string } => {
+const parseLogLine = (line: string): { timestamp: string; text: string } => {
   const clean = line.replaceAll("\u0000", "");
   const space = clean.indexOf(" ");
   if (space < 0) return { timestamp: clean, text: "" };

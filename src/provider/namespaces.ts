@@ -25,7 +25,7 @@ import { systemNamespaces } from "../domain/keys.ts";
 
 const marked = (v: string | undefined) => v === "1" || v === "true";
 
-export const isOpenFaaSNamespace = (ns: Namespace): boolean =>
+const isOpenFaaSNamespace = (ns: Namespace): boolean =>
   marked(ns.metadata?.labels?.openfaas) || marked(ns.metadata?.annotations?.openfaas);
 
 export interface NamespacesShape {

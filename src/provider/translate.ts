@@ -20,8 +20,8 @@ import type { ProbeTimings } from "../config/config.ts";
 import { applyProfiles, removeProfiles } from "./profiles.ts";
 import type { Profile } from "../kube/resources.ts";
 
-export const secretsMountPath = "/var/openfaas/secrets";
-export const functionPort = 8080;
+const secretsMountPath = "/var/openfaas/secrets";
+const functionPort = 8080;
 
 /** What translation needs from configuration. */
 export interface TranslateConfig {
@@ -44,7 +44,7 @@ export interface SecretRef {
 export const isPullSecret = (s: SecretRef) =>
   s.type === "kubernetes.io/dockercfg" || s.type === "kubernetes.io/dockerconfigjson";
 
-export const annotationsFor = (req: FunctionDeployment): Record<string, string> => ({
+const annotationsFor = (req: FunctionDeployment): Record<string, string> => ({
   "prometheus.io.scrape": "false",
   ...(req.annotations ?? {}),
 });
@@ -93,7 +93,7 @@ const fromResourceList = (r: Record<string, string> | undefined): FunctionResour
 };
 
 /** `com.openfaas.health.http.initialDelay` in whole seconds (a Go duration, e.g. `30s`), if valid. */
-export const probeInitialDelaySeconds = (
+const probeInitialDelaySeconds = (
   annotations: Readonly<Record<string, string>> | null | undefined,
 ) => {
   const raw = annotations?.[probeDelayAnnotation];
@@ -116,7 +116,7 @@ const probeFor = (cfg: TranslateConfig, t: ProbeTimings, req: FunctionDeployment
   };
 };
 
-export const nodeSelectorFor = (
+const nodeSelectorFor = (
   constraints: readonly string[] | null | undefined,
 ): Record<string, string> => {
   const out: Record<string, string> = {};
@@ -128,7 +128,7 @@ export const nodeSelectorFor = (
 };
 
 /** `write_timeout` of the function (its watchdog's) plus 2 s, default 30 s + 2 s. */
-export const terminationGracePeriod = (req: FunctionDeployment): number => {
+const terminationGracePeriod = (req: FunctionDeployment): number => {
   const wt = req.envVars?.["write_timeout"];
   return Math.ceil(parseDuration(wt, 30_000) / 1000) + 2;
 };
@@ -136,7 +136,7 @@ export const terminationGracePeriod = (req: FunctionDeployment): number => {
 const projectedSuffix = "-projected-secrets";
 
 /** `<service>-projected-secrets`, with the service part shortened so the name stays a 63-character label. */
-export const secretsVolumeName = (service: string) =>
+const secretsVolumeName = (service: string) =>
   `${service.slice(0, 63 - projectedSuffix.length).replace(/-+$/, "")}${projectedSuffix}`;
 
 /** The pod-level parts that depend on the request: volumes, mounts, pull secrets. */
