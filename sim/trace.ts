@@ -35,12 +35,6 @@ import { replay } from "./trace/replay.ts";
 import { renderHtml, renderTable } from "./trace/report.ts";
 import { type PolicyName, policyNames, type PolicyResult, type Trace } from "./trace/types.ts";
 
-export { parseTrace, TraceParseError } from "./trace/csv.ts";
-export { generate, generatorNames } from "./trace/generators.ts";
-export { replay } from "./trace/replay.ts";
-export { chartSvg, renderHtml, renderTable } from "./trace/report.ts";
-export * from "./trace/types.ts";
-
 export const usage = `Usage: deno task sim:trace [--trace FILE | --generator KIND] [options]
 
 Replays an invocation trace through the provider (invoke proxy, Scaler, simulator) in virtual

@@ -20,8 +20,6 @@ import { handleWatchdog, watchdogStartupLog } from "./watchdog.ts";
 import { echoStartupLog, handleEcho, handleRedirector, redirectorStartupLog } from "./http.ts";
 import { handleSleep, sleepStartupLog } from "./sleep.ts";
 
-export { type ContainerContext, ContainerUnreachableError } from "./context.ts";
-
 /** Lines the container writes to its log when it starts (with Go's log date prefix). */
 export function startupLog(image: SimImage, ctx: ContainerContext): string[] {
   switch (image.behaviour) {

@@ -16,8 +16,6 @@ import type { Profile } from "../kube/resources.ts";
 
 export type { Profile, ProfileSpec } from "../kube/resources.ts";
 
-export { profileAnnotation, profileNames } from "../domain/keys.ts";
-
 /** Deep equality of JSON values (key order ignored). */
 const same = (a: unknown, b: unknown): boolean => {
   if (a === b) return true;

@@ -15,8 +15,6 @@ import type { SecretRequest } from "../domain/types.ts";
 import { validateSecretName } from "../domain/validation.ts";
 import { encodeBase64Text } from "../lib/base64.ts";
 
-export { managedByLabel, managedByValue };
-
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** The base64 `data` value of a request: `rawValue` (base64) when given, else `value` as UTF-8. */
