@@ -90,12 +90,13 @@ export class Usage extends Context.Service<Usage, UsageShape>()("faas/kube/Usage
         );
 
       return Usage.of({
-        ofFunction: (name, namespace) =>
-          Effect.map(
-            listed(namespace, `${functionLabel}=${name}`),
-            (m) => m === undefined ? undefined : m.get(name) ?? { cpu: 0, totalMemoryBytes: 0, pods: 0 },
-          ),
-        ofNamespace: (namespace) => listed(namespace, functionLabel),
+        ofFunction: Effect.fn("Usage.ofFunction")(function* (name: string, namespace: string) {
+          const m = yield* listed(namespace, `${functionLabel}=${name}`);
+          return m === undefined ? undefined : m.get(name) ?? { cpu: 0, totalMemoryBytes: 0, pods: 0 };
+        }),
+        ofNamespace: Effect.fn("Usage.ofNamespace")(function* (namespace: string) {
+          return yield* listed(namespace, functionLabel);
+        }),
       });
     }),
   );

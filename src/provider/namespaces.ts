@@ -130,7 +130,9 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
       return Namespaces.of({
         resolve,
         list,
-        get: (name) => Effect.map(getMarked(name), toWire),
+        get: Effect.fn("Namespaces.get")(function* (name: string) {
+          return toWire(yield* getMarked(name));
+        }),
         create: Effect.fn("Namespaces.create")(function* (req: FunctionNamespace) {
           const name = req.name ?? "";
           if (name === "") return yield* new InvalidRequest({ message: "name: is required" });
