@@ -5,7 +5,8 @@
  */
 import { Context, Effect, Layer } from "effect";
 import { makeSimClock, type SimClock } from "./clock.ts";
-import { randomNameSuffix, Store } from "./store.ts";
+import { randomNameSuffix } from "./names.ts";
+import { Store } from "./store.ts";
 import { SimApiServer } from "./apiserver.ts";
 import { Kinds } from "./kinds.ts";
 import { LogStore } from "./logs.ts";

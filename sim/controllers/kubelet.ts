@@ -10,7 +10,8 @@
 import { rfc3339 } from "../clock.ts";
 import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
-import type { Store, StoreEvent } from "../store.ts";
+import type { Store } from "../store.ts";
+import type { StoreEvent } from "../watch.ts";
 import type { ImageCatalog, SimImage } from "../images/catalog.ts";
 import type { LogStore } from "../logs.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
