@@ -3,7 +3,9 @@
  * router serves the in-process SimTransport and the HTTP facade, so both speak
  * exactly the same protocol (Status errors, watch semantics, subresources).
  */
-import { ApiError, conflict, type Store, translateForWatch, type WatchFilter } from "./store.ts";
+import { ApiError, conflict } from "./apierror.ts";
+import type { Store } from "./store.ts";
+import { translateForWatch, type WatchFilter } from "./watch.ts";
 import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
 import { formatSelector, matches, parseSelector, type Selector } from "../src/domain/selectors.ts";
 import {

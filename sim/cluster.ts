@@ -5,7 +5,8 @@
  */
 import { Context, Effect, Layer } from "effect";
 import { makeSimClock, type SimClock } from "./clock.ts";
-import { randomNameSuffix, Store } from "./store.ts";
+import { randomNameSuffix } from "./names.ts";
+import { Store } from "./store.ts";
 import { SimApiServer } from "./apiserver.ts";
 import { Kinds } from "./kinds.ts";
 import { LogStore } from "./logs.ts";
@@ -14,7 +15,8 @@ import { type ControllerError, ControllerHub } from "./controllers/hub.ts";
 import { GarbageCollector } from "./controllers/gc.ts";
 import { DeploymentController } from "./controllers/deployment.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
-import { Kubelet, type KubeletOptions } from "./controllers/kubelet.ts";
+import { Kubelet } from "./controllers/kubelet.ts";
+import type { KubeletOptions } from "./controllers/kubelet/run.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";

@@ -13,7 +13,7 @@
 import { seededRandom } from "./clock.ts";
 import type { ParsedPath, SimApiServer, WatchSink } from "./apiserver.ts";
 import { type ApiRequest, truthy } from "./apiserver.ts";
-import { ApiError, conflict } from "./store.ts";
+import { ApiError, conflict } from "./apierror.ts";
 import { reasonForCode } from "../src/kube/api.ts";
 
 export type FaultVerb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";

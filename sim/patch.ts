@@ -3,7 +3,7 @@
  * (RFC 7386), strategic merge patch (the subset kubectl sends), JSON patch (RFC 6902) and
  * server-side apply (approximated as a strategic merge of the applied object).
  */
-import { ApiError } from "./store.ts";
+import { ApiError } from "./apierror.ts";
 
 export type PatchType = "merge" | "strategic" | "json" | "apply";
 

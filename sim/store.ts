@@ -1,4 +1,3 @@
-import { Data } from "effect";
 /**
  * The simulator's object store: what etcd plus the API server's registry do for
  * the kinds we hold. One global resourceVersion, optimistic concurrency, label
@@ -21,48 +20,10 @@ import {
   validate,
 } from "./kinds.ts";
 import { matches, type Selector } from "../src/domain/selectors.ts";
-
-export class ApiError extends Data.TaggedError("ApiError")<{
-  /** The HTTP status, as Kubernetes' Status.code. */
-  readonly code: number;
-  /** Kubernetes' StatusReason (NotFound, Conflict, Invalid, ...). */
-  readonly reason: string;
-  readonly message: string;
-  readonly retryAfterSeconds?: number;
-}> {
-  static of(code: number, reason: string, message: string, retryAfterSeconds?: number): ApiError {
-    return new ApiError({ code, reason, message, retryAfterSeconds });
-  }
-  toStatus() {
-    return {
-      kind: "Status",
-      apiVersion: "v1",
-      metadata: {},
-      status: "Failure",
-      message: this.message,
-      reason: this.reason,
-      code: this.code,
-    };
-  }
-}
-
-export type EventType = "ADDED" | "MODIFIED" | "DELETED";
-
-export interface StoreEvent {
-  readonly rv: number;
-  readonly type: EventType;
-  readonly kind: KindInfo;
-  readonly object: KObj;
-  /** The object before a MODIFIED or DELETED event. */
-  readonly old?: KObj;
-}
-
-export interface WatchFilter {
-  readonly kind: KindInfo;
-  readonly namespace?: string;
-  /** Which objects the watcher selects (labels, fields, a name); none: every object in scope. */
-  readonly match?: (o: KObj) => boolean;
-}
+import { ApiError, conflict } from "./apierror.ts";
+import { Delivery } from "./delivery.ts";
+import { generatedName, generateNameAttempts, randomNameSuffix } from "./names.ts";
+import { type EventType, type StoreEvent, type WatchFilter, WatchHistory } from "./watch.ts";
 
 export interface StoreOptions {
   readonly now: () => number;
@@ -75,22 +36,6 @@ export interface StoreOptions {
   readonly onListenerError?: (error: unknown) => void;
 }
 
-/** apimachinery's SimpleNameGenerator: 5 characters from an alphabet without vowels or look-alikes. */
-export const nameSuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-const nameSuffixLength = 5;
-/** A generated name's base is cut so that base + suffix fits a 63-character label. */
-const maxGeneratedNameBase = 63 - nameSuffixLength;
-/** The API server tries this many generated names before giving up (RetryGenerateName: 8 attempts). */
-export const generateNameAttempts = 8;
-
-export const randomNameSuffix = (random: () => number): string => {
-  let out = "";
-  for (let i = 0; i < nameSuffixLength; i++) {
-    out += nameSuffixAlphabet[Math.floor(random() * nameSuffixAlphabet.length)];
-  }
-  return out;
-};
-
 /** The largest `spec.replicas` a Deployment (an int32 field) can hold. */
 const maxInt32 = 2_147_483_647;
 
@@ -101,51 +46,28 @@ const ownerUids = (o: KObj): string[] =>
     typeof u === "string"
   );
 
-/** 409 Conflict on a stale resourceVersion, in the real API server's words. */
-export const conflict = (kind: KindInfo | undefined, name: string, note = ""): ApiError =>
-  ApiError.of(
-    409,
-    "Conflict",
-    `Operation cannot be fulfilled on ${
-      kind ? qualifiedName(kind) : "objects"
-    } "${name}": the object has been modified; please apply your changes to the latest version and try again${note}`,
-  );
-
 export class Store {
   /** The cluster's clock (ms since the epoch). */
   readonly now: () => number;
   private readonly tables = new Map<string, Map<string, KObj>>();
-  /** Events for resuming watches: `history[historyStart..]` are kept, the ones before are dropped. */
-  private history: StoreEvent[] = [];
-  private historyStart = 0;
-  private readonly listeners = new Set<(e: StoreEvent) => void>();
-  private readonly settleHooks = new Set<() => void>();
-  /** Events stored but not yet delivered to every listener (a listener's own writes wait here). */
-  private undelivered: StoreEvent[] = [];
-  private dispatching = false;
+  private readonly history: WatchHistory;
+  private readonly delivery: Delivery;
   /** Dependents by owner uid: ownerReferences[].uid -> "kind key NUL object key" -> [kind, object key]. */
   private readonly dependentIndex = new Map<string, Map<string, [KindInfo, string]>>();
-  /** Open `batch` calls: settle hooks wait until the last one ends. */
-  private holding = 0;
-  /** Events were delivered since the settle hooks last ran. */
-  private unsettled = false;
   private revision = 0;
-  /** The oldest resourceVersion a watch may resume from. */
-  private compactedRv = 0;
   private clusterIPs = 0;
-  private readonly historySize: number;
   private readonly defaulting: DefaultingContext;
-
   private readonly nameSuffix: () => string;
-  private readonly onListenerError: (error: unknown) => void;
 
   constructor(private readonly opts: StoreOptions) {
     this.now = opts.now;
     const random = seededRandom(1);
     this.nameSuffix = opts.nameSuffix ?? (() => randomNameSuffix(random));
-    this.onListenerError = opts.onListenerError ??
-      ((e) => console.error(`sim: a store listener failed: ${e instanceof Error ? e.stack : String(e)}`));
-    this.historySize = opts.historySize ?? 50_000;
+    this.delivery = new Delivery(
+      opts.onListenerError ??
+        ((e) => console.error(`sim: a store listener failed: ${e instanceof Error ? e.stack : String(e)}`)),
+    );
+    this.history = new WatchHistory(opts.historySize ?? 50_000);
     this.defaulting = {
       allocateClusterIP: () => {
         const n = ++this.clusterIPs;
@@ -171,46 +93,8 @@ export class Store {
 
   private emit(type: EventType, kind: KindInfo, object: KObj, old?: KObj) {
     const event: StoreEvent = { rv: this.revision, type, kind, object, old };
-    this.history.push(event);
-    if (this.history.length - this.historyStart > this.historySize) {
-      // The oldest event leaves the window; the array is trimmed in chunks (amortised O(1)).
-      this.historyStart = this.history.length - this.historySize;
-      this.compactedRv = this.history[this.historyStart - 1].rv;
-      if (this.historyStart >= Math.max(this.historySize, 1024)) {
-        this.history = this.history.slice(this.historyStart);
-        this.historyStart = 0;
-      }
-    }
-    this.undelivered.push(event);
-    this.dispatch();
-  }
-
-  /**
-   * Delivers undelivered events to every listener, oldest first, then runs the settle hooks (the
-   * controllers), until nothing is left. Re-entrant calls (a listener or hook that writes) return at
-   * once: their events are queued and delivered by the loop already running, after the current one.
-   */
-  private dispatch() {
-    if (this.dispatching) return;
-    this.dispatching = true;
-    try {
-      while (true) {
-        while (this.undelivered.length > 0) {
-          const events = this.undelivered;
-          this.undelivered = [];
-          for (const event of events) {
-            for (const l of [...this.listeners]) this.guarded(() => l(event));
-          }
-          this.unsettled = true;
-        }
-        if (this.holding > 0 || !this.unsettled) break;
-        this.unsettled = false;
-        for (const h of [...this.settleHooks]) this.guarded(h);
-        if (this.undelivered.length === 0) break;
-      }
-    } finally {
-      this.dispatching = false;
-    }
+    this.history.record(event);
+    this.delivery.deliver(event);
   }
 
   /**
@@ -219,23 +103,7 @@ export class Store {
    * controllers react once to all of them.
    */
   batch(f: () => void): void {
-    this.holding++;
-    try {
-      f();
-    } finally {
-      this.holding--;
-      if (this.holding === 0) this.dispatch();
-    }
-  }
-
-  private guarded(f: () => void) {
-    try {
-      f();
-    } catch (e) {
-      try {
-        this.onListenerError(e);
-      } catch { /* reporting must not break delivery */ }
-    }
+    this.delivery.batch(f);
   }
 
   private indexDependent(kind: KindInfo, obj: KObj, uids: readonly string[], add: boolean) {
@@ -277,9 +145,7 @@ export class Store {
 
   /** Drops the whole watch history, so every resume from an older resourceVersion gets 410. */
   compact(): void {
-    this.compactedRv = this.revision;
-    this.history = [];
-    this.historyStart = 0;
+    this.history.compact(this.revision);
   }
 
   /** Read-only view of a stored object (do not mutate). */
@@ -351,7 +217,7 @@ export class Store {
     let key = "";
     for (let attempt = 1;; attempt++) {
       if (generate) {
-        obj.metadata.name = `${obj.metadata.generateName.slice(0, maxGeneratedNameBase)}${this.nameSuffix()}`;
+        obj.metadata.name = generatedName(obj.metadata.generateName, this.nameSuffix());
       }
       if (attempt === 1 || generate) {
         const errors = validate(kind, obj);
@@ -572,8 +438,7 @@ export class Store {
    * Returns an unsubscribe function.
    */
   subscribe(listener: (e: StoreEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.delivery.subscribe(listener);
   }
 
   /**
@@ -581,8 +446,7 @@ export class Store {
    * controllers reconcile there, so that a burst of changes is seen once). Returns an unsubscribe function.
    */
   onSettled(hook: () => void): () => void {
-    this.settleHooks.add(hook);
-    return () => this.settleHooks.delete(hook);
+    return this.delivery.onSettled(hook);
   }
 
   /**
@@ -590,22 +454,7 @@ export class Store {
    * Throws 410 Expired when that part of the history has been compacted.
    */
   eventsSince(fromRv: number, filter: WatchFilter): StoreEvent[] {
-    if (fromRv < this.compactedRv) {
-      throw ApiError.of(410, "Expired", `too old resource version: ${fromRv} (${this.revision})`);
-    }
-    // resourceVersions increase along the history: binary search for the first event after fromRv.
-    let lo = this.historyStart, hi = this.history.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.history[mid].rv > fromRv) hi = mid;
-      else lo = mid + 1;
-    }
-    const out: StoreEvent[] = [];
-    for (let i = lo; i < this.history.length; i++) {
-      const translated = translateForWatch(this.history[i], filter);
-      if (translated) out.push(translated);
-    }
-    return out;
+    return this.history.since(fromRv, this.revision, filter);
   }
 }
 
@@ -621,22 +470,4 @@ const checkInt32 = (kind: KindInfo, obj: KObj) => {
     "BadRequest",
     `Deployment in version "${kind.version}" cannot be handled as a Deployment: json: cannot unmarshal number ${replicas} into Go struct field DeploymentSpec.spec.replicas of type int32`,
   );
-};
-
-/**
- * What a watcher with `filter` sees of an event: nothing, or the event with its type adjusted
- * when the object starts (ADDED) or stops (DELETED) matching the filter's selection.
- */
-export const translateForWatch = (e: StoreEvent, f: WatchFilter): StoreEvent | undefined => {
-  if (kindKey(e.kind) !== kindKey(f.kind)) return undefined;
-  if (f.namespace && e.object.metadata.namespace !== f.namespace) return undefined;
-  if (!f.match) return e;
-  if (e.type === "ADDED") return f.match(e.object) ? e : undefined;
-  const before = e.old ? f.match(e.old) : false;
-  if (e.type === "DELETED") return before ? e : undefined;
-  const now = f.match(e.object);
-  if (now && before) return e;
-  if (now) return { ...e, type: "ADDED" };
-  if (before) return { ...e, type: "DELETED" };
-  return undefined;
 };

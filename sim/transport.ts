@@ -2,7 +2,7 @@
 import { Effect, Layer, Queue, Stream } from "effect";
 import { errorFromStatus, KubeApi, KubeError, type WatchEvent } from "../src/kube/api.ts";
 import { SimCluster } from "./cluster.ts";
-import { ApiError } from "./store.ts";
+import { ApiError } from "./apierror.ts";
 
 /** Copies a value as a JSON round trip would, so nothing is shared with the store. */
 const wire = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));

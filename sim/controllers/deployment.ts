@@ -20,7 +20,9 @@
 import { rfc3339 } from "../clock.ts";
 import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
-import { ApiError, type Store, type StoreEvent } from "../store.ts";
+import { ApiError } from "../apierror.ts";
+import type { Store } from "../store.ts";
+import type { StoreEvent } from "../watch.ts";
 import { type Controller, nsName, retryDelayMs, shortHash, splitKey, type WorkQueue } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 

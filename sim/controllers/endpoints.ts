@@ -7,7 +7,8 @@
  * written, so a pod's change costs one small write however big the Service.
  */
 import { Kinds, type KObj } from "../kinds.ts";
-import type { Store, StoreEvent } from "../store.ts";
+import type { Store } from "../store.ts";
+import type { StoreEvent } from "../watch.ts";
 import { fromSpec, matches } from "../../src/domain/selectors.ts";
 import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
 import { hasReadyCondition, isPodReady } from "./deployment.ts";

@@ -7,7 +7,9 @@
  * Deployment with thousands of pods neither blocks the cluster nor costs more
  * than one pass over them.
  */
-import { ApiError, type Store, type StoreEvent } from "../store.ts";
+import { ApiError } from "../apierror.ts";
+import type { Store } from "../store.ts";
+import type { StoreEvent } from "../watch.ts";
 import type { Controller, WorkQueue } from "./hub.ts";
 
 /** Dependents deleted per step (the ReplicaSet controller's burst, for a like pace). */

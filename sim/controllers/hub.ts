@@ -8,7 +8,8 @@
  * failure never reaches the write that woke it, nor the other controllers.
  */
 import type { SimClock } from "../clock.ts";
-import type { Store, StoreEvent } from "../store.ts";
+import type { Store } from "../store.ts";
+import type { StoreEvent } from "../watch.ts";
 
 /** How a controller asks for another turn. */
 export interface WorkQueue {

@@ -7,7 +7,8 @@
 import { rfc3339 } from "../clock.ts";
 import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
-import type { Store, StoreEvent } from "../store.ts";
+import type { Store } from "../store.ts";
+import type { StoreEvent } from "../watch.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";

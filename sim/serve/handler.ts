@@ -10,7 +10,7 @@ import YAML from "yaml";
 import { type ApiRequest, type ApiResponse, type ParsedPath, parsePath, truthy } from "../apiserver.ts";
 import type { SimClusterShape } from "../cluster.ts";
 import { apiVersionOf, type KindInfo, type KObj } from "../kinds.ts";
-import { ApiError } from "../store.ts";
+import { ApiError } from "../apierror.ts";
 import type { Faults } from "../faults.ts";
 import { type IncludeObject, toPartial, toPartialList, toTable } from "../table.ts";
 import { metricsTable, parseMetricsPath } from "../metricsapi.ts";

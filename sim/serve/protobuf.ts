@@ -5,7 +5,7 @@
  * commands create (from k8s.io/api's generated.proto); responses are always JSON.
  */
 import type { KObj } from "../kinds.ts";
-import { ApiError } from "../store.ts";
+import { ApiError } from "../apierror.ts";
 
 type PType =
   | "string"

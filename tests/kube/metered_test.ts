@@ -10,7 +10,7 @@ import { metrics } from "../../src/metrics/registry.ts";
 import { withProvider } from "../support/harness.ts";
 import { metricsText, sample } from "../support/metrics.ts";
 import { Kinds } from "../../sim/kinds.ts";
-import { ApiError } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
 
 const forbidden = KubeError.status(403, "Forbidden", "cannot watch");
 

@@ -11,7 +11,7 @@ import { deploymentFixture, lineReader } from "../support/fixtures.ts";
 import type { SimApiServer } from "../../sim/apiserver.ts";
 import { Faults, installFaults } from "../../sim/faults.ts";
 import { Kinds } from "../../sim/kinds.ts";
-import { ApiError } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
 
 const deployReady = async (h: Harness, service: string) => {
   const r = await h.call("POST", "/system/functions", {

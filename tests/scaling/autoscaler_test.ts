@@ -8,7 +8,7 @@ import fc, { runs } from "../support/fc.ts";
 import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
-import { ApiError } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
 import { defaultWindows } from "../../src/scaling/rules.ts";
 

@@ -7,7 +7,7 @@ import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
 import { TestClock } from "effect/testing";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { type Harness, virtualClock, withProvider } from "../support/harness.ts";
-import { ApiError } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
 import { Caches, type CachesShape } from "../../src/kube/caches.ts";
 import { Replicas } from "../../src/kube/replicas.ts";
 import { KubeError } from "../../src/kube/api.ts";

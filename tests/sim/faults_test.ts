@@ -4,7 +4,7 @@ import { withSimCluster } from "../support/simcluster.ts";
 import type { SimClusterShape } from "../../sim/cluster.ts";
 import { type FaultConfig, Faults, installFaults, parseFaultFlags } from "../../sim/faults.ts";
 import type { ApiRequest } from "../../sim/apiserver.ts";
-import { ApiError } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
 import { serveSim } from "../../sim/serve.ts";
 import { Kinds } from "../../sim/kinds.ts";
 

@@ -14,7 +14,7 @@ import { SimApiServer } from "../../sim/apiserver.ts";
 
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
-import { ApiError } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
 import { parseMetricsPath } from "../../sim/metricsapi.ts";
 import { goDurationString } from "../../sim/images/context.ts";
 import { canonicalQuantity } from "../../src/domain/quantity.ts";

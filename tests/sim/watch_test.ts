@@ -10,7 +10,8 @@ import { KubeApi } from "../../src/kube/api.ts";
 
 import type { SimOptions } from "../../sim/cluster.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
-import { ApiError, Store } from "../../sim/store.ts";
+import { ApiError } from "../../sim/apierror.ts";
+import { Store } from "../../sim/store.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
