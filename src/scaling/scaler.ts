@@ -388,9 +388,11 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const tick = Effect.gen(function* () {
           if (options.autoscale !== false) yield* pollCpuUsage;
           const seen = new Set<string>();
-          for (const d of caches.deployments.list()) {
-            if (d.metadata?.labels?.[functionLabel] === undefined) continue;
-            const name = d.metadata.name!, ns = d.metadata.namespace!;
+          for (const listed of caches.deployments.list()) {
+            if (listed.metadata?.labels?.[functionLabel] === undefined) continue;
+            const name = listed.metadata.name!, ns = listed.metadata.namespace!;
+            // The list was taken before this round yielded: a scale from zero since then is in the cache.
+            const d = caches.deployments.get(ns, name) ?? listed;
             const key = `${name}.${ns}`;
             seen.add(key);
             const s = stateOf(key, name, ns);
