@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import fc, { runs } from "../support/fc.ts";
 import { Effect } from "effect";
 import { type Harness, startProvider, withProvider } from "../support/harness.ts";
+import { deployFunction, functionStatus as status } from "../support/functions.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { ApiError } from "../../sim/apierror.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
@@ -14,18 +15,8 @@ import { defaultWindows } from "../../src/scaling/rules.ts";
 
 const scaling = { config: { scaling: true } };
 
-const status = async (h: Harness, name: string) =>
-  JSON.parse((await h.call("GET", `/system/function/${name}`)).text);
-
-const deploy = async (h: Harness, service: string, labels: Record<string, string> = {}) => {
-  const r = await h.call("POST", "/system/functions", {
-    service,
-    image: "functions/alpine:latest",
-    envProcess: "cat",
-    labels,
-  });
-  assert.equal(r.status, 202, r.text);
-};
+const deploy = (h: Harness, service: string, labels: Record<string, string> = {}) =>
+  deployFunction(h, { service, envProcess: "cat", labels });
 
 /** Advances time in 2 s steps until the function has `replicas`, at most `ms`; whether it got there. */
 const replicasWithin = async (h: Harness, name: string, replicas: number, ms: number) => {
@@ -101,8 +92,8 @@ Deno.test("when new pods cannot be scheduled the autoscaler holds instead of thr
     const pending = pods.filter((p) => !p.spec.nodeName);
     assert.ok(s.replicas < 10, `held at ${s.replicas} replicas, not max`);
     assert.ok(pending.length >= 1);
-    assert.equal(s.readiness.reason, "Unschedulable");
-    assert.match(s.readiness.message, /Insufficient cpu/);
+    assert.equal(s.readiness?.reason, "Unschedulable");
+    assert.match(s.readiness?.message ?? "", /Insufficient cpu/);
   }, { config: { scaling: true, simNodes: 1, simNodeCpu: "1" } }));
 
 /** Keeps, per function, that many 1 s requests in flight for about `seconds` (sim/busy and sim/sleep). */

@@ -1,21 +1,12 @@
 /** The idler: a zero=true function goes to zero after zero-duration without requests, and not before. */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../support/harness.ts";
+import { deployFunction, functionStatus as status } from "../support/functions.ts";
 
 const scaling = { config: { scaling: true } };
 
-const status = async (h: Harness, name: string) =>
-  JSON.parse((await h.call("GET", `/system/function/${name}`)).text);
-
-const deploy = async (h: Harness, service: string, labels: Record<string, string> = {}) => {
-  const r = await h.call("POST", "/system/functions", {
-    service,
-    image: "functions/alpine:latest",
-    envProcess: "cat",
-    labels,
-  });
-  assert.equal(r.status, 202, r.text);
-};
+const deploy = (h: Harness, service: string, labels: Record<string, string> = {}) =>
+  deployFunction(h, { service, envProcess: "cat", labels });
 
 Deno.test("an idle zero=true function reaches 0 after zero-duration and not before", () =>
   withProvider(async (h) => {

@@ -6,21 +6,13 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { type Harness, withProvider } from "../support/harness.ts";
+import { deployFunction, functionStatus as status } from "../support/functions.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
 import { loadConfig } from "../../src/config/load.ts";
 
-const status = async (h: Harness, name: string) =>
-  JSON.parse((await h.call("GET", `/system/function/${name}`)).text);
-
-const deploy = async (h: Harness, body: Record<string, unknown>) => {
-  const r = await h.call("POST", "/system/functions", {
-    image: "functions/alpine:latest",
-    envProcess: "cat",
-    ...body,
-  });
-  assert.equal(r.status, 202, r.text);
-};
+const deploy = (h: Harness, body: Record<string, unknown>) =>
+  deployFunction(h, { envProcess: "cat", ...body });
 
 const scaling = { config: { scaling: true } };
 

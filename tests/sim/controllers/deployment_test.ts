@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { TestClock } from "effect/testing";
-import { type Harness, withProvider } from "../../support/harness.ts";
+import { withProvider } from "../../support/harness.ts";
+import {
+  deployFunction as deploy,
+  everySecond,
+  functionStatus as status,
+  podsOf,
+} from "../../support/functions.ts";
 import { simRuntime } from "../../support/simcluster.ts";
 import { deploymentFixture } from "../../support/fixtures.ts";
 import { SimCluster } from "../../../sim/cluster.ts";
@@ -13,37 +19,6 @@ import { Kinds, type KObj } from "../../../sim/kinds.ts";
 
 const depPath = (ns: string, name = "") =>
   `/apis/apps/v1/namespaces/${ns}/deployments${name ? "/" + name : ""}`;
-
-const deploy = async (h: Harness, body: Record<string, unknown>) => {
-  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
-  assert.equal(r.status, 202, r.text);
-};
-
-interface Status {
-  availableReplicas: number;
-  image: string;
-}
-
-const status = async (h: Harness, name: string): Promise<Status> => {
-  const r = await h.call("GET", `/system/function/${name}`);
-  assert.equal(r.status, 200, r.text);
-  return JSON.parse(r.text);
-};
-
-const podsOf = (h: Harness, name: string) =>
-  h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) =>
-    p.metadata.labels?.faas_function === name
-  );
-
-/** Samples `f` once per second of virtual time for `seconds` seconds; index i is i seconds after the start. */
-const everySecond = async <T>(h: Harness, seconds: number, f: () => Promise<T> | T): Promise<T[]> => {
-  const out: T[] = [await f()];
-  for (let i = 1; i <= seconds; i++) {
-    await h.advance(1_000);
-    out.push(await f());
-  }
-  return out;
-};
 
 const condition = (d: KObj, type: string) =>
   (d.status?.conditions ?? []).find((c: { type: string }) => c.type === type);

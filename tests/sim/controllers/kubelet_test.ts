@@ -4,6 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../../support/harness.ts";
+import {
+  deployFunction as deploy,
+  everySecond,
+  functionStatus as status,
+  podsOf,
+} from "../../support/functions.ts";
 import { Kinds } from "../../../sim/kinds.ts";
 import { Effect } from "effect";
 import { TestClock } from "effect/testing";
@@ -23,11 +29,6 @@ const pod = (name: string, extra: Record<string, unknown> = {}) => ({
   spec: { containers: [{ name: "c", image: "functions/alpine:latest", ...extra }] },
 });
 
-const deploy = async (h: Harness, body: Record<string, unknown>) => {
-  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
-  assert.equal(r.status, 202, r.text);
-};
-
 interface Status {
   availableReplicas: number;
   replicas: number;
@@ -45,27 +46,6 @@ const deployReady = async (h: Harness, body: Record<string, unknown>) => {
 
 const invoke = (h: Harness, method: string, path: string, body?: string) =>
   h.advanceUntil(h.call(method, path, body));
-
-const status = async (h: Harness, name: string): Promise<Status> => {
-  const r = await h.call("GET", `/system/function/${name}`);
-  assert.equal(r.status, 200, r.text);
-  return JSON.parse(r.text);
-};
-
-const podsOf = (h: Harness, name: string) =>
-  h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) =>
-    p.metadata.labels?.faas_function === name
-  );
-
-/** Samples `f` once per second of virtual time for `seconds` seconds; index i is i seconds after the start. */
-const everySecond = async <T>(h: Harness, seconds: number, f: () => Promise<T> | T): Promise<T[]> => {
-  const out: T[] = [await f()];
-  for (let i = 1; i <= seconds; i++) {
-    await h.advance(1_000);
-    out.push(await f());
-  }
-  return out;
-};
 
 Deno.test("kubelet: an image pull failure backs off 10 s, 20 s, 40 s in ImagePullBackOff (Events, container state, status)", () =>
   withProvider(async (h) => {

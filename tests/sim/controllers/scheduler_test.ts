@@ -1,23 +1,13 @@
 /** The scheduler: a pod that fits no node stays Pending with the reason, one that fits is bound at once. */
 import assert from "node:assert/strict";
 import { type Harness, withProvider } from "../../support/harness.ts";
+import { deployFunction as deploy, functionStatus as status } from "../../support/functions.ts";
 import { Kinds } from "../../../sim/kinds.ts";
-
-const deploy = async (h: Harness, body: Record<string, unknown>) => {
-  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
-  assert.equal(r.status, 202, r.text);
-};
 
 interface Status {
   availableReplicas: number;
   readiness?: { reason: string; message: string; pod: string };
 }
-
-const status = async (h: Harness, name: string): Promise<Status> => {
-  const r = await h.call("GET", `/system/function/${name}`);
-  assert.equal(r.status, 200, r.text);
-  return JSON.parse(r.text);
-};
 
 const podsOf = (h: Harness, name: string) =>
   h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) =>

@@ -1,12 +1,13 @@
 /** The catalog's slow and hanging images in a cluster, as the provider reports them. */
 import assert from "node:assert/strict";
-import { type Harness, withProvider } from "../../support/harness.ts";
+import { withProvider } from "../../support/harness.ts";
+import {
+  deployFunction as deploy,
+  everySecond,
+  functionStatus as status,
+  podsOf,
+} from "../../support/functions.ts";
 import { Kinds } from "../../../sim/kinds.ts";
-
-const deploy = async (h: Harness, body: Record<string, unknown>) => {
-  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
-  assert.equal(r.status, 202, r.text);
-};
 
 interface Status {
   availableReplicas: number;
@@ -14,27 +15,6 @@ interface Status {
   image: string;
   readiness?: { reason: string; message: string; pod: string };
 }
-
-const status = async (h: Harness, name: string): Promise<Status> => {
-  const r = await h.call("GET", `/system/function/${name}`);
-  assert.equal(r.status, 200, r.text);
-  return JSON.parse(r.text);
-};
-
-const podsOf = (h: Harness, name: string) =>
-  h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) =>
-    p.metadata.labels?.faas_function === name
-  );
-
-/** Samples `f` once per second of virtual time for `seconds` seconds; index i is i seconds after the start. */
-const everySecond = async <T>(h: Harness, seconds: number, f: () => Promise<T> | T): Promise<T[]> => {
-  const out: T[] = [await f()];
-  for (let i = 1; i <= seconds; i++) {
-    await h.advance(1_000);
-    out.push(await f());
-  }
-  return out;
-};
 
 Deno.test("images: sim/slow-start is unavailable, with a reason, until ~20 s, then available", () =>
   withProvider(async (h) => {

@@ -1,0 +1,43 @@
+/** What tests do with functions through the provider's API: deploy, read status, find pods, sample over time. */
+import assert from "node:assert/strict";
+import type { Harness } from "./harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
+
+/** The fields of a FunctionStatus the tests read. */
+export interface FunctionStatusBody {
+  readonly name: string;
+  readonly replicas: number;
+  readonly availableReplicas: number;
+  readonly image: string;
+  readonly readiness?: { readonly reason: string; readonly message: string; readonly pod: string };
+  readonly [field: string]: unknown;
+}
+
+/** Deploys a function (image functions/alpine:latest unless the body names one); expects 202. */
+export const deployFunction = async (h: Harness, body: Record<string, unknown>) => {
+  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
+  assert.equal(r.status, 202, r.text);
+};
+
+/** GET /system/function/{name}; expects 200. */
+export const functionStatus = async (h: Harness, name: string): Promise<FunctionStatusBody> => {
+  const r = await h.call("GET", `/system/function/${name}`);
+  assert.equal(r.status, 200, r.text);
+  return JSON.parse(r.text);
+};
+
+/** The simulated cluster's pods of a function (openfaas-fn). */
+export const podsOf = (h: Harness, name: string) =>
+  h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.filter((p) =>
+    p.metadata.labels?.faas_function === name
+  );
+
+/** Samples `f` once per second of virtual time for `seconds` seconds; index i is i seconds after the start. */
+export const everySecond = async <T>(h: Harness, seconds: number, f: () => Promise<T> | T): Promise<T[]> => {
+  const out: T[] = [await f()];
+  for (let i = 1; i <= seconds; i++) {
+    await h.advance(1_000);
+    out.push(await f());
+  }
+  return out;
+};
