@@ -5,27 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { apiTest, type Harness, withProvider } from "../support/harness.ts";
+import { deployFunction, deploymentOf, envFunction as fn } from "../support/functions.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { loadConfig } from "../../src/config/load.ts";
 
-const fn = (service: string, extra: Record<string, unknown> = {}) => ({
-  service,
-  image: "functions/alpine:latest",
-  envProcess: "env",
-  ...extra,
-});
-
-const deploy = async (h: Harness, body: Record<string, unknown>, query = "") => {
-  const r = await h.call("POST", `/system/functions${query}`, body);
-  assert.equal(r.status, 202, r.text);
-};
-
-/** The function's Deployment as stored in the simulator. */
-const deploymentOf = (h: Harness, name: string, ns = "openfaas-fn") => {
-  const d = h.cluster.store.peek(Kinds.Deployment, ns, name);
-  assert.ok(d, `Deployment ${ns}/${name} exists`);
-  return d;
-};
+const deploy = (h: Harness, body: Record<string, unknown>, query = "") => deployFunction(h, body, query);
 const containerOf = (h: Harness, name: string) => deploymentOf(h, name).spec.template.spec.containers[0];
 
 // ---------------------------------------------------------------------------

@@ -14,9 +14,24 @@ export interface FunctionStatusBody {
 }
 
 /** Deploys a function (image functions/alpine:latest unless the body names one); expects 202. */
-export const deployFunction = async (h: Harness, body: Record<string, unknown>) => {
-  const r = await h.call("POST", "/system/functions", { image: "functions/alpine:latest", ...body });
+export const deployFunction = async (h: Harness, body: Record<string, unknown>, query = "") => {
+  const r = await h.call("POST", `/system/functions${query}`, { image: "functions/alpine:latest", ...body });
   assert.equal(r.status, 202, r.text);
+};
+
+/** A deploy body for a function that runs `env` in the watchdog. */
+export const envFunction = (service: string, extra: Record<string, unknown> = {}) => ({
+  service,
+  image: "functions/alpine:latest",
+  envProcess: "env",
+  ...extra,
+});
+
+/** The function's Deployment as stored in the simulator. */
+export const deploymentOf = (h: Harness, name: string, ns = "openfaas-fn") => {
+  const d = h.cluster.store.peek(Kinds.Deployment, ns, name);
+  assert.ok(d, `Deployment ${ns}/${name} exists`);
+  return d;
 };
 
 /** GET /system/function/{name}; expects 200. */
