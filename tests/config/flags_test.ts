@@ -1,20 +1,9 @@
 /** Command-line flags as Go's flag package reads them, and the help text that documents every one. */
+import { assertConfigError } from "../support/config.ts";
 import assert from "node:assert/strict";
 import fc from "../support/fc.ts";
-import { ConfigError } from "../../src/config/config.ts";
 import { helpText } from "../../src/config/help.ts";
 import { parseArgs } from "../../src/config/flags.ts";
-
-/** Asserts that `fn` throws a ConfigError whose message contains every fragment. */
-function assertConfigError(fn: () => unknown, ...fragments: string[]): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
-    for (const fragment of fragments) {
-      assert.ok(err.message.includes(fragment), `message ${JSON.stringify(err.message)} lacks ${fragment}`);
-    }
-    return true;
-  });
-}
 
 // ---------------------------------------------------------------------------
 // parseArgs

@@ -2,9 +2,10 @@
  * The provider's configuration from environment variables and flags (faas-netes' names): defaults, every
  * setting, errors.
  */
+import { assertConfigError } from "../support/config.ts";
 import assert from "node:assert/strict";
 import fc from "../support/fc.ts";
-import { ConfigError, type ProviderConfig } from "../../src/config/config.ts";
+import type { ProviderConfig } from "../../src/config/config.ts";
 import { loadConfig } from "../../src/config/load.ts";
 
 const DEFAULT_CONFIG: ProviderConfig = {
@@ -49,17 +50,6 @@ const DEFAULT_CONFIG: ProviderConfig = {
   scaleFromZeroTimeoutMs: 30_000,
   scaleDefaults: { min: 1, max: 20, target: 5, type: "rps", targetProportion: 0.9, zeroDurationMs: 900_000 },
 };
-
-/** Asserts that `fn` throws a ConfigError whose message contains every fragment. */
-function assertConfigError(fn: () => unknown, ...fragments: string[]): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
-    for (const fragment of fragments) {
-      assert.ok(err.message.includes(fragment), `message ${JSON.stringify(err.message)} lacks ${fragment}`);
-    }
-    return true;
-  });
-}
 
 // ---------------------------------------------------------------------------
 // loadConfig

@@ -3,7 +3,8 @@
  * huge quantity, NUL in the environment, malformed and invalid bodies, bodies over the limit.
  */
 import assert from "node:assert/strict";
-import { apiTest, type Harness, withProvider } from "../support/harness.ts";
+import { apiTest, withProvider } from "../support/harness.ts";
+import { envFunction, replicasOf } from "../support/functions.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import fc, { runs } from "../support/fc.ts";
 import { startProvider } from "../support/harness.ts";
@@ -19,15 +20,8 @@ import {
   secretPool,
 } from "../support/function_requests.ts";
 
-const fn = (service: string, extra: Record<string, unknown> = {}) => ({
-  service,
-  image: "functions/alpine:latest",
-  envProcess: "cat",
-  ...extra,
-});
-
-const replicasOf = (h: Harness, name: string) =>
-  h.cluster.store.get(Kinds.Deployment, "openfaas-fn", name).spec.replicas;
+const fn = (service: string, extra: Record<string, unknown> = {}) =>
+  envFunction(service, { envProcess: "cat", ...extra });
 
 // ---------------------------------------------------------------------------
 // 1. Replica counts beyond int32

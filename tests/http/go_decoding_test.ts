@@ -1,17 +1,11 @@
 /** Bodies and query strings read the way Go (the Gateway, faas-cli, faas-netes) reads them. */
 import assert from "node:assert/strict";
 import { apiTest, type Harness, withProvider } from "../support/harness.ts";
+import { envFunction, replicasOf } from "../support/functions.ts";
 import { Kinds } from "../../sim/kinds.ts";
 
-const fn = (service: string, extra: Record<string, unknown> = {}) => ({
-  service,
-  image: "functions/alpine:latest",
-  envProcess: "cat",
-  ...extra,
-});
-
-const replicasOf = (h: Harness, name: string) =>
-  h.cluster.store.get(Kinds.Deployment, "openfaas-fn", name).spec.replicas;
+const fn = (service: string, extra: Record<string, unknown> = {}) =>
+  envFunction(service, { envProcess: "cat", ...extra });
 
 const deployReady = async (h: Harness, service: string) => {
   assert.equal((await h.call("POST", "/system/functions", fn(service))).status, 202);

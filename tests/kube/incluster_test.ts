@@ -2,6 +2,7 @@
  * Reaching the API server: in-cluster credentials (service account token, CA, namespace), --master over
  * either source, and the choice between in-cluster and a kubeconfig.
  */
+import { rejectsWith } from "../support/files.ts";
 import assert from "node:assert/strict";
 import { KubeconfigError } from "../../src/kube/kubeconfig/document.ts";
 import { hostPort, loadInCluster, withMaster } from "../../src/kube/incluster.ts";
@@ -9,18 +10,6 @@ import { makeConnectionFromConfig } from "../../src/kube/http.ts";
 import { withFiles } from "../support/files.ts";
 
 const CA = "-----BEGIN CERTIFICATE-----\nQ0EtY2VydA==\n-----END CERTIFICATE-----\n";
-
-const rejectsWith = async (p: Promise<unknown>, ...fragments: string[]): Promise<KubeconfigError> => {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof KubeconfigError, `expected a KubeconfigError, got ${String(err)}`);
-  for (const f of fragments) assert.ok(err.message.includes(f), `"${err.message}" should mention ${f}`);
-  return err;
-};
 
 Deno.test("in-cluster: server from the environment, token re-read, ca.crt and namespace", async () => {
   await withFiles(

@@ -2,8 +2,9 @@
  * Kubeconfig files as kubectl reads them: contexts, credentials, merged KUBECONFIG lists, exec plugins,
  * errors.
  */
+import { rejectsWith } from "../support/files.ts";
 import assert from "node:assert/strict";
-import { KubeconfigError, mergeKubeconfigs, parseKubeconfig } from "../../src/kube/kubeconfig/document.ts";
+import { mergeKubeconfigs, parseKubeconfig } from "../../src/kube/kubeconfig/document.ts";
 import { loadKubeconfig } from "../../src/kube/kubeconfig/resolve.ts";
 import { withFiles } from "../support/files.ts";
 
@@ -13,18 +14,6 @@ const KEY = "-----BEGIN PRIVATE KEY-----\na2V5\n-----END PRIVATE KEY-----\n";
 const b64 = (s: string) => btoa(s);
 
 const canRun = (await Deno.permissions.query({ name: "run", command: "sh" })).state === "granted";
-
-const rejectsWith = async (p: Promise<unknown>, ...fragments: string[]): Promise<KubeconfigError> => {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof KubeconfigError, `expected a KubeconfigError, got ${String(err)}`);
-  for (const f of fragments) assert.ok(err.message.includes(f), `"${err.message}" should mention ${f}`);
-  return err;
-};
 
 const twoContexts = `
 apiVersion: v1

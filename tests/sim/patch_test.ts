@@ -1,4 +1,5 @@
 /** PATCH: strategic merge, JSON patch, server-side apply and dry runs, in process and over HTTP. */
+import { getJson, send } from "../support/simcluster.ts";
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { withSimCluster, withSimServer } from "../support/simcluster.ts";
@@ -8,18 +9,6 @@ import { serveSim } from "../../sim/serve.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
-
-const getJson = async (
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: Any; headers: Headers }> => {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-};
-
-const send = (url: string, method: string, body: unknown, contentType = "application/json") =>
-  getJson(url, { method, body: JSON.stringify(body), headers: { "content-type": contentType } });
 
 const ok = (res: { status: number; body: unknown }) => {
   assert.ok(res.status < 300, `${res.status}: ${JSON.stringify(res.body)}`);

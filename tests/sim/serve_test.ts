@@ -2,6 +2,7 @@
  * The simulator served over HTTP (sim/serve): discovery, CRUD with Status errors, tables, watches,
  * logs, protobuf bodies from kubectl, and the kubeconfig that points at it.
  */
+import { getJson, send } from "../support/simcluster.ts";
 import assert from "node:assert/strict";
 import { withSimServer } from "../support/simcluster.ts";
 import { assertSecretWatchEvents, deploymentFixture } from "../support/fixtures.ts";
@@ -22,18 +23,6 @@ const startupLog = () => ["Forking - env []", "Listening on port: 8080"];
 /** A simulated cluster in TestClock time, served over HTTP on 127.0.0.1:0. */
 const withServer = (fn: Parameters<typeof withSimServer>[0]) =>
   withSimServer(fn, { kubelet: { startupLog } });
-
-const getJson = async (
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: Any; headers: Headers }> => {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-};
-
-const send = (url: string, method: string, body: unknown, contentType = "application/json") =>
-  getJson(url, { method, body: JSON.stringify(body), headers: { "content-type": contentType } });
 
 const deployment = deploymentFixture;
 

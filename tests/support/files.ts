@@ -1,4 +1,6 @@
-/** Files on disk for tests. */
+/** Files on disk for tests, and the kubeconfig errors reading them gives. */
+import assert from "node:assert/strict";
+import { KubeconfigError } from "../../src/kube/kubeconfig/document.ts";
 
 /** A temp dir with the given files (paths relative to it); removed after `fn`. */
 export async function withFiles(
@@ -17,3 +19,16 @@ export async function withFiles(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** Awaits `p`, which must reject with a KubeconfigError mentioning every fragment; returns the error. */
+export const rejectsWith = async (p: Promise<unknown>, ...fragments: string[]): Promise<KubeconfigError> => {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof KubeconfigError, `expected a KubeconfigError, got ${String(err)}`);
+  for (const f of fragments) assert.ok(err.message.includes(f), `"${err.message}" should mention ${f}`);
+  return err;
+};

@@ -56,3 +56,7 @@ export const everySecond = async <T>(h: Harness, seconds: number, f: () => Promi
   }
   return out;
 };
+
+/** The function's `spec.replicas` as stored in the simulator. */
+export const replicasOf = (h: Harness, name: string) =>
+  h.cluster.store.get(Kinds.Deployment, "openfaas-fn", name).spec.replicas;

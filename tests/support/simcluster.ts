@@ -49,3 +49,20 @@ export const withSimServer = (
       await sim.close();
     }
   }, opts);
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/** A request to the served simulator, its status, JSON body (if any) and headers. */
+export const getJson = async (
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Json; headers: Headers }> => {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+};
+
+/** `getJson` with a JSON body. */
+export const send = (url: string, method: string, body: unknown, contentType = "application/json") =>
+  getJson(url, { method, body: JSON.stringify(body), headers: { "content-type": contentType } });
