@@ -47,55 +47,43 @@ export const recordEvent = (
   component: string,
 ): void => {
   try {
-    writeEvent(store, clock, involved, type, reason, message, component);
+    const ns = involved.metadata.namespace ?? "default";
+    if (!store.peek(Kinds.Namespace, undefined, ns)) return;
+    const now = rfc3339(clock.now());
+    let recorded = seen.get(store);
+    if (!recorded) seen.set(store, recorded = { byKey: new Map(), order: [] });
+    expire(store, recorded, clock.now());
+    const index = recorded.byKey;
+    const key = `${involved.metadata.uid}\u0000${reason}\u0000${message}`;
+    const existing = index.get(key);
+    if (existing && store.peek(Kinds.Event, ns, existing)) {
+      store.mutate(Kinds.Event, ns, existing, (o) => {
+        o.count = (o.count ?? 1) + 1;
+        o.lastTimestamp = now;
+      });
+      return;
+    }
+    const name = `${involved.metadata.name}.${clock.uid().replaceAll("-", "").slice(0, 16)}`;
+    index.set(key, name);
+    recorded.order.push([clock.now(), ns, name, key]);
+    store.create(Kinds.Event, ns, {
+      metadata: { name },
+      involvedObject: {
+        kind: involved.kind,
+        namespace: involved.metadata.namespace,
+        name: involved.metadata.name,
+        uid: involved.metadata.uid,
+        apiVersion: involved.apiVersion,
+      },
+      type,
+      reason,
+      message,
+      source: { component },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    });
   } catch {
     // Dropped, as the real recorder drops what it cannot write.
   }
-};
-
-const writeEvent = (
-  store: Store,
-  clock: SimClock,
-  involved: KObj,
-  type: "Normal" | "Warning",
-  reason: string,
-  message: string,
-  component: string,
-): void => {
-  const ns = involved.metadata.namespace ?? "default";
-  if (!store.peek(Kinds.Namespace, undefined, ns)) return;
-  const now = rfc3339(clock.now());
-  let recorded = seen.get(store);
-  if (!recorded) seen.set(store, recorded = { byKey: new Map(), order: [] });
-  expire(store, recorded, clock.now());
-  const index = recorded.byKey;
-  const key = `${involved.metadata.uid}\u0000${reason}\u0000${message}`;
-  const existing = index.get(key);
-  if (existing && store.peek(Kinds.Event, ns, existing)) {
-    store.mutate(Kinds.Event, ns, existing, (o) => {
-      o.count = (o.count ?? 1) + 1;
-      o.lastTimestamp = now;
-    });
-    return;
-  }
-  const name = `${involved.metadata.name}.${clock.uid().replaceAll("-", "").slice(0, 16)}`;
-  index.set(key, name);
-  recorded.order.push([clock.now(), ns, name, key]);
-  store.create(Kinds.Event, ns, {
-    metadata: { name },
-    involvedObject: {
-      kind: involved.kind,
-      namespace: involved.metadata.namespace,
-      name: involved.metadata.name,
-      uid: involved.metadata.uid,
-      apiVersion: involved.apiVersion,
-    },
-    type,
-    reason,
-    message,
-    source: { component },
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-  });
 };
