@@ -6,7 +6,7 @@
 import { ApiError, conflict } from "./apierror.ts";
 import type { Store } from "./store.ts";
 import { translateForWatch, type WatchFilter } from "./watch.ts";
-import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
+import { findKind, type KindInfo, type KindRegistry, Kinds, type KObj } from "./kinds.ts";
 import { formatSelector, matches, parseSelector, type Selector } from "../src/domain/selectors.ts";
 import {
   MetricsKinds,
@@ -81,7 +81,8 @@ const notFoundPath = () => ApiError.of(404, "NotFound", "the server could not fi
 const methodNotAllowed = (message = "the server does not allow this method on the requested resource") =>
   ApiError.of(405, "MethodNotAllowed", message);
 
-export const parsePath = (path: string): ParsedPath | undefined => {
+/** A resource path of a kind `kinds` serves (built-in, or a custom resource while its CRD exists). */
+export const parsePath = (path: string, kinds: KindRegistry): ParsedPath | undefined => {
   const seg = path.split("?")[0].split("/").filter((s) => s !== "").map(decodeURIComponent);
   let group: string, version: string, rest: string[];
   if (seg[0] === "api" && seg.length >= 2) {
@@ -99,7 +100,7 @@ export const parsePath = (path: string): ParsedPath | undefined => {
     namespace = rest[1];
     rest = rest.slice(2);
   }
-  const kind = findKind(group, version, rest[0]);
+  const kind = findKind(group, version, rest[0], kinds);
   if (!kind) return undefined;
   if (namespace !== undefined && !kind.namespaced) return undefined;
   return { kind, namespace, name: rest[1], subresource: rest[2] };
@@ -193,7 +194,7 @@ export class SimApiServer {
   private route(req: ApiRequest): ApiResponse {
     const metricsPath = parseMetricsPath(req.path);
     if (metricsPath) return this.metricsRequest(req, metricsPath);
-    const parsed = parsePath(req.path);
+    const parsed = parsePath(req.path, this.store.kinds);
     const fault = this.interceptor?.(req, parsed);
     if (fault) throw fault;
     if (!parsed) throw notFoundPath();
@@ -405,7 +406,7 @@ export class SimApiServer {
       // metrics-server serves get and list only.
       this.metricsRequest({ method: "WATCH", path, query }, metricsPath);
     }
-    const parsed = parsePath(path);
+    const parsed = parsePath(path, this.store.kinds);
     const fault = this.interceptor?.({ method: "WATCH", path, query }, parsed);
     if (fault) throw fault;
     if (!parsed || parsed.subresource) throw notFoundPath();
@@ -451,7 +452,7 @@ export class SimApiServer {
     onLine: (l: string) => void,
     onEnd: () => void,
   ) {
-    const parsed = parsePath(path);
+    const parsed = parsePath(path, this.store.kinds);
     const fault = this.interceptor?.({ method: "GET", path, query }, parsed);
     if (fault) throw fault;
     if (!parsed || parsed.kind !== Kinds.Pod || parsed.subresource !== "log" || !parsed.name) {

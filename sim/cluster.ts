@@ -21,6 +21,8 @@ import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
 import { meteredPod, UsageMeter } from "./usagemeter.ts";
+import { installCustomResources } from "./crds.ts";
+import { profileCrd } from "./crd/definition.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -36,6 +38,11 @@ export interface SimOptions {
   readonly onControllerError?: (e: ControllerError) => void;
   /** The random suffix of generated names (default: seeded, apimachinery's alphabet); for tests. */
   readonly nameSuffix?: () => string;
+  /**
+   * Installs OpenFaaS's Profile CRD (profiles.openfaas.com) at start, as installing OpenFaaS does
+   * (default true). false: a bare cluster, where `openfaas.com/v1` profiles are 404 until a CRD is applied.
+   */
+  readonly profileCrd?: boolean;
 }
 
 export interface SimClusterShape {
@@ -76,6 +83,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
     });
     // Timers that fall due together are one batch of changes for the controllers.
     clock.onTimers((fire) => store.batch(fire));
+    installCustomResources(store);
     const logs = new LogStore();
     const catalog = new ImageCatalog(options.images);
     const usage = new UsageMeter(
@@ -116,6 +124,9 @@ const makeSimCluster = (options: SimOptions = {}) =>
           ...(marked ? { labels: { openfaas: "1" }, annotations: { openfaas: "1" } } : {}),
         },
       });
+    }
+    if (options.profileCrd !== false) {
+      store.create(Kinds.CustomResourceDefinition, undefined, profileCrd());
     }
     for (let i = 1; i <= opts.nodes; i++) {
       const name = `sim-node-${i}`;

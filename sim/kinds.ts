@@ -5,6 +5,7 @@
  */
 import { fromSpec, matches } from "../src/domain/selectors.ts";
 import { encodeBase64Text } from "../src/lib/base64.ts";
+import { defaultCrd, validateCrd } from "./crd/definition.ts";
 
 export interface KObj {
   apiVersion?: string;
@@ -25,6 +26,35 @@ export interface KindInfo {
   readonly hasStatus: boolean;
   readonly shortNames?: readonly string[];
   readonly verbs?: readonly string[];
+  /** Discovery's singularName (default: the kind, lowercased). */
+  readonly singular?: string;
+  readonly categories?: readonly string[];
+  /** Whether and when `metadata.generation` is kept (none: the kind has no generation). */
+  readonly generation?: GenerationRule;
+  /** Set on kinds a CustomResourceDefinition defines: the CRD's name and its printer columns. */
+  readonly custom?: {
+    readonly crd: string;
+    readonly printerColumns: readonly PrinterColumn[];
+    /** A version that is defined but not served keeps its objects (one table per group and plural). */
+    readonly served: boolean;
+  };
+}
+
+/**
+ * What bumps `metadata.generation` on an update, by the registry strategies of Kubernetes 1.33:
+ * "spec" (Pods, ReplicaSets, CRDs), "specOrAnnotations" (Deployments), "content" (custom resources:
+ * anything but metadata), "contentOrLabels" (EndpointSlices).
+ */
+export type GenerationRule = "spec" | "specOrAnnotations" | "content" | "contentOrLabels";
+
+/** A CRD's `additionalPrinterColumns` entry. */
+export interface PrinterColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly jsonPath: string;
+  readonly format?: string;
+  readonly description?: string;
+  readonly priority?: number;
 }
 
 export const kindKey = (k: KindInfo) => (k.group ? `${k.plural}.${k.group}` : k.plural);
@@ -38,7 +68,8 @@ const core = (
   namespaced: boolean,
   hasStatus: boolean,
   shortNames?: string[],
-) => ({
+  generation?: GenerationRule,
+): KindInfo => ({
   group: "",
   version: "v1",
   kind,
@@ -46,12 +77,13 @@ const core = (
   namespaced,
   hasStatus,
   shortNames,
+  ...(generation ? { generation } : {}),
 });
 
 export const Kinds = {
   Namespace: core("Namespace", "namespaces", false, true, ["ns"]),
   Node: core("Node", "nodes", false, true, ["no"]),
-  Pod: core("Pod", "pods", true, true, ["po"]),
+  Pod: core("Pod", "pods", true, true, ["po"], "spec"),
   Service: core("Service", "services", true, true, ["svc"]),
   Secret: core("Secret", "secrets", true, false),
   ConfigMap: core("ConfigMap", "configmaps", true, false, ["cm"]),
@@ -65,6 +97,7 @@ export const Kinds = {
     namespaced: true,
     hasStatus: true,
     shortNames: ["deploy"],
+    generation: "specOrAnnotations",
   },
   ReplicaSet: {
     group: "apps",
@@ -74,6 +107,7 @@ export const Kinds = {
     namespaced: true,
     hasStatus: true,
     shortNames: ["rs"],
+    generation: "spec",
   },
   EndpointSlice: {
     group: "discovery.k8s.io",
@@ -82,6 +116,7 @@ export const Kinds = {
     plural: "endpointslices",
     namespaced: true,
     hasStatus: false,
+    generation: "contentOrLabels",
   },
   Role: {
     group: "rbac.authorization.k8s.io",
@@ -115,16 +150,7 @@ export const Kinds = {
     namespaced: false,
     hasStatus: false,
   },
-  /** OpenFaaS Profiles (a CRD on a real cluster; built in here). */
-  Profile: {
-    group: "openfaas.com",
-    version: "v1",
-    kind: "Profile",
-    plural: "profiles",
-    namespaced: true,
-    hasStatus: false,
-  },
-  /** Stored so `kubectl apply -f k8s/` can install the Profile CRD; it defines nothing here. */
+  /** Each one defines the kinds it names while it exists (sim/crds.ts); none is built in. */
   CustomResourceDefinition: {
     group: "apiextensions.k8s.io",
     version: "v1",
@@ -133,13 +159,67 @@ export const Kinds = {
     namespaced: false,
     hasStatus: true,
     shortNames: ["crd", "crds"],
+    generation: "spec",
   },
 } satisfies Record<string, KindInfo>;
 
-export const allKinds: readonly KindInfo[] = Object.values(Kinds);
+/** The built-in kinds (custom resources are served by a cluster's KindRegistry while their CRD exists). */
+export const builtinKinds: readonly KindInfo[] = Object.values(Kinds);
 
-export const findKind = (group: string, version: string, plural: string): KindInfo | undefined =>
-  allKinds.find((k) => k.group === group && k.version === version && k.plural === plural);
+const gvrKey = (group: string, version: string, plural: string) => `${group}/${version}/${plural}`;
+const builtinByPath = new Map(builtinKinds.map((k) => [gvrKey(k.group, k.version, k.plural), k]));
+
+/**
+ * The kinds one cluster serves: the built-in ones, and those of its established
+ * CustomResourceDefinitions (kept by sim/crds.ts as CRDs come and go).
+ */
+export class KindRegistry {
+  private readonly custom = new Map<string, KindInfo>();
+  private readonly byCrd = new Map<string, KindInfo[]>();
+
+  find(group: string, version: string, plural: string): KindInfo | undefined {
+    const key = gvrKey(group, version, plural);
+    return builtinByPath.get(key) ?? this.custom.get(key);
+  }
+
+  /** Every served kind: built-ins first, then custom ones by CRD name. */
+  all(): KindInfo[] {
+    const custom = [...this.byCrd.keys()].sort().flatMap((crd) => this.byCrd.get(crd)!);
+    return [...builtinKinds, ...custom.filter((k) => k.custom!.served)];
+  }
+
+  /** The kind of a stored object (by its apiVersion and kind), served or not. */
+  ofObject(o: KObj): KindInfo | undefined {
+    const group = o.apiVersion?.includes("/") ? o.apiVersion.split("/")[0] : "";
+    const same = (k: KindInfo) => k.kind === o.kind && k.group === group;
+    return builtinKinds.find(same) ?? [...this.byCrd.values()].flat().find(same);
+  }
+
+  /** The kinds (one per version, served or not) a CRD defines now; empty when it defines none. */
+  definedBy(crd: string): readonly KindInfo[] {
+    return this.byCrd.get(crd) ?? [];
+  }
+
+  /** Defines `kinds` for the CRD `crd`, replacing what it defined before (none: it defines nothing). */
+  define(crd: string, kinds: readonly KindInfo[]): void {
+    for (const k of this.byCrd.get(crd) ?? []) this.custom.delete(gvrKey(k.group, k.version, k.plural));
+    if (kinds.length === 0) this.byCrd.delete(crd);
+    else this.byCrd.set(crd, [...kinds]);
+    for (const k of kinds) if (k.custom!.served) this.custom.set(gvrKey(k.group, k.version, k.plural), k);
+  }
+}
+
+/**
+ * A kind by group, version and plural: the built-ins, and with `registry` a cluster's custom
+ * resources too.
+ */
+export const findKind = (
+  group: string,
+  version: string,
+  plural: string,
+  registry?: KindRegistry,
+): KindInfo | undefined =>
+  registry ? registry.find(group, version, plural) : builtinByPath.get(gvrKey(group, version, plural));
 
 /** What defaulting may need from the server. */
 export interface DefaultingContext {
@@ -193,6 +273,11 @@ const defaultPodSpec = (spec: any) => {
 
 /** Applies the API server's defaults for a kind, in place. */
 export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext): void => {
+  if (kind.custom) {
+    // With a status subresource, create cannot set status (customResourceStrategy.PrepareForCreate).
+    if (kind.hasStatus) delete obj.status;
+    return;
+  }
   switch (kind.kind) {
     case "Namespace":
       obj.spec ??= { finalizers: ["kubernetes"] };
@@ -241,12 +326,18 @@ export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext)
       if (obj.spec) defaultPodSpec(obj.spec);
       obj.status ??= { phase: "Pending" };
       break;
+    case "CustomResourceDefinition":
+      // An object being created has no uid yet.
+      defaultCrd(obj, !obj.metadata.uid);
+      break;
   }
 };
 
 const checkMeta = (kind: KindInfo, obj: KObj, errors: string[]) => {
   const name = obj.metadata?.name ?? "";
-  const nameRule = kind.kind === "Namespace" || kind.kind === "Service" ? dns1123Label : dns1123Subdomain;
+  const nameRule = !kind.custom && (kind.kind === "Namespace" || kind.kind === "Service")
+    ? dns1123Label
+    : dns1123Subdomain;
   if (!nameRule.test(name) || name.length > (nameRule === dns1123Label ? 63 : 253)) {
     errors.push(
       `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 ${
@@ -295,6 +386,7 @@ const checkPodSpec = (path: string, spec: any, errors: string[]) => {
 export const validate = (kind: KindInfo, obj: KObj): string[] => {
   const errors: string[] = [];
   checkMeta(kind, obj, errors);
+  if (kind.custom) return errors;
   switch (kind.kind) {
     case "Deployment": {
       const spec = obj.spec ?? {};
@@ -313,6 +405,9 @@ export const validate = (kind: KindInfo, obj: KObj): string[] => {
     }
     case "Pod":
       checkPodSpec("spec", obj.spec, errors);
+      break;
+    case "CustomResourceDefinition":
+      errors.push(...validateCrd(obj));
       break;
     case "Service":
       for (const [i, p] of ((obj.spec?.ports ?? []) as Record<string, unknown>[]).entries()) {

@@ -14,12 +14,14 @@ import {
   type DefaultingContext,
   type KindInfo,
   kindKey,
+  KindRegistry,
   Kinds,
   type KObj,
   qualifiedName,
   validate,
 } from "./kinds.ts";
 import { matches, type Selector } from "../src/domain/selectors.ts";
+import { nextGeneration } from "./generation.ts";
 import { ApiError, conflict } from "./apierror.ts";
 import { Delivery } from "./delivery.ts";
 import { generatedName, generateNameAttempts, randomNameSuffix } from "./names.ts";
@@ -49,6 +51,8 @@ const ownerUids = (o: KObj): string[] =>
 export class Store {
   /** The cluster's clock (ms since the epoch). */
   readonly now: () => number;
+  /** The kinds served: built-ins and those of established CRDs (kept by sim/crds.ts). */
+  readonly kinds = new KindRegistry();
   private readonly tables = new Map<string, Map<string, KObj>>();
   private readonly history: WatchHistory;
   private readonly delivery: Delivery;
@@ -247,7 +251,8 @@ export class Store {
     if (opts.dryRun) return obj;
     obj.metadata.uid = this.opts.uid();
     obj.metadata.creationTimestamp = rfc3339(this.opts.now());
-    if (kind.hasStatus || obj.spec !== undefined) obj.metadata.generation = 1;
+    // Kinds with a generation start at 1; the others keep what the client sent (rest.BeforeCreate).
+    if (kind.generation) obj.metadata.generation = 1;
     obj.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(key, obj);
     this.indexDependent(kind, obj, ownerUids(obj), true);
@@ -316,9 +321,8 @@ export class Store {
       }
       const errors = validate(kind, next);
       if (errors.length > 0) throw this.invalid(kind, name, errors);
-      if (JSON.stringify(next.spec) !== JSON.stringify(current.spec) && current.metadata.generation) {
-        next.metadata.generation = current.metadata.generation + 1;
-      }
+      next.metadata.generation = nextGeneration(kind, current, next);
+      if (next.metadata.generation === undefined) delete next.metadata.generation;
     }
     if (opts.dryRun) return next;
     return this.commit(kind, current, next);
@@ -397,6 +401,12 @@ export class Store {
     if (kind === Kinds.Pod && opts.gracePeriodSeconds !== 0 && current.spec?.nodeName) {
       return this.terminate(current, opts.gracePeriodSeconds);
     }
+    if (kind === Kinds.CustomResourceDefinition) {
+      // Its custom resources go first (the CRD finalizer's cleanup), in every version's table.
+      for (const k of this.kinds.definedBy(name)) {
+        for (const o of [...this.scan(k)]) this.remove(k, o);
+      }
+    }
     if (kind.kind === "Namespace") {
       for (const t of this.tables.values()) {
         for (const o of [...t.values()]) {
@@ -419,7 +429,7 @@ export class Store {
   }
 
   private kindOf(o: KObj): KindInfo {
-    const k = Object.values(Kinds).find((k) => k.kind === o.kind);
+    const k = this.kinds.ofObject(o);
     if (!k) throw new Error(`unknown kind ${o.kind}`);
     return k;
   }

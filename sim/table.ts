@@ -6,6 +6,7 @@
  */
 import type { KindInfo, KObj } from "./kinds.ts";
 import { formatSelector } from "../src/domain/selectors.ts";
+import { firstValue } from "./crd/jsonpath.ts";
 
 export interface TableColumn {
   readonly name: string;
@@ -293,7 +294,7 @@ const printers: Record<string, Printer> = {
     ],
   },
   ServiceAccount: {
-    columns: [nameCol, col("Secrets", "The number of secrets", 1), ageCol],
+    columns: [nameCol, col("Secrets", "The number of secrets", 0, "integer"), ageCol],
     cells: (o, now) => [o.metadata.name, (o.secrets ?? []).length, age(o, now)],
   },
   Event: {
@@ -358,9 +359,67 @@ const bindingCells = (o: KObj, now: number): unknown[] => {
   ];
 };
 
+/** The API server's default table convertor, for kinds without a printer (CustomResourceDefinitions). */
 const defaultPrinter: Printer = {
-  columns: [nameCol, ageCol],
-  cells: (o, now) => [o.metadata.name, age(o, now)],
+  columns: [
+    nameCol,
+    col(
+      "Created At",
+      "CreationTimestamp is a timestamp representing the server time when this object was created.",
+      0,
+      "date",
+    ),
+  ],
+  cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
+};
+
+/**
+ * A custom resource's columns: Name, then its CRD's additionalPrinterColumns (Age when it declares
+ * none), each cell typed as its column says (a date as an age, as the API server's convertor does).
+ */
+const customPrinter = (kind: KindInfo): Printer => {
+  const declared = kind.custom?.printerColumns ?? [];
+  const columns = declared.length > 0 ? declared : [{
+    name: "Age",
+    type: "date",
+    jsonPath: ".metadata.creationTimestamp",
+    description: ageCol.description,
+  }];
+  return {
+    columns: [
+      nameCol,
+      ...columns.map((c) => ({
+        name: c.name,
+        type: c.type,
+        format: c.format ?? "",
+        description: c.description || `Custom resource definition column (in JSONPath format): ${c.jsonPath}`,
+        priority: c.priority ?? 0,
+      })),
+    ],
+    cells: (
+      o,
+      now,
+    ) => [o.metadata.name, ...columns.map((c) => customCell(c.type, firstValue(o, c.jsonPath), now))],
+  };
+};
+
+const customCell = (type: string, value: unknown, now: number): unknown => {
+  if (value === undefined || value === null) return null;
+  switch (type) {
+    case "integer":
+      return typeof value === "number" ? Math.trunc(value) : null;
+    case "number":
+      return typeof value === "number" ? value : null;
+    case "boolean":
+      return typeof value === "boolean" ? value : null;
+    case "date": {
+      if (typeof value !== "string") return null;
+      const t = Date.parse(value);
+      return Number.isFinite(t) ? humanDuration(now - t) : "<invalid>";
+    }
+    default:
+      return typeof value === "string" ? value : JSON.stringify(value);
+  }
 };
 
 /** The object part of a row: nothing, PartialObjectMetadata, or the whole object. */
@@ -376,7 +435,7 @@ export const toTable = (
   objects: readonly KObj[],
   opts: { now: number; includeObject?: IncludeObject; resourceVersion?: string },
 ) => {
-  const printer = printers[kind.kind] ?? defaultPrinter;
+  const printer = kind.custom ? customPrinter(kind) : printers[kind.kind] ?? defaultPrinter;
   const include = opts.includeObject ?? "Metadata";
   return {
     kind: "Table",

@@ -15,6 +15,9 @@ import type { Faults } from "../faults.ts";
 import { type IncludeObject, toPartial, toPartialList, toTable } from "../table.ts";
 import { metricsTable, parseMetricsPath } from "../metricsapi.ts";
 import {
+  aggregatedContentType,
+  aggregatedDiscovery,
+  aggregatedVersionFor,
   apiGroupList,
   apiResourceList,
   apiVersions,
@@ -71,6 +74,7 @@ export const makeHandler = (
   opts: { faults?: Faults; streams?: Set<() => void> } = {},
 ) => {
   const { api, clock } = cluster;
+  const kinds = cluster.store.kinds;
   const streams = opts.streams ?? new Set<() => void>();
   const encoder = new TextEncoder();
 
@@ -227,25 +231,34 @@ export const makeHandler = (
           case "/readyz":
             return new Response("ok", { headers: { "content-type": "text/plain" } });
           case "/api":
-            return json(200, apiVersions(url.host));
-          case "/apis":
-            return json(200, apiGroupList());
+          case "/apis": {
+            // Aggregated discovery when asked for (kubectl and client-go 1.30+ ask first), else legacy.
+            const aggregated = aggregatedVersionFor(req.headers.get("accept"));
+            const vary = { vary: "Accept" };
+            if (aggregated) {
+              return json(200, aggregatedDiscovery(kinds, path === "/api" ? "api" : "apis", aggregated), {
+                ...vary,
+                "content-type": aggregatedContentType(aggregated),
+              });
+            }
+            return json(200, path === "/api" ? apiVersions(url.host) : apiGroupList(kinds), vary);
+          }
         }
         const gv = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(path);
         if (gv) {
-          const list = apiResourceList(gv[1] ?? `${gv[2]}/${gv[3]}`);
+          const list = apiResourceList(kinds, gv[1] ?? `${gv[2]}/${gv[3]}`);
           return list ? json(200, list) : notFound();
         }
-        if (path === "/openapi/v3") return json(200, openApiV3Index());
+        if (path === "/openapi/v3") return json(200, openApiV3Index(kinds));
         const oapi = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))$/.exec(path);
         if (oapi) {
-          const doc = openApiV3GroupVersion(oapi[1] ?? oapi[2]);
+          const doc = openApiV3GroupVersion(kinds, oapi[1] ?? oapi[2]);
           return doc ? json(200, doc) : notFound();
         }
         if (path.startsWith("/openapi/")) return notFound();
         const group = /^\/apis\/([^/]+)$/.exec(path);
         if (group) {
-          const g = apiGroupList().groups.find((x) => x.name === group[1]);
+          const g = apiGroupList(kinds).groups.find((x) => x.name === group[1]);
           return g ? json(200, { kind: "APIGroup", apiVersion: "v1", ...g }) : notFound();
         }
       }
@@ -262,7 +275,7 @@ export const makeHandler = (
           : res.body;
         return json(res.status, body, res.headers);
       }
-      const parsed = parsePath(path);
+      const parsed = parsePath(path, cluster.store.kinds);
       if (!parsed) return notFound();
       const rendering = renderingFor(req.headers.get("accept"));
       if (req.method === "GET" && parsed.subresource === "log" && parsed.kind.kind === "Pod") {

@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { withProvider } from "../support/harness.ts";
-import { Kinds } from "../../sim/kinds.ts";
 import type { ApiRequest, ParsedPath, SimApiServer } from "../../sim/apiserver.ts";
 import { verbOf } from "../../sim/faults.ts";
 import { resyncMs } from "../../src/kube/caches.ts";
@@ -99,7 +98,7 @@ const workout = async () => {
       // resync lists and watches again.
       await h.advance(resyncMs + 1_000);
 
-      h.cluster.store.create(Kinds.Profile, "openfaas-fn", {
+      h.cluster.store.create(h.cluster.store.kinds.find("openfaas.com", "v1", "profiles")!, "openfaas-fn", {
         apiVersion: "openfaas.com/v1",
         kind: "Profile",
         metadata: { name: "spot" },

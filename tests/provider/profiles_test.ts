@@ -63,7 +63,7 @@ Deno.test("removeProfiles: takes off only what is still the profile's", () => {
 });
 
 const createProfile = (h: Harness, name: string, spec: Profile["spec"], ns = "openfaas-fn") =>
-  h.cluster.store.create(Kinds.Profile, ns, {
+  h.cluster.store.create(h.cluster.store.kinds.find("openfaas.com", "v1", "profiles")!, ns, {
     apiVersion: "openfaas.com/v1",
     kind: "Profile",
     metadata: { name },
