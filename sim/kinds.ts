@@ -274,8 +274,9 @@ const defaultPodSpec = (spec: any) => {
 /** Applies the API server's defaults for a kind, in place. */
 export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext): void => {
   if (kind.custom) {
-    // With a status subresource, create cannot set status (customResourceStrategy.PrepareForCreate).
-    if (kind.hasStatus) delete obj.status;
+    // With a status subresource, create cannot set status (customResourceStrategy.PrepareForCreate);
+    // an object being created has no uid yet.
+    if (kind.hasStatus && !obj.metadata.uid) delete obj.status;
     return;
   }
   switch (kind.kind) {

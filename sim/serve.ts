@@ -104,6 +104,7 @@ const simHelp = `deno task sim [flags]: the cluster simulator as a Kubernetes AP
   --nodes N                 simulated nodes (default 3)
   --node-cpu Q, --node-memory Q   node capacity (default 4, 16Gi)
   --function-namespace NS   namespace labelled openfaas=1 at start (default openfaas-fn)
+  --profile-crd BOOL        install OpenFaaS's Profile CRD at start (default true; false: a bare cluster)
   --speed X                 simulated time runs X times faster than real time (default 1)
   --fault-rate R | VERB=R,...   injected error probability (verbs: get list watch create update patch delete, *)
   --fault-status LIST       statuses to inject (default 500,503,429,409; 409 only on update/patch)
@@ -142,6 +143,7 @@ const known = new Set([
   "node-cpu",
   "node-memory",
   "function-namespace",
+  "profile-crd",
   "speed",
   "fault-rate",
   "fault-status",
@@ -182,6 +184,12 @@ const main = async (args: readonly string[]) => {
       if (!Number.isInteger(v) || v < 0) throw new Error(`--${name}: expected a non-negative integer`);
       return v;
     };
+    const bool = (name: string, fallback: boolean) => {
+      const v = flags[name];
+      if (v === undefined) return fallback;
+      if (v !== "true" && v !== "false") throw new Error(`--${name}: expected true or false`);
+      return v === "true";
+    };
     speed = flags.speed === undefined ? 1 : Number(flags.speed);
     if (!Number.isFinite(speed) || speed <= 0) throw new Error("--speed: expected a positive number");
     const seed = int("seed", 1);
@@ -191,6 +199,7 @@ const main = async (args: readonly string[]) => {
       nodeCpu: flags["node-cpu"],
       nodeMemory: flags["node-memory"],
       functionNamespace: flags["function-namespace"],
+      profileCrd: bool("profile-crd", true),
       kubelet: { startupLog: watchdogLog },
     };
     const faultFlags = {

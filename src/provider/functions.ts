@@ -129,6 +129,8 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
        * The named Profiles from `profiles_namespace`, in order. A missing one fails the request (400)
        * when `required`; otherwise (profiles to remove on update) it is skipped.
        */
+      const profilesNotServed =
+        " (the cluster does not serve openfaas.com/v1 profiles: is OpenFaaS's Profile CRD installed?)";
       const loadProfiles = (names: readonly string[], required: boolean) =>
         Effect.forEach(names, (name) =>
           k8s.profiles.get(config.profilesNamespace, name).pipe(
@@ -136,10 +138,12 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
             Effect.map((p): Profile | undefined => p),
             Effect.catchIf((e: KubeError) => !required && isNotFound(e), () => Effect.succeed(undefined)),
             kubeErrors({
-              notFound: () =>
+              notFound: (e) =>
                 new InvalidRequest({
                   message:
-                    `annotations: ${profileAnnotation}: profile "${name}" not found in namespace ${config.profilesNamespace}`,
+                    `annotations: ${profileAnnotation}: profile "${name}" not found in namespace ${config.profilesNamespace}${
+                      // A 404 that names no object: the cluster does not serve openfaas.com/v1 profiles at all.
+                      e.message.includes(`"${name}"`) ? "" : profilesNotServed}`,
                 }),
             }),
           )).pipe(Effect.map((ps) => ps.filter((p): p is Profile => p !== undefined)));

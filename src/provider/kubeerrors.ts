@@ -17,14 +17,14 @@ import {
 
 /** What a use case says instead of the generic mapping, e.g. "function x not found in namespace y". */
 export interface KubeOverrides {
-  /** 404 (NotFound) and 410 (Gone). */
-  readonly notFound?: () => ProviderError;
+  /** 404 (NotFound) and 410 (Gone); given the failure, to tell a missing object from a missing API. */
+  readonly notFound?: (e: KubeError) => ProviderError;
   /** 409 AlreadyExists and Conflict. */
   readonly alreadyExists?: () => ProviderError;
 }
 
 export const fromKube = (e: KubeError, overrides: KubeOverrides = {}): ProviderError => {
-  if ((e.status === 404 || e.status === 410) && overrides.notFound) return overrides.notFound();
+  if ((e.status === 404 || e.status === 410) && overrides.notFound) return overrides.notFound(e);
   if (e.status === 409 && overrides.alreadyExists) return overrides.alreadyExists();
   switch (e.status) {
     case 404:

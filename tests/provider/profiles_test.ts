@@ -4,7 +4,7 @@ import type { PodSpec } from "kubernetes-types/core/v1.d.ts";
 import { applyProfiles, removeProfiles } from "../../src/provider/profiles.ts";
 import type { Profile } from "../../src/kube/resources.ts";
 import { profileNames } from "../../src/domain/keys.ts";
-import { type Harness, withProvider } from "../support/harness.ts";
+import { apiTest, type Harness, withProvider } from "../support/harness.ts";
 import { Kinds } from "../../sim/kinds.ts";
 
 const gpu = { key: "gpu", operator: "Exists", effect: "NoSchedule" };
@@ -140,3 +140,23 @@ Deno.test("profiles are read from profiles_namespace", () =>
     assert.equal((await h.call("POST", "/system/functions", deployment("gpu"))).status, 202);
     assert.deepEqual(podSpec(h, "with-profile").tolerations, [gpu]);
   }, { config: { profilesNamespace: "openfaas" } }));
+
+apiTest(
+  "profiles: without the Profile CRD, functions without profiles deploy and one naming a profile is a clear 400",
+  async (h) => {
+    assert.equal((await h.call("POST", "/system/functions", deployment(""))).status, 202);
+    assert.equal(h.cluster.store.list(Kinds.Deployment, "openfaas-fn").items.length, 1);
+    const named = await h.call("POST", "/system/functions", { ...deployment("gpu"), service: "wants-gpu" });
+    assert.equal(named.status, 400);
+    assert.match(named.text, /profile "gpu" not found in namespace openfaas-fn/);
+    assert.match(
+      named.text,
+      /does not serve openfaas\.com\/v1 profiles: is OpenFaaS's Profile CRD installed\?/,
+    );
+    const list = await h.call("GET", "/system/functions");
+    assert.equal(list.status, 200);
+    assert.deepEqual(JSON.parse(list.text).map((f: { name: string }) => f.name), ["with-profile"]);
+    assert.equal((await h.call("GET", "/healthz")).status, 200);
+  },
+  { sim: { profileCrd: false } },
+);

@@ -2,7 +2,7 @@
  * The simulator served over HTTP (sim/serve): discovery, CRUD with Status errors, tables, watches,
  * logs, protobuf bodies from kubectl, and the kubeconfig that points at it.
  */
-import { getJson, send } from "../support/simcluster.ts";
+import { getJson, readEvents, send } from "../support/simcluster.ts";
 import assert from "node:assert/strict";
 import { withSimServer } from "../support/simcluster.ts";
 import { assertSecretWatchEvents, deploymentFixture } from "../support/fixtures.ts";
@@ -25,30 +25,6 @@ const withServer = (fn: Parameters<typeof withSimServer>[0]) =>
   withSimServer(fn, { kubelet: { startupLog } });
 
 const deployment = deploymentFixture;
-
-/** Reads newline-delimited JSON watch events until `count` arrived, then cancels the stream. */
-const readEvents = async (res: Response, count: number, timeoutMs = 3000): Promise<Any[]> => {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: Any[] = [];
-  let buffer = "";
-  const timer = setTimeout(() => reader.cancel(), timeoutMs);
-  try {
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        events.push(JSON.parse(buffer.slice(0, nl)));
-        buffer = buffer.slice(nl + 1);
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    await reader.cancel().catch(() => {});
-  }
-  return events;
-};
 
 Deno.test("sim serve: discovery documents", async () => {
   await withServer(async ({ url }) => {

@@ -66,3 +66,27 @@ export const getJson = async (
 /** `getJson` with a JSON body. */
 export const send = (url: string, method: string, body: unknown, contentType = "application/json") =>
   getJson(url, { method, body: JSON.stringify(body), headers: { "content-type": contentType } });
+
+/** Reads newline-delimited JSON watch events until `count` arrived, then cancels the stream. */
+export const readEvents = async (res: Response, count: number, timeoutMs = 3000): Promise<Json[]> => {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: Json[] = [];
+  let buffer = "";
+  const timer = setTimeout(() => reader.cancel(), timeoutMs);
+  try {
+    while (events.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        events.push(JSON.parse(buffer.slice(0, nl)));
+        buffer = buffer.slice(nl + 1);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+  }
+  return events;
+};
