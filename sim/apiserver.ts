@@ -439,9 +439,17 @@ export class SimApiServer {
       }
     }
     for (const e of backlog) sink.event(e.type, e.object);
+    const crd = parsed.kind.custom?.crd;
     return this.store.subscribe((raw) => {
       const e = translateForWatch(raw, filter);
       if (e) sink.event(e.type, structuredClone(e.object));
+      // A custom resource's watches end with its CRD (after its resources' DELETED events).
+      if (
+        crd && raw.type === "DELETED" && raw.kind === Kinds.CustomResourceDefinition &&
+        raw.object.metadata.name === crd
+      ) {
+        sink.close();
+      }
     });
   }
 

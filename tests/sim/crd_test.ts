@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { getJson, readEvents, send, withSimServer } from "../support/simcluster.ts";
+import { getJson, send, withSimServer } from "../support/simcluster.ts";
 import { profileCrd } from "../../sim/crd/definition.ts";
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 
@@ -138,7 +138,15 @@ Deno.test("crd: a namespaced CRD's resources are served once it exists, and 404 
     const deleted = await fetch(`${url}${crds}/widgets.example.com`, { method: "DELETE" });
     assert.equal(deleted.status, 200);
     await deleted.body?.cancel();
-    const events = await readEvents(watch, 3);
+    // The stream ends with the CRD (a relist then finds nothing served): read it to its end.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const text = await Promise.race([
+      watch.text(),
+      new Promise<string>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the watch did not end with its CRD")), 3000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const events = text.trim().split("\n").map((l) => JSON.parse(l));
     assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), [
       "ADDED w2",
       "DELETED w1",
@@ -232,9 +240,28 @@ Deno.test("crd: invalid CRDs are 422, and a CRD whose names are taken is not est
   });
 });
 
-Deno.test("crd: a namespace's deletion removes its custom resources", async () => {
+Deno.test("crd: custom resources own dependents, and a namespace's deletion removes them", async () => {
   await withSimServer(async ({ url }) => {
     assert.equal((await send(`${url}${crds}`, "POST", widgetCrd())).status, 201);
+    const owner = await send(`${url}${widgets()}`, "POST", widget("owner"));
+    const ownerReferences = [{
+      apiVersion: "example.com/v1",
+      kind: "Widget",
+      name: "owner",
+      uid: owner.body.metadata.uid,
+    }];
+    const cm = await send(`${url}/api/v1/namespaces/default/configmaps`, "POST", {
+      metadata: { name: "owned", ownerReferences },
+    });
+    assert.equal(cm.status, 201);
+    const deleted = await fetch(`${url}${widgets()}/owner`, { method: "DELETE" });
+    await deleted.body?.cancel();
+    assert.equal(
+      (await getJson(`${url}/api/v1/namespaces/default/configmaps/owned`)).status,
+      404,
+      "collected",
+    );
+
     assert.equal(
       (await send(`${url}/api/v1/namespaces`, "POST", { metadata: { name: "team" } })).status,
       201,
