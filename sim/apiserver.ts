@@ -6,7 +6,8 @@
 import { ApiError, conflict } from "./apierror.ts";
 import type { Store } from "./store.ts";
 import { translateForWatch, type WatchFilter } from "./watch.ts";
-import { findKind, type KindInfo, type KindRegistry, Kinds, type KObj } from "./kinds.ts";
+import { type KindInfo, Kinds, type KObj } from "./kinds.ts";
+import { type ParsedPath, parsePath } from "./paths.ts";
 import { formatSelector, matches, parseSelector, type Selector } from "../src/domain/selectors.ts";
 import {
   MetricsKinds,
@@ -17,6 +18,9 @@ import {
 } from "./metricsapi.ts";
 import type { PodUsageSample } from "./usagemeter.ts";
 import { applyPatch, patchTypeOf } from "./patch.ts";
+import { asServedVersion } from "./crds.ts";
+
+export { type ParsedPath, parsePath };
 
 export interface ApiRequest {
   readonly method: string;
@@ -36,13 +40,6 @@ export interface WatchSink {
   event(type: string, object: unknown): void;
   /** The server ended the watch (e.g. dropped by fault injection). */
   close(): void;
-}
-
-export interface ParsedPath {
-  readonly kind: KindInfo;
-  readonly namespace?: string;
-  readonly name?: string;
-  readonly subresource?: string;
 }
 
 /** Pod logs, served by the kubelet simulation. */
@@ -80,31 +77,6 @@ const notFoundPath = () => ApiError.of(404, "NotFound", "the server could not fi
 
 const methodNotAllowed = (message = "the server does not allow this method on the requested resource") =>
   ApiError.of(405, "MethodNotAllowed", message);
-
-/** A resource path of a kind `kinds` serves (built-in, or a custom resource while its CRD exists). */
-export const parsePath = (path: string, kinds: KindRegistry): ParsedPath | undefined => {
-  const seg = path.split("?")[0].split("/").filter((s) => s !== "").map(decodeURIComponent);
-  let group: string, version: string, rest: string[];
-  if (seg[0] === "api" && seg.length >= 2) {
-    group = "";
-    version = seg[1];
-    rest = seg.slice(2);
-  } else if (seg[0] === "apis" && seg.length >= 3) {
-    group = seg[1];
-    version = seg[2];
-    rest = seg.slice(3);
-  } else return undefined;
-  if (rest.length === 0) return undefined;
-  let namespace: string | undefined;
-  if (rest[0] === "namespaces" && rest.length >= 3) {
-    namespace = rest[1];
-    rest = rest.slice(2);
-  }
-  const kind = findKind(group, version, rest[0], kinds);
-  if (!kind) return undefined;
-  if (namespace !== undefined && !kind.namespaced) return undefined;
-  return { kind, namespace, name: rest[1], subresource: rest[2] };
-};
 
 /** A boolean query parameter (`watch=1`, `follow=true`). */
 export const truthy = (v: string | undefined) => v === "1" || v === "true";
@@ -179,7 +151,11 @@ export class SimApiServer {
   /** Handles one request; never throws. */
   handle(req: ApiRequest): ApiResponse {
     try {
-      return this.route(req);
+      const res = this.route(req);
+      // Custom resources come back in the version asked for (one store for every version of a CRD).
+      return res.status < 300 && req.path.startsWith("/apis/")
+        ? { ...res, body: asServedVersion(parsePath(req.path, this.store.kinds)?.kind, res.body) }
+        : res;
     } catch (e) {
       if (e instanceof ApiError) {
         const headers: Record<string, string> = e.retryAfterSeconds !== undefined
@@ -438,11 +414,11 @@ export class SimApiServer {
         backlog.push({ type: e.type, object: structuredClone(e.object) });
       }
     }
-    for (const e of backlog) sink.event(e.type, e.object);
+    for (const e of backlog) sink.event(e.type, asServedVersion(parsed.kind, e.object));
     const crd = parsed.kind.custom?.crd;
     return this.store.subscribe((raw) => {
       const e = translateForWatch(raw, filter);
-      if (e) sink.event(e.type, structuredClone(e.object));
+      if (e) sink.event(e.type, asServedVersion(parsed.kind, structuredClone(e.object)));
       // A custom resource's watches end with its CRD (after its resources' DELETED events).
       if (
         crd && raw.type === "DELETED" && raw.kind === Kinds.CustomResourceDefinition &&

@@ -161,3 +161,19 @@ export const installCustomResources = (store: Store): () => void => {
     unsettle();
   };
 };
+
+/**
+ * A custom resource (or a list of them) as the version asked for serves it: every version of a CRD
+ * shares one store, and with conversion `None` only the apiVersion differs. Other kinds are left as
+ * they are. Changes `body` in place and returns it.
+ */
+export const asServedVersion = <T>(kind: KindInfo | undefined, body: T): T => {
+  if (!kind?.custom || !body || typeof body !== "object") return body;
+  const apiVersion = `${kind.group}/${kind.version}`;
+  const o = body as { apiVersion?: string; kind?: string; items?: { apiVersion?: string }[] };
+  if (Array.isArray(o.items)) {
+    o.apiVersion = apiVersion;
+    for (const item of o.items) item.apiVersion = apiVersion;
+  } else if (o.kind === kind.kind) o.apiVersion = apiVersion;
+  return body;
+};

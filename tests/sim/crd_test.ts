@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { getJson, send, withSimServer } from "../support/simcluster.ts";
+import { getJson, readEvents, send, withSimServer } from "../support/simcluster.ts";
 import { profileCrd } from "../../sim/crd/definition.ts";
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 
@@ -375,4 +375,28 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("crd: every served version serves the same resources, in the version asked for", async () => {
+  await withSimServer(async ({ url }) => {
+    const crd = widgetCrd();
+    crd.spec.versions.push({ ...crd.spec.versions[0], name: "v1beta1", storage: false });
+    crd.spec.versions.push({ ...crd.spec.versions[0], name: "v2", storage: false });
+    crd.spec.versions.push({ ...crd.spec.versions[0], name: "v3alpha1", served: false, storage: false });
+    assert.equal((await send(`${url}${crds}`, "POST", crd)).status, 201);
+    const group = (await getJson(`${url}/apis/example.com`)).body;
+    assert.deepEqual(group.versions.map((v: Any) => v.version), ["v2", "v1", "v1beta1"]);
+    assert.equal(group.preferredVersion.version, "v2");
+    assert.equal((await send(`${url}${widgets()}`, "POST", widget("w"))).status, 201);
+    const v2 = await getJson(`${url}/apis/example.com/v2/namespaces/default/widgets/w`);
+    assert.equal(v2.body.apiVersion, "example.com/v2");
+    assert.equal(v2.body.spec.color, "blue");
+    const list = (await getJson(`${url}/apis/example.com/v1beta1/widgets`)).body;
+    assert.equal(list.apiVersion, "example.com/v1beta1");
+    assert.deepEqual(list.items.map((i: Any) => i.apiVersion), ["example.com/v1beta1"]);
+    assert.equal((await getJson(`${url}/apis/example.com/v3alpha1/widgets`)).status, 404, "not served");
+    const watch = await fetch(`${url}/apis/example.com/v2/widgets?watch=1&resourceVersion=0`);
+    const events = await readEvents(watch, 1);
+    assert.equal(events[0].object.apiVersion, "example.com/v2");
+  });
 });

@@ -8,6 +8,7 @@ import { getJson, send, withSimServer } from "../support/simcluster.ts";
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 import { deploymentFixture } from "../support/fixtures.ts";
 import { apiVersionOf, builtinKinds, type KindInfo } from "../../sim/kinds.ts";
+import { firstValue, parseJsonPath } from "../../sim/crd/jsonpath.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -260,4 +261,24 @@ Deno.test("generation: only kinds that have one, bumped by each kind's rule", as
     assert.equal(gen(await patch(crd, { metadata: { labels: { a: "b" } } })), 1);
     assert.equal(gen(await patch(crd, { spec: { names: { shortNames: ["prof"] } } })), 2);
   });
+});
+
+Deno.test("printer columns: the simple JSONPath of additionalPrinterColumns", () => {
+  const o = {
+    metadata: { labels: { "app.kubernetes.io/name": "w" } },
+    spec: { size: 3, items: [{ name: "a" }, { name: "b" }] },
+    status: { conditions: [{ type: "Synced", status: "False" }, { type: "Ready", status: "True" }] },
+  };
+  assert.equal(firstValue(o, ".spec.size"), 3);
+  assert.equal(firstValue(o, "{.spec.size}"), 3);
+  assert.equal(firstValue(o, ".metadata.labels.app\\.kubernetes\\.io/name"), "w");
+  assert.equal(firstValue(o, ".metadata.labels['app.kubernetes.io/name']"), "w");
+  assert.equal(firstValue(o, ".spec.items[1].name"), "b");
+  assert.equal(firstValue(o, ".spec.items[-1].name"), "b");
+  assert.equal(firstValue(o, ".spec.items[*].name"), "a");
+  assert.equal(firstValue(o, '.status.conditions[?(@.type=="Ready")].status'), "True");
+  assert.equal(firstValue(o, ".status.missing.deeper"), undefined);
+  assert.equal(firstValue(o, ".spec.items[9].name"), undefined);
+  assert.equal(parseJsonPath("spec.size"), undefined, "a path starts with a dot");
+  assert.equal(parseJsonPath(".spec[?(@.x>1)]"), undefined, "only equality filters");
 });
