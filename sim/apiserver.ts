@@ -224,7 +224,7 @@ export class SimApiServer {
       case "POST":
         if (name) throw methodNotAllowed();
         return {
-          status: dryRun ? 200 : 201,
+          status: 201,
           body: store.create(kind, namespace, this.object(req.body), { dryRun }),
         };
       case "PUT":
@@ -242,7 +242,7 @@ export class SimApiServer {
         if (type === "apply" && !subresource && !store.peek(kind, namespace, name)) {
           // Server-side apply, approximated: create when absent, else a strategic merge of the applied object.
           return {
-            status: dryRun ? 200 : 201,
+            status: 201,
             body: store.create(kind, namespace, this.object(req.body), { dryRun }),
           };
         }

@@ -426,8 +426,8 @@ export class Store {
       this.remove(kind, current, plan.last);
       return { object: clone(plan.last), deleted: true };
     }
-    const object = this.commit(kind, current, plan.next);
-    return { object, deleted: !this.peek(kind, namespace, name) };
+    // Marked: the answer is the object as this request left it, whatever the controllers do next.
+    return { object: this.commit(kind, current, plan.next), deleted: false };
   }
 
   private kindOf(o: KObj): KindInfo {
