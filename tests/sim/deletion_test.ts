@@ -317,3 +317,34 @@ Deno.test("deletion: deletecollection deletes what the selector picks and lists 
     assert.deepEqual(res.body.items.map((o: Any) => o.metadata.name), ["x1", "x2"]);
     assert.deepEqual((await items(cms(url))).map((o) => o.metadata.name), ["y1"]);
   }));
+
+Deno.test("deletion: the garbage collector drops references to owners that are gone, and collects orphans", () =>
+  withServer(async ({ url }) => {
+    const parent = (await send(cms(url), "POST", { metadata: { name: "parent" } })).body;
+    const ref = (name: string, uid: string) => ({ apiVersion: "v1", kind: "ConfigMap", name, uid });
+    const child = await send(cms(url), "POST", {
+      metadata: {
+        name: "child",
+        ownerReferences: [ref("parent", parent.metadata.uid), ref("ghost", "gone-uid")],
+      },
+    });
+    assert.equal(child.status, 201);
+    const kept = (await getJson(`${cms(url)}/child`)).body;
+    assert.deepEqual(
+      kept.metadata.ownerReferences.map((r: Any) => r.name),
+      ["parent"],
+      "the live owner stays",
+    );
+
+    // Owned only by objects that do not exist: collected as soon as it is created.
+    const lonely = await send(cms(url), "POST", {
+      metadata: { name: "lonely", ownerReferences: [ref("ghost", "x")] },
+    });
+    assert.equal(lonely.status, 201);
+    assert.equal((await getJson(`${cms(url)}/lonely`)).status, 404);
+
+    // Background deletion of the owner: the child goes with it.
+    const gone = await del(`${cms(url)}/parent`);
+    assert.equal(gone.body.status, "Success");
+    assert.equal((await getJson(`${cms(url)}/child`)).status, 404);
+  }));
