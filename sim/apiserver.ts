@@ -255,6 +255,10 @@ export class SimApiServer {
         };
       }
       case "DELETE": {
+        // No subresource is deleted; deletecollection is served on a namespace's path (not for namespaces).
+        if (subresource || (!name && (kind === Kinds.Namespace || (kind.namespaced && !namespace)))) {
+          throw methodNotAllowed();
+        }
         const { options, invalid } = deleteOptionsOf(q, req.body);
         if (invalid && (!name || store.peek(kind, namespace, name))) throw invalid;
         if (name) return deleteResponse(kind, store.delete(kind, namespace, name, options), options);

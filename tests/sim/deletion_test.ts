@@ -316,6 +316,10 @@ Deno.test("deletion: deletecollection deletes what the selector picks and lists 
     assert.equal(res.body.kind, "ConfigMapList");
     assert.deepEqual(res.body.items.map((o: Any) => o.metadata.name), ["x1", "x2"]);
     assert.deepEqual((await items(cms(url))).map((o) => o.metadata.name), ["y1"]);
+    // Namespaced kinds are deleted by collection in one namespace only; namespaces not at all.
+    assert.equal((await del(`${url}/api/v1/configmaps`)).status, 405);
+    assert.equal((await del(`${url}/api/v1/namespaces`)).status, 405);
+    assert.deepEqual((await items(cms(url))).map((o) => o.metadata.name), ["y1"]);
   }));
 
 Deno.test("deletion: the garbage collector drops references to owners that are gone, and collects orphans", () =>
