@@ -3,7 +3,7 @@
  * router serves the in-process SimTransport and the HTTP facade, so both speak
  * exactly the same protocol (Status errors, watch semantics, subresources).
  */
-import { ApiError, conflict } from "./apierror.ts";
+import { ApiError, conflict, invalid } from "./apierror.ts";
 import type { Store } from "./store.ts";
 import { translateForWatch, type WatchFilter } from "./watch.ts";
 import { type KindInfo, Kinds, type KObj } from "./kinds.ts";
@@ -19,6 +19,8 @@ import {
 import type { PodUsageSample } from "./usagemeter.ts";
 import { applyPatch, patchTypeOf } from "./patch.ts";
 import { asServedVersion } from "./crds.ts";
+import { deleteCollection, deleteResponse } from "./deletion.ts";
+import { deleteOptionsOf, dryRunOf } from "./requestoptions.ts";
 
 export { type ParsedPath, parsePath };
 
@@ -81,19 +83,8 @@ const methodNotAllowed = (message = "the server does not allow this method on th
 /** A boolean query parameter (`watch=1`, `follow=true`). */
 export const truthy = (v: string | undefined) => v === "1" || v === "true";
 
-/** DeleteOptions' gracePeriodSeconds, from the query or the body (a non-negative integer). */
-const gracePeriod = (q: Readonly<Record<string, string | undefined>>, body: unknown): number | undefined => {
-  const raw = q.gracePeriodSeconds ??
-    (body && typeof body === "object"
-      ? (body as { gracePeriodSeconds?: unknown }).gracePeriodSeconds
-      : undefined);
-  if (raw === undefined || raw === null) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    throw ApiError.of(400, "BadRequest", `gracePeriodSeconds: Invalid value: ${String(raw)}: must be >= 0`);
-  }
-  return n;
-};
+/** The options kind of each write verb (DELETE has its own, see sim/requestoptions.ts). */
+const writeOptionsKinds: Record<string, string> = { POST: "Create", PUT: "Update", PATCH: "Patch" };
 
 const isRunning = (pod: KObj) =>
   pod.status?.phase === "Running" && pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
@@ -176,7 +167,8 @@ export class SimApiServer {
     if (!parsed) throw notFoundPath();
     const q = req.query ?? {};
     const { kind, namespace, name, subresource } = parsed;
-    const dryRun = q.dryRun === "All";
+    const optionsKind = writeOptionsKinds[req.method];
+    const dryRun = optionsKind ? dryRunOf(q.dryRun, `${optionsKind}Options`) : false;
     const store = this.store;
     if (subresource === "log" && kind === Kinds.Pod) {
       throw ApiError.of(400, "BadRequest", "pod logs are a stream: use the log reader");
@@ -187,7 +179,7 @@ export class SimApiServer {
     ) {
       throw notFoundPath();
     }
-    if (subresource === "scale") return this.scale(req, kind, namespace, name!);
+    if (subresource === "scale") return this.scale(req, kind, namespace, name!, dryRun);
     switch (req.method) {
       case "GET": {
         if (truthy(q.watch)) throw ApiError.of(400, "BadRequest", "watch requests are served as streams");
@@ -209,7 +201,7 @@ export class SimApiServer {
       case "POST":
         if (name) throw methodNotAllowed();
         return {
-          status: dryRun ? 200 : 201,
+          status: 201,
           body: store.create(kind, namespace, this.object(req.body), { dryRun }),
         };
       case "PUT":
@@ -227,7 +219,7 @@ export class SimApiServer {
         if (type === "apply" && !subresource && !store.peek(kind, namespace, name)) {
           // Server-side apply, approximated: create when absent, else a strategic merge of the applied object.
           return {
-            status: dryRun ? 200 : 201,
+            status: 201,
             body: store.create(kind, namespace, this.object(req.body), { dryRun }),
           };
         }
@@ -239,12 +231,19 @@ export class SimApiServer {
           }),
         };
       }
-      case "DELETE":
-        if (!name) throw methodNotAllowed("deletecollection is not supported by the simulator");
-        return {
-          status: 200,
-          body: store.delete(kind, namespace, name, { dryRun, gracePeriodSeconds: gracePeriod(q, req.body) }),
-        };
+      case "DELETE": {
+        // No subresource is deleted; deletecollection is served on a namespace's path (not for namespaces).
+        if (subresource || (!name && (kind === Kinds.Namespace || (kind.namespaced && !namespace)))) {
+          throw methodNotAllowed();
+        }
+        const { options, invalid } = deleteOptionsOf(q, req.body);
+        if (invalid && (!name || store.peek(kind, namespace, name))) throw invalid;
+        if (name) return deleteResponse(kind, store.delete(kind, namespace, name, options), options);
+        const fields = fieldFilter(q.fieldSelector);
+        if (fields instanceof ApiError) throw fields;
+        const list = store.list(kind, namespace, this.selector(q.labelSelector), fields.match);
+        return deleteCollection(store, kind, list, options);
+      }
       default:
         throw methodNotAllowed();
     }
@@ -337,7 +336,7 @@ export class SimApiServer {
     return o;
   }
 
-  private scale(req: ApiRequest, kind: KindInfo, namespace: string | undefined, name: string): ApiResponse {
+  private scale(req: ApiRequest, kind: KindInfo, namespace: string | undefined, name: string, dry: boolean) {
     const toScale = (d: KObj) => ({
       kind: "Scale",
       apiVersion: "autoscaling/v1",
@@ -359,17 +358,15 @@ export class SimApiServer {
     const body = this.object(req.body);
     const replicas = body.spec?.replicas;
     if (!Number.isInteger(replicas) || replicas < 0) {
-      throw ApiError.of(
-        422,
-        "Invalid",
-        `Scale "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
-      );
+      throw invalid({ kind: "Scale", group: "autoscaling" }, name, [
+        `spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
+      ]);
     }
     const current = this.store.get(kind, namespace, name);
     const rv = body.metadata?.resourceVersion;
     if (req.method === "PUT" && rv && rv !== current.metadata.resourceVersion) throw conflict(kind, name);
     current.spec.replicas = replicas;
-    return { status: 200, body: toScale(this.store.update(kind, namespace, name, current)) };
+    return { status: 200, body: toScale(this.store.update(kind, namespace, name, current, { dryRun: dry })) };
   }
 
   /**

@@ -22,7 +22,14 @@ import {
 } from "./kinds.ts";
 import { matches, type Selector } from "../src/domain/selectors.ts";
 import { nextGeneration } from "./generation.ts";
-import { ApiError, conflict } from "./apierror.ts";
+import { ApiError, conflict, invalid, notFound, resourceDetails } from "./apierror.ts";
+import {
+  type DeleteOptions,
+  type DeleteResult,
+  finalizedByUpdate,
+  newFinalizerErrors,
+  planDeletion,
+} from "./deletion.ts";
 import { Delivery } from "./delivery.ts";
 import { generatedName, generateNameAttempts, randomNameSuffix } from "./names.ts";
 import { type EventType, type StoreEvent, type WatchFilter, WatchHistory } from "./watch.ts";
@@ -92,7 +99,7 @@ export class Store {
   }
 
   private notFound(kind: KindInfo, name: string): ApiError {
-    return ApiError.of(404, "NotFound", `${qualifiedName(kind)} "${name}" not found`);
+    return notFound(kind, name);
   }
 
   private emit(type: EventType, kind: KindInfo, object: KObj, old?: KObj) {
@@ -195,7 +202,7 @@ export class Store {
       }
       obj.metadata.namespace = namespace;
       if (!namespace || !this.peek(Kinds.Namespace, undefined, namespace)) {
-        throw ApiError.of(404, "NotFound", `namespaces "${namespace}" not found`);
+        throw notFound(Kinds.Namespace, namespace ?? "");
       }
       const ns = this.peek(Kinds.Namespace, undefined, namespace)!;
       if (ns.metadata.deletionTimestamp) {
@@ -234,7 +241,7 @@ export class Store {
           409,
           "AlreadyExists",
           `${qualifiedName(kind)} "${obj.metadata.name}" already exists`,
-        );
+        ).withDetails(resourceDetails(kind, obj.metadata.name!));
       }
       if (attempt >= generateNameAttempts) {
         // What CheckGeneratedNameError answers when every generated name was taken: try again later.
@@ -248,11 +255,12 @@ export class Store {
         );
       }
     }
-    if (opts.dryRun) return obj;
     obj.metadata.uid = this.opts.uid();
     obj.metadata.creationTimestamp = rfc3339(this.opts.now());
     // Kinds with a generation start at 1; the others keep what the client sent (rest.BeforeCreate).
     if (kind.generation) obj.metadata.generation = 1;
+    // A dry run answers the object as it would be stored, without a resourceVersion.
+    if (opts.dryRun) return obj;
     obj.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(key, obj);
     this.indexDependent(kind, obj, ownerUids(obj), true);
@@ -261,7 +269,7 @@ export class Store {
   }
 
   private invalid(kind: KindInfo, name: string, errors: string[]): ApiError {
-    return ApiError.of(422, "Invalid", `${kind.kind} "${name}" is invalid: ${errors.join(", ")}`);
+    return invalid(kind, name, errors);
   }
 
   /**
@@ -298,6 +306,7 @@ export class Store {
         creationTimestamp: current.metadata.creationTimestamp,
         generation: current.metadata.generation,
         deletionTimestamp: current.metadata.deletionTimestamp,
+        deletionGracePeriodSeconds: current.metadata.deletionGracePeriodSeconds,
       };
       if (!kind.namespaced) delete next.metadata.namespace;
       next.apiVersion = current.apiVersion;
@@ -319,7 +328,7 @@ export class Store {
       ) {
         throw this.invalid(kind, name, ["spec.selector: Invalid value: field is immutable"]);
       }
-      const errors = validate(kind, next);
+      const errors = [...validate(kind, next), ...newFinalizerErrors(current, next)];
       if (errors.length > 0) throw this.invalid(kind, name, errors);
       next.metadata.generation = nextGeneration(kind, current, next);
       if (next.metadata.generation === undefined) delete next.metadata.generation;
@@ -328,10 +337,14 @@ export class Store {
     return this.commit(kind, current, next);
   }
 
-  /** Stores `next` in place of `current` when it differs, with a new resourceVersion. */
+  /**
+   * Stores `next` in place of `current` when it differs, with a new resourceVersion; an update that
+   * removes the last finalizer of an object being deleted deletes it.
+   */
   private commit(kind: KindInfo, current: KObj, next: KObj): KObj {
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     if (JSON.stringify(next) === JSON.stringify(current)) return clone(current);
+    if (finalizedByUpdate(current, next)) return this.remove(kind, current, next);
     next.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(objKey(current.metadata.namespace, current.metadata.name!), next);
     const before = ownerUids(current), after = ownerUids(next);
@@ -383,49 +396,48 @@ export class Store {
   }
 
   /**
-   * Deletes an object and, for a Namespace, its contents (its dependents are the garbage
-   * collector's: sim/controllers/gc.ts). A Pod
-   * bound to a node is deleted gracefully, as the real API server does: it gets a deletionTimestamp
-   * (now + its grace period) and stays until the kubelet has stopped it and deletes it with a grace
-   * period of 0. `gracePeriodSeconds: 0` removes it at once.
+   * DELETE (sim/deletion.ts decides): removes the object, or marks it (a deletionTimestamp) when
+   * finalizers or a pod's grace period keep it; the garbage collector (sim/controllers/gc.ts) handles
+   * its dependents and the GC finalizers, the kubelet finishes terminating pods. A Namespace goes at
+   * once with its contents.
    */
   delete(
     kind: KindInfo,
     namespace: string | undefined,
     name: string,
-    opts: { dryRun?: boolean; gracePeriodSeconds?: number } = {},
-  ): KObj {
+    opts: DeleteOptions = {},
+  ): DeleteResult {
     const current = this.peek(kind, namespace, name);
     if (!current) throw this.notFound(kind, name);
-    if (opts.dryRun) return clone(current);
-    if (kind === Kinds.Pod && opts.gracePeriodSeconds !== 0 && current.spec?.nodeName) {
-      return this.terminate(current, opts.gracePeriodSeconds);
-    }
-    if (kind === Kinds.CustomResourceDefinition) {
-      // Its custom resources go first (the CRD finalizer's cleanup), in every version's table.
-      for (const k of this.kinds.definedBy(name)) {
-        for (const o of [...this.scan(k)]) this.remove(k, o);
-      }
-    }
     if (kind.kind === "Namespace") {
+      if (opts.dryRun) return { object: clone(current), deleted: true };
       for (const t of this.tables.values()) {
         for (const o of [...t.values()]) {
           if (o.metadata.namespace === name) this.remove(this.kindOf(o), o);
         }
       }
+      this.remove(kind, current);
+      return { object: clone(current), deleted: true };
     }
-    this.remove(kind, current);
-    return clone(current);
-  }
-
-  /** Marks a Pod as terminating (once); the kubelet finishes the deletion. */
-  private terminate(pod: KObj, gracePeriodSeconds?: number): KObj {
-    if (pod.metadata.deletionTimestamp) return clone(pod);
-    const grace = gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    return this.mutate(Kinds.Pod, pod.metadata.namespace, pod.metadata.name!, (o) => {
-      o.metadata.deletionTimestamp = rfc3339(this.opts.now() + grace * 1000);
-      o.metadata.deletionGracePeriodSeconds = grace;
-    });
+    const plan = planDeletion(kind, current, opts, this.opts.now());
+    if (opts.dryRun) {
+      return plan.remove
+        ? { object: clone(plan.last), deleted: true }
+        : { object: plan.next, deleted: false };
+    }
+    if (plan.remove) {
+      if (kind === Kinds.CustomResourceDefinition) {
+        // Its custom resources go first (the CRD finalizer's cleanup), in every version's table.
+        for (const k of this.kinds.definedBy(name)) {
+          for (const o of [...this.scan(k)]) this.remove(k, o);
+        }
+      }
+      // The answer is the object's last stored state (its resourceVersion too), as etcd returns it.
+      this.remove(kind, current, plan.last);
+      return { object: clone(plan.last), deleted: true };
+    }
+    // Marked: the answer is the object as this request left it, whatever the controllers do next.
+    return { object: this.commit(kind, current, plan.next), deleted: false };
   }
 
   private kindOf(o: KObj): KindInfo {
@@ -434,13 +446,15 @@ export class Store {
     return k;
   }
 
-  private remove(kind: KindInfo, obj: KObj) {
+  /** Removes `obj` (as stored); watchers get `last` (its final state) with a new resourceVersion. */
+  private remove(kind: KindInfo, obj: KObj, last: KObj = obj): KObj {
     const key = objKey(obj.metadata.namespace, obj.metadata.name!);
-    if (!this.table(kind).delete(key)) return;
+    const gone = clone(last);
+    if (!this.table(kind).delete(key)) return gone;
     this.indexDependent(kind, obj, ownerUids(obj), false);
-    const gone = clone(obj);
     gone.metadata.resourceVersion = String(++this.revision);
     this.emit("DELETED", kind, gone, obj);
+    return clone(gone);
   }
 
   /**

@@ -86,7 +86,7 @@ export const makeHandler = (
     if (rendering.as === "partial") {
       return isList ? toPartialList(kind, body.items!, rv) : toPartial(kind, body);
     }
-    if (body.kind === "Scale") return body;
+    if (body.kind === "Scale" || body.kind === "Status") return body;
     const table = toTable(kind, isList ? body.items! : [body], {
       now: clock.now(),
       includeObject: (query.includeObject as IncludeObject | undefined) ?? "Metadata",

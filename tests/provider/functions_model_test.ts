@@ -87,8 +87,11 @@ class Deploy implements Cmd {
   constructor(readonly name: string, readonly spec: Spec) {}
   check = () => true;
   async run(m: Model, h: Harness) {
+    // A function deleted moments ago may still have its Deployment, deleted in the foreground until its
+    // pods are gone: as on a real cluster, the name is taken until then.
+    const leaving = h.cluster.store.peek(Kinds.Deployment, defaultNs, this.name)?.metadata.deletionTimestamp;
     const r = await h.call("POST", "/system/functions", requestOf(this.name, this.spec));
-    const exists = m.fns.has(this.name);
+    const exists = m.fns.has(this.name) || Boolean(leaving);
     expectStatus(m, this.toString(), r, exists ? 409 : 202);
     if (!exists) {
       m.fns.set(this.name, {

@@ -15,6 +15,7 @@ import { Usage, type UsageShape } from "../../src/kube/usage.ts";
 import { functionLabel } from "../../src/domain/keys.ts";
 import { Invocations } from "../../src/metrics/invocations.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
+import { untilDeploymentGone } from "../support/functions.ts";
 import type { ReactiveWindows } from "../../src/scaling/rules.ts";
 import { metrics } from "../../src/metrics/registry.ts";
 
@@ -117,6 +118,7 @@ Deno.test("scaler: a deleted function's invocation history goes with it; a redep
     assert.equal((await h.call("DELETE", "/system/functions", { functionName: "phoenix" })).status, 202);
     await h.advance(4_000);
     assert.equal(await load(), undefined, "forgotten once the function is gone");
+    await untilDeploymentGone(h, "phoenix");
     await deploy(h, "phoenix");
     await h.advance(10_000);
     assert.equal((await h.advanceUntil(h.call("POST", "/function/phoenix", "x"))).status, 200);
@@ -132,6 +134,7 @@ Deno.test("scaler: a redeployed function does not inherit the from-zero wait of 
     assert.equal((await h.advanceUntil(h.call("POST", "/function/phoenix", "x"))).status, 200); // from zero
     assert.equal((await h.call("DELETE", "/system/functions", { functionName: "phoenix" })).status, 202);
     await h.advance(4_000);
+    await untilDeploymentGone(h, "phoenix");
     // Same name, an image that never pulls: replicas but no ready endpoint, and not at zero.
     await deploy(h, "phoenix", {}, "registry.invalid/none:1");
     await h.advance(1_000);

@@ -60,3 +60,18 @@ export const everySecond = async <T>(h: Harness, seconds: number, f: () => Promi
 /** The function's `spec.replicas` as stored in the simulator. */
 export const replicasOf = (h: Harness, name: string) =>
   h.cluster.store.get(Kinds.Deployment, "openfaas-fn", name).spec.replicas;
+
+/**
+ * Advances virtual time a second at a time (at most `seconds`) until a deleted function's Deployment is
+ * gone: it is deleted in the foreground, so it stays (being deleted) until its pods have terminated.
+ */
+export const untilDeploymentGone = async (h: Harness, name: string, seconds = 60, ns = "openfaas-fn") => {
+  for (let i = 0; i < seconds && h.cluster.store.peek(Kinds.Deployment, ns, name); i++) {
+    await h.advance(1_000);
+  }
+  assert.equal(
+    h.cluster.store.peek(Kinds.Deployment, ns, name),
+    undefined,
+    `Deployment ${ns}/${name} is gone`,
+  );
+};
