@@ -17,7 +17,7 @@ export const headlessLabel = "service.kubernetes.io/headless";
 export const maxEndpointsCapacity = 1000;
 
 export interface EndpointPort {
-  name: string;
+  name?: string;
   port: number;
   protocol: string;
   appProtocol?: string;
@@ -141,7 +141,10 @@ export const endpointsSubsets = (svc: KObj, pods: readonly KObj[]): EndpointSubs
       if (isHeadless(svc)) add(portless, address, ready);
       continue;
     }
-    for (const port of podPorts(svc, pod)) {
+    for (const served of podPorts(svc, pod)) {
+      // An Endpoints port without a name has no `name` (omitempty), unlike a slice's.
+      const { name, ...unnamed } = served;
+      const port = name ? served : unnamed as EndpointPort;
       const key = portKey(port);
       let entry = byPort.get(key);
       if (!entry) byPort.set(key, entry = { port, addrs: new Map() });
@@ -206,35 +209,40 @@ export const truncateSubsets = (subsets: EndpointSubset[]): boolean => {
   return true;
 };
 
-const readyTransition = (pod: KObj): number => {
+/** When a pod's Ready condition last changed (undefined: it has none). */
+const readyTransition = (pod: KObj): number | undefined => {
   const c = (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === "Ready");
   const t = c?.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
-  return Number.isFinite(t) ? t : 0;
+  return Number.isFinite(t) ? t : undefined;
 };
+
+const after = (t: number, than: number | undefined) => than === undefined || t > than;
+const earliest = (min: number | undefined, t: number) => (min === undefined || t < min ? t : min);
 
 /**
  * The TriggerTimeTracker: the earliest change (a pod's Ready transition, the Service's creation)
  * not yet reflected since the Service's last sync; a Service seen for the first time gives its
- * creation time. 0: none (the annotation is then removed).
+ * creation time. Undefined: none (the annotation is then removed).
  */
 export class TriggerTimes {
-  private readonly states = new Map<string, { service: number; pods: Map<string, number> }>();
+  private readonly states = new Map<string, { service?: number; pods: Map<string, number> }>();
 
   compute(key: string, svc: KObj, pods: readonly KObj[]): string | undefined {
     const state = this.states.get(key);
-    let min = 0;
+    let min: number | undefined;
     const podTimes = new Map<string, number>();
     for (const pod of pods) {
       const t = readyTransition(pod);
-      if (t === 0) continue;
+      if (t === undefined) continue;
       podTimes.set(pod.metadata.name!, t);
-      if (t > (state?.pods.get(pod.metadata.name!) ?? 0) && (min === 0 || t < min)) min = t;
+      if (after(t, state?.pods.get(pod.metadata.name!))) min = earliest(min, t);
     }
-    const created = Date.parse(svc.metadata.creationTimestamp ?? "") || 0;
-    if (created > (state?.service ?? 0) && (min === 0 || created < min)) min = created;
+    const parsed = Date.parse(svc.metadata.creationTimestamp ?? "");
+    const created = Number.isFinite(parsed) ? parsed : undefined;
+    if (created !== undefined && after(created, state?.service)) min = earliest(min, created);
     this.states.set(key, { service: created, pods: podTimes });
     const at = state ? min : created;
-    return at > 0 ? rfc3339(at) : undefined;
+    return at === undefined ? undefined : rfc3339(at);
   }
 
   forget(key: string): void {
