@@ -9,6 +9,7 @@ import { getJson, send, withSimCluster, withSimServer } from "../support/simclus
 import { deploymentFixture } from "../support/fixtures.ts";
 import { assertWatchOrder, type RawEvent, type RawWatch, rawWatch } from "../support/watchstream.ts";
 import { Kinds } from "../../sim/kinds.ts";
+import { kubectlPath, kubectlSpawn } from "../support/kubectl.ts";
 import type { StoreEvent } from "../../sim/watch.ts";
 
 const ns = "openfaas-fn";
@@ -234,4 +235,44 @@ Deno.test("watch: sendInitialEvents ends the initial ADDED events with the initi
       await w.close();
     }
   });
+});
+
+Deno.test({
+  name: "watch: kubectl get pods --watch prints clean rows across bookmark intervals",
+  ignore: !kubectlPath,
+  fn: async () => {
+    await withSimServer(async ({ url, advance }) => {
+      const pod = (name: string) =>
+        send(`${url}${core}/pods`, "POST", {
+          metadata: { name },
+          spec: { containers: [{ name: "c", image: "functions/alpine:latest" }] },
+        });
+      await pod("w-1");
+      // A raw watch that asks for bookmarks alongside kubectl's, which does not.
+      const rv = (await getJson(`${url}${core}/pods`)).body.metadata.resourceVersion;
+      const raw = await rawWatch(`${url}${core}/pods?watch=1&resourceVersion=${rv}&allowWatchBookmarks=true`);
+      const watch = await kubectlSpawn(url, "get", "pods", "-n", ns, "--watch");
+      try {
+        await watch.waitFor(/^w-1\s/);
+        await advance("61 seconds");
+        await advance("61 seconds");
+        await raw.until((e) => e.type === "BOOKMARK", "a bookmark on the raw stream");
+        await pod("w-2");
+        await advance("5 seconds");
+        await watch.waitFor(/^w-2\s+1\/1\s+Running/);
+      } finally {
+        const stderr = await watch.stop();
+        await raw.close();
+        assert.doesNotMatch(stderr, /error|BOOKMARK|unexpected/i, stderr);
+      }
+      assert.match(watch.lines[0], /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
+      for (const line of watch.lines.slice(1)) {
+        assert.match(line, /^w-[12]\s+\d\/1\s+(Pending|ContainerCreating|Running)\s+0\s+\S+$/, line);
+      }
+      assert.ok(
+        raw.events.filter((e) => e.type === "BOOKMARK").length >= 2,
+        "bookmarks were flowing meanwhile",
+      );
+    });
+  },
 });
