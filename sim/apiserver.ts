@@ -6,7 +6,9 @@
 import { ApiError, conflict } from "./apierror.ts";
 import type { Store } from "./store.ts";
 import type { WatchFilter } from "./watch.ts";
-import { startWatch, type WatchTimers } from "./watchstream.ts";
+import { startWatch, type WatchSink, type WatchTimers } from "./watchstream.ts";
+
+export type { WatchSink };
 import { findKind, type KindInfo, Kinds, type KObj } from "./kinds.ts";
 import { formatSelector, matches, parseSelector, type Selector } from "../src/domain/selectors.ts";
 import {
@@ -33,12 +35,6 @@ export interface ApiResponse {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Record<string, string>;
-}
-
-export interface WatchSink {
-  event(type: string, object: unknown): void;
-  /** The server ended the watch (e.g. dropped by fault injection). */
-  close(): void;
 }
 
 export interface ParsedPath {

@@ -15,7 +15,6 @@
 import { ApiError } from "./apierror.ts";
 import type { KindInfo, KObj } from "./kinds.ts";
 import type { Store } from "./store.ts";
-import type { ApiResponse } from "./apiserver.ts";
 
 const tokenVersion = "meta.k8s.io/v1";
 
@@ -90,6 +89,12 @@ export interface PageRequest {
   readonly continueToken?: string;
 }
 
+/** A response the list answers instead of a page (the 410 of an expired token). */
+export interface PageError {
+  readonly status: number;
+  readonly body: unknown;
+}
+
 export interface Page {
   readonly items: KObj[];
   readonly resourceVersion: string;
@@ -98,7 +103,7 @@ export interface Page {
 }
 
 /** One page of a list, or the 410 Expired response for a token whose resourceVersion is compacted. */
-export const listPage = (store: Store, req: PageRequest): Page | ApiResponse => {
+export const listPage = (store: Store, req: PageRequest): Page | PageError => {
   const { kind, namespace } = req;
   // A key relative to the list's scope, as etcd's keys are relative to the resource's prefix.
   const keyOf = (o: KObj) =>

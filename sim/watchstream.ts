@@ -5,10 +5,16 @@ import { ApiError } from "./apierror.ts";
 import { apiVersionOf, type KObj } from "./kinds.ts";
 import type { Store } from "./store.ts";
 import { type StoreEvent, translateForWatch, type WatchFilter } from "./watch.ts";
-import type { WatchSink } from "./apiserver.ts";
 
 /** A boolean query parameter (`allowWatchBookmarks=true`). */
 const truthy = (v: string | undefined) => v === "1" || v === "true";
+
+/** Where a watch's events go (the HTTP stream, the in-process transport's queue). */
+export interface WatchSink {
+  event(type: string, object: unknown): void;
+  /** The server ended the watch (e.g. dropped by fault injection). */
+  close(): void;
+}
 
 /** Timers on the cluster's clock (SimClock.after). */
 export interface WatchTimers {
