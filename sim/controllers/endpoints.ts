@@ -124,6 +124,14 @@ export class EndpointsController implements Controller {
     this.syncSlices(svc, pods);
   }
 
+  /** The stored Endpoints' subsets as text, once per stored object (stored objects are replaced, not changed). */
+  private readonly storedSubsets = new WeakMap<KObj, string>();
+  private subsetsText(stored: KObj): string {
+    let text = this.storedSubsets.get(stored);
+    if (text === undefined) this.storedSubsets.set(stored, text = JSON.stringify(stored.subsets ?? []));
+    return text;
+  }
+
   /** core/v1 Endpoints, as the endpoints controller writes them (only when they change). */
   private syncEndpoints(key: string, svc: KObj, pods: readonly KObj[]) {
     const { namespace: ns, name } = svc.metadata;
@@ -138,7 +146,7 @@ export class EndpointsController implements Controller {
       0,
     );
     if (
-      current && JSON.stringify(current.subsets ?? []) === JSON.stringify(subsets) &&
+      current && this.subsetsText(current) === JSON.stringify(subsets) &&
       JSON.stringify(currentLabels) === JSON.stringify(labels) &&
       total <= maxEndpointsCapacity && current.metadata.annotations?.[overCapacity] === undefined
     ) return;

@@ -7,7 +7,6 @@
  * 1,000-address cap, and the `endpoints.kubernetes.io/last-change-trigger-time` tracker.
  */
 import type { KObj } from "../kinds.ts";
-import { rfc3339 } from "../clock.ts";
 import { hasReadyCondition } from "./deployment.ts";
 
 export const lastChangeTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time";
@@ -115,6 +114,38 @@ const byPortKey = (
   b: EndpointPort,
 ) => (portKey(a) < portKey(b) ? -1 : portKey(a) > portKey(b) ? 1 : 0);
 
+interface Member {
+  readonly address: EndpointAddress;
+  readonly ready: boolean;
+  readonly ports: readonly [string, EndpointPort][];
+}
+
+/**
+ * What a pod contributes to a Service's Endpoints, cached by object: stored objects are replaced,
+ * never changed, so an unchanged pod (and Service) costs a lookup, not a recomputation.
+ */
+const members = new WeakMap<KObj, { svc: KObj; member: Member | undefined }>();
+
+const podMember = (svc: KObj, pod: KObj, tolerate: boolean): Member | undefined => {
+  const cached = members.get(pod);
+  if (cached?.svc === svc) return cached.member;
+  let member: Member | undefined;
+  if (shouldPodBeInEndpoints(pod, tolerate)) {
+    member = {
+      address: podAddress(svc, pod),
+      ready: tolerate || hasReadyCondition(pod),
+      ports: podPorts(svc, pod).map((served) => {
+        // An Endpoints port without a name has no `name` (omitempty), unlike a slice's.
+        const { name, ...unnamed } = served;
+        const port = name ? served : unnamed as EndpointPort;
+        return [portKey(port), port] as [string, EndpointPort];
+      }),
+    };
+  }
+  members.set(pod, { svc, member });
+  return member;
+};
+
 /**
  * The subsets of a Service's Endpoints (the endpoints controller's syncService): pods that count,
  * ready ones (or all with publishNotReadyAddresses) under `addresses`, the others under
@@ -133,22 +164,17 @@ export const endpointsSubsets = (svc: KObj, pods: readonly KObj[]): EndpointSubs
     if (!seen || seen[1]) into.set(key, [seen?.[0] ?? a, ready]);
   };
   for (const pod of pods) {
-    if (!shouldPodBeInEndpoints(pod, tolerate)) continue;
-    const address = podAddress(svc, pod);
-    const ready = tolerate || hasReadyCondition(pod);
+    const m = podMember(svc, pod, tolerate);
+    if (!m) continue;
     if (svcPorts.length === 0) {
       // Only a headless Service may have endpoints without ports.
-      if (isHeadless(svc)) add(portless, address, ready);
+      if (isHeadless(svc)) add(portless, m.address, m.ready);
       continue;
     }
-    for (const served of podPorts(svc, pod)) {
-      // An Endpoints port without a name has no `name` (omitempty), unlike a slice's.
-      const { name, ...unnamed } = served;
-      const port = name ? served : unnamed as EndpointPort;
-      const key = portKey(port);
+    for (const [key, port] of m.ports) {
       let entry = byPort.get(key);
       if (!entry) byPort.set(key, entry = { port, addrs: new Map() });
-      add(entry.addrs, address, ready);
+      add(entry.addrs, m.address, m.ready);
     }
   }
   // Ports that the same addresses (with the same readiness) serve share a subset.
@@ -172,6 +198,7 @@ export const endpointsSubsets = (svc: KObj, pods: readonly KObj[]): EndpointSubs
       ...(ports.length > 0 ? { ports: ports.sort(byPortKey) } : {}),
     });
   }
+  if (subsets.length < 2) return subsets;
   const text = subsets.map((s) => JSON.stringify(s));
   return subsets.map((s, i) => [text[i], s] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([, s]) => s);
@@ -209,40 +236,37 @@ export const truncateSubsets = (subsets: EndpointSubset[]): boolean => {
   return true;
 };
 
-/** When a pod's Ready condition last changed (undefined: it has none). */
-const readyTransition = (pod: KObj): number | undefined => {
-  const c = (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === "Ready");
-  const t = c?.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
-  return Number.isFinite(t) ? t : undefined;
-};
+/** When a pod's Ready condition last changed (RFC 3339, which orders as text; undefined: none). */
+const readyTransition = (pod: KObj): string | undefined =>
+  (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === "Ready")?.lastTransitionTime ||
+  undefined;
 
-const after = (t: number, than: number | undefined) => than === undefined || t > than;
-const earliest = (min: number | undefined, t: number) => (min === undefined || t < min ? t : min);
+const after = (t: string, than: string | undefined) => than === undefined || t > than;
+const earliest = (min: string | undefined, t: string) => (min === undefined || t < min ? t : min);
 
 /**
  * The TriggerTimeTracker: the earliest change (a pod's Ready transition, the Service's creation)
  * not yet reflected since the Service's last sync; a Service seen for the first time gives its
- * creation time. Undefined: none (the annotation is then removed).
+ * creation time. Undefined: none (the annotation is then removed). Times are compared as the
+ * RFC 3339 text the objects carry (one format, so text order is time order).
  */
 export class TriggerTimes {
-  private readonly states = new Map<string, { service?: number; pods: Map<string, number> }>();
+  private readonly states = new Map<string, { service?: string; pods: Map<string, string> }>();
 
   compute(key: string, svc: KObj, pods: readonly KObj[]): string | undefined {
     const state = this.states.get(key);
-    let min: number | undefined;
-    const podTimes = new Map<string, number>();
+    let min: string | undefined;
+    const podTimes = new Map<string, string>();
     for (const pod of pods) {
       const t = readyTransition(pod);
       if (t === undefined) continue;
       podTimes.set(pod.metadata.name!, t);
       if (after(t, state?.pods.get(pod.metadata.name!))) min = earliest(min, t);
     }
-    const parsed = Date.parse(svc.metadata.creationTimestamp ?? "");
-    const created = Number.isFinite(parsed) ? parsed : undefined;
+    const created: string | undefined = svc.metadata.creationTimestamp || undefined;
     if (created !== undefined && after(created, state?.service)) min = earliest(min, created);
     this.states.set(key, { service: created, pods: podTimes });
-    const at = state ? min : created;
-    return at === undefined ? undefined : rfc3339(at);
+    return state ? min : created;
   }
 
   forget(key: string): void {
