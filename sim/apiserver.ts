@@ -5,7 +5,8 @@
  */
 import { ApiError, conflict, invalid } from "./apierror.ts";
 import type { Store } from "./store.ts";
-import { translateForWatch, type WatchFilter } from "./watch.ts";
+import type { WatchFilter } from "./watch.ts";
+import { startWatch, type WatchSink, type WatchTimers } from "./watchstream.ts";
 import { type KindInfo, Kinds, type KObj } from "./kinds.ts";
 import { type ParsedPath, parsePath } from "./paths.ts";
 import { formatSelector, matches, parseSelector, type Selector } from "../src/domain/selectors.ts";
@@ -21,8 +22,11 @@ import { applyPatch, patchTypeOf } from "./patch.ts";
 import { asServedVersion } from "./crds.ts";
 import { deleteCollection, deleteResponse } from "./deletion.ts";
 import { deleteOptionsOf, dryRunOf } from "./requestoptions.ts";
+import { listPage, parseLimit } from "./paging.ts";
+import { fieldFilter } from "./fieldselector.ts";
 
 export { type ParsedPath, parsePath };
+export type { WatchSink };
 
 export interface ApiRequest {
   readonly method: string;
@@ -36,12 +40,6 @@ export interface ApiResponse {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Record<string, string>;
-}
-
-export interface WatchSink {
-  event(type: string, object: unknown): void;
-  /** The server ended the watch (e.g. dropped by fault injection). */
-  close(): void;
 }
 
 /** Pod logs, served by the kubelet simulation. */
@@ -89,46 +87,6 @@ const writeOptionsKinds: Record<string, string> = { POST: "Create", PUT: "Update
 const isRunning = (pod: KObj) =>
   pod.status?.phase === "Running" && pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
 
-const fieldFilter = (
-  fieldSelector: string | undefined,
-): { match?: (o: KObj) => boolean } | ApiError => {
-  if (!fieldSelector) return {};
-  const checks: ((o: KObj) => boolean)[] = [];
-  for (const part of fieldSelector.split(",")) {
-    const m = /^([a-zA-Z.]+)(==|=|!=)(.*)$/.exec(part.trim());
-    if (!m) return ApiError.of(400, "BadRequest", `invalid field selector: ${part}`);
-    const [, field, op, value] = m;
-    const get = (o: KObj): unknown =>
-      field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)?.[k], o);
-    if (
-      ![
-        "metadata.name",
-        "metadata.namespace",
-        "spec.nodeName",
-        "status.phase",
-        "involvedObject.name",
-        // kubectl describe asks for an object's events with these.
-        "involvedObject.namespace",
-        "involvedObject.kind",
-        "involvedObject.uid",
-        "involvedObject.apiVersion",
-        "involvedObject.resourceVersion",
-        "involvedObject.fieldPath",
-        "reason",
-        "type",
-      ].includes(field)
-    ) {
-      return ApiError.of(
-        400,
-        "BadRequest",
-        `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
-      );
-    }
-    checks.push(op === "!=" ? (o) => String(get(o) ?? "") !== value : (o) => String(get(o) ?? "") === value);
-  }
-  return { match: (o) => checks.every((c) => c(o)) };
-};
-
 export class SimApiServer {
   interceptor: RequestInterceptor | undefined;
 
@@ -137,6 +95,8 @@ export class SimApiServer {
     private readonly logs?: LogSource,
     /** Serves `metrics.k8s.io` when present (else its paths are 404, as without metrics-server). */
     private readonly metrics?: MetricsSource,
+    /** The cluster's clock, for periodic watch bookmarks (none: no bookmarks). */
+    private readonly timers?: WatchTimers,
   ) {}
 
   /** Handles one request; never throws. */
@@ -187,13 +147,31 @@ export class SimApiServer {
         const selector = this.selector(q.labelSelector);
         const fields = fieldFilter(q.fieldSelector);
         if (fields instanceof ApiError) throw fields;
-        const { items, resourceVersion } = store.list(kind, namespace, selector, fields.match);
+        const limit = parseLimit(q.limit);
+        const list = limit > 0 || q.continue
+          ? listPage(store, {
+            kind,
+            namespace,
+            match: (o) => matches(selector, o.metadata.labels) && (!fields.match || fields.match(o)),
+            selective: selector.length > 0 || fields.match !== undefined,
+            limit,
+            continueToken: q.continue,
+          })
+          : store.list(kind, namespace, selector, fields.match);
+        if ("status" in list) return list;
+        const { items, resourceVersion } = list;
         return {
           status: 200,
           body: {
             apiVersion: kind.group ? `${kind.group}/${kind.version}` : kind.version,
             kind: `${kind.kind}List`,
-            metadata: { resourceVersion },
+            metadata: {
+              resourceVersion,
+              ...("continue" in list && list.continue ? { continue: list.continue } : {}),
+              ...("remainingItemCount" in list && list.remainingItemCount !== undefined
+                ? { remainingItemCount: list.remainingItemCount }
+                : {}),
+            },
             items,
           },
         };
@@ -397,32 +375,15 @@ export class SimApiServer {
       namespace: parsed.namespace,
       match: checks.length === 0 ? undefined : (o) => checks.every((c) => c(o)),
     };
-    const rvText = query.resourceVersion ?? "";
-    const backlog: { type: string; object: KObj }[] = [];
-    if (rvText === "" || rvText === "0") {
-      const { items } = this.store.list(parsed.kind, parsed.namespace, [], filter.match);
-      for (const o of items) backlog.push({ type: "ADDED", object: o });
-    } else {
-      const rv = Number(rvText);
-      if (!Number.isInteger(rv) || rv < 0) {
-        throw ApiError.of(400, "BadRequest", `invalid resource version: ${rvText}`);
-      }
-      for (const e of this.store.eventsSince(rv, filter)) {
-        backlog.push({ type: e.type, object: structuredClone(e.object) });
-      }
-    }
-    for (const e of backlog) sink.event(e.type, asServedVersion(parsed.kind, e.object));
     const crd = parsed.kind.custom?.crd;
-    return this.store.subscribe((raw) => {
-      const e = translateForWatch(raw, filter);
-      if (e) sink.event(e.type, asServedVersion(parsed.kind, structuredClone(e.object)));
+    return startWatch(this.store, filter, query, sink, this.timers, {
+      view: (o) => asServedVersion(parsed.kind, o),
       // A custom resource's watches end with its CRD (after its resources' DELETED events).
-      if (
-        crd && raw.type === "DELETED" && raw.kind === Kinds.CustomResourceDefinition &&
-        raw.object.metadata.name === crd
-      ) {
-        sink.close();
-      }
+      endsWith: crd
+        ? (raw) =>
+          raw.type === "DELETED" && raw.kind === Kinds.CustomResourceDefinition &&
+          raw.object.metadata.name === crd
+        : undefined,
     });
   }
 

@@ -97,7 +97,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
         logs.end(e.object.metadata.namespace!, e.object.metadata.name!);
       }
     });
-    const api = new SimApiServer(store, logs, usage);
+    const api = new SimApiServer(store, logs, usage, clock);
     const shape: { current?: SimClusterShape } = {};
     const kubelet = new Kubelet(store, clock, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),

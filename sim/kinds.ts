@@ -89,6 +89,7 @@ export const Kinds = {
   ConfigMap: core("ConfigMap", "configmaps", true, false, ["cm"]),
   ServiceAccount: core("ServiceAccount", "serviceaccounts", true, false, ["sa"]),
   Event: core("Event", "events", true, false, ["ev"]),
+  Endpoints: core("Endpoints", "endpoints", true, false, ["ep"]),
   Deployment: {
     group: "apps",
     version: "v1",

@@ -317,6 +317,14 @@ const printers: Record<string, Printer> = {
       ];
     },
   },
+  Endpoints: {
+    columns: [
+      nameCol,
+      col("Endpoints", "The set of all endpoints is the union of all subsets."),
+      ageCol,
+    ],
+    cells: (o, now) => [o.metadata.name, formatEndpoints(o), age(o, now)],
+  },
   EndpointSlice: {
     columns: [
       nameCol,
@@ -338,6 +346,25 @@ const printers: Record<string, Printer> = {
   ClusterRoleBinding: bindingTable,
   Role: roleTable,
   ClusterRole: roleTable,
+};
+
+/** kubectl's formatEndpoints: the first three ready `ip:port`, then "+ N more...", or <none>. */
+const formatEndpoints = (o: KObj): string => {
+  const subsets = (o.subsets ?? []) as { addresses?: { ip: string }[]; ports?: { port: number }[] }[];
+  if (subsets.length === 0) return "<none>";
+  const list: string[] = [];
+  let count = 0;
+  for (const ss of subsets) {
+    const addresses = ss.addresses ?? [];
+    const hostPorts = ss.ports?.length
+      ? ss.ports.flatMap((p) =>
+        addresses.map((a) => (a.ip.includes(":") ? `[${a.ip}]` : a.ip) + `:${p.port}`)
+      )
+      : addresses.map((a) => a.ip);
+    count += hostPorts.length;
+    for (const h of hostPorts) if (list.length < 3) list.push(h);
+  }
+  return count > 3 ? `${list.join(",")} + ${count - 3} more...` : list.join(",");
 };
 
 const bindingCells = (o: KObj, now: number): unknown[] => {

@@ -92,6 +92,13 @@ export const translateForWatch = (e: StoreEvent, f: WatchFilter): StoreEvent | u
   const now = f.match(e.object);
   if (now && before) return e;
   if (now) return { ...e, type: "ADDED" };
-  if (before) return { ...e, type: "DELETED" };
+  // As the watch cache does: the object as the watcher last saw it, at the event's resourceVersion.
+  if (before && e.old) {
+    return {
+      ...e,
+      type: "DELETED",
+      object: { ...e.old, metadata: { ...e.old.metadata, resourceVersion: String(e.rv) } },
+    };
+  }
   return undefined;
 };

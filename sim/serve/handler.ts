@@ -83,8 +83,10 @@ export const makeHandler = (
     const body = res.body as KObj & { items?: KObj[] };
     const isList = Array.isArray(body.items);
     const rv = isList ? body.metadata?.resourceVersion : undefined;
+    // A page of a list keeps its continue token and remaining count in any rendering.
+    const listMeta = isList ? { metadata: { ...body.metadata } } : {};
     if (rendering.as === "partial") {
-      return isList ? toPartialList(kind, body.items!, rv) : toPartial(kind, body);
+      return isList ? { ...toPartialList(kind, body.items!, rv), ...listMeta } : toPartial(kind, body);
     }
     if (body.kind === "Scale" || body.kind === "Status") return body;
     const table = toTable(kind, isList ? body.items! : [body], {
@@ -92,7 +94,7 @@ export const makeHandler = (
       includeObject: (query.includeObject as IncludeObject | undefined) ?? "Metadata",
       resourceVersion: rv,
     });
-    return { ...table, apiVersion: `meta.k8s.io/${rendering.version}` };
+    return { ...table, apiVersion: `meta.k8s.io/${rendering.version}`, ...listMeta };
   };
 
   const readBody = async (req: Request): Promise<unknown> => {

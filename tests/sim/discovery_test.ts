@@ -89,6 +89,12 @@ Deno.test({
 const sample = (kind: KindInfo): Record<string, unknown> => {
   const metadata = { name: "sample" };
   switch (kind.kind) {
+    case "Endpoints":
+      // Not "sample": the endpoints controller keeps that one for the Service of that name.
+      return {
+        metadata: { name: "sample-manual" },
+        subsets: [{ addresses: [{ ip: "10.0.0.1" }], ports: [{ port: 80 }] }],
+      };
     case "Pod":
       return { metadata, spec: { containers: [{ name: "c", image: "functions/alpine:latest" }] } };
     case "Deployment":
