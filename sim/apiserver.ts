@@ -426,7 +426,7 @@ export class SimApiServer {
     const rvText = query.resourceVersion ?? "";
     const backlog: { type: string; object: KObj }[] = [];
     if (rvText === "" || rvText === "0") {
-      const { items } = this.store.list(parsed.kind, parsed.namespace, [], filter.match);
+      const { items } = this.store.list(parsed.kind, parsed.namespace, selector, filter.match);
       for (const o of items) backlog.push({ type: "ADDED", object: o });
     } else {
       const rv = Number(rvText);

@@ -34,6 +34,11 @@ export class WatchHistory {
 
   constructor(private readonly size: number) {}
 
+  /** How many events are kept. */
+  get length(): number {
+    return this.events.length - this.start;
+  }
+
   record(event: StoreEvent): void {
     this.events.push(event);
     if (this.events.length - this.start > this.size) {

@@ -9,7 +9,7 @@
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
 import type { StoreEvent } from "../watch.ts";
-import { fromSpec, matches } from "../../src/domain/selectors.ts";
+import { fromSpec } from "../../src/domain/selectors.ts";
 import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
 import { hasReadyCondition, isPodReady } from "./deployment.ts";
 
@@ -43,16 +43,11 @@ export class EndpointsController implements Controller {
   keysFor(e: StoreEvent): string[] {
     if (e.kind === Kinds.Service) return [nsName(e.object)];
     if (e.kind !== Kinds.Pod) return [];
-    const keys: string[] = [];
-    for (const svc of this.store.scan(Kinds.Service, e.object.metadata.namespace)) {
-      const selector = svc.spec?.selector;
-      if (!selector || Object.keys(selector).length === 0) continue;
-      const sel = fromSpec({ matchLabels: selector });
-      if (matches(sel, e.object.metadata.labels) || (e.old && matches(sel, e.old.metadata.labels))) {
-        keys.push(nsName(svc));
-      }
-    }
-    return keys;
+    // The Services selecting the pod now or before (from the store's selector index).
+    const ns = e.object.metadata.namespace;
+    const services = [e.object, ...(e.old ? [e.old] : [])]
+      .flatMap((p) => this.store.selecting(Kinds.Service, ns, p.metadata.labels));
+    return [...new Set(services.map(nsName))];
   }
 
   /** The name of a Service's first slice. */
@@ -94,8 +89,8 @@ export class EndpointsController implements Controller {
     }
     const sel = fromSpec({ matchLabels: svc.spec.selector });
     const wanted = new Map<string, Endpoint>();
-    for (const p of this.store.scan(Kinds.Pod, ns)) {
-      if (!matches(sel, p.metadata.labels) || !p.status?.podIP) continue;
+    for (const p of this.store.select(Kinds.Pod, ns, sel)) {
+      if (!p.status?.podIP) continue;
       wanted.set(p.metadata.name!, {
         addresses: [p.status.podIP],
         // A terminating pod is not ready for new requests; it may still be serving the ones it has.
