@@ -189,13 +189,29 @@ const openWatch = async (url: string) => {
     } catch { /* closed */ }
   })();
   return {
-    waitFor: (match: (e: { type: string; object: KObj }) => boolean) =>
-      new Promise<void>((resolve) => waiters.push({ match, resolve })),
+    /** Resolves on the first event that matches (rejects after 30 s without one). */
+    waitFor: (match: (e: { type: string; object: KObj }) => boolean, what: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no watch event for ${what} in 30 s`)), 30_000);
+        waiters.push({ match, resolve: () => (clearTimeout(timer), resolve()) });
+      }),
     close: async () => {
+      await reader.cancel().catch(() => {});
       abort.abort();
       await pump;
     },
   };
+};
+
+/** A JSON merge patch over HTTP that must succeed. */
+const mergePatch = async (url: string, patch: unknown) => {
+  const res = await fetch(url, {
+    method: "PATCH",
+    headers: { "content-type": "application/merge-patch+json" },
+    body: JSON.stringify(patch),
+  });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`PATCH ${url}: ${res.status} ${body.slice(0, 300)}`);
 };
 
 /** Times `n` requests made one after the other (ms each). */
@@ -318,14 +334,11 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       const watchAll = await openWatch(`${deployments}?watch=1&resourceVersion=${rv}`);
       const watchDeployments = await timeRequests(writes, async (i) => {
         const name = fnName(pick(opts.functions));
-        const seen = watchAll.waitFor((e) =>
-          e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `d${i}`
+        const seen = watchAll.waitFor(
+          (e) => e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `d${i}`,
+          `deployment ${name}`,
         );
-        await fetch(`${deployments}/${name}`, {
-          method: "PATCH",
-          headers: { "content-type": "application/merge-patch+json" },
-          body: JSON.stringify({ metadata: { annotations: { "bench/mark": `d${i}` } } }),
-        }).then((r) => r.text());
+        await mergePatch(`${deployments}/${name}`, { metadata: { annotations: { "bench/mark": `d${i}` } } });
         await seen;
       });
       await watchAll.close();
@@ -337,14 +350,11 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       );
       const watchPodsByLabel = await timeRequests(writes, async (i) => {
         const name = fnPods[i % fnPods.length];
-        const seen = watchFn.waitFor((e) =>
-          e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `p${i}`
+        const seen = watchFn.waitFor(
+          (e) => e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `p${i}`,
+          `pod ${name}`,
         );
-        await fetch(`${base}/${name}`, {
-          method: "PATCH",
-          headers: { "content-type": "application/merge-patch+json" },
-          body: JSON.stringify({ metadata: { annotations: { "bench/mark": `p${i}` } } }),
-        }).then((r) => r.text());
+        await mergePatch(`${base}/${name}`, { metadata: { annotations: { "bench/mark": `p${i}` } } });
         await seen;
       });
       await watchFn.close();
@@ -370,13 +380,7 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
         const name = fnName(nextFn++ % opts.functions);
         const want = (replicas.get(name) ?? opts.podsPerFunction) + 1;
         replicas.set(name, want);
-        const res = await fetch(`${deployments}/${name}/scale`, {
-          method: "PATCH",
-          headers: { "content-type": "application/merge-patch+json" },
-          body: JSON.stringify({ spec: { replicas: want } }),
-        });
-        await res.text();
-        if (!res.ok) throw new Error(`scale ${name}: ${res.status}`);
+        await mergePatch(`${deployments}/${name}/scale`, { spec: { replicas: want } });
         created++;
         const lag = performance.now() - scaleStarted - (cluster.clock.now() - clockStarted);
         if (lag > 0) await advance(lag);
