@@ -28,7 +28,7 @@ import { SimCluster, type SimClusterShape } from "../sim/cluster.ts";
 import { serveSim } from "../sim/serve.ts";
 import { Kinds, type KObj } from "../sim/kinds.ts";
 import { isPodReady } from "../sim/controllers/deployment.ts";
-import { type TranslateConfig, toKubernetes } from "../src/provider/translate.ts";
+import { toKubernetes, type TranslateConfig } from "../src/provider/translate.ts";
 import { formatTable, percentile } from "./util.ts";
 
 export interface SimBenchOptions {
@@ -274,7 +274,9 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       if ((i + 1) % chunk === 0 || i + 1 === opts.functions) {
         // A little virtual time lets the controllers take each chunk's pods through their steps.
         await advance(100);
-        log(`  functions ${i + 1}/${opts.functions}, pods ${state.pods}, ready ${state.ready}  (${elapsed()})`);
+        log(
+          `  functions ${i + 1}/${opts.functions}, pods ${state.pods}, ready ${state.ready}  (${elapsed()})`,
+        );
       }
     }
     for (let t = 0; state.ready < wanted && t < 600; t++) {
@@ -324,7 +326,9 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
         listed += JSON.parse(body).items.length;
       });
       if (listed !== opts.samples * opts.podsPerFunction) {
-        throw new Error(`label-selected lists returned ${listed} pods, not ${opts.samples * opts.podsPerFunction}`);
+        throw new Error(
+          `label-selected lists returned ${listed} pods, not ${opts.samples * opts.podsPerFunction}`,
+        );
       }
       log(`  reads measured  (${elapsed()})`);
 
@@ -335,7 +339,8 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       const watchDeployments = await timeRequests(writes, async (i) => {
         const name = fnName(pick(opts.functions));
         const seen = watchAll.waitFor(
-          (e) => e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `d${i}`,
+          (e) =>
+            e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `d${i}`,
           `deployment ${name}`,
         );
         await mergePatch(`${deployments}/${name}`, { metadata: { annotations: { "bench/mark": `d${i}` } } });
@@ -351,7 +356,8 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       const watchPodsByLabel = await timeRequests(writes, async (i) => {
         const name = fnPods[i % fnPods.length];
         const seen = watchFn.waitFor(
-          (e) => e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `p${i}`,
+          (e) =>
+            e.object.metadata?.name === name && e.object.metadata.annotations?.["bench/mark"] === `p${i}`,
           `pod ${name}`,
         );
         await mergePatch(`${base}/${name}`, { metadata: { annotations: { "bench/mark": `p${i}` } } });
@@ -391,7 +397,6 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       const wallSeconds = (performance.now() - scaleStarted) / 1000;
       stopCreated();
       const notReadyAtEnd = createdAt.size;
-      const readyAfter = [...state.readyAfter];
       const settleSeconds = 10;
       await advance(settleSeconds * 1000);
       const backlog = createdAt.size;
@@ -399,7 +404,8 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
         targetRate: opts.rate,
         achievedRate: created / wallSeconds,
         created,
-        readyLatency: latency(readyAfter),
+        // Of every pod created in the phase, once Ready (also those that became Ready while settling).
+        readyLatency: latency(state.readyAfter),
         notReadyAtEnd,
         backlog,
         settleSeconds,

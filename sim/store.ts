@@ -189,11 +189,10 @@ export class Store {
   }
 
   list(kind: KindInfo, namespace?: string, selector: Selector = [], fieldMatch?: (o: KObj) => boolean) {
-    const items = this.select(kind, namespace, selector, fieldMatch).map(clone);
-    items.sort((a, b) =>
-      (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
-      a.metadata.name!.localeCompare(b.metadata.name!)
-    );
+    // In key order, as etcd lists them (names are lower-case DNS names: the same order as before).
+    const key = (o: KObj) => `${o.metadata.namespace ?? ""}\u0000${o.metadata.name}`;
+    const items = this.select(kind, namespace, selector, fieldMatch).map((o) => [key(o), o] as const)
+      .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, o]) => clone(o));
     return { items, resourceVersion: String(this.revision) };
   }
 

@@ -56,6 +56,9 @@ Deno.test("bench:sim: a tiny run builds its population, measures every figure an
     assert.match(table, new RegExp(row), row);
   }
   // Progress while it builds: counts and elapsed time.
-  assert.ok(lines.some((l) => /functions 12\/12, pods \d+, ready \d+ +\(\d+\.\d s\)/.test(l)), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => /functions 12\/12, pods \d+, ready \d+ +\(\d+\.\d s\)/.test(l)),
+    lines.join("\n"),
+  );
   assert.ok(lines.some((l) => /pods 36\/36, ready 36/.test(l)), lines.join("\n"));
 });
