@@ -117,6 +117,15 @@ const fnName = (i: number) => `fn-${i}`;
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 
+/** The 1-minute load average, when the process may read it (`--allow-sys=loadavg`). */
+const loadAverage = (): string => {
+  try {
+    return Deno.loadavg()[0].toFixed(1);
+  } catch {
+    return "unknown";
+  }
+};
+
 const latency = (samples: number[]): Latency => {
   const sorted = [...samples].sort((a, b) => a - b);
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), samples: sorted.length };
@@ -312,6 +321,8 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
       const deployments = `${server.url}/apis/apps/v1/namespaces/${ns}/deployments`;
       const podNames = [...cluster.store.scan(Kinds.Pod, ns)].map((p) => p.metadata.name!);
       const pick = picker(7);
+      // Latencies on a busy machine measure the machine: say how busy it was.
+      const host = `${navigator.hardwareConcurrency} CPUs, load average ${loadAverage()} when measuring`;
       // Warm-up: connections and code paths.
       for (let i = 0; i < 50; i++) await getOk(`${base}/${podNames[pick(podNames.length)]}`);
       const getPod = await timeRequests(opts.samples, async () => {
@@ -445,6 +456,7 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
         `population: ${opts.functions} functions, ${population.pods} pods (${population.readyPods} ready) on ${opts.nodes} nodes; ${totalObjects} objects (${
           Object.entries(objects).map(([k, n]) => `${k} ${n}`).join(", ")
         }); built in ${buildSeconds.toFixed(1)} s`,
+        `host: ${host}`,
         "",
         formatTable(["over HTTP", "p50 ms", "p99 ms", "samples", "p99 < 10 ms"], [
           row("get pod", lat.getPod),
