@@ -471,7 +471,9 @@ export const runSimBench = async (opts: SimBenchOptions): Promise<SimBenchResult
           ["achieved rate", `${sustained.achievedRate.toFixed(1)} pods/s (${created} pods)`],
           [
             "create -> Ready (cluster time)",
-            `p50 ${sustained.readyLatency.p50} ms, p99 ${sustained.readyLatency.p99} ms`,
+            `p50 ${sustained.readyLatency.p50.toFixed(0)} ms, p99 ${
+              sustained.readyLatency.p99.toFixed(0)
+            } ms`,
           ],
           ["not Ready at the end", String(notReadyAtEnd)],
           [`backlog (${settleSeconds} s later)`, String(backlog)],
