@@ -378,6 +378,7 @@ export class SimApiServer {
     const crd = parsed.kind.custom?.crd;
     return startWatch(this.store, filter, query, sink, this.timers, {
       view: (o) => asServedVersion(parsed.kind, o),
+      selector,
       // A custom resource's watches end with its CRD (after its resources' DELETED events).
       endsWith: crd
         ? (raw) =>

@@ -33,6 +33,7 @@ import {
 import { Delivery } from "./delivery.ts";
 import { generatedName, generateNameAttempts, randomNameSuffix } from "./names.ts";
 import { type EventType, type StoreEvent, type WatchFilter, WatchHistory } from "./watch.ts";
+import { StoreIndexes } from "./storeindex.ts";
 
 export interface StoreOptions {
   readonly now: () => number;
@@ -65,6 +66,8 @@ export class Store {
   private readonly delivery: Delivery;
   /** Dependents by owner uid: ownerReferences[].uid -> "kind key NUL object key" -> [kind, object key]. */
   private readonly dependentIndex = new Map<string, Map<string, [KindInfo, string]>>();
+  /** Objects by label and Services by selector (sim/storeindex.ts). */
+  private readonly indexes = new StoreIndexes();
   private revision = 0;
   private clusterIPs = 0;
   private readonly defaulting: DefaultingContext;
@@ -85,6 +88,11 @@ export class Store {
         return `10.96.${(n >> 8) & 255}.${n & 255}`;
       },
     };
+  }
+
+  /** How many events the watch history keeps. */
+  get historyLength(): number {
+    return this.history.length;
   }
 
   get resourceVersion(): number {
@@ -177,15 +185,25 @@ export class Store {
     return clone(o);
   }
 
-  list(kind: KindInfo, namespace?: string, selector: Selector = [], fieldMatch?: (o: KObj) => boolean) {
-    const items: KObj[] = [];
-    for (const o of this.scan(kind, namespace)) {
-      if (matches(selector, o.metadata.labels) && (!fieldMatch || fieldMatch(o))) items.push(clone(o));
-    }
-    items.sort((a, b) =>
-      (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
-      a.metadata.name!.localeCompare(b.metadata.name!)
+  /** Read-only views of the objects that match, unordered; from the label index when it narrows them. */
+  select(kind: KindInfo, namespace?: string, selector: Selector = [], fieldMatch?: (o: KObj) => boolean) {
+    const found = this.indexes.lookup(kind, this.table(kind), selector) ?? this.scan(kind, namespace);
+    return [...found].filter((o) =>
+      (!namespace || o.metadata.namespace === namespace) && matches(selector, o.metadata.labels) &&
+      (!fieldMatch || fieldMatch(o))
     );
+  }
+
+  /** Read-only views of the Services in `namespace` whose `spec.selector` selects `labels` (indexed). */
+  selecting(kind: KindInfo, namespace: string | undefined, labels: Record<string, string> | undefined) {
+    return this.indexes.selecting(kind, this.table(kind), namespace, labels);
+  }
+
+  list(kind: KindInfo, namespace?: string, selector: Selector = [], fieldMatch?: (o: KObj) => boolean) {
+    // In key order, as etcd lists them (names are lower-case DNS names: the same order as before).
+    const key = (o: KObj) => `${o.metadata.namespace ?? ""}\u0000${o.metadata.name}`;
+    const items = this.select(kind, namespace, selector, fieldMatch).map((o) => [key(o), o] as const)
+      .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, o]) => clone(o));
     return { items, resourceVersion: String(this.revision) };
   }
 
@@ -264,6 +282,7 @@ export class Store {
     obj.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(key, obj);
     this.indexDependent(kind, obj, ownerUids(obj), true);
+    this.indexes.update(kind, key, undefined, obj);
     this.emit("ADDED", kind, obj);
     return clone(obj);
   }
@@ -347,6 +366,7 @@ export class Store {
     if (finalizedByUpdate(current, next)) return this.remove(kind, current, next);
     next.metadata.resourceVersion = String(++this.revision);
     this.table(kind).set(objKey(current.metadata.namespace, current.metadata.name!), next);
+    this.indexes.update(kind, objKey(current.metadata.namespace, current.metadata.name!), current, next);
     const before = ownerUids(current), after = ownerUids(next);
     if (before.join() !== after.join()) {
       this.indexDependent(kind, current, before, false);
@@ -452,6 +472,7 @@ export class Store {
     const gone = clone(last);
     if (!this.table(kind).delete(key)) return gone;
     this.indexDependent(kind, obj, ownerUids(obj), false);
+    this.indexes.update(kind, key, obj, undefined);
     gone.metadata.resourceVersion = String(++this.revision);
     this.emit("DELETED", kind, gone, obj);
     return clone(gone);

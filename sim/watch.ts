@@ -24,7 +24,13 @@ export interface WatchFilter {
   readonly match?: (o: KObj) => boolean;
 }
 
-/** The last `size` events, in resourceVersion order, for watches that resume. */
+/**
+ * The last `size` events, in resourceVersion order, for watches that resume. Bounded by count, as the
+ * API server's watch cache is (per resource there, up to about 100k events): an event holds the
+ * object it changed (and the version before it), so what the history costs is the superseded
+ * versions it keeps alive, about 3 to 5 KiB per event of a pod (`deno task bench:sim` measures it:
+ * some 150 to 250 MiB for the default 50,000 events, a tenth of the heap of a 100,000-pod cluster).
+ */
 export class WatchHistory {
   /** `events[start..]` are kept, the ones before are dropped. */
   private events: StoreEvent[] = [];
@@ -33,6 +39,11 @@ export class WatchHistory {
   private compactedRv = 0;
 
   constructor(private readonly size: number) {}
+
+  /** How many events are kept. */
+  get length(): number {
+    return this.events.length - this.start;
+  }
 
   record(event: StoreEvent): void {
     this.events.push(event);

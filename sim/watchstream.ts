@@ -4,6 +4,7 @@
 import { ApiError } from "./apierror.ts";
 import { apiVersionOf, type KObj } from "./kinds.ts";
 import type { Store } from "./store.ts";
+import type { Selector } from "../src/domain/selectors.ts";
 import { type StoreEvent, translateForWatch, type WatchFilter } from "./watch.ts";
 
 /** A boolean query parameter (`allowWatchBookmarks=true`). */
@@ -26,6 +27,8 @@ export interface Served {
   readonly view?: (o: KObj) => KObj;
   /** A change after which the watch ends (a custom resource's CRD deleted), once its event is sent. */
   readonly endsWith?: (raw: StoreEvent) => boolean;
+  /** The label selector inside `filter.match`, so the initial list can use the store's label index. */
+  readonly selector?: Selector;
 }
 
 /** How often a watch that allows bookmarks gets one (the watch cache's bookmark frequency). */
@@ -62,7 +65,7 @@ export const startWatch = (
   // not sent again, so every watcher sees each change once, in resourceVersion order.
   let seenRv = store.resourceVersion;
   if (rvText === "" || rvText === "0") {
-    const { items } = store.list(filter.kind, filter.namespace, [], filter.match);
+    const { items } = store.list(filter.kind, filter.namespace, served.selector ?? [], filter.match);
     for (const o of items) backlog.push({ type: "ADDED", object: o });
   } else {
     const rv = parseResourceVersion(rvText);

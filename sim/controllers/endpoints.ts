@@ -12,7 +12,7 @@
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
 import type { StoreEvent } from "../watch.ts";
-import { fromSpec, matches } from "../../src/domain/selectors.ts";
+import { fromSpec } from "../../src/domain/selectors.ts";
 import { type Controller, nsName, shortHash, splitKey } from "./hub.ts";
 import { hasReadyCondition } from "./deployment.ts";
 import { ApiError } from "../apierror.ts";
@@ -62,16 +62,11 @@ export class EndpointsController implements Controller {
     // An Endpoints deleted by someone else is written again (onEndpointsDelete).
     if (e.kind === Kinds.Endpoints) return e.type === "DELETED" ? [nsName(e.object)] : [];
     if (e.kind !== Kinds.Pod) return [];
-    const keys: string[] = [];
-    for (const svc of this.store.scan(Kinds.Service, e.object.metadata.namespace)) {
-      const selector = svc.spec?.selector;
-      if (!selector || Object.keys(selector).length === 0) continue;
-      const sel = fromSpec({ matchLabels: selector });
-      if (matches(sel, e.object.metadata.labels) || (e.old && matches(sel, e.old.metadata.labels))) {
-        keys.push(nsName(svc));
-      }
-    }
-    return keys;
+    // The Services selecting the pod now or before (from the store's selector index).
+    const ns = e.object.metadata.namespace;
+    const services = [e.object, ...(e.old ? [e.old] : [])]
+      .flatMap((p) => this.store.selecting(Kinds.Service, ns, p.metadata.labels));
+    return [...new Set(services.map(nsName))];
   }
 
   /** The name of a Service's first slice. */
@@ -119,7 +114,7 @@ export class EndpointsController implements Controller {
       return;
     }
     const sel = fromSpec({ matchLabels: svc.spec.selector });
-    const pods = [...this.store.scan(Kinds.Pod, ns)].filter((p) => matches(sel, p.metadata.labels));
+    const pods = [...this.store.select(Kinds.Pod, ns, sel)];
     this.syncEndpoints(key, svc, pods);
     this.syncSlices(svc, pods);
   }

@@ -41,6 +41,32 @@ interface Usage {
   pods: number;
 }
 
+/** What the scheduler reads of a Node, parsed once per change of the Node. */
+interface NodeInfo {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly unschedulable: boolean;
+  readonly labels: Record<string, string>;
+  readonly cap: { readonly cpu: number; readonly memory: number; readonly pods: number };
+}
+
+const nodeInfo = (node: KObj): NodeInfo => {
+  const alloc = node.status?.allocatable ?? {};
+  return {
+    name: node.metadata.name!,
+    ready: (node.status?.conditions ?? []).some((c: { type: string; status: string }) =>
+      c.type === "Ready" && c.status === "True"
+    ),
+    unschedulable: Boolean(node.spec?.unschedulable),
+    labels: node.metadata.labels ?? {},
+    cap: {
+      cpu: millicores(alloc.cpu),
+      memory: quantityValue(alloc.memory),
+      pods: quantityValue(alloc.pods ?? "110"),
+    },
+  };
+};
+
 export class Scheduler implements Controller {
   readonly name = "scheduler";
   /** What each pod bound to a node (and not finished) holds there, by pod key. */
@@ -52,8 +78,12 @@ export class Scheduler implements Controller {
 
   constructor(private readonly store: Store, private readonly clock: SimClock) {}
 
+  /** The nodes as the scheduler sees them, by name (rebuilt after a Node changes). */
+  private nodeCache?: NodeInfo[];
+
   /** Keeps the indexes in step with the store (read from the store, so the order of events does not matter). */
   observe(e: StoreEvent): void {
+    if (e.kind === Kinds.Node) this.nodeCache = undefined;
     if (e.kind !== Kinds.Pod) return;
     const key = nsName(e.object);
     const pod = this.store.peek(Kinds.Pod, e.object.metadata.namespace, e.object.metadata.name!);
@@ -96,37 +126,34 @@ export class Scheduler implements Controller {
     return [];
   }
 
+  /** Every node, by name (cached until a Node changes: scheduling a pod reads them all). */
+  private nodes(): NodeInfo[] {
+    return this.nodeCache ??= [...this.store.scan(Kinds.Node)].map(nodeInfo).sort((a, b) =>
+      a.name.localeCompare(b.name)
+    );
+  }
+
   reconcile(key: string): void {
     const [ns, name] = splitKey(key);
     const pod = this.store.peek(Kinds.Pod, ns, name);
     if (!pod || pod.spec?.nodeName || pod.metadata.deletionTimestamp) return;
     const want = podRequests(pod);
-    const nodes = [...this.store.scan(Kinds.Node)].sort((a, b) =>
-      a.metadata.name!.localeCompare(b.metadata.name!)
-    );
+    const nodes = this.nodes();
     const reasons = new Map<string, number>();
     const note = (r: string) => reasons.set(r, (reasons.get(r) ?? 0) + 1);
-    let best: { node: KObj; score: number } | undefined;
+    let best: { node: NodeInfo; score: number } | undefined;
+    const selector = Object.entries(pod.spec.nodeSelector ?? {});
     for (const node of nodes) {
-      const ready = (node.status?.conditions ?? []).some((c: { type: string; status: string }) =>
-        c.type === "Ready" && c.status === "True"
-      );
-      if (!ready || node.spec?.unschedulable) {
-        note(node.spec?.unschedulable ? "node(s) were unschedulable" : "node(s) were not ready");
+      if (!node.ready || node.unschedulable) {
+        note(node.unschedulable ? "node(s) were unschedulable" : "node(s) were not ready");
         continue;
       }
-      const selector: Record<string, string> = pod.spec.nodeSelector ?? {};
-      if (Object.entries(selector).some(([k, v]) => node.metadata.labels?.[k] !== v)) {
+      if (selector.some(([k, v]) => node.labels[k] !== v)) {
         note("node(s) didn't match Pod's node affinity/selector");
         continue;
       }
-      const alloc = node.status?.allocatable ?? {};
-      const cap = {
-        cpu: millicores(alloc.cpu),
-        memory: quantityValue(alloc.memory),
-        pods: quantityValue(alloc.pods ?? "110"),
-      };
-      const u = this.used.get(node.metadata.name!) ?? { cpu: 0, memory: 0, pods: 0 };
+      const cap = node.cap;
+      const u = this.used.get(node.name) ?? { cpu: 0, memory: 0, pods: 0 };
       let fits = true;
       if (u.pods + 1 > cap.pods) {
         note("Too many pods");
@@ -171,7 +198,7 @@ export class Scheduler implements Controller {
       }
       return;
     }
-    const nodeName = best.node.metadata.name!;
+    const nodeName = best.node.name;
     // Held at once: the next pod in this turn must see it, before the event comes round.
     this.hold(key, nodeName, want);
     this.pending.delete(key);
