@@ -16,11 +16,12 @@ import { GarbageCollector } from "./controllers/gc.ts";
 import { DeploymentController } from "./controllers/deployment.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet } from "./controllers/kubelet.ts";
-import type { KubeletOptions } from "./controllers/kubelet/run.ts";
+import type { KubeletOptions, PodNetworkMode } from "./controllers/kubelet/run.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
 import { meteredPod, UsageMeter } from "./usagemeter.ts";
+import { PodListeners } from "./podnet/listeners.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -36,6 +37,12 @@ export interface SimOptions {
   readonly onControllerError?: (e: ControllerError) => void;
   /** The random suffix of generated names (default: seeded, apimachinery's alphabet); for tests. */
   readonly nameSuffix?: () => string;
+  /**
+   * "loopback": pod IPs in 127.10.0.0/16 and every running pod listening there on real sockets
+   * (sim/podnet/listeners.ts), closed when the cluster shuts down; "virtual" (default): pod IPs in
+   * 10.244.0.0/16, reachable only through the in-process network (sim/network.ts).
+   */
+  readonly podNetwork?: PodNetworkMode;
 }
 
 export interface SimClusterShape {
@@ -47,8 +54,10 @@ export interface SimClusterShape {
   readonly kubelet: Kubelet;
   /** CPU and memory use of running pods (the metrics API's source). */
   readonly usage: UsageMeter;
+  /** The pods' sockets on the host, with the "loopback" pod network. */
+  readonly listeners?: PodListeners;
   readonly options: Required<
-    Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace">
+    Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace" | "podNetwork">
   >;
 }
 
@@ -66,6 +75,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
       nodeCpu: options.nodeCpu ?? "4",
       nodeMemory: options.nodeMemory ?? "16Gi",
       functionNamespace: options.functionNamespace ?? "openfaas-fn",
+      podNetwork: options.podNetwork ?? "virtual",
     };
     const clock = yield* makeSimClock(opts.seed);
     const store = new Store({
@@ -94,7 +104,12 @@ const makeSimCluster = (options: SimOptions = {}) =>
     const kubelet = new Kubelet(store, clock, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
       ...options.kubelet,
+      podNetwork: opts.podNetwork,
     });
+    const listeners = opts.podNetwork === "loopback"
+      ? new PodListeners({ clock, store, logs, catalog, usage })
+      : undefined;
+    if (listeners) yield* Effect.addFinalizer(() => Effect.promise(() => listeners.closeAll()));
     new ControllerHub(
       store,
       [
@@ -103,6 +118,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
         kubelet,
         new EndpointsController(store),
         new GarbageCollector(store),
+        ...(listeners ? [listeners] : []),
       ],
       clock,
       { onError: options.onControllerError },
@@ -162,6 +178,6 @@ const makeSimCluster = (options: SimOptions = {}) =>
         };
       });
     }
-    shape.current = { clock, store, api, logs, catalog, kubelet, usage, options: opts };
+    shape.current = { clock, store, api, logs, catalog, kubelet, usage, listeners, options: opts };
     return SimCluster.of(shape.current);
   });
