@@ -21,7 +21,7 @@ import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
 import { meteredPod, UsageMeter } from "./usagemeter.ts";
-import { PodListeners } from "./podnet/listeners.ts";
+import { PodListeners, type PodListenersOptions } from "./podnet/listeners.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -43,6 +43,8 @@ export interface SimOptions {
    * 10.244.0.0/16, reachable only through the in-process network (sim/network.ts).
    */
   readonly podNetwork?: PodNetworkMode;
+  /** How the pods' sockets report a port they cannot bind (default: a line on stderr). */
+  readonly podListeners?: PodListenersOptions;
 }
 
 export interface SimClusterShape {
@@ -107,7 +109,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
       podNetwork: opts.podNetwork,
     });
     const listeners = opts.podNetwork === "loopback"
-      ? new PodListeners({ clock, store, logs, catalog, usage })
+      ? new PodListeners({ clock, store, logs, catalog, usage }, options.podListeners)
       : undefined;
     if (listeners) yield* Effect.addFinalizer(() => Effect.promise(() => listeners.closeAll()));
     new ControllerHub(

@@ -73,6 +73,13 @@ const portsOf = (pod: KObj): number[] => {
   return ports.size > 0 ? [...ports].sort((a, b) => a - b) : [defaultPort];
 };
 
+/** A response whose body breaks at once. */
+const cut = () =>
+  new Response(
+    new ReadableStream({ pull: (c) => c.error(new Error("the container stopped")) }),
+    { status: 502 },
+  );
+
 export class PodListeners implements Controller {
   readonly name = "podnet";
   private readonly pods = new Map<string, PodSockets>();
@@ -236,6 +243,9 @@ export class PodListeners implements Controller {
       const res = await exchange(this.host, pod, image, new Request(req, { signal }));
       return await onTheWire(res, run.kill.signal);
     } catch (e) {
+      // A stopped container answers nothing: the connection breaks (a body that fails, as close as
+      // Deno.serve comes to a reset).
+      if (run.kill.signal.aborted) return cut();
       return new Response(`${(e as Error).message}\n`, { status: 502 });
     }
   }
