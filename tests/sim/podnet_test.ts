@@ -360,3 +360,12 @@ Deno.test("podnet: the provider (over HTTP, real upstream) invokes through pod I
     assert.equal(listeners.listening, 0);
     for (const p of pods) await assertRefused(p.status.podIP);
   }, { sim: { podNetwork: "loopback", transport: "http", upstream: "http" } }));
+
+Deno.test("podnet: in-process runs keep the virtual network: 10.244 addresses, no sockets", () =>
+  withSimCluster(async (ctx) => {
+    assert.equal(ctx.cluster.listeners, undefined);
+    ctx.cluster.store.create(Kinds.Pod, "default", pod("inproc"));
+    await ctx.advance("5 seconds");
+    assert.equal(podOf(ctx, "inproc").status.phase, "Running");
+    assert.match(ipOf(ctx, "inproc"), /^10\.244\.\d+\.\d+$/);
+  }));
