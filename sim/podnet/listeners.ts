@@ -11,7 +11,9 @@
  * An address whose previous socket is still closing is bound once it has closed. A port that cannot
  * be bound (taken by another process, no file descriptors left) fails that pod only: a Warning event
  * `FailedListen`, the condition `sim.faas-deno.dev/Listening` False on the pod, a line in its container
- * log and one on stderr; binding is tried again at the pod's next change.
+ * log and one on stderr; binding is tried again at the pod's next change and whenever another pod's
+ * socket closes. The pods hold at most the sockets the open-file limit allows less a reserve for the
+ * API server and connections (./budget.ts): past that, pods fail to bind as with no descriptors left.
  */
 import { rfc3339, type SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
@@ -21,6 +23,7 @@ import { recordEvent } from "../controllers/events.ts";
 import { goLog } from "../images/context.ts";
 import { exchange, listeningImage, type PodRuntime, podServes } from "./exchange.ts";
 import { onTheWire } from "./streams.ts";
+import { reservedDescriptors, type SocketBudget, socketBudget } from "./budget.ts";
 
 /** The pod condition that reports whether the pod's sockets could be bound (only once one could not). */
 export const listeningCondition = "sim.faas-deno.dev/Listening";
@@ -50,7 +53,12 @@ interface PodSockets {
 export interface PodListenersOptions {
   /** Told why a port could not be bound (default: a line on stderr). */
   readonly onBindError?: (message: string) => void;
+  /** How many sockets the pods may hold (default: from the open-file limit, ./budget.ts). */
+  readonly budget?: SocketBudget;
 }
+
+/** What a bind beyond the budget fails with. */
+class OverBudget extends Error {}
 
 /** A bind error as Go's net package words it (what the watchdog would log before exiting). */
 const listenError = (ip: string, port: number, e: unknown): string => {
@@ -58,7 +66,7 @@ const listenError = (ip: string, port: number, e: unknown): string => {
     ? "bind: address already in use"
     : e instanceof Deno.errors.AddrNotAvailable
     ? "bind: cannot assign requested address"
-    : /os error 24\b/.test(String((e as Error)?.message))
+    : e instanceof OverBudget || /os error 24\b/.test(String((e as Error)?.message))
     ? "socket: too many open files"
     : (e as Error)?.message ?? String(e);
   return `listen tcp ${ip}:${port}: ${what}`;
@@ -87,12 +95,19 @@ export class PodListeners implements Controller {
   private readonly closing = new Map<string, Promise<void>>();
   private closed = false;
   private readonly onBindError: (message: string) => void;
+  /** Sockets the pods may hold, and the open-file limit that says so (./budget.ts). */
+  private budget: SocketBudget;
+  /** Sockets open or closing (closing ones still hold their descriptor). */
+  private held = 0;
+  /** Runs with ports that could not be bound. */
+  private readonly failing = new Set<PodSockets>();
 
   constructor(
     private readonly host: PodRuntime & { readonly clock: SimClock },
     options: PodListenersOptions = {},
   ) {
     this.onBindError = options.onBindError ?? ((m) => console.error(`sim: ${m}`));
+    this.budget = options.budget ?? socketBudget();
   }
 
   /** Sockets listening now. */
@@ -170,6 +185,7 @@ export class PodListeners implements Controller {
 
   private bind(run: PodSockets, port: number) {
     try {
+      if (this.held >= this.budget.sockets) throw this.overBudget();
       const server = Deno.serve({
         hostname: run.ip,
         port,
@@ -177,23 +193,79 @@ export class PodListeners implements Controller {
         onError: (e) => new Response(`${(e as Error)?.message ?? e}\n`, { status: 500 }),
       }, (req) => this.serve(run, req));
       run.servers.set(port, server);
+      this.held++;
       if (run.failed.delete(port) && run.failed.size === 0) {
+        this.failing.delete(run);
         this.setCondition(run, "True", "Listening", `listening on ${run.ip}:${run.ports.join(",")}`);
       }
     } catch (e) {
-      const message = listenError(run.ip, port, e);
-      if (run.failed.get(port) === message) return;
-      run.failed.set(port, message);
-      const [ns, name] = splitKey(run.key);
-      const pod = this.host.store.peek(Kinds.Pod, ns, name);
-      if (pod) {
-        recordEvent(this.host.store, this.host.clock, pod, "Warning", "FailedListen", message, "kubelet");
+      this.fail(run, port, e);
+      if (!(e instanceof OverBudget) && listenError(run.ip, port, e).endsWith("too many open files")) {
+        this.outOfDescriptors();
       }
-      this.host.logs.append(ns, name, run.container, this.host.clock.now(), goLog(this.host.clock, message));
+    }
+  }
+
+  private overBudget() {
+    const limit = this.budget.limit === undefined ? "" : ` of ${this.budget.limit}`;
+    return new OverBudget(
+      `${this.held} pod sockets open, the most the open-file limit${limit} allows ` +
+        `(the simulator keeps the rest for its API server and connections)`,
+    );
+  }
+
+  /**
+   * The process ran out of file descriptors (its limit was unknown): from now on the pods hold that
+   * many sockets less the reserve, and the newest sockets close at once (their pods fail to listen and
+   * are bound again when sockets free up), so that the API server can accept connections again.
+   */
+  private outOfDescriptors() {
+    const shed = Math.min(reservedDescriptors, Math.floor(this.held / 2));
+    this.budget = { sockets: this.held - shed, limit: this.budget.limit };
+    this.onBindError(
+      `out of file descriptors with ${this.held} pod sockets: the pods now hold at most ` +
+        `${this.budget.sockets}, and the newest ${shed} close (raise ulimit -n for more)`,
+    );
+    const error = this.overBudget();
+    let left = shed;
+    for (const run of [...this.pods.values()].reverse()) {
+      for (const [port, server] of run.servers) {
+        if (left-- <= 0) return;
+        run.servers.delete(port);
+        this.closeServer(`${run.ip}:${port}`, server);
+        this.fail(run, port, error, true);
+      }
+    }
+  }
+
+  /** The port could not be bound: reported once per reason (event, condition, container log, stderr). */
+  private fail(run: PodSockets, port: number, e: unknown, quiet = false) {
+    const message = listenError(run.ip, port, e);
+    if (run.failed.get(port) === message) return;
+    run.failed.set(port, message);
+    this.failing.add(run);
+    const [ns, name] = splitKey(run.key);
+    const pod = this.host.store.peek(Kinds.Pod, ns, name);
+    if (pod) {
+      recordEvent(this.host.store, this.host.clock, pod, "Warning", "FailedListen", message, "kubelet");
+    }
+    this.host.logs.append(ns, name, run.container, this.host.clock.now(), goLog(this.host.clock, message));
+    if (!quiet) {
       this.onBindError(
         `pod ${run.key} cannot listen on the host: ${message} (${(e as Error)?.message ?? e})`,
       );
-      this.setCondition(run, "False", "BindFailed", [...run.failed.values()].join("; "));
+    }
+    this.setCondition(run, "False", "BindFailed", [...run.failed.values()].join("; "));
+  }
+
+  /** A socket was freed: pods that could not bind try again (one that fails the same way stays quiet). */
+  private retryFailed() {
+    if (this.closed) return;
+    for (const run of this.failing) {
+      for (const port of run.failed.keys()) {
+        if (this.held >= this.budget.sockets) return;
+        if (!run.servers.has(port) && !run.waiting.has(port)) this.listen(run, port);
+      }
     }
   }
 
@@ -218,14 +290,18 @@ export class PodListeners implements Controller {
 
   private stop(run: PodSockets) {
     run.kill.abort();
-    for (const [port, server] of run.servers) {
-      const address = `${run.ip}:${port}`;
-      const done: Promise<void> = server.shutdown().catch(() => {}).then(() => {
-        if (this.closing.get(address) === done) this.closing.delete(address);
-      });
-      this.closing.set(address, done);
-    }
+    this.failing.delete(run);
+    for (const [port, server] of run.servers) this.closeServer(`${run.ip}:${port}`, server);
     run.servers.clear();
+  }
+
+  private closeServer(address: string, server: Deno.HttpServer) {
+    const done: Promise<void> = server.shutdown().catch(() => {}).then(() => {
+      if (this.closing.get(address) === done) this.closing.delete(address);
+      this.held--;
+      this.retryFailed();
+    });
+    this.closing.set(address, done);
   }
 
   private async serve(run: PodSockets, req: Request): Promise<Response> {

@@ -176,3 +176,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("e2e podnet: `deno task sim --pod-network` takes loopback or virtual, and says what it does", async () => {
+  const serve = new URL("../../sim/serve.ts", import.meta.url).pathname;
+  const sim = (...args: string[]) =>
+    runCommand(Deno.execPath(), [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      serve,
+      ...args,
+    ]);
+  const help = await sim("--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--pod-network MODE +loopback \(default\)/);
+  const bad = await sim("--pod-network", "bridge");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--pod-network: expected loopback or virtual, not "bridge"/);
+});

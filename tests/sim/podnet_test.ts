@@ -10,6 +10,7 @@ import type { PodRun } from "../../sim/controllers/kubelet/run.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
 import { SimCluster } from "../../sim/cluster.ts";
 import { listeningCondition } from "../../sim/podnet/listeners.ts";
+import { openFileLimit, socketBudget } from "../../sim/podnet/budget.ts";
 import { type SimContext, simRuntime, withSimCluster } from "../support/simcluster.ts";
 import { withProvider } from "../support/harness.ts";
 import { deployFunction, envFunction, podsOf } from "../support/functions.ts";
@@ -369,3 +370,42 @@ Deno.test("podnet: in-process runs keep the virtual network: 10.244 addresses, n
     assert.equal(podOf(ctx, "inproc").status.phase, "Running");
     assert.match(ipOf(ctx, "inproc"), /^10\.244\.\d+\.\d+$/);
   }));
+
+Deno.test("podnet: the sockets stay within the open-file limit less a reserve; a pod past it binds once a socket frees", async () => {
+  assert.deepEqual(socketBudget(20_000), { sockets: 19_000, limit: 20_000 });
+  assert.deepEqual(socketBudget(1_024), { sockets: 512, limit: 1_024 });
+  assert.equal(socketBudget(undefined).sockets, Number.POSITIVE_INFINITY);
+  if (Deno.build.os === "linux") {
+    // Readable with --allow-all only (Deno guards /proc/self); without it the limit is learnt when it is hit.
+    const limit = openFileLimit();
+    assert.ok(limit === undefined || limit > 0);
+  }
+  const errors: string[] = [];
+  await withSimCluster(async (ctx) => {
+    const { store, listeners } = ctx.cluster;
+    store.create(Kinds.Pod, "default", pod("first"));
+    await ctx.advance("5 seconds");
+    store.create(Kinds.Pod, "default", pod("second"));
+    await ctx.advance("5 seconds");
+    assert.equal(podOf(ctx, "second").status.phase, "Running");
+    assert.equal(listeners!.listening, 1);
+    const second = ipOf(ctx, "second");
+    const condition = () =>
+      podOf(ctx, "second").status.conditions.find((c: KObj) => c.type === listeningCondition);
+    assert.equal(condition()?.message, `listen tcp ${second}:8080: socket: too many open files`);
+    assert.match(errors.join("\n"), /1 pod sockets open, the most the open-file limit of 1002 allows/);
+    assert.ok(await refuses(second));
+    // The first pod goes: its socket frees, and the second pod binds.
+    store.delete(Kinds.Pod, "default", "first", { gracePeriodSeconds: 0 });
+    await ctx.advance("1 second");
+    // The freed socket is counted once it has closed (real time).
+    const listening = () => listeners!.listening;
+    for (let i = 0; i < 50 && listening() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(listening(), 1);
+    assert.ok(!(await refuses(second)));
+    assert.equal(condition()?.status, "True");
+  }, {
+    podNetwork: "loopback",
+    podListeners: { budget: { sockets: 1, limit: 1002 }, onBindError: (m) => errors.push(m) },
+  });
+});
