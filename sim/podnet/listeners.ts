@@ -194,9 +194,13 @@ export class PodListeners implements Controller {
       }, (req) => this.serve(run, req));
       run.servers.set(port, server);
       this.held++;
-      if (run.failed.delete(port) && run.failed.size === 0) {
+      run.failed.delete(port);
+      // All bound: a condition left False (by this run, or the container's previous one) turns True.
+      if (run.failed.size === 0) {
         this.failing.delete(run);
-        this.setCondition(run, "True", "Listening", `listening on ${run.ip}:${run.ports.join(",")}`);
+        if (this.conditionOf(run)?.status === "False") {
+          this.setCondition(run, "True", "Listening", `listening on ${run.ip}:${run.ports.join(",")}`);
+        }
       }
     } catch (e) {
       this.fail(run, port, e);
@@ -269,11 +273,19 @@ export class PodListeners implements Controller {
     }
   }
 
+  /** The pod's listening condition, if it has one. */
+  private conditionOf(run: PodSockets): KObj | undefined {
+    const [ns, name] = splitKey(run.key);
+    const pod = this.host.store.peek(Kinds.Pod, ns, name);
+    if (pod?.metadata.uid !== run.uid) return undefined;
+    return (pod.status?.conditions ?? []).find((c: KObj) => c.type === listeningCondition);
+  }
+
   private setCondition(run: PodSockets, status: "True" | "False", reason: string, message: string) {
     const [ns, name] = splitKey(run.key);
     const pod = this.host.store.peek(Kinds.Pod, ns, name);
     if (pod?.metadata.uid !== run.uid) return;
-    const before = (pod.status?.conditions ?? []).find((c: KObj) => c.type === listeningCondition);
+    const before = this.conditionOf(run);
     if (before?.status === status && before.reason === reason && before.message === message) return;
     this.host.store.mutate(Kinds.Pod, ns, name, (o) => {
       const now = rfc3339(this.host.clock.now());
