@@ -16,13 +16,14 @@ import { GarbageCollector } from "./controllers/gc.ts";
 import { DeploymentController } from "./controllers/deployment.ts";
 import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet } from "./controllers/kubelet.ts";
-import type { KubeletOptions } from "./controllers/kubelet/run.ts";
+import type { KubeletOptions, PodNetworkMode } from "./controllers/kubelet/run.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
 import { meteredPod, UsageMeter } from "./usagemeter.ts";
 import { installCustomResources } from "./crds.ts";
 import { profileCrd } from "./crd/definition.ts";
+import { PodListeners, type PodListenersOptions } from "./podnet/listeners.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -43,6 +44,14 @@ export interface SimOptions {
    * (default true). false: a bare cluster, where `openfaas.com/v1` profiles are 404 until a CRD is applied.
    */
   readonly profileCrd?: boolean;
+  /**
+   * "loopback": pod IPs in 127.10.0.0/16 and every running pod listening there on real sockets
+   * (sim/podnet/listeners.ts), closed when the cluster shuts down; "virtual" (default): pod IPs in
+   * 10.244.0.0/16, reachable only through the in-process network (sim/network.ts).
+   */
+  readonly podNetwork?: PodNetworkMode;
+  /** How the pods' sockets report a port they cannot bind (default: a line on stderr). */
+  readonly podListeners?: PodListenersOptions;
 }
 
 export interface SimClusterShape {
@@ -54,8 +63,10 @@ export interface SimClusterShape {
   readonly kubelet: Kubelet;
   /** CPU and memory use of running pods (the metrics API's source). */
   readonly usage: UsageMeter;
+  /** The pods' sockets on the host, with the "loopback" pod network. */
+  readonly listeners?: PodListeners;
   readonly options: Required<
-    Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace">
+    Pick<SimOptions, "seed" | "nodes" | "nodeCpu" | "nodeMemory" | "functionNamespace" | "podNetwork">
   >;
 }
 
@@ -73,6 +84,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
       nodeCpu: options.nodeCpu ?? "4",
       nodeMemory: options.nodeMemory ?? "16Gi",
       functionNamespace: options.functionNamespace ?? "openfaas-fn",
+      podNetwork: options.podNetwork ?? "virtual",
     };
     const clock = yield* makeSimClock(opts.seed);
     const store = new Store({
@@ -102,7 +114,12 @@ const makeSimCluster = (options: SimOptions = {}) =>
     const kubelet = new Kubelet(store, clock, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
       ...options.kubelet,
+      podNetwork: opts.podNetwork,
     });
+    const listeners = opts.podNetwork === "loopback"
+      ? new PodListeners({ clock, store, logs, catalog, usage }, options.podListeners)
+      : undefined;
+    if (listeners) yield* Effect.addFinalizer(() => Effect.promise(() => listeners.closeAll()));
     new ControllerHub(
       store,
       [
@@ -111,6 +128,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
         kubelet,
         new EndpointsController(store),
         new GarbageCollector(store),
+        ...(listeners ? [listeners] : []),
       ],
       clock,
       { onError: options.onControllerError },
@@ -173,6 +191,6 @@ const makeSimCluster = (options: SimOptions = {}) =>
         };
       });
     }
-    shape.current = { clock, store, api, logs, catalog, kubelet, usage, options: opts };
+    shape.current = { clock, store, api, logs, catalog, kubelet, usage, listeners, options: opts };
     return SimCluster.of(shape.current);
   });

@@ -8,6 +8,7 @@
  *   deno task sim --port 6443 --write-kubeconfig /tmp/sim.kubeconfig
  *   kubectl --kubeconfig /tmp/sim.kubeconfig get pods -A
  *   kubectl --kubeconfig /tmp/sim.kubeconfig top pods -n openfaas-fn
+ *   curl http://<podIP>:8080/     (pods listen on loopback addresses, sim/podnet/listeners.ts)
  */
 import { shutdownOnSignals } from "../src/lib/shutdown.ts";
 import { Clock, Duration, Effect, Layer, ManagedRuntime } from "effect";
@@ -105,6 +106,9 @@ const simHelp = `deno task sim [flags]: the cluster simulator as a Kubernetes AP
   --node-cpu Q, --node-memory Q   node capacity (default 4, 16Gi)
   --function-namespace NS   namespace labelled openfaas=1 at start (default openfaas-fn)
   --profile-crd BOOL        install OpenFaaS's Profile CRD at start (default true; false: a bare cluster)
+  --pod-network MODE        loopback (default): pod IPs in 127.10.0.0/16 and every running pod listens
+                            there on real sockets (curl http://<podIP>:8080/); virtual: pod IPs in
+                            10.244.0.0/16 that nothing outside the simulator can reach
   --speed X                 simulated time runs X times faster than real time (default 1)
   --fault-rate R | VERB=R,...   injected error probability (verbs: get list watch create update patch delete, *)
   --fault-status LIST       statuses to inject (default 500,503,429,409; 409 only on update/patch)
@@ -144,6 +148,7 @@ const known = new Set([
   "node-memory",
   "function-namespace",
   "profile-crd",
+  "pod-network",
   "speed",
   "fault-rate",
   "fault-status",
@@ -165,6 +170,16 @@ const watchdogLog = (image: { repository?: string }, _pod: KObj, c: KObj): strin
     `Metrics listening on port: 8081`,
     ...(image.repository ? [`Image: ${image.repository}`] : []),
   ];
+};
+
+/** Whether this host routes loopback addresses beyond 127.0.0.1 (Linux does; macOS needs `ifconfig lo0 alias`). */
+const loopbackRangeUsable = (): boolean => {
+  try {
+    Deno.listen({ hostname: "127.10.0.1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 const main = async (args: readonly string[]) => {
@@ -193,6 +208,10 @@ const main = async (args: readonly string[]) => {
     speed = flags.speed === undefined ? 1 : Number(flags.speed);
     if (!Number.isFinite(speed) || speed <= 0) throw new Error("--speed: expected a positive number");
     const seed = int("seed", 1);
+    const podNetwork = flags["pod-network"] ?? "loopback";
+    if (podNetwork !== "loopback" && podNetwork !== "virtual") {
+      throw new Error(`--pod-network: expected loopback or virtual, not "${podNetwork}"`);
+    }
     simOptions = {
       seed,
       nodes: int("nodes", 3),
@@ -201,6 +220,7 @@ const main = async (args: readonly string[]) => {
       functionNamespace: flags["function-namespace"],
       profileCrd: bool("profile-crd", true),
       kubelet: { startupLog: watchdogLog },
+      podNetwork,
     };
     const faultFlags = {
       seed: flags["fault-seed"] ?? seed,
@@ -219,6 +239,15 @@ const main = async (args: readonly string[]) => {
     console.error(`sim: ${(e as Error).message}\n\n${simHelp}`);
     Deno.exit(2);
   }
+  if (simOptions.podNetwork === "loopback" && !loopbackRangeUsable()) {
+    const why = "cannot listen on 127.10.0.1 (on macOS: sudo ifconfig lo0 alias 127.10.x.y for each address)";
+    if (flags["pod-network"]) {
+      console.error(`sim: --pod-network loopback: ${why}`);
+      Deno.exit(2);
+    }
+    console.error(`sim: ${why}; pods use the virtual network (--pod-network virtual)`);
+    simOptions = { ...simOptions, podNetwork: "virtual" };
+  }
   const clusterLayer = SimCluster.layer(simOptions);
   const runtime = ManagedRuntime.make(
     speed === 1
@@ -235,6 +264,11 @@ const main = async (args: readonly string[]) => {
     `faas-deno simulator: Kubernetes API on ${sim.url} (seed ${cluster.options.seed}, ${cluster.options.nodes} nodes${
       speed !== 1 ? `, ${speed}x speed` : ""
     }${faults ? ", faults on" : ""})`,
+  );
+  console.log(
+    simOptions.podNetwork === "loopback"
+      ? "pods: listening on their IPs in 127.10.0.0/16 (curl http://<podIP>:8080/)"
+      : "pods: virtual IPs in 10.244.0.0/16, not reachable from the host",
   );
   if (flags["write-kubeconfig"]) {
     await Deno.writeTextFile(flags["write-kubeconfig"], kubeconfigFor(sim.url));

@@ -13,14 +13,14 @@ import type { ImageCatalog } from "../images/catalog.ts";
 import type { LogStore } from "../logs.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
 import { terminate } from "./kubelet/container.ts";
-import { noIpMessage, PodIps } from "./kubelet/podips.ts";
+import { PodIps } from "./kubelet/podips.ts";
 import { ImagePulls } from "./kubelet/pull.ts";
 import { backOffMs, type KubeletOptions, type PodRun, RunContext } from "./kubelet/run.ts";
 
 export class Kubelet implements Controller {
   readonly name = "kubelet";
   private readonly runs = new Map<string, PodRun>();
-  private readonly ips = new PodIps();
+  private readonly ips: PodIps;
   private readonly k: RunContext;
   private readonly images: ImagePulls;
 
@@ -32,6 +32,7 @@ export class Kubelet implements Controller {
     options: KubeletOptions = {},
   ) {
     this.k = new RunContext(store, clock, catalog, logs, options);
+    this.ips = new PodIps(options.podNetwork);
     this.images = new ImagePulls(this.k);
   }
 
@@ -105,7 +106,7 @@ export class Kubelet implements Controller {
   private noIp(r: PodRun, node: string) {
     const k = this.k;
     r.ipFailures++;
-    k.event(k.pod(r), "Warning", "FailedCreatePodSandBox", noIpMessage(node));
+    k.event(k.pod(r), "Warning", "FailedCreatePodSandBox", this.ips.noIpMessage(node));
     k.after(r, backOffMs(r.ipFailures), () => {
       const podIP = this.ips.allocate(r, node);
       if (!podIP) return this.noIp(r, node);

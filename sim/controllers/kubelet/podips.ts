@@ -1,35 +1,79 @@
 /**
  * Pod IPs: each pod gets an IP from its node's range, kept across container restarts and free again
  * once the pod is deleted.
+ *
+ * Each node has a /24 of 250 pod IPs, x.y.z.2 to x.y.z.251. Node number n (the number its name ends
+ * with, `sim-node-n`; a node whose name has none, or whose number another node took, gets 0 or else
+ * the highest unused number) has the /24 `A.(B + floor(n / 256)).(n % 256)`, where A.B is
+ * - "virtual" (in-process runs): 10.244, so sim-node-1 has 10.244.1.0/24 as with flannel's default
+ *   10.244.0.0/16; nodes 256 and up spill into 10.245.x, 10.246.x ... up to 10.255.x (3,072 nodes);
+ * - "loopback" (pods listening on the host, ./../../podnet/listeners.ts): 127.10, so the addresses are
+ *   in 127.0.0.0/8, which Linux routes to `lo` with no configuration; nodes 256 and up spill into
+ *   127.11.x ... up to 127.255.x (62,976 nodes).
+ * A node past the last range gets no pod IPs: its pods fail to get a sandbox (FailedCreatePodSandBox).
  */
-import type { PodRun } from "./run.ts";
+import type { PodNetworkMode, PodRun } from "./run.ts";
 
-/** Pod IPs per node: 10.244.{node}.2 to .251 (slots 0 to 249), handed out round-robin. */
+export type { PodNetworkMode };
+
+/** Pod IPs per node: .2 to .251 (slots 0 to 249), handed out round-robin. */
 const podIpSlots = 250;
+
+const firstOctets: Record<PodNetworkMode, readonly [number, number]> = {
+  virtual: [10, 244],
+  loopback: [127, 10],
+};
+
+/** The first three octets of node number `n`'s pod network, or undefined past the last range. */
+export const nodePodNet = (mode: PodNetworkMode, n: number): string | undefined => {
+  const [a, b] = firstOctets[mode];
+  const second = b + Math.floor(n / 256);
+  return second > 255 ? undefined : `${a}.${second}.${n % 256}`;
+};
+
+/** The highest node number with a range. */
+const lastNodeNumber = (mode: PodNetworkMode) => (256 - firstOctets[mode][1]) * 256 - 1;
 
 /** A node's pod IP range: the slots in use by its pods, and where the next search starts. */
 interface NodeIps {
+  readonly net: string | undefined;
   next: number;
   readonly used: Set<number>;
 }
 
-/** The first three octets of a node's pod network (10.244.{node number}). */
-const nodePodNet = (node: string) => `10.244.${Number(/(\d+)$/.exec(node)?.[1] ?? 0)}`;
-
 export class PodIps {
   private readonly nodes = new Map<string, NodeIps>();
+  /** Node numbers given out (a number names one node's range). */
+  private readonly numbers = new Set<number>();
+
+  constructor(private readonly mode: PodNetworkMode = "virtual") {}
+
+  private rangeOf(node: string): NodeIps {
+    let ips = this.nodes.get(node);
+    if (ips) return ips;
+    const suffix = /(\d+)$/.exec(node)?.[1];
+    let n = suffix === undefined ? NaN : Number(suffix);
+    if (!Number.isSafeInteger(n) || this.numbers.has(n)) {
+      // 0 first (no sim-node has it), then from the last range down, clear of the numbered nodes.
+      n = this.numbers.has(0) ? lastNodeNumber(this.mode) : 0;
+      while (this.numbers.has(n) && n > 0) n--;
+    }
+    this.numbers.add(n);
+    this.nodes.set(node, ips = { net: nodePodNet(this.mode, n), next: 1, used: new Set() });
+    return ips;
+  }
 
   /** The next free IP of the node's range for the run's pod (round-robin), or undefined when all are taken. */
   allocate(r: PodRun, node: string): string | undefined {
-    let ips = this.nodes.get(node);
-    if (!ips) this.nodes.set(node, ips = { next: 1, used: new Set() });
+    const ips = this.rangeOf(node);
+    if (ips.net === undefined) return undefined;
     for (let i = 0; i < podIpSlots; i++) {
       const slot = (ips.next + i) % podIpSlots;
       if (ips.used.has(slot)) continue;
       ips.used.add(slot);
       ips.next = slot + 1;
       r.ip = { node, slot };
-      return `${nodePodNet(node)}.${slot + 2}`;
+      return `${ips.net}.${slot + 2}`;
     }
     return undefined;
   }
@@ -38,12 +82,14 @@ export class PodIps {
   release(r: PodRun) {
     if (r.ip) this.nodes.get(r.ip.node)?.used.delete(r.ip.slot);
   }
-}
 
-/** What the CNI plugin answers when the node's range is full. */
-export const noIpMessage = (node: string): string => {
-  const net = nodePodNet(node);
-  return `Failed to create pod sandbox: failed to setup network for sandbox: failed to allocate for range 0: no IP addresses available in range set: ${net}.2-${net}.${
-    podIpSlots + 1
-  }`;
-};
+  /** What the CNI plugin answers when the node's range is full (or the node has none). */
+  noIpMessage(node: string): string {
+    const net = this.rangeOf(node).net;
+    const prefix =
+      "Failed to create pod sandbox: failed to setup network for sandbox: failed to allocate for range 0";
+    return net === undefined
+      ? `${prefix}: no pod IP range left for node ${node} (the simulator's ${this.mode} pod network is full)`
+      : `${prefix}: no IP addresses available in range set: ${net}.2-${net}.${podIpSlots + 1}`;
+  }
+}

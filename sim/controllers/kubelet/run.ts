@@ -34,10 +34,24 @@ export interface PodRun {
   terminating?: boolean;
 }
 
+/** Where pod IPs come from: simulated addresses only, or loopback addresses pods can listen on (./podips.ts). */
+export type PodNetworkMode = "virtual" | "loopback";
+
 export interface KubeletOptions {
   /** Extra lines an image writes to its log when its container starts. */
   readonly startupLog?: (image: SimImage, pod: KObj, container: KObj) => string[];
+  /** Where pod IPs come from (./podips.ts; default "virtual"). */
+  readonly podNetwork?: PodNetworkMode;
 }
+
+/** The pod conditions the kubelet writes (with PodScheduled, the scheduler's). */
+const kubeletConditions = new Set([
+  "PodReadyToStartContainers",
+  "Initialized",
+  "Ready",
+  "ContainersReady",
+  "PodScheduled",
+]);
 
 export class RunContext {
   constructor(
@@ -128,6 +142,8 @@ export class RunContext {
       cond("ContainersReady", ready),
       previous.find((c) => c.type === "PodScheduled") ??
         { type: "PodScheduled", status: "True", lastTransitionTime: now },
+      // Conditions others set (readiness gates, the simulator's host network) stay, as the kubelet keeps them.
+      ...previous.filter((c) => !kubeletConditions.has(c.type)),
     ];
   }
 }
