@@ -92,6 +92,12 @@ const main = async () => {
             config.predictiveScaling ? "on" : "off"
           }`,
       );
+      console.log(
+        config.leaderElect
+          ? `leader election: on, Lease ${config.leaseNamespace}/${config.leaseName} as ${config.identity}; ` +
+            `scaling runs on the leader only (the log says who leads)`
+          : `leader election: off; ${config.identity} scales on its own`,
+      );
     },
   }, handler);
 

@@ -115,6 +115,15 @@ export const Kinds = {
     namespaced: false,
     hasStatus: false,
   },
+  /** Leader election and membership (`coordination.k8s.io/v1`). */
+  Lease: {
+    group: "coordination.k8s.io",
+    version: "v1",
+    kind: "Lease",
+    plural: "leases",
+    namespaced: true,
+    hasStatus: false,
+  },
   /** OpenFaaS Profiles (a CRD on a real cluster; built in here). */
   Profile: {
     group: "openfaas.com",
