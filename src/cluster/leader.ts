@@ -156,13 +156,15 @@ const elect = (options: LeaderElectionOptions) =>
             metadata: { name, namespace },
             spec: mine,
           });
-          yield* observe(recordOf(created.spec), created, at);
+          yield* observe(recordOf(created.spec), created, now());
           return true;
         }
+        // Observed when the answer arrived (a paused process may have sent the request long before).
+        const seen = now();
         const old = recordOf(current.spec);
-        yield* observe(old, current, at);
+        yield* observe(old, current, seen);
         const heldByOther = old.holderIdentity !== "" && old.holderIdentity !== identity;
-        if (heldByOther && observedAt + old.leaseDurationSeconds * 1000 > at) return false;
+        if (heldByOther && observedAt + old.leaseDurationSeconds * 1000 > seen) return false;
         const next: LeaseRecord = old.holderIdentity === identity
           ? { ...mine, acquireTime: old.acquireTime, leaseTransitions: old.leaseTransitions }
           : { ...mine, leaseTransitions: old.leaseTransitions + 1 };
@@ -170,7 +172,7 @@ const elect = (options: LeaderElectionOptions) =>
           ...current,
           spec: { ...current.spec, ...next },
         });
-        yield* observe(recordOf(updated.spec), updated, at);
+        yield* observe(recordOf(updated.spec), updated, now());
         return true;
       }).pipe(
         Effect.catch((e) =>
@@ -181,10 +183,23 @@ const elect = (options: LeaderElectionOptions) =>
         ),
       );
 
-    /** acquireRetry: client-go's JitterUntil(retryPeriod, 1.2), until a try succeeds. */
+    /** How long until the Lease held by another expires by our observation (undefined: not held, or expired). */
+    const untilExpiry = () => {
+      if (!observed || observed.holderIdentity === "" || observed.holderIdentity === identity) {
+        return undefined;
+      }
+      const left = observedAt + observed.leaseDurationSeconds * 1000 - now();
+      return left > 0 ? left : undefined;
+    };
+    /**
+     * acquireRetry: client-go's JitterUntil(retryPeriod, 1.2), until a try succeeds; a candidate also tries
+     * at the instant the Lease it watches expires (client-go waits for its next jittered try).
+     */
     const random = jitterSource(identity);
     const acquireRetry = Schedule.spaced(retryPeriodMs).pipe(
-      Schedule.modifyDelay(() => Effect.succeed(retryPeriodMs * (1 + jitterFactor * random()))),
+      Schedule.modifyDelay(() =>
+        Effect.succeed(Math.min(retryPeriodMs * (1 + jitterFactor * random()), untilExpiry() ?? Infinity))
+      ),
       Schedule.setInputType<boolean>(),
       Schedule.while(({ input }) => !input),
     );
