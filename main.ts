@@ -13,6 +13,7 @@ import { makeProvider } from "./src/app.ts";
 import { type Credentials, readCredentials } from "./src/http/middleware/basicauth.ts";
 import { simBackend } from "./sim/layer.ts";
 import { Caches } from "./src/kube/caches.ts";
+import { Leadership } from "./src/cluster/leader.ts";
 import { providerName, release } from "./src/domain/version.ts";
 import type { KubeApi } from "./src/kube/api.ts";
 import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";
@@ -75,6 +76,7 @@ const main = async () => {
   console.log(`${providerName} ${release}: backend: ${backendText}; waiting for the caches to sync ...`);
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
   const handler = await runtime.runPromise(provider.handler);
+  const leadership = await runtime.runPromise(Effect.service(Leadership));
 
   const server = Deno.serve({
     port: config.port,
@@ -95,7 +97,7 @@ const main = async () => {
       console.log(
         config.leaderElect
           ? `leader election: on, Lease ${config.leaseNamespace}/${config.leaseName} as ${config.identity}; ` +
-            `scaling runs on the leader only (the log says who leads)`
+            `leader: ${leadership.observedHolder() || "none yet"}; scaling runs on the leader only`
           : `leader election: off; ${config.identity} scales on its own`,
       );
     },

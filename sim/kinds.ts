@@ -124,6 +124,16 @@ export const Kinds = {
     namespaced: true,
     hasStatus: false,
   },
+  /** Stored so the provider's manifests apply; nothing enforces it here (no evictions). */
+  PodDisruptionBudget: {
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    namespaced: true,
+    hasStatus: true,
+    shortNames: ["pdb"],
+  },
   /** OpenFaaS Profiles (a CRD on a real cluster; built in here). */
   Profile: {
     group: "openfaas.com",

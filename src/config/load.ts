@@ -50,7 +50,8 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
     leaderElect: v("leader_elect"),
     leaseName: v("leader_election_lease_name"),
     leaseNamespace: v("leader_election_namespace"),
-    identity: v("pod_name") ?? `${hostName(env)}:${v("port")}`,
+    // Off-cluster, host:port; with an ephemeral port (0) the process id tells replicas on one host apart.
+    identity: v("pod_name") ?? `${hostName(env)}:${v("port") === 0 ? `pid-${Deno.pid}` : v("port")}`,
     scaleDefaults: {
       min,
       max: Math.max(min, v("scale_default_max")),
