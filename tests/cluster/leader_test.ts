@@ -244,3 +244,50 @@ Deno.test("leader election off: the replica scales on its own and writes no Leas
     await h.advance(5_000);
     assert.equal(h.cluster.store.peek(Kinds.Lease, "openfaas", "faas-deno"), undefined);
   }, { config: { leaderElect: false } }));
+
+Deno.test("leader election: a Lease held by another is judged by when this replica saw it change, not by its timestamps", async () => {
+  const ghostLease = (renewTime: string, resourceVersion?: string) => ({
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: { name: "faas-deno", ...(resourceVersion ? { resourceVersion } : {}) },
+    spec: {
+      holderIdentity: "ghost",
+      leaseDurationSeconds: 15,
+      // Long ago by the remote clock: client-go ignores it and counts from its own observation.
+      acquireTime: "2000-01-01T00:00:00.000000Z",
+      renewTime,
+      leaseTransitions: 4,
+    },
+  });
+  const rs = await startReplicas(0);
+  try {
+    rs.cluster.store.create(Kinds.Lease, "openfaas", ghostLease("2000-01-01T00:00:00.000000Z"));
+    const replica = await rs.start();
+    // The ghost keeps renewing for 30 s: its record changes, so it is never taken.
+    for (let t = 0; t < 30_000; t += 1_000) {
+      const current = leaseOf(rs)!;
+      rs.cluster.store.update(
+        Kinds.Lease,
+        "openfaas",
+        "faas-deno",
+        ghostLease(
+          `2000-01-01T00:00:${String(t / 1000).padStart(2, "0")}.000000Z`,
+          current.metadata.resourceVersion,
+        ),
+      );
+      await rs.advance(1_000);
+      assert.equal(replica.isLeader(), false, `at ${t} ms the ghost still renews`);
+    }
+    // The ghost stops: the replica waits a whole lease duration from its last observed change.
+    const stoppedAt = await rs.now();
+    const { afterMs } = await untilLeader(rs, leaseDurationMs + longestTryMs + 1_000);
+    assert.ok(afterMs >= leaseDurationMs - longestTryMs, `took over after ${afterMs} ms, not before expiry`);
+    assert.ok((await rs.now()) - stoppedAt <= leaseDurationMs + longestTryMs + 100);
+    const taken = leaseOf(rs)!;
+    assert.equal(taken.spec.holderIdentity, replica.identity);
+    assert.equal(taken.spec.leaseTransitions, 5, "a takeover counts one transition");
+    assert.notEqual(taken.spec.acquireTime, "2000-01-01T00:00:00.000000Z");
+  } finally {
+    await rs.close();
+  }
+});
