@@ -15,9 +15,10 @@
  * paused process, a partition) stops scaling on time even before its renew loop notices.
  * After losing the Lease a replica goes back to being a candidate; it keeps serving throughout.
  */
-import { Clock, Context, Effect, Layer, Schedule } from "effect";
+import { Clock, Context, Effect, Layer, Option, Schedule } from "effect";
 import type { Lease, LeaseSpec } from "kubernetes-types/coordination/v1.d.ts";
 import { isNotFound, KubeApi } from "../kube/api.ts";
+import { conflictRetry } from "../kube/retry.ts";
 import { resources } from "../kube/resources.ts";
 import { metrics } from "../metrics/registry.ts";
 
@@ -145,6 +146,24 @@ const elect = (options: LeaderElectionOptions) =>
           renewTime: microTime(at),
           leaseTransitions: 0,
         };
+        // client-go's fast path: the leader updates the object it last saw, without reading it first.
+        if (
+          renewedAt !== undefined && lease && observed?.holderIdentity === identity &&
+          observedAt + observed.leaseDurationSeconds * 1000 > at
+        ) {
+          const renewal = {
+            ...mine,
+            acquireTime: observed.acquireTime,
+            leaseTransitions: observed.leaseTransitions,
+          };
+          const fast = yield* Effect.option(
+            leases.replace(namespace, name, { ...lease, spec: { ...lease.spec, ...renewal } }),
+          );
+          if (Option.isSome(fast)) {
+            yield* observe(recordOf(fast.value.spec), fast.value, now());
+            return true;
+          }
+        }
         const current = yield* leases.get(namespace, name).pipe(
           Effect.map((l): Lease | undefined => l),
           Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
@@ -250,26 +269,39 @@ const elect = (options: LeaderElectionOptions) =>
       }
     });
 
-    /** On shutdown: an empty holder and a 1 s lease, written over the object we last saw (client-go's release). */
-    const release = Effect.gen(function* () {
-      const wasLeader = isLeader();
-      renewedAt = undefined;
-      if (!wasLeader || !lease || observed?.holderIdentity !== identity) return;
+    /**
+     * On shutdown, client-go's release: the Lease as it is now, still ours, gets an empty holder and a 1 s
+     * lease (an update of what was read: if someone took it meanwhile, nothing is overwritten).
+     */
+    const releaseOnce = Effect.gen(function* () {
+      const current = yield* leases.get(namespace, name);
+      if (current.spec?.holderIdentity !== identity) return false;
       const at = now();
       const released: LeaseRecord = {
         holderIdentity: "",
         leaseDurationSeconds: 1,
         acquireTime: microTime(at),
         renewTime: microTime(at),
-        leaseTransitions: observed.leaseTransitions,
+        leaseTransitions: current.spec?.leaseTransitions ?? 0,
       };
-      yield* leases.replace(namespace, name, { ...lease, spec: { ...lease.spec, ...released } }).pipe(
-        Effect.timeoutOrElse({ duration: renewDeadlineMs, orElse: () => Effect.void }),
-        Effect.andThen(Effect.logInfo(`leader election: ${identity} released ${where}`)),
-        Effect.catch((e) =>
-          Effect.logWarning(`leader election: ${identity} could not release ${where}: ${e.message}`)
-        ),
+      yield* leases.replace(namespace, name, { ...current, spec: { ...current.spec, ...released } });
+      return true;
+    });
+    const release = Effect.gen(function* () {
+      renewedAt = undefined;
+      if (observed?.holderIdentity !== identity) return;
+      const outcome = yield* releaseOnce.pipe(
+        Effect.retry(conflictRetry),
+        Effect.timeoutOption(renewDeadlineMs),
+        Effect.catch((e) => Effect.succeed(e.message)),
       );
+      if (typeof outcome === "string") {
+        yield* Effect.logWarning(`leader election: ${identity} could not release ${where}: ${outcome}`);
+      } else if (Option.isNone(outcome)) {
+        yield* Effect.logWarning(`leader election: ${identity} could not release ${where} in time`);
+      } else if (outcome.value) {
+        yield* Effect.logInfo(`leader election: ${identity} released ${where}`);
+      }
     });
 
     const shape: LeadershipShape = { identity, isLeader, observedHolder: () => observed?.holderIdentity };

@@ -193,9 +193,10 @@ Deno.test("leader election: hours of crashes, pauses and partitions (seeded): ne
       await rs.advance(stepMs);
     }
     assert.ok(faults > 60 && takeovers > 20, `${faults} faults, ${takeovers} takeovers`);
-    // One replica at a time is faulty: the others take over within the deadline's gap and one try.
+    // One replica at a time is faulty: after a leader dies (a crash ends its leadership at once) the others
+    // take over within the lease duration and one jittered try.
     assert.ok(
-      longestLeaderless <= leaseDurationMs - renewDeadlineMs + longestTryMs + 2 * stepMs + 5_000,
+      longestLeaderless <= leaseDurationMs + longestTryMs + 2 * stepMs,
       `longest time without a leader: ${longestLeaderless} ms`,
     );
   });
