@@ -13,6 +13,7 @@ import { makeProvider } from "./src/app.ts";
 import { type Credentials, readCredentials } from "./src/http/middleware/basicauth.ts";
 import { simBackend } from "./sim/layer.ts";
 import { Caches } from "./src/kube/caches.ts";
+import { Leadership } from "./src/cluster/leader.ts";
 import { providerName, release } from "./src/domain/version.ts";
 import type { KubeApi } from "./src/kube/api.ts";
 import { HttpTransport, makeConnectionFromConfig } from "./src/kube/http.ts";
@@ -75,6 +76,7 @@ const main = async () => {
   console.log(`${providerName} ${release}: backend: ${backendText}; waiting for the caches to sync ...`);
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
   const handler = await runtime.runPromise(provider.handler);
+  const leadership = await runtime.runPromise(Effect.service(Leadership));
 
   const server = Deno.serve({
     port: config.port,
@@ -91,6 +93,12 @@ const main = async () => {
           `autoscaling: ${config.scaling ? "on" : "off"}; predictive scaling: ${
             config.predictiveScaling ? "on" : "off"
           }`,
+      );
+      console.log(
+        config.leaderElect
+          ? `leader election: on, Lease ${config.leaseNamespace}/${config.leaseName} as ${config.identity}; ` +
+            `leader: ${leadership.observedHolder() || "none yet"}; scaling runs on the leader only`
+          : `leader election: off; ${config.identity} scales on its own`,
       );
     },
   }, handler);

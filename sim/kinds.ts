@@ -151,6 +151,26 @@ export const Kinds = {
     namespaced: false,
     hasStatus: false,
   },
+  /** Leader election and membership (`coordination.k8s.io/v1`). */
+  Lease: {
+    group: "coordination.k8s.io",
+    version: "v1",
+    kind: "Lease",
+    plural: "leases",
+    namespaced: true,
+    hasStatus: false,
+  },
+  /** Stored so the provider's manifests apply; nothing enforces it here (no evictions). */
+  PodDisruptionBudget: {
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    namespaced: true,
+    hasStatus: true,
+    shortNames: ["pdb"],
+    generation: "spec",
+  },
   /** Each one defines the kinds it names while it exists (sim/crds.ts); none is built in. */
   CustomResourceDefinition: {
     group: "apiextensions.k8s.io",

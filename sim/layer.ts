@@ -48,6 +48,11 @@ export interface SimBackendOptions extends SimOptions {
   readonly httpClient?: (serverUrl: string) => Effect.Effect<KubeApiShape, never, Scope.Scope>;
   /** Seeded fault injection on the simulator's API server (a config, or an instance the caller can switch off). */
   readonly faults?: FaultConfig | Faults;
+  /**
+   * Wraps this provider's own KubeApi client (in process): faults of one replica (a partition from the API
+   * server, a pause) when several providers share a cluster (`simReplicaBackend`).
+   */
+  readonly wrapKubeApi?: (api: KubeApiShape) => KubeApiShape;
 }
 
 /**
@@ -103,7 +108,23 @@ const inProcessFaults = (faults: Faults) =>
     yield* Effect.addFinalizer(() => Effect.sync(uninstall));
   }));
 
-export const simBackend = (config: SimBackendConfig, options: SimBackendOptions = {}) => {
+export const simBackend = (config: SimBackendConfig, options: SimBackendOptions = {}) =>
+  simReplicaBackend(config, options).pipe(
+    Layer.provideMerge(SimCluster.layer({
+      seed: config.simSeed,
+      nodes: config.simNodes,
+      nodeCpu: config.simNodeCpu,
+      nodeMemory: config.simNodeMemory,
+      functionNamespace: config.functionNamespace,
+      ...options,
+    })),
+  );
+
+/**
+ * One provider's backend on a cluster that the caller provides (SimCluster): several provider runtimes
+ * built with it share one simulated cluster, each with its own KubeApi client (see `wrapKubeApi`).
+ */
+export const simReplicaBackend = (config: SimBackendConfig, options: SimBackendOptions = {}) => {
   const faults = options.faults instanceof Faults
     ? options.faults
     : options.faults
@@ -112,24 +133,17 @@ export const simBackend = (config: SimBackendConfig, options: SimBackendOptions 
   if (options.transport === "http" && !options.httpClient) {
     throw new Error('simBackend: transport "http" needs an httpClient for the served URL');
   }
+  const wrap = options.wrapKubeApi;
+  const client = wrap ? Layer.effect(KubeApi, Effect.map(Effect.service(KubeApi), wrap)) : undefined;
+  const inProcess = client ? client.pipe(Layer.provide(SimTransport)) : SimTransport;
   const transport = options.transport === "http"
     ? overHttp(faults, options.httpClient!)
     : faults
-    ? Layer.merge(SimTransport, inProcessFaults(faults))
-    : SimTransport;
+    ? Layer.merge(inProcess, inProcessFaults(faults))
+    : inProcess;
   return Layer.mergeAll(
     transport,
     options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network),
     config.imageCheck ? catalogImageCheck : ImageCheck.off,
-  )
-    .pipe(
-      Layer.provideMerge(SimCluster.layer({
-        seed: config.simSeed,
-        nodes: config.simNodes,
-        nodeCpu: config.simNodeCpu,
-        nodeMemory: config.simNodeMemory,
-        functionNamespace: config.functionNamespace,
-        ...options,
-      })),
-    );
+  );
 };

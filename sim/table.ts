@@ -342,6 +342,14 @@ const printers: Record<string, Printer> = {
       return [o.metadata.name, o.addressType ?? "IPv4", ports, shown || "<unset>", age(o, now)];
     },
   },
+  Lease: {
+    columns: [
+      nameCol,
+      col("Holder", "holderIdentity contains the identity of the holder of a current lease."),
+      ageCol,
+    ],
+    cells: (o, now) => [o.metadata.name, o.spec?.holderIdentity ?? "", age(o, now)],
+  },
   RoleBinding: bindingTable,
   ClusterRoleBinding: bindingTable,
   Role: roleTable,

@@ -19,6 +19,7 @@ import { Logs } from "./provider/logs.ts";
 import { Namespaces } from "./provider/namespaces.ts";
 import { Secrets } from "./provider/secrets.ts";
 import { Scaler } from "./scaling/scaler.ts";
+import { Leadership } from "./cluster/leader.ts";
 import { makeProxy, type ProxyOptions } from "./invoke/proxy.ts";
 import { makeApi } from "./http/app.ts";
 import type { Credentials } from "./http/middleware/basicauth.ts";
@@ -32,12 +33,23 @@ const scalerLayer = (config: ProviderConfig) =>
     defaults: { ...config.scaleDefaults, predictive: false },
   });
 
+/** Leader election on a Lease (leader_elect=true), or a replica that always leads. */
+const leadershipLayer = (config: ProviderConfig) =>
+  config.leaderElect
+    ? Leadership.layer({
+      name: config.leaseName,
+      namespace: config.leaseNamespace,
+      identity: config.identity,
+    })
+    : Leadership.always(config.identity);
+
 const providerLayer = (config: ProviderConfig) =>
   scalerLayer(config).pipe(
     Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer, Usage.layer)),
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Replicas.layer),
     Layer.provideMerge(Caches.layer),
+    Layer.provideMerge(leadershipLayer(config)),
     Layer.provideMerge(Layer.mergeAll(providerConfigLayer(config), Invocations.layer)),
     Layer.updateService(KubeApi, meter),
   );

@@ -75,6 +75,21 @@ Deno.test("architecture: siblings, sim reaching past the seams, src reaching int
   assert.deepEqual(loop, ["import cycle: sim/a.ts -> sim/b.ts -> sim/c.ts -> sim/a.ts"]);
 });
 
+Deno.test("architecture: leadership (src/cluster) sits between kube and the scaler, provider and proxy", () => {
+  const rules = (edges: Record<string, string[]>) => violations(graphOf(edges)).map((v) => v.rule);
+  assert.deepEqual(rules({ "src/scaling/scaler.ts": ["src/cluster/leader.ts"] }), []);
+  assert.deepEqual(rules({ "src/cluster/leader.ts": ["src/kube/api.ts", "src/metrics/registry.ts"] }), []);
+  assert.match(
+    rules({ "src/cluster/leader.ts": ["src/scaling/scaler.ts"] })[0],
+    /cluster must not import scaling/,
+  );
+  assert.match(
+    rules({ "src/kube/replicas.ts": ["src/cluster/leader.ts"] })[0],
+    /kube must not import cluster/,
+  );
+  assert.match(rules({ "sim/layer.ts": ["src/cluster/leader.ts"] })[0], /sim\/ uses only/);
+});
+
 Deno.test("architecture: cycles are found once per strongly connected group, self-imports too", () => {
   assert.deepEqual(cycles(graphOf({ "a": ["b"], "b": ["a"], "c": ["c"], "d": ["a"] })).length, 2);
   assert.deepEqual(cycles(graphOf({ "a": ["b"], "b": ["c"], "c": [] })), []);

@@ -46,6 +46,13 @@ export interface ProviderConfig {
   predictiveScaling: boolean;
   /** How long a request at zero replicas is held for the function to come up (env `scale_from_zero_timeout`). */
   scaleFromZeroTimeoutMs: number;
+  /** Leader election among the provider's replicas (env `leader_elect`, default true). */
+  leaderElect: boolean;
+  /** The leader election Lease: its name and namespace. */
+  leaseName: string;
+  leaseNamespace: string;
+  /** This replica's identity: POD_NAME, or host:port off-cluster. */
+  identity: string;
   /** Defaults for functions without scaling labels. */
   scaleDefaults: {
     min: number;

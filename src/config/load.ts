@@ -1,7 +1,7 @@
 /** The provider's configuration from the environment and the command line, read through the settings table. */
 import type { ProviderConfig } from "./config.ts";
 import { parseArgs } from "./flags.ts";
-import { type Env, probeTimings, settings } from "./settings.ts";
+import { type Env, hostName, probeTimings, settings } from "./settings.ts";
 
 type Settings = typeof settings;
 
@@ -47,6 +47,11 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
     scaling: v("scaling"),
     predictiveScaling: v("predictive_scaling"),
     scaleFromZeroTimeoutMs: v("scale_from_zero_timeout"),
+    leaderElect: v("leader_elect"),
+    leaseName: v("leader_election_lease_name"),
+    leaseNamespace: v("leader_election_namespace"),
+    // Off-cluster, host:port; with an ephemeral port (0) the process id tells replicas on one host apart.
+    identity: v("pod_name") ?? `${hostName(env)}:${v("port") === 0 ? `pid-${Deno.pid}` : v("port")}`,
     scaleDefaults: {
       min,
       max: Math.max(min, v("scale_default_max")),

@@ -130,6 +130,25 @@ const positiveNumberEnv = (env: string, def: number, help: string, max = Infinit
     },
   });
 
+/** The namespace of the pod's service account (its own namespace), when the file is there and readable. */
+const serviceAccountNamespace = (): string | undefined => {
+  try {
+    return Deno.readTextFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace").trim() ||
+      undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** This host's name, for an identity off-cluster (without permission to read it: localhost). */
+export const hostName = (env: Env): string => {
+  try {
+    return Deno.hostname();
+  } catch {
+    return env.HOSTNAME || "localhost";
+  }
+};
+
 /** Kubernetes sets this inside a pod: the kube backend, in-cluster. */
 export const isInCluster = (env: Env): boolean => (env.KUBERNETES_SERVICE_HOST ?? "") !== "";
 
@@ -392,6 +411,32 @@ export const settings = {
     "15m",
     "com.openfaas.scale.zero-duration default.",
   ),
+  leader_elect: boolEnv(
+    "leader_elect",
+    true,
+    "Elect one leader among the provider's replicas through a coordination.k8s.io Lease: only the leader " +
+      "runs the autoscaler, the idler and the predictor; every replica serves the API and scales from zero.",
+  ),
+  leader_election_lease_name: setting({
+    env: "leader_election_lease_name",
+    def: "faas-deno",
+    help: "Name of the leader election Lease.",
+    read: (_, env) => env.leader_election_lease_name || "faas-deno",
+  }),
+  leader_election_namespace: setting({
+    env: "leader_election_namespace",
+    def: "the pod's own namespace (POD_NAMESPACE, else the service account's); openfaas off-cluster",
+    help: "Namespace of the leader election Lease.",
+    read: (_, env) =>
+      env.leader_election_namespace || env.POD_NAMESPACE ||
+      (isInCluster(env) ? serviceAccountNamespace() : undefined) || "openfaas",
+  }),
+  pod_name: setting({
+    env: "POD_NAME",
+    def: "host:port",
+    help: "This replica's identity in leader election (set from the downward API in a pod).",
+    read: (_, env) => env.POD_NAME || undefined,
+  }),
   in_cluster: setting({
     env: "KUBERNETES_SERVICE_HOST",
     def: "unset",

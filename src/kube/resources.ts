@@ -15,6 +15,7 @@ import type {
   Toleration,
 } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
+import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import type { KubeApiShape, KubeError, WatchEvent } from "./api.ts";
 
 const collection = (prefix: string, plural: string, ns?: string, name?: string) =>
@@ -33,6 +34,8 @@ export const paths = {
   namespaces: (_ns?: string, name?: string) =>
     `/api/v1/namespaces${name ? `/${encodeURIComponent(name)}` : ""}`,
   podLog: (ns: string, name: string) => `${collection("/api/v1", "pods", ns, name)}/log`,
+  /** Leases (`coordination.k8s.io/v1`): leader election. */
+  leases: (ns?: string, name?: string) => collection("/apis/coordination.k8s.io/v1", "leases", ns, name),
   /** OpenFaaS Profiles (`openfaas.com/v1`). */
   profiles: (ns?: string, name?: string) => collection("/apis/openfaas.com/v1", "profiles", ns, name),
   /** metrics-server's PodMetrics (read-only: get and list). */
@@ -117,6 +120,7 @@ export const resources = (kube: KubeApiShape) => ({
   endpointSlices: client<EndpointSlice>(kube, paths.endpointSlices),
   events: client<Event>(kube, paths.events),
   profiles: client<Profile>(kube, paths.profiles),
+  leases: client<Lease>(kube, paths.leases),
   /** Usage of pods (metrics.k8s.io): only get and list are served. */
   podMetrics: client<PodMetrics>(kube, paths.podMetrics),
   /** Lines of a pod's log (`pods/{name}/log`). */

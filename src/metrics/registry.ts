@@ -161,6 +161,14 @@ export const metrics = {
     "provider_scaling_decisions_total",
     "Replica changes made by the autoscaler, the idler and the predictor, by policy and reason.",
   ),
+  leader: registry.gauge(
+    "provider_leader",
+    "1 while this replica leads (holds the leader election Lease and renewed it within the renew deadline), else 0.",
+  ),
+  leaderTransitions: registry.counter(
+    "provider_leader_transitions_total",
+    "Changes of the leader election Lease's holder seen by this replica (its own acquisitions included).",
+  ),
   kubeRequests: registry.counter(
     "provider_kube_requests_total",
     "Kubernetes API calls by verb and status code.",

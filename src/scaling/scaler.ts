@@ -15,11 +15,14 @@
  *    invocation, pre-warms before the next expected one and keeps it warm until
  *    the tail of the idle-time distribution.
  * Scale from zero on a request is `scaleFromZero`, which src/app.ts hands to the invoke proxy.
+ * With several replicas of the provider, only the leader (Leadership) runs the loop; every replica scales
+ * from zero for the requests it holds, with a write that only raises replicas from 0.
  */
 import { Clock, Context, Effect, Layer, Schedule } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { Caches } from "../kube/caches.ts";
 import { Replicas } from "../kube/replicas.ts";
+import { Leadership } from "../cluster/leader.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
@@ -134,6 +137,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const replicaWriter = yield* Replicas;
         const invocations = yield* Invocations;
         const usage = yield* Usage;
+        const leadership = yield* Leadership;
         const clock = yield* Clock.Clock;
         const defaults = options.defaults ?? defaultScaling;
         const fromZeroWindowMs = options.fromZeroWindowMs ?? 60_000;
@@ -191,11 +195,22 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             const name = d.metadata!.name!, ns = d.metadata!.namespace!;
             const from = d.spec?.replicas ?? 0;
             if (from === to) return false;
+            // Leadership can end while a round runs (the renew deadline passed): a former leader writes nothing.
+            if (policy !== "from-zero" && !leadership.isLeader()) return false;
             const at = now();
-            const failure = yield* replicaWriter.scale(ns, name, to).pipe(
-              Effect.as(undefined),
-              Effect.catch((e) => Effect.succeed(e.message)),
-            );
+            const failure = yield* (policy === "from-zero"
+              ? replicaWriter.raiseFromZero(ns, name, to).pipe(
+                Effect.map(({ raised }) => (raised ? undefined : "")),
+              )
+              : replicaWriter.scale(ns, name, to).pipe(Effect.as(undefined))).pipe(
+                Effect.catch((e) => Effect.succeed(e.message)),
+              );
+            if (failure === "") {
+              // Another replica raised it first: this request waits for the same scale-up.
+              s.fromZeroAt = at;
+              s.heldAtZero = false;
+              return true;
+            }
             if (failure !== undefined) {
               yield* Effect.logWarning(
                 `${policy}: scaling ${name}.${ns} ${from} -> ${to} replicas failed (${reason}): ${failure}`,
@@ -385,9 +400,28 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           for (const ns of due) cpuUsage.set(ns, { at: now(), byFunction: yield* usage.ofNamespace(ns) });
         });
 
+        /** Functions that no longer exist: their state and invocation history go (a redeploy starts afresh). */
+        const forgetRemoved = (seen: ReadonlySet<string>) => {
+          for (const [key, s] of states) {
+            if (seen.has(key)) continue;
+            states.delete(key);
+            invocations.forget(s.name, s.namespace);
+          }
+        };
+
         const tick = Effect.gen(function* () {
-          if (options.autoscale !== false) yield* pollCpuUsage;
           const seen = new Set<string>();
+          if (!leadership.isLeader()) {
+            // Not leading: on a takeover every function is judged afresh, as after a restart.
+            for (const d of caches.deployments.list()) {
+              if (d.metadata?.labels?.[functionLabel] === undefined) continue;
+              const name = d.metadata.name!, ns = d.metadata.namespace!, key = `${name}.${ns}`;
+              seen.add(key);
+              stateOf(key, name, ns).lastReplicas = undefined;
+            }
+            return forgetRemoved(seen);
+          }
+          if (options.autoscale !== false) yield* pollCpuUsage;
           for (const listed of caches.deployments.list()) {
             if (listed.metadata?.labels?.[functionLabel] === undefined) continue;
             const name = listed.metadata.name!, ns = listed.metadata.namespace!;
@@ -416,12 +450,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             if (policy.zero && options.idler !== false && (yield* idler(d, policy, s))) continue;
             if (policy.autoscale && options.autoscale !== false) yield* reactiveScale(d, policy, s);
           }
-          // Functions that no longer exist: their state and invocation history go (a redeploy starts afresh).
-          for (const [key, s] of states) {
-            if (seen.has(key)) continue;
-            states.delete(key);
-            invocations.forget(s.name, s.namespace);
-          }
+          forgetRemoved(seen);
         });
 
         yield* Effect.forkScoped(

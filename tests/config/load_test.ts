@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import fc from "../support/fc.ts";
 import type { ProviderConfig } from "../../src/config/config.ts";
 import { loadConfig } from "../../src/config/load.ts";
+import { hostName } from "../../src/config/settings.ts";
 
 const DEFAULT_CONFIG: ProviderConfig = {
   port: 8081,
@@ -48,6 +49,10 @@ const DEFAULT_CONFIG: ProviderConfig = {
   scaling: true,
   predictiveScaling: false,
   scaleFromZeroTimeoutMs: 30_000,
+  leaderElect: true,
+  leaseName: "faas-deno",
+  leaseNamespace: "openfaas",
+  identity: `${hostName({})}:8081`,
   scaleDefaults: { min: 1, max: 20, target: 5, type: "rps", targetProportion: 0.9, zeroDurationMs: 900_000 },
 };
 
@@ -111,6 +116,10 @@ Deno.test("loadConfig: every environment variable", () => {
     scale_default_type: "capacity",
     scale_default_target_proportion: "0.7",
     scale_default_zero_duration: "5m",
+    leader_elect: "false",
+    leader_election_lease_name: "provider-lock",
+    leader_election_namespace: "ha",
+    POD_NAME: "faas-deno-7d9f-abcde",
   };
   const expected: ProviderConfig = {
     port: 8080,
@@ -152,6 +161,10 @@ Deno.test("loadConfig: every environment variable", () => {
     scaling: false,
     predictiveScaling: true,
     scaleFromZeroTimeoutMs: 45_000,
+    leaderElect: false,
+    leaseName: "provider-lock",
+    leaseNamespace: "ha",
+    identity: "faas-deno-7d9f-abcde",
     scaleDefaults: {
       min: 2,
       max: 8,
@@ -184,6 +197,7 @@ Deno.test("loadConfig: every flag", () => {
   assert.deepEqual(config, {
     ...DEFAULT_CONFIG,
     port: 9090,
+    identity: `${hostName({})}:9090`,
     host: "::",
     maxBodyBytes: 4096,
     cluster: "kube",
@@ -338,4 +352,17 @@ Deno.test("loadConfig: --verbose and --help", () => {
   assert.equal(loadConfig({}, ["--verbose=false"]).verbose, false);
   // --help does not change the configuration.
   assert.deepEqual(loadConfig({}, ["--help"]), DEFAULT_CONFIG);
+});
+
+Deno.test("loadConfig: the leader election Lease lives in the pod's namespace, else openfaas; identity is host:port off-cluster", () => {
+  assert.equal(loadConfig({ POD_NAMESPACE: "team-ha" }, []).leaseNamespace, "team-ha");
+  assert.equal(
+    loadConfig({ POD_NAMESPACE: "team-ha", leader_election_namespace: "ha" }, []).leaseNamespace,
+    "ha",
+  );
+  assert.equal(loadConfig({}, []).leaseNamespace, "openfaas");
+  assert.equal(loadConfig({ HOSTNAME: "laptop" }, ["--port", "9000"]).identity.endsWith(":9000"), true);
+  assert.equal(loadConfig({ POD_NAME: "p-1" }, ["--port", "9000"]).identity, "p-1");
+  assert.equal(loadConfig({ leader_elect: "false" }, []).leaderElect, false);
+  assert.equal(loadConfig({ leader_elect: "" }, []).leaderElect, true);
 });

@@ -106,6 +106,22 @@ const checkManifestsApplied = async (url: string) => {
   assert.ok(c.volumeMounts.some((m: Any) => m.mountPath === "/tmp"));
   const tmp = c.volumeMounts.find((m: Any) => m.mountPath === "/tmp");
   assert.ok(dep.spec.template.spec.volumes.some((v: Any) => v.name === tmp.name && v.emptyDir));
+  // Standalone and highly available: 3 replicas spread across nodes, one down at most, each with its
+  // identity for leader election from the downward API.
+  assert.equal(dep.spec.replicas, 3);
+  const spread =
+    dep.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+  assert.equal(spread[0].podAffinityTerm.topologyKey, "kubernetes.io/hostname");
+  assert.deepEqual(spread[0].podAffinityTerm.labelSelector.matchLabels, dep.spec.selector.matchLabels);
+  const fieldOf = (name: string) => c.env.find((e: Any) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+  assert.equal(fieldOf("POD_NAME"), "metadata.name");
+  assert.equal(fieldOf("POD_NAMESPACE"), "metadata.namespace");
+  assert.equal(fieldOf("POD_IP"), "status.podIP");
+  const pdb =
+    (await getJson(`${url}/apis/policy/v1/namespaces/openfaas/poddisruptionbudgets/faas-deno`)).body;
+  assert.equal(pdb.spec.maxUnavailable, 1);
+  assert.deepEqual(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels);
+  assert.ok(allowed("coordination.k8s.io", "leases", "update"), "leases update (leader election)");
   const svc = (await getJson(`${url}/api/v1/namespaces/openfaas/services/faas-deno`)).body;
   assert.equal(svc.spec.ports[0].port, 8081);
   assert.equal(svc.metadata.annotations["prometheus.io/scrape"], "true");
@@ -133,6 +149,7 @@ Deno.test("k8s manifests: every document applies to the simulator (SimApiServer.
         "clusterroles",
         "clusterrolebindings",
         "customresourcedefinitions",
+        "poddisruptionbudgets",
       ].map((p) => findKind(group, version, p)).find((k) => k?.kind === doc.kind);
       assert.ok(kind, `a known kind: ${doc.apiVersion} ${doc.kind}`);
       const ns = kind.namespaced ? doc.metadata.namespace : undefined;

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { withProvider } from "../support/harness.ts";
+import { Kinds } from "../../sim/kinds.ts";
 import type { ApiRequest, ParsedPath, SimApiServer } from "../../sim/apiserver.ts";
 import { verbOf } from "../../sim/faults.ts";
 import { resyncMs } from "../../src/kube/caches.ts";
@@ -97,6 +98,9 @@ const workout = async () => {
       // The caches listed and started watching before the recorder was installed: their periodic
       // resync lists and watches again.
       await h.advance(resyncMs + 1_000);
+      // Leader election: the Lease was created at start-up, before the recorder; gone, it is created again.
+      h.cluster.store.delete(Kinds.Lease, "openfaas", "faas-deno");
+      await h.advance(4_000);
 
       h.cluster.store.create(h.cluster.store.kinds.find("openfaas.com", "v1", "profiles")!, "openfaas-fn", {
         apiVersion: "openfaas.com/v1",
@@ -231,6 +235,9 @@ Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", a
       "core namespaces create",
       "metrics.k8s.io pods list",
       "openfaas.com profiles get",
+      "coordination.k8s.io leases get",
+      "coordination.k8s.io leases create",
+      "coordination.k8s.io leases update",
     ]
   ) assert.ok(used.has(k), `the workout used ${k}: ${[...used].sort().join("; ")}`);
   // The check can say no: what the manifests do not grant is denied.
@@ -241,6 +248,10 @@ Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", a
       ["", "secrets", "deletecollection"],
       ["", "pods", "delete"],
       ["", "configmaps", "get"],
+      ["coordination.k8s.io", "leases", "delete"],
+      ["coordination.k8s.io", "leases", "list"],
+      // Granted in the provider's namespace only.
+      ["coordination.k8s.io", "leases", "update"],
     ]
   ) {
     assert.equal(

@@ -9,6 +9,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { type Harness, virtualClock, withProvider } from "../support/harness.ts";
 import { ApiError } from "../../sim/apierror.ts";
 import { Caches, type CachesShape } from "../../src/kube/caches.ts";
+import { Leadership } from "../../src/cluster/leader.ts";
 import { Replicas } from "../../src/kube/replicas.ts";
 import { KubeError } from "../../src/kube/api.ts";
 import { Usage, type UsageShape } from "../../src/kube/usage.ts";
@@ -43,7 +44,8 @@ const decisionsOf = async (h: Harness, name: string) =>
 const failScalesOf = (h: Harness, name: string) => {
   const failing = { on: true };
   h.cluster.api.interceptor = (req) =>
-    failing.on && req.method === "PATCH" && req.path.endsWith(`/deployments/${name}`)
+    failing.on && (req.method === "PATCH" || req.method === "PUT") &&
+      req.path.endsWith(`/deployments/${name}`)
       ? ApiError.of(403, "Forbidden", `deployments.apps "${name}" is forbidden`)
       : undefined;
   return failing;
@@ -184,6 +186,16 @@ const fakeCluster = async (windows?: ReactiveWindows) => {
           deployments.set(name, scaled);
           return scaled;
         }),
+    raiseFromZero: (_ns: string, name: string, replicas: number) =>
+      failing.has(name)
+        ? Effect.fail(KubeError.status(500, "InternalError", "injected failure"))
+        : Effect.sync(() => {
+          const d = deployments.get(name)!;
+          if ((d.spec?.replicas ?? 0) !== 0) return { deployment: d, raised: false };
+          const scaled = { ...d, spec: { ...d.spec!, replicas } };
+          deployments.set(name, scaled);
+          return { deployment: scaled, raised: true };
+        }),
   });
   const usage = {
     ofNamespace: () => Effect.succeed(undefined),
@@ -196,6 +208,7 @@ const fakeCluster = async (windows?: ReactiveWindows) => {
         Layer.succeed(Replicas, replicas),
         Layer.succeed(Usage, usage),
         Invocations.layer,
+        Leadership.always(),
       ),
     ),
     Layer.provideMerge(virtualClock),

@@ -3,8 +3,8 @@
  * run it on the real tree and on fixtures that break each rule.
  *
  * Layers, from the bottom (imports only point down):
- *   src/lib -> src/domain -> src/metrics -> src/config -> src/kube -> {src/provider, src/invoke, src/scaling}
- *   -> src/http -> src/app.ts -> main.ts
+ *   src/lib -> src/domain -> src/metrics -> src/config -> src/kube -> src/cluster (leader election among
+ *   replicas) -> {src/provider, src/invoke, src/scaling} -> src/http -> src/app.ts -> main.ts
  * provider, invoke and scaling are siblings: none imports another. The simulator (sim/) uses the project only
  * through src/lib, src/domain and the seams it implements; its trace replay builds the provider through
  * src/app.ts.
@@ -26,12 +26,14 @@ const ranks: readonly (readonly [RegExp, string, number])[] = [
   [/^src\/metrics\//, "metrics", 2],
   [/^src\/config\//, "config", 3],
   [/^src\/kube\//, "kube", 4],
-  [/^src\/provider\//, "provider", 5],
-  [/^src\/invoke\//, "invoke", 5],
-  [/^src\/scaling\//, "scaling", 5],
-  [/^src\/http\//, "http", 6],
-  [/^src\/app\.ts$/, "app", 7],
-  [/^main\.ts$/, "main", 8],
+  // Leadership among the provider's replicas: built on kube, read by scaling (and the composition root).
+  [/^src\/cluster\//, "cluster", 5],
+  [/^src\/provider\//, "provider", 6],
+  [/^src\/invoke\//, "invoke", 6],
+  [/^src\/scaling\//, "scaling", 6],
+  [/^src\/http\//, "http", 7],
+  [/^src\/app\.ts$/, "app", 8],
+  [/^main\.ts$/, "main", 9],
 ];
 
 /** The seams the simulator implements: the only src/ modules outside src/domain it may import. */

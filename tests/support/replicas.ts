@@ -1,0 +1,174 @@
+/**
+ * Several provider replicas on one simulated cluster, in one virtual time (TestClock): each replica is the
+ * provider built by src/app.ts with its own KubeApi client (so a partition or a pause hits one replica),
+ * its own caches, scaler and leader election, and its own HTTP server on 127.0.0.1.
+ */
+import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect";
+import { TestClock } from "effect/testing";
+import { makeProvider } from "../../src/app.ts";
+import type { ProviderConfig } from "../../src/config/config.ts";
+import { type KubeApiShape, KubeError } from "../../src/kube/api.ts";
+import { Caches } from "../../src/kube/caches.ts";
+import { Leadership } from "../../src/cluster/leader.ts";
+import type { Decision } from "../../src/scaling/scaler.ts";
+import { SimCluster, type SimClusterShape } from "../../sim/cluster.ts";
+import { simReplicaBackend } from "../../sim/layer.ts";
+import { testConfig, virtualClock } from "./harness.ts";
+
+/** How a replica reaches the API server: normally, not at all (partitioned), or frozen (paused). */
+export type LinkState = "up" | "partitioned" | "paused";
+
+/** One replica's connection to the API server, switchable at any time. */
+export class Link {
+  state: LinkState = "up";
+  private resume: (() => void)[] = [];
+  set(state: LinkState) {
+    this.state = state;
+    if (state !== "paused") { for (const r of this.resume.splice(0)) r(); }
+  }
+  private readonly gate = <A>(call: Effect.Effect<A, KubeError>): Effect.Effect<A, KubeError> =>
+    Effect.suspend(() => {
+      if (this.state === "partitioned") {
+        return Effect.fail(KubeError.transport("Connection", "partitioned from the API server (test)"));
+      }
+      if (this.state === "paused") {
+        // A frozen process: the call goes out only when it thaws.
+        return Effect.andThen(
+          Effect.promise(() => new Promise<void>((r) => this.resume.push(r))),
+          this.gate(call),
+        );
+      }
+      return call;
+    });
+  wrap = (api: KubeApiShape): KubeApiShape => ({
+    request: (req) => this.gate(api.request(req)),
+    watch: <T>(path: string, query?: Readonly<Record<string, string | undefined>>) =>
+      Stream.unwrap(Effect.map(this.gate(Effect.void), () => api.watch<T>(path, query))),
+    lines: (path, query) => Stream.unwrap(Effect.map(this.gate(Effect.void), () => api.lines(path, query))),
+  });
+}
+
+export interface Replica {
+  readonly identity: string;
+  readonly url: string;
+  readonly link: Link;
+  isLeader(): boolean;
+  decisions(): Promise<readonly Decision[]>;
+  call(method: string, path: string, body?: string): Promise<{ status: number; text: string }>;
+  /** Clean shutdown: the HTTP server stops and the runtime closes (the leader releases its Lease). */
+  stop(): Promise<void>;
+  /** A crash: the replica vanishes without a word to the API server (no release). */
+  kill(): Promise<void>;
+  readonly stopped: boolean;
+}
+
+export interface Replicas {
+  readonly cluster: SimClusterShape;
+  readonly replicas: Replica[];
+  /** Starts one more replica (identity `replica-N`). */
+  start(): Promise<Replica>;
+  advance(ms: number): Promise<void>;
+  /** Advances virtual time in steps until `pending` settles (at most `maxMs`). */
+  advanceUntil<T>(pending: Promise<T>, stepMs?: number, maxMs?: number): Promise<T>;
+  now(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const startReplicas = async (
+  count: number,
+  overrides: Partial<ProviderConfig> = {},
+): Promise<Replicas> => {
+  const base = testConfig(overrides);
+  const runtime = ManagedRuntime.make(
+    SimCluster.layer({
+      seed: base.simSeed,
+      nodes: base.simNodes,
+      nodeCpu: base.simNodeCpu,
+      nodeMemory: base.simNodeMemory,
+      functionNamespace: base.functionNamespace,
+    }).pipe(Layer.provideMerge(virtualClock)),
+  );
+  const cluster = await runtime.runPromise(Effect.service(SimCluster));
+  const replicas: Replica[] = [];
+  const advance = async (ms: number) => {
+    await runtime.runPromise(TestClock.adjust(ms));
+    for (let i = 0; i < 5; i++) await runtime.runPromise(Effect.yieldNow);
+  };
+  const advanceUntil = async <T>(pending: Promise<T>, stepMs = 100, maxMs = 120_000): Promise<T> => {
+    let settled = false;
+    pending.then(() => (settled = true), () => (settled = true));
+    for (let t = 0; t < maxMs && !settled; t += stepMs) {
+      await new Promise((r) => setTimeout(r, 1));
+      if (!settled) await advance(stepMs);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+    if (!settled) throw new Error(`did not settle within ${maxMs} ms of virtual time`);
+    return await pending;
+  };
+
+  const start = async (): Promise<Replica> => {
+    const identity = `replica-${replicas.length}`;
+    const config: ProviderConfig = { ...base, identity };
+    const link = new Link();
+    const provider = makeProvider(config);
+    const layer = provider.layer.pipe(
+      Layer.provideMerge(simReplicaBackend(config, { wrapKubeApi: link.wrap })),
+    );
+    const scope = await runtime.runPromise(Scope.make());
+    const context = await runtime.runPromise(Layer.buildWithScope(layer, scope));
+    // deno-lint-ignore no-explicit-any
+    const run = <A>(effect: Effect.Effect<A, any, any>) =>
+      runtime.runPromise(Effect.provideContext(effect, context) as Effect.Effect<A>);
+    await advanceUntil(run(Effect.flatMap(Effect.service(Caches), (c) => c.synced)), 100, 60_000);
+    const leadership = await run(Effect.service(Leadership));
+    const handler = await run(provider.handler);
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    let stopped = false;
+    const shutdown = async () => {
+      if (stopped) return;
+      stopped = true;
+      await server.shutdown();
+      await runtime.runPromise(Scope.close(scope, Exit.void));
+    };
+    const replica: Replica = {
+      identity,
+      url,
+      link,
+      isLeader: () => !stopped && leadership.isLeader(),
+      decisions: () => run(provider.decisions).then((d) => d()),
+      call: async (method, path, body) => {
+        const res = await fetch(`${url}${path}`, { method, body });
+        return { status: res.status, text: await res.text() };
+      },
+      stop: shutdown,
+      kill: async () => {
+        // Its last words never reach the API server.
+        link.set("partitioned");
+        await shutdown();
+      },
+      get stopped() {
+        return stopped;
+      },
+    };
+    replicas.push(replica);
+    return replica;
+  };
+
+  for (let i = 0; i < count; i++) await start();
+  return {
+    cluster,
+    replicas,
+    start,
+    advance,
+    advanceUntil,
+    now: () => runtime.runPromise(Effect.clockWith((c) => c.currentTimeMillis)),
+    close: async () => {
+      for (const r of replicas) {
+        r.link.set("up");
+        await r.stop();
+      }
+      await runtime.dispose();
+    },
+  };
+};
