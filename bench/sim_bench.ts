@@ -21,6 +21,7 @@
  * Options: --functions N (10000), --pods-per-function N (10), --nodes N (1000), --samples N (1000),
  * --rate N (20), --sustain-s S (20), --quiet.
  */
+import { defaultConfig } from "../src/app.ts";
 import { parseArgs } from "node:util";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { TestClock } from "effect/testing";
@@ -93,25 +94,7 @@ export interface SimBenchResult {
 }
 
 const ns = "openfaas-fn";
-const translateConfig: TranslateConfig = {
-  httpProbe: false,
-  setNonRootUser: false,
-  imagePullPolicy: "IfNotPresent",
-  readinessProbe: {
-    initialDelaySeconds: 2,
-    timeoutSeconds: 1,
-    periodSeconds: 2,
-    successThreshold: 1,
-    failureThreshold: 3,
-  },
-  livenessProbe: {
-    initialDelaySeconds: 2,
-    timeoutSeconds: 1,
-    periodSeconds: 2,
-    successThreshold: 1,
-    failureThreshold: 3,
-  },
-};
+const translateConfig: TranslateConfig = defaultConfig({ imagePullPolicy: "IfNotPresent" });
 
 const fnName = (i: number) => `fn-${i}`;
 
