@@ -24,6 +24,7 @@ import { meteredPod, UsageMeter } from "./usagemeter.ts";
 import { installCustomResources } from "./crds.ts";
 import { profileCrd } from "./crd/definition.ts";
 import { PodListeners, type PodListenersOptions } from "./podnet/listeners.ts";
+import { ensureKubernetesService } from "./kubernetesservice.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -143,6 +144,8 @@ const makeSimCluster = (options: SimOptions = {}) =>
         },
       });
     }
+    // Before any other Service, so that it has the service range's first address (10.96.0.1), as in Kubernetes.
+    ensureKubernetesService(store);
     if (options.profileCrd !== false) {
       store.create(Kinds.CustomResourceDefinition, undefined, profileCrd());
     }
