@@ -18,6 +18,7 @@ import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet } from "./controllers/kubelet.ts";
 import type { KubeletOptions, PodNetworkMode } from "./controllers/kubelet/run.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
+import { NamespaceController } from "./controllers/namespace.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
 import { meteredPod, UsageMeter } from "./usagemeter.ts";
@@ -129,6 +130,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
         kubelet,
         new EndpointsController(store),
         new GarbageCollector(store),
+        new NamespaceController(store),
         ...(listeners ? [listeners] : []),
       ],
       clock,
