@@ -152,8 +152,8 @@ export class SimApiServer {
           ? listPage(store, {
             kind,
             namespace,
-            match: (o) => matches(selector, o.metadata.labels) && (!fields.match || fields.match(o)),
-            selective: selector.length > 0 || fields.match !== undefined,
+            selector,
+            fieldMatch: fields.match,
             limit,
             continueToken: q.continue,
           })
@@ -248,9 +248,9 @@ export class SimApiServer {
         a.metadata.name!.localeCompare(b.metadata.name!)
       );
     /** Running pods with their usage, in the scope asked for. */
-    const podUsage = (namespace: string | undefined, filter: (o: KObj) => boolean) => {
+    const podUsage = (pods: Iterable<KObj>, filter: (o: KObj) => boolean = () => true) => {
       const out: { pod: KObj; usage: PodUsageSample }[] = [];
-      for (const pod of this.store.scan(Kinds.Pod, namespace)) {
+      for (const pod of pods) {
         if (!isRunning(pod) || !filter(pod)) continue;
         const usage = metrics.podMetrics(pod.metadata.namespace!, pod.metadata.name!);
         if (usage) out.push({ pod, usage });
@@ -270,7 +270,8 @@ export class SimApiServer {
         if (!pod || !usage) throw notFound(path.name);
         return { status: 200, body: podMetricsObject(pod, usage, now) };
       }
-      const found = podUsage(path.namespace, pick);
+      // Label-selected pods come from the store's label index, not a scan of every pod.
+      const found = podUsage(this.store.select(Kinds.Pod, path.namespace, selector, fields.match));
       const byPod = new Map(found.map((f) => [f.pod, f.usage]));
       return list(
         "PodMetricsList",
@@ -285,7 +286,7 @@ export class SimApiServer {
     const sums = new Map(
       nodes.map((n) => [n.metadata.name, { cpuNanoCores: 0, memoryBytes: 0, windowMs: 0 }]),
     );
-    for (const { pod, usage } of podUsage(undefined, (p) => sums.has(p.spec?.nodeName))) {
+    for (const { pod, usage } of podUsage(this.store.scan(Kinds.Pod), (p) => sums.has(p.spec?.nodeName))) {
       const sum = sums.get(pod.spec.nodeName)!;
       sum.cpuNanoCores += usage.cpuNanoCores;
       sum.memoryBytes += usage.memoryBytes;

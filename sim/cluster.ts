@@ -18,12 +18,14 @@ import { Scheduler } from "./controllers/scheduler.ts";
 import { Kubelet } from "./controllers/kubelet.ts";
 import type { KubeletOptions, PodNetworkMode } from "./controllers/kubelet/run.ts";
 import { EndpointsController } from "./controllers/endpoints.ts";
+import { NamespaceController } from "./controllers/namespace.ts";
 import { startupLog } from "./images/runtime.ts";
 import { containerContext } from "./pods.ts";
 import { meteredPod, UsageMeter } from "./usagemeter.ts";
 import { installCustomResources } from "./crds.ts";
 import { profileCrd } from "./crd/definition.ts";
 import { PodListeners, type PodListenersOptions } from "./podnet/listeners.ts";
+import { ensureKubernetesService } from "./kubernetesservice.ts";
 
 export interface SimOptions {
   readonly seed?: number;
@@ -128,6 +130,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
         kubelet,
         new EndpointsController(store),
         new GarbageCollector(store),
+        new NamespaceController(store),
         ...(listeners ? [listeners] : []),
       ],
       clock,
@@ -143,6 +146,8 @@ const makeSimCluster = (options: SimOptions = {}) =>
         },
       });
     }
+    // Before any other Service, so that it has the service range's first address (10.96.0.1), as in Kubernetes.
+    ensureKubernetesService(store);
     if (options.profileCrd !== false) {
       store.create(Kinds.CustomResourceDefinition, undefined, profileCrd());
     }

@@ -63,7 +63,30 @@ export const waitsForDependents = (o: KObj): boolean =>
  */
 export const finalizedByUpdate = (current: KObj, next: KObj): boolean =>
   isDeleting(current) && finalizersOf(next).length === 0 &&
-  !(Number(current.metadata.deletionGracePeriodSeconds) > 0);
+  !(Number(current.metadata.deletionGracePeriodSeconds) > 0) &&
+  // A Namespace goes by a DELETE once its spec.finalizers are done (the namespace registry's Delete).
+  current.kind !== "Namespace";
+
+/** The finalizers a Namespace waits for before it can go (`kubernetes`: the namespace controller's). */
+export const namespaceFinalizers = (ns: KObj): string[] =>
+  Array.isArray(ns.spec?.finalizers) ? ns.spec.finalizers : [];
+
+/**
+ * A Namespace's DELETE (the namespace registry's Delete): one with no finalizers left goes; otherwise
+ * it is marked (deletionTimestamp now, status.phase Terminating) for the namespace controller to
+ * empty, and a DELETE of a namespace already terminating answers it as it is (`next` is `current`).
+ */
+export const planNamespaceDeletion = (current: KObj, now: number): DeletionPlan => {
+  if (namespaceFinalizers(current).length === 0 && finalizersOf(current).length === 0) {
+    return { remove: true, last: current };
+  }
+  if (isDeleting(current)) return { remove: false, next: current };
+  const next = structuredClone(current);
+  next.metadata.deletionTimestamp = rfc3339(now);
+  next.metadata.deletionGracePeriodSeconds = 0;
+  next.status = { ...next.status, phase: "Terminating" };
+  return { remove: false, next };
+};
 
 /** An update may not add finalizers to an object being deleted (ValidateNoNewFinalizers). */
 export const newFinalizerErrors = (current: KObj, next: KObj): string[] => {

@@ -303,7 +303,7 @@ export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext)
   switch (kind.kind) {
     case "Namespace":
       obj.spec ??= { finalizers: ["kubernetes"] };
-      obj.status = { phase: "Active" };
+      obj.status = { phase: obj.metadata.deletionTimestamp ? "Terminating" : "Active" };
       obj.metadata.labels = { ...obj.metadata.labels, "kubernetes.io/metadata.name": obj.metadata.name };
       break;
     case "Secret":

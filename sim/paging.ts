@@ -15,6 +15,7 @@
 import { ApiError } from "./apierror.ts";
 import type { KindInfo, KObj } from "./kinds.ts";
 import type { Store } from "./store.ts";
+import { matches, type Selector } from "../src/domain/selectors.ts";
 
 const tokenVersion = "meta.k8s.io/v1";
 
@@ -81,10 +82,10 @@ export const parseLimit = (text: string | undefined): number => {
 export interface PageRequest {
   readonly kind: KindInfo;
   readonly namespace?: string;
-  /** Whether an object is selected (labels and fields). */
-  readonly match: (o: KObj) => boolean;
-  /** Whether the list has a label or field selector (then no remainingItemCount). */
-  readonly selective: boolean;
+  /** The label selector (the store's label index finds its objects without a scan of the kind). */
+  readonly selector: Selector;
+  /** The field selector's test, when there is one. */
+  readonly fieldMatch?: (o: KObj) => boolean;
   readonly limit: number;
   readonly continueToken?: string;
 }
@@ -135,15 +136,19 @@ export const listPage = (store: Store, req: PageRequest): Page | PageError => {
   }
   if (token?.rv === -1) rv = current;
   const start = token?.start;
+  const { selector, fieldMatch } = req;
   const selected: [string, KObj][] = [];
-  const consider = (key: string, o: KObj) => {
-    if ((start === undefined || key >= start) && req.match(o)) selected.push([key, o]);
-  };
-  for (const o of store.scan(kind, namespace)) {
+  // The current objects that match (from the label index), then the past states of those changed since rv.
+  for (const o of store.select(kind, namespace, selector, fieldMatch)) {
     const key = keyOf(o);
-    if (!rolledBack.has(key)) consider(key, o);
+    if (!rolledBack.has(key) && (start === undefined || key >= start)) selected.push([key, o]);
   }
-  for (const [key, o] of rolledBack) if (o) consider(key, o);
+  for (const [key, o] of rolledBack) {
+    if (
+      o && (start === undefined || key >= start) && matches(selector, o.metadata.labels) &&
+      (!fieldMatch || fieldMatch(o))
+    ) selected.push([key, o]);
+  }
   selected.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const limit = req.limit > 0 ? req.limit : selected.length;
   const page = selected.slice(0, limit);
@@ -153,6 +158,7 @@ export const listPage = (store: Store, req: PageRequest): Page | PageError => {
     items,
     resourceVersion: String(rv),
     continue: encodeContinue(rv, `${page[page.length - 1][0]}\u0000`),
-    ...(req.selective ? {} : { remainingItemCount: selected.length - limit }),
+    // Only an unselective list knows how many remain (the API server's rule).
+    ...(selector.length > 0 || fieldMatch ? {} : { remainingItemCount: selected.length - limit }),
   };
 };

@@ -17,6 +17,7 @@ import { SimCluster, type SimClusterShape, type SimOptions } from "./cluster.ts"
 import type { KObj } from "./kinds.ts";
 import { Faults, installFaults, parseFaultFlags } from "./faults.ts";
 import { makeHandler } from "./serve/handler.ts";
+import { ensureKubernetesService } from "./kubernetesservice.ts";
 
 interface ServeOptions {
   readonly port?: number;
@@ -43,6 +44,12 @@ export const serveSim = (cluster: SimClusterShape, options: ServeOptions = {}): 
   const server = Deno.serve({ port: options.port ?? 0, hostname, onListen: () => {} }, handler);
   const host = server.addr.hostname.includes(":") ? `[${server.addr.hostname}]` : server.addr.hostname;
   const url = `http://${host}:${server.addr.port}`;
+  // The `kubernetes` Service's endpoints name the address clients reach this server on.
+  const unspecified = ["0.0.0.0", "::", ""].includes(server.addr.hostname);
+  ensureKubernetesService(cluster.store, {
+    ip: unspecified ? "127.0.0.1" : server.addr.hostname,
+    port: server.addr.port,
+  });
   options.onListen?.(url);
   let closing: Promise<void> | undefined;
   return {

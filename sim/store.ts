@@ -29,6 +29,7 @@ import {
   finalizedByUpdate,
   newFinalizerErrors,
   planDeletion,
+  planNamespaceDeletion,
 } from "./deletion.ts";
 import { Delivery } from "./delivery.ts";
 import { generatedName, generateNameAttempts, randomNameSuffix } from "./names.ts";
@@ -418,8 +419,8 @@ export class Store {
   /**
    * DELETE (sim/deletion.ts decides): removes the object, or marks it (a deletionTimestamp) when
    * finalizers or a pod's grace period keep it; the garbage collector (sim/controllers/gc.ts) handles
-   * its dependents and the GC finalizers, the kubelet finishes terminating pods. A Namespace goes at
-   * once with its contents.
+   * its dependents and the GC finalizers, the kubelet finishes terminating pods. A Namespace is
+   * Terminating until the namespace controller has removed its contents and its finalizer.
    */
   delete(
     kind: KindInfo,
@@ -430,14 +431,16 @@ export class Store {
     const current = this.peek(kind, namespace, name);
     if (!current) throw this.notFound(kind, name);
     if (kind.kind === "Namespace") {
-      if (opts.dryRun) return { object: clone(current), deleted: true };
-      for (const t of this.tables.values()) {
-        for (const o of [...t.values()]) {
-          if (o.metadata.namespace === name) this.remove(this.kindOf(o), o);
-        }
+      // Terminating until the namespace controller has emptied it (sim/controllers/namespace.ts).
+      const plan = planNamespaceDeletion(current, this.opts.now());
+      if (opts.dryRun) {
+        return plan.remove
+          ? { object: clone(current), deleted: true }
+          : { object: plan.next, deleted: false };
       }
-      this.remove(kind, current);
-      return { object: clone(current), deleted: true };
+      if (plan.remove) return { object: clone(this.remove(kind, current)), deleted: true };
+      if (plan.next === current) return { object: clone(current), deleted: false };
+      return { object: this.commit(kind, current, plan.next), deleted: false };
     }
     const plan = planDeletion(kind, current, opts, this.opts.now());
     if (opts.dryRun) {
@@ -458,12 +461,6 @@ export class Store {
     }
     // Marked: the answer is the object as this request left it, whatever the controllers do next.
     return { object: this.commit(kind, current, plan.next), deleted: false };
-  }
-
-  private kindOf(o: KObj): KindInfo {
-    const k = this.kinds.ofObject(o);
-    if (!k) throw new Error(`unknown kind ${o.kind}`);
-    return k;
   }
 
   /** Removes `obj` (as stored); watchers get `last` (its final state) with a new resourceVersion. */

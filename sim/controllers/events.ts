@@ -3,6 +3,7 @@ import { rfc3339 } from "../clock.ts";
 import type { SimClock } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
+import { Fifo } from "../fifo.ts";
 
 /** The API server's `--event-ttl`: an Event not updated for this long is deleted. */
 const eventTtlMs = 60 * 60_000;
@@ -10,8 +11,11 @@ const eventTtlMs = 60 * 60_000;
 interface Recorded {
   /** The Event already recorded for (object, reason, message), to count repeats. */
   readonly byKey: Map<string, string>;
-  /** Events in the order they were last written: [time, namespace, name, key]. */
-  readonly order: [number, string, string, string][];
+  /**
+   * Events in the order they were recorded: [time, namespace, name, key]; one written again since
+   * is put back at the end with its new time when it comes to the front.
+   */
+  readonly order: Fifo<[number, string, string, string]>;
 }
 
 /** Per store. */
@@ -19,7 +23,7 @@ const seen = new WeakMap<Store, Recorded>();
 
 /** Deletes Events not written for `eventTtlMs` (the oldest are at the front of `order`). */
 const expire = (store: Store, recorded: Recorded, now: number) => {
-  while (recorded.order.length > 0 && recorded.order[0][0] <= now - eventTtlMs) {
+  for (let head = recorded.order.peek(); head && head[0] <= now - eventTtlMs; head = recorded.order.peek()) {
     const [, ns, name, key] = recorded.order.shift()!;
     const event = store.peek(Kinds.Event, ns, name);
     const last = event ? Date.parse(event.lastTimestamp ?? "") : NaN;
@@ -51,7 +55,7 @@ export const recordEvent = (
     if (!store.peek(Kinds.Namespace, undefined, ns)) return;
     const now = rfc3339(clock.now());
     let recorded = seen.get(store);
-    if (!recorded) seen.set(store, recorded = { byKey: new Map(), order: [] });
+    if (!recorded) seen.set(store, recorded = { byKey: new Map(), order: new Fifo() });
     expire(store, recorded, clock.now());
     const index = recorded.byKey;
     const key = `${involved.metadata.uid}\u0000${reason}\u0000${message}`;

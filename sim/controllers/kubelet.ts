@@ -12,7 +12,7 @@ import type { StoreEvent } from "../watch.ts";
 import type { ImageCatalog } from "../images/catalog.ts";
 import type { LogStore } from "../logs.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
-import { terminate } from "./kubelet/container.ts";
+import { shortenGrace, terminate } from "./kubelet/container.ts";
 import { PodIps } from "./kubelet/podips.ts";
 import { ImagePulls } from "./kubelet/pull.ts";
 import { backOffMs, type KubeletOptions, type PodRun, RunContext } from "./kubelet/run.ts";
@@ -56,6 +56,7 @@ export class Kubelet implements Controller {
       const current = this.runs.get(key);
       if (!current) this.store.delete(Kinds.Pod, ns, name, { gracePeriodSeconds: 0 });
       else if (!current.terminating) terminate(this.k, current, pod);
+      else shortenGrace(this.k, current, pod);
       return;
     }
     if (this.runs.has(key)) return;

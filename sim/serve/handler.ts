@@ -40,6 +40,16 @@ const statusResponse = (e: ApiError) =>
     e.retryAfterSeconds !== undefined ? { "retry-after": String(e.retryAfterSeconds) } : {},
   );
 
+/**
+ * The warnings the API server sends with every request on a deprecated kind (its
+ * APILifecycleDeprecated/Replacement, in a `Warning: 299 - "text"` header): core/v1 Endpoints
+ * since v1.33, the version the simulator reports.
+ */
+const deprecationWarning = (kind: KindInfo): string | undefined =>
+  kind.kind === "Endpoints" && !kind.group && kind.version === "v1"
+    ? `299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"`
+    : undefined;
+
 const notFound = () =>
   statusResponse(ApiError.of(404, "NotFound", "the server could not find the requested resource"));
 
@@ -221,6 +231,11 @@ export const makeHandler = (
     const url = new URL(req.url);
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const query: Record<string, string> = Object.fromEntries(url.searchParams);
+    let warning: string | undefined;
+    const warned = (res: Response) => {
+      if (warning) res.headers.append("warning", warning);
+      return res;
+    };
     try {
       const latency = opts.faults?.latency(path) ?? 0;
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
@@ -283,15 +298,16 @@ export const makeHandler = (
       if (req.method === "GET" && parsed.subresource === "log" && parsed.kind.kind === "Pod") {
         return logs(path, query);
       }
-      if (req.method === "GET" && truthy(query.watch)) return watch(path, parsed, query, rendering);
+      warning = deprecationWarning(parsed.kind);
+      if (req.method === "GET" && truthy(query.watch)) return warned(watch(path, parsed, query, rendering));
       const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readBody(req);
       const contentType = req.headers.get("content-type") ?? "application/json";
       const apiReq: ApiRequest = { method: req.method, path, query, body, contentType };
       const res = api.handle(apiReq);
-      return json(res.status, render(rendering, parsed.kind, res, query), res.headers);
+      return warned(json(res.status, render(rendering, parsed.kind, res, query), res.headers));
     } catch (e) {
-      if (e instanceof ApiError) return statusResponse(e);
-      return statusResponse(ApiError.of(500, "InternalError", String(e)));
+      if (e instanceof ApiError) return warned(statusResponse(e));
+      return warned(statusResponse(ApiError.of(500, "InternalError", String(e))));
     }
   };
 };

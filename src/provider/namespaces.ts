@@ -82,8 +82,10 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
       const list = () =>
         Effect.sync(() => {
           if (!config.clusterRole) return [defaultNs];
+          // A namespace being deleted (Terminating) is no longer offered.
           const names = caches.namespaces.list().filter((n) =>
-            isOpenFaaSNamespace(n) && !systemNamespaces.has(n.metadata?.name ?? "")
+            isOpenFaaSNamespace(n) && !systemNamespaces.has(n.metadata?.name ?? "") &&
+            !n.metadata?.deletionTimestamp
           ).map((n) => n.metadata!.name!);
           if (!names.includes(defaultNs)) names.push(defaultNs);
           return names.sort();
@@ -103,6 +105,9 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
           );
           if (!isOpenFaaSNamespace(ns)) {
             return yield* new NotFound({ message: `namespace ${name} is not an OpenFaaS namespace` });
+          }
+          if (ns.metadata?.deletionTimestamp) {
+            return yield* new NotFound({ message: `namespace ${name} is being deleted` });
           }
           return ns;
         });

@@ -22,7 +22,7 @@ Deno.test("bench:sim: a tiny run builds its population, measures every figure an
   assert.equal(population.pods, 36);
   assert.equal(population.readyPods, 36);
   assert.equal(population.objects.Deployment, 12);
-  assert.equal(population.objects.Service, 12);
+  assert.equal(population.objects.Service, 12 + 1, "one per function and default/kubernetes");
   assert.equal(population.objects.Pod, 36);
   assert.equal(population.objects.Node, 4);
   for (const l of Object.values(latency)) {

@@ -84,6 +84,29 @@ apiTest("namespaces: default plus those marked openfaas; kube-system refused; ot
   assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 404);
 }, { config: { clusterRole: true } });
 
+apiTest(
+  "namespaces: deleting one with a running function: gone from the API at once, removed when its pods are",
+  async (h) => {
+    await h.call("POST", "/system/namespace/", { name: "staging-fn", labels: { openfaas: "1" } });
+    assert.equal(
+      (await h.call("POST", "/system/functions", fn("x", { namespace: "staging-fn" }))).status,
+      202,
+    );
+    await h.advance(20_000);
+    assert.equal(h.cluster.store.list(Kinds.Pod, "staging-fn").items.length, 1);
+    assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 202);
+    // Terminating in the cluster (its pod drains), but no longer offered by the provider.
+    assert.equal(h.cluster.store.peek(Kinds.Namespace, undefined, "staging-fn")?.status.phase, "Terminating");
+    assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
+    assert.equal((await h.call("GET", "/system/namespace/staging-fn")).status, 404);
+    assert.equal((await h.call("DELETE", "/system/namespace/staging-fn")).status, 404);
+    await h.advance(60_000);
+    assert.equal(h.cluster.store.peek(Kinds.Namespace, undefined, "staging-fn"), undefined);
+    assert.deepEqual(JSON.parse((await h.call("GET", "/system/namespaces")).text), ["openfaas-fn"]);
+  },
+  { config: { clusterRole: true } },
+);
+
 apiTest("cluster_role=false (the default): one namespace, read through namespaced paths only", async (h) => {
   // A marked namespace exists, but without cluster_role the provider neither lists nor uses it.
   h.cluster.store.create(Kinds.Namespace, undefined, {

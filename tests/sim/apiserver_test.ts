@@ -61,3 +61,26 @@ Deno.test("sim: Events expire an hour after they were last written (the API serv
     assert.deepEqual(reasons(), ["Last:1", "Later:1"]);
   });
 });
+
+Deno.test("sim: Event expiry across thousands of Events keeps exactly those written within the hour", async () => {
+  await withSimCluster(async ({ cluster, advance }) => {
+    const pod: KObj = { kind: "Pod", metadata: { name: "p", namespace: "openfaas-fn", uid: "u-2" } };
+    const record = (message: string) =>
+      recordEvent(cluster.store, cluster.clock, pod, "Normal", "Burst", message, "test");
+    const messages = () =>
+      new Set(cluster.store.list(Kinds.Event, "openfaas-fn").items.map((e) => e.message));
+    for (let i = 0; i < 3000; i++) record(`a${i}`);
+    await advance("30 minutes");
+    for (let i = 0; i < 3000; i++) record(`b${i}`);
+    record("a7"); // written again: kept past the first batch's hour
+    await advance("31 minutes");
+    record("c");
+    const afterFirst = messages();
+    assert.equal(afterFirst.size, 3000 + 2);
+    assert.ok(afterFirst.has("a7") && afterFirst.has("b0") && afterFirst.has("b2999") && afterFirst.has("c"));
+    assert.ok(!afterFirst.has("a0") && !afterFirst.has("a2999"));
+    await advance("30 minutes");
+    record("d");
+    assert.deepEqual([...messages()].sort(), ["c", "d"]);
+  });
+});

@@ -113,6 +113,25 @@ Deno.test("metrics API: PodMetrics get and list have metrics-server's shapes", a
   });
 });
 
+Deno.test("metrics API: label-selected PodMetrics come from the store's label index, not a scan of every pod", async () => {
+  await withCluster(async ({ cluster, advance }) => {
+    deploy(cluster, "a");
+    deploy(cluster, "b");
+    await advance(30_000);
+    const scanned: string[] = [];
+    const scan = cluster.store.scan.bind(cluster.store);
+    cluster.store.scan = (kind, namespace) => {
+      scanned.push(kind.kind);
+      return scan(kind, namespace);
+    };
+    const list = get(cluster, `${base}/namespaces/openfaas-fn/pods`, { labelSelector: "faas_function=b" });
+    assert.deepEqual((list.body as Any).items.map((i: Any) => i.metadata.labels.faas_function), ["b"]);
+    const all = get(cluster, `${base}/pods`, { labelSelector: "faas_function in (a,b)" });
+    assert.deepEqual((all.body as Any).items.map((i: Any) => i.metadata.labels.faas_function), ["a", "b"]);
+    assert.deepEqual(scanned.filter((k) => k === "Pod"), [], "no scan of the pods");
+  });
+});
+
 Deno.test("metrics API: label and field selectors", async () => {
   await withCluster(async ({ cluster, advance }) => {
     deploy(cluster, "a");

@@ -203,3 +203,27 @@ Deno.test({
     });
   },
 });
+
+Deno.test("paging: a label-selected page comes from the store's label index, not a scan of the kind", async () => {
+  await withSimServer(async ({ url, cluster }) => {
+    const list = Array.from({ length: 30 }, (_, i) => `cm-${String(i).padStart(2, "0")}`);
+    await seed(url, "indexed", list, (n) => ({ tier: Number(n.slice(3)) % 3 === 0 ? "a" : "b" }));
+    const scanned: string[] = [];
+    const scan = cluster.store.scan.bind(cluster.store);
+    cluster.store.scan = (kind, namespace) => {
+      scanned.push(kind.kind);
+      return scan(kind, namespace);
+    };
+    const base = `${url}/api/v1/namespaces/indexed/configmaps?labelSelector=tier%3Da&limit=4`;
+    const first = await getJson(base);
+    assert.equal(first.status, 200);
+    assert.deepEqual(names(first.body), ["cm-00", "cm-03", "cm-06", "cm-09"]);
+    assert.equal(first.body.metadata.remainingItemCount, undefined, "a selective list does not count");
+    const second = await getJson(`${base}&continue=${encodeURIComponent(first.body.metadata.continue)}`);
+    assert.deepEqual(names(second.body), ["cm-12", "cm-15", "cm-18", "cm-21"]);
+    const third = await getJson(`${base}&continue=${encodeURIComponent(second.body.metadata.continue)}`);
+    assert.deepEqual(names(third.body), ["cm-24", "cm-27"]);
+    assert.equal(third.body.metadata.continue, undefined);
+    assert.deepEqual(scanned.filter((k) => k === "ConfigMap"), [], "no scan of the config maps");
+  });
+});

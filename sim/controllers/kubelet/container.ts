@@ -100,12 +100,13 @@ const exited = (k: RunContext, r: PodRun, startedAt: number, exitCode: number, r
  * of the grace period; then the pod is removed.
  */
 export const terminate = (k: RunContext, r: PodRun, pod: KObj) => {
-  r.terminating = true;
   r.cancel.forEach((c) => c());
   r.cancel = [];
   const status = pod.status?.containerStatuses?.[0];
   const startedAt = status?.state?.running?.startedAt;
+  const now = k.clock.now();
   if (startedAt === undefined) {
+    r.terminating = { since: now, drainedAt: now, killAt: now, startedAt: rfc3339(now) };
     k.store.delete(Kinds.Pod, r.ns, r.name, { gracePeriodSeconds: 0 });
     return;
   }
@@ -118,9 +119,33 @@ export const terminate = (k: RunContext, r: PodRun, pod: KObj) => {
     : 0;
   const graceMs = (pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000;
   if (drainMs > 0) k.log(r, `SIGTERM received.. shutting down server in ${goDurationString(drainMs)}`);
+  r.terminating = { since: now, drainedAt: now + drainMs, killAt: now + graceMs, startedAt };
   k.markUnready(r);
-  const killed = drainMs > graceMs;
-  k.after(r, Math.min(drainMs, graceMs), () => {
+  finishAt(k, r);
+};
+
+/**
+ * A later DELETE shortened the grace period of a terminating pod: the kubelet kills the container at
+ * the new deadline (the grace period now counts from the first SIGTERM, as the deletionTimestamp the
+ * API server moved forward does), or at once when that is already past.
+ */
+export const shortenGrace = (k: RunContext, r: PodRun, pod: KObj) => {
+  const t = r.terminating;
+  const grace = pod.metadata.deletionGracePeriodSeconds;
+  if (!t || typeof grace !== "number") return;
+  const killAt = Math.max(k.clock.now(), t.since + grace * 1000);
+  if (killAt >= t.killAt) return;
+  t.killAt = killAt;
+  finishAt(k, r);
+};
+
+/** (Re)schedules the end of a terminating container: drained (exit 0) or killed (137), whichever is first. */
+const finishAt = (k: RunContext, r: PodRun) => {
+  const t = r.terminating!;
+  t.cancel?.();
+  const killed = t.drainedAt > t.killAt;
+  const at = Math.min(t.drainedAt, t.killAt);
+  t.cancel = k.after(r, Math.max(0, at - k.clock.now()), () => {
     k.patchStatus(r, (s, o) => {
       s.containerStatuses = k.containerStatus(r, o, {
         ready: false,
@@ -129,7 +154,7 @@ export const terminate = (k: RunContext, r: PodRun, pod: KObj) => {
           terminated: {
             exitCode: killed ? 137 : 0,
             reason: killed ? "Error" : "Completed",
-            startedAt,
+            startedAt: t.startedAt,
             finishedAt: rfc3339(k.clock.now()),
             containerID: o.status.containerStatuses?.[0]?.containerID,
           },

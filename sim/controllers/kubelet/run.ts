@@ -30,8 +30,21 @@ export interface PodRun {
   /** The pod IP's slot in its node's range, held until the pod is deleted. */
   ip?: { readonly node: string; readonly slot: number };
   restarts: number;
-  /** Stopping after the pod was deleted (its deletionTimestamp is set). */
-  terminating?: boolean;
+  /** Stopping after the pod was deleted (its deletionTimestamp is set): ./container.ts terminate. */
+  terminating?: Termination;
+}
+
+/** A container being stopped: it exits when drained, or is killed at the end of the grace period. */
+export interface Termination {
+  /** When the kubelet sent SIGTERM (clock ms). */
+  readonly since: number;
+  /** When the container has drained and exits by itself (clock ms). */
+  readonly drainedAt: number;
+  /** The end of the grace period, when it is killed (clock ms); a later DELETE may bring it forward. */
+  killAt: number;
+  readonly startedAt: string;
+  /** Cancels the timer that finishes the container. */
+  cancel?: () => void;
 }
 
 /** Where pod IPs come from: simulated addresses only, or loopback addresses pods can listen on (./podips.ts). */
@@ -97,12 +110,16 @@ export class RunContext {
   }
 
   /** Runs `fn` after `ms` if the run's pod is still there; the timer is cancelled with the run. */
-  after(r: PodRun, ms: number, fn: () => void) {
+  after(r: PodRun, ms: number, fn: () => void): () => void {
     const cancel = this.clock.after(ms, () => {
       r.cancel = r.cancel.filter((c) => c !== cancel);
       if (this.alive(r)) fn();
     });
     r.cancel.push(cancel);
+    return () => {
+      cancel();
+      r.cancel = r.cancel.filter((c) => c !== cancel);
+    };
   }
 
   containerStatus(r: PodRun, pod: KObj, fields: Record<string, unknown>) {

@@ -184,6 +184,35 @@ Deno.test("kubelet: pod deletion honours gracePeriodSeconds: 0 removes at once, 
     );
   }));
 
+Deno.test("kubelet: a later DELETE that shortens a terminating pod's grace period brings its kill forward", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "shorten", envProcess: "cat" });
+    await h.advance(10_000);
+    const [name] = h.cluster.store.list(Kinds.Pod, "openfaas-fn").items.map((p) => p.metadata.name!);
+    const path = `/api/v1/namespaces/openfaas-fn/pods/${name}`;
+    // 30 s of grace: the watchdog would drain for its 10 s write_timeout.
+    assert.equal(
+      h.cluster.api.handle({ method: "DELETE", path, body: { gracePeriodSeconds: 30 } }).status,
+      200,
+    );
+    await h.advance(1_000);
+    const second = h.cluster.api.handle({ method: "DELETE", path, body: { gracePeriodSeconds: 4 } });
+    assert.equal(second.status, 200);
+    assert.equal(
+      (second.body as { metadata: { deletionGracePeriodSeconds: number } }).metadata
+        .deletionGracePeriodSeconds,
+      4,
+    );
+    await h.advance(2_500);
+    assert.ok(h.cluster.store.peek(Kinds.Pod, "openfaas-fn", name), "within the shortened 4 s grace");
+    await h.advance(1_000);
+    assert.equal(
+      h.cluster.store.peek(Kinds.Pod, "openfaas-fn", name),
+      undefined,
+      "killed at the shortened deadline, not at the end of the drain or the first grace period",
+    );
+  }));
+
 Deno.test("kubelet: a failing liveness probe: unready, killed after failureThreshold probes, restarted, ready again", () =>
   withProvider(async (h) => {
     await deployReady(h, { service: "flaky", image: "sim/unhealthy:latest" });
