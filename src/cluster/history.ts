@@ -16,10 +16,11 @@
  * runs for (com.openfaas.scale.zero and com.openfaas.scale.predictive, with predictive_scaling on) are
  * persisted: the idler and the reactive autoscaler look back no more than a few minutes.
  */
-import { Clock, Context, Effect, Layer, Schedule } from "effect";
+import { Clock, Context, Effect, Layer, Option, Schedule } from "effect";
+import { Leadership } from "./leader.ts";
 import type { ConfigMap } from "kubernetes-types/core/v1.d.ts";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
-import { isAlreadyExists, isConflict, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
+import { isAlreadyExists, isConflict, isNotFound, KubeApi, KubeError } from "../kube/api.ts";
 import { Invocations, type PersistedLoad } from "../metrics/invocations.ts";
 import { bins as maxBins, maxPersistedCount } from "../metrics/idlehistogram.ts";
 import { metrics } from "../metrics/registry.ts";
@@ -90,8 +91,11 @@ const refOf = (d: Deployment): FunctionRef => ({
 });
 
 interface HistoryShape {
-  /** Loads the records of these functions into Invocations (before the scaler's first decision as leader). */
-  load(functions: readonly Deployment[]): Effect.Effect<void>;
+  /**
+   * Loads the records of these functions into Invocations (before the scaler's first decision as leader);
+   * false when the API server could not be reached or failed (the scaler tries again at its next tick).
+   */
+  load(functions: readonly Deployment[]): Effect.Effect<boolean>;
   /** Writes the records of these functions that changed and whose write interval has passed. */
   save(functions: readonly Deployment[]): Effect.Effect<void>;
 }
@@ -102,6 +106,7 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
       History,
       Effect.gen(function* () {
         const kube = yield* KubeApi;
+        const leadership = Option.getOrUndefined(yield* Effect.serviceOption(Leadership));
         const invocations = yield* Invocations;
         const clock = yield* Clock.Clock;
         const now = () => clock.currentTimeMillisUnsafe();
@@ -153,7 +158,8 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
             Effect.catch((e: KubeError) =>
               Effect.as(
                 Effect.logWarning(`history: reading the record of ${d.metadata?.name} failed: ${e.message}`),
-                undefined,
+                // Unreachable, throttled or failing: try again; anything else (403: no RBAC for it) is ignored.
+                e.status === undefined || e.status === 429 || e.status >= 500 ? "retry" as const : undefined,
               )
             ),
           );
@@ -161,11 +167,13 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
         const load = (functions: readonly Deployment[]) =>
           Effect.gen(function* () {
             const saved = yield* Effect.forEach(functions, loadOne, { concurrency: 8 });
-            const times = saved.filter((t): t is number => t !== undefined);
+            if (saved.includes("retry")) return false;
+            const times = saved.filter((t): t is number => typeof t === "number");
             if (times.length === 0) {
-              if (functions.length === 0) return;
-              yield* Effect.logInfo(`history: no record to load for ${functions.length} functions`);
-              return;
+              if (functions.length > 0) {
+                yield* Effect.logInfo(`history: no record to load for ${functions.length} functions`);
+              }
+              return true;
             }
             const ageSeconds = Math.max(0, (now() - Math.max(...times)) / 1000);
             metrics.historyAge.set({ identity: options.identity }, ageSeconds);
@@ -174,6 +182,7 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
                 ageSeconds.toFixed(0)
               }s old)`,
             );
+            return true;
           });
 
         const recordOf = (f: FunctionRef): HistoryRecord | undefined => {
@@ -209,6 +218,10 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
             written.set(k, { ...written.get(k)!, read: true, rv: cm?.metadata?.resourceVersion });
           });
           const attempt = Effect.gen(function* () {
+            // Leadership can end during a round: a former leader writes nothing (the new one owns the record).
+            if (leadership && !leadership.isLeader()) {
+              return yield* Effect.fail(KubeError.transport("Connection", "no longer the leader"));
+            }
             if (!written.get(k)?.read) yield* reread;
             const rv = written.get(k)?.rv;
             const put = rv === undefined

@@ -411,8 +411,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           if (!leadership.isLeader()) historyLoaded = false;
           else if (history && !historyLoaded) {
             // A new leader (or a restart) decides nothing before the persisted history is in.
-            yield* history.load(predicted());
-            historyLoaded = true;
+            historyLoaded = yield* history.load(predicted());
+            if (!historyLoaded) return;
           }
           if (!leadership.isLeader()) {
             // Not leading: on a takeover every function is judged afresh, as after a restart.

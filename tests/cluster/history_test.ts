@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { Kinds } from "../../sim/kinds.ts";
-import { historyName, maxRecordBytes, parseRecord } from "../../src/cluster/history.ts";
+import { Effect, Layer, Stream } from "effect";
+import { History, historyName, maxRecordBytes, parseRecord } from "../../src/cluster/history.ts";
+import { KubeApi, KubeError, type KubeRequest } from "../../src/kube/api.ts";
+import { Invocations } from "../../src/metrics/invocations.ts";
 import { bins, IdleHistogram, maxPersistedCount } from "../../src/metrics/idlehistogram.ts";
 import type { Decision } from "../../src/scaling/scaler.ts";
 import { metrics } from "../../src/metrics/registry.ts";
@@ -217,4 +220,65 @@ Deno.test("history: a corrupt record is ignored with a log line and overwritten;
   } finally {
     await rs.close();
   }
+});
+
+Deno.test("history: a load the API server fails is reported for a retry; a forbidden read or a foreign record is ignored", async () => {
+  const uid = "uid-1";
+  const good = JSON.stringify({
+    v: 1,
+    function: "f",
+    savedAt: 1_000,
+    lastStarted: 500,
+    lastEnded: 900,
+    idle: { bins: [[3, 2]], outOfRange: 1 },
+  });
+  const responses: (KubeError | object)[] = [
+    KubeError.status(503, "ServiceUnavailable", "down"),
+    {
+      metadata: { resourceVersion: "7", ownerReferences: [{ kind: "Deployment", name: "f", uid }] },
+      data: { history: good },
+    },
+    KubeError.status(403, "Forbidden", "no"),
+    {
+      metadata: { resourceVersion: "8", ownerReferences: [{ kind: "Deployment", name: "f", uid: "other" }] },
+      data: { history: good },
+    },
+    {
+      metadata: { resourceVersion: "9", ownerReferences: [{ kind: "Deployment", name: "f", uid }] },
+      data: { history: good },
+    },
+  ];
+  const requests: string[] = [];
+  const fake = KubeApi.of({
+    request: <T>(req: KubeRequest) => {
+      requests.push(`${req.method} ${req.path}`);
+      const r = responses.shift()!;
+      return (r instanceof KubeError ? Effect.fail(r) : Effect.succeed(r as T));
+    },
+    watch: () => Stream.empty,
+    lines: () => Stream.empty,
+  });
+  const layer = History.layer({ intervalMs: intervalMs, identity: "unit" }).pipe(
+    Layer.provideMerge(Invocations.layer),
+    Layer.provide(Layer.succeed(KubeApi, fake)),
+  );
+  const d = { metadata: { name: "f", namespace: ns, uid } };
+  await Effect.runPromise(Effect.provide(
+    Effect.gen(function* () {
+      const history = yield* History;
+      const invocations = yield* Invocations;
+      assert.equal(yield* history.load([d]), false, "503: load again");
+      assert.equal(invocations.load("f", ns), undefined);
+      assert.equal(yield* history.load([d]), true);
+      const l = invocations.load("f", ns)!;
+      assert.deepEqual([l.lastStarted, l.lastEnded, l.idle.samples], [500, 900, 3]);
+      assert.equal(yield* history.load([d]), true, "403: ignored");
+      assert.equal(yield* history.load([d]), true, "a record of an earlier function of that name: ignored");
+      // Loaded again (a later takeover), a record replaces the counts rather than adding to them.
+      assert.equal(yield* history.load([d]), true);
+      assert.equal(invocations.load("f", ns)!.idle.samples, 3);
+    }),
+    layer,
+  ));
+  assert.deepEqual(requests, Array(5).fill(`GET /api/v1/namespaces/${ns}/configmaps/${historyName("f")}`));
 });
