@@ -245,11 +245,14 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
           Effect.gen(function* () {
             for (const d of functions) {
               const f = refOf(d), k = key(f);
+              const last = written.get(k) ?? { at: -Infinity, fingerprint: "" };
+              if (now() - last.at < options.intervalMs) continue;
+              const l = invocations.load(f.name, f.namespace);
+              // The histogram only grows (samples counts it), and the last start and end only move on.
+              const fingerprint = l ? `${l.idle.samples}:${l.lastStarted}:${l.lastEnded}` : "";
+              if (last.fingerprint === fingerprint) continue;
               const r = recordOf(f);
               if (!r) continue;
-              const fingerprint = `${r.lastStarted}:${r.lastEnded}:${JSON.stringify(r.idle)}`;
-              const last = written.get(k) ?? { at: -Infinity, fingerprint: "" };
-              if (last.fingerprint === fingerprint || now() - last.at < options.intervalMs) continue;
               written.set(k, { ...last, at: now() });
               const text = JSON.stringify(r);
               const result = yield* write(f, text).pipe(
