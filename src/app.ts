@@ -20,6 +20,7 @@ import { Namespaces } from "./provider/namespaces.ts";
 import { Secrets } from "./provider/secrets.ts";
 import { Scaler } from "./scaling/scaler.ts";
 import { Leadership } from "./cluster/leader.ts";
+import { History } from "./cluster/history.ts";
 import { makeProxy, type ProxyOptions } from "./invoke/proxy.ts";
 import { makeApi } from "./http/app.ts";
 import type { Credentials } from "./http/middleware/basicauth.ts";
@@ -43,8 +44,15 @@ const leadershipLayer = (config: ProviderConfig) =>
     })
     : Leadership.always(config.identity);
 
+/** Persisted invocation history for the predictor (history_write_interval > 0 and predictive_scaling on). */
+const historyLayer = (config: ProviderConfig) =>
+  config.historyWriteIntervalMs > 0 && config.predictiveScaling
+    ? History.layer({ intervalMs: config.historyWriteIntervalMs, identity: config.identity })
+    : Layer.empty;
+
 const providerLayer = (config: ProviderConfig) =>
   scalerLayer(config).pipe(
+    Layer.provideMerge(historyLayer(config)),
     Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer, Usage.layer)),
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Replicas.layer),

@@ -44,6 +44,11 @@ export interface ProviderConfig {
   scaling: boolean;
   /** Global switch for predictive scaling (env `predictive_scaling`, default false). */
   predictiveScaling: boolean;
+  /**
+   * How often at most the leader writes a function's invocation history (env `history_write_interval`,
+   * default 2m; 0: no persisted history).
+   */
+  historyWriteIntervalMs: number;
   /** How long a request at zero replicas is held for the function to come up (env `scale_from_zero_timeout`). */
   scaleFromZeroTimeoutMs: number;
   /** Leader election among the provider's replicas (env `leader_elect`, default true). */

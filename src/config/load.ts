@@ -46,6 +46,7 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
     imageCheck: v("image_check"),
     scaling: v("scaling"),
     predictiveScaling: v("predictive_scaling"),
+    historyWriteIntervalMs: v("history_write_interval"),
     scaleFromZeroTimeoutMs: v("scale_from_zero_timeout"),
     leaderElect: v("leader_elect"),
     leaseName: v("leader_election_lease_name"),

@@ -411,6 +411,14 @@ export const settings = {
     "15m",
     "com.openfaas.scale.zero-duration default.",
   ),
+  history_write_interval: durationEnv(
+    "history_write_interval",
+    2 * 60_000,
+    "2m",
+    "How often at most the leader writes a function's invocation history (the predictor's idle times) to " +
+      "its ConfigMap faas-deno-history-<function>, and only when it changed: a restart or failover loses at " +
+      "most this much. 0 turns persisted history off.",
+  ),
   leader_elect: boolEnv(
     "leader_elect",
     true,

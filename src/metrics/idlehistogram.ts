@@ -17,7 +17,16 @@
 
 const binMs = 60_000;
 const rangeMs = 4 * 60 * 60_000;
-const bins = rangeMs / binMs;
+/** 240 buckets: what a persisted history holds at most (src/cluster/history.ts), plus the out-of-range count. */
+export const bins = rangeMs / binMs;
+/** A bucket's count as persisted is capped here (9 digits), which bounds the record's size. */
+export const maxPersistedCount = 999_999_999;
+
+/** The histogram's counts, as persisted: the non-empty buckets as [index, count], and the out-of-range count. */
+export interface IdleCounts {
+  readonly bins: readonly (readonly [number, number])[];
+  readonly outOfRange: number;
+}
 
 export interface Windows {
   /** Time after the last invocation to keep the function warm before unloading (ms). */
@@ -56,6 +65,32 @@ export class IdleHistogram {
     }
     this.counts[Math.floor(idleMs / binMs)]++;
     this.inRange++;
+  }
+
+  /** The non-empty buckets and the out-of-range count, each capped at maxPersistedCount. */
+  snapshot(): IdleCounts {
+    const out: [number, number][] = [];
+    this.counts.forEach((c, i) => c > 0 && out.push([i, Math.min(c, maxPersistedCount)]));
+    return { bins: out, outOfRange: Math.min(this.outOfRange, maxPersistedCount) };
+  }
+
+  /** Adds counts (a loaded history) to this histogram; out-of-range bucket indexes are ignored. */
+  add(counts: IdleCounts) {
+    this.cached.clear();
+    for (const [i, c] of counts.bins) {
+      if (!Number.isInteger(i) || i < 0 || i >= bins || !(c > 0)) continue;
+      this.counts[i] += c;
+      this.inRange += c;
+    }
+    this.outOfRange += Math.max(0, counts.outOfRange);
+  }
+
+  /** Forgets every count (a loaded history replaces what this replica kept). */
+  clear() {
+    this.cached.clear();
+    this.counts.fill(0);
+    this.inRange = 0;
+    this.outOfRange = 0;
   }
 
   get samples(): number {

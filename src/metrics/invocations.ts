@@ -4,7 +4,7 @@
  */
 import { Clock, Context, Effect, Layer } from "effect";
 import { metrics } from "./registry.ts";
-import { IdleHistogram } from "./idlehistogram.ts";
+import { type IdleCounts, IdleHistogram } from "./idlehistogram.ts";
 
 interface FunctionLoad {
   inFlight: number;
@@ -21,8 +21,20 @@ interface InvocationsShape {
   load(fn: string, namespace: string): FunctionLoad | undefined;
   /** Requests started in the last `windowMs` (virtual time). */
   rate(fn: string, namespace: string, windowMs: number): number;
+  /**
+   * Takes in a persisted history (src/cluster/history.ts): the last start and end become the later of
+   * both, and the idle-time counts are added to this replica's (`replace`: they replace them).
+   */
+  restore(fn: string, namespace: string, history: PersistedLoad, replace: boolean): void;
   /** Drops what is kept of a function that no longer exists (a redeployed one starts afresh). */
   forget(fn: string, namespace: string): void;
+}
+
+/** What a persisted history holds of a function's invocations. */
+export interface PersistedLoad {
+  readonly lastStarted: number;
+  readonly lastEnded: number;
+  readonly idle: IdleCounts;
 }
 
 /** How long per-second counts are kept. */
@@ -38,22 +50,26 @@ export class Invocations
       const loads = new Map<string, FunctionLoad & { perSecond: Map<number, number> }>();
       const key = (fn: string, ns: string) => `${fn}.${ns}`;
       const now = () => clock.currentTimeMillisUnsafe();
+      const loadOf = (k: string) => {
+        let l = loads.get(k);
+        if (!l) {
+          loads.set(
+            k,
+            l = {
+              perSecond: new Map(),
+              inFlight: 0,
+              lastStarted: 0,
+              lastEnded: 0,
+              idle: new IdleHistogram(),
+            },
+          );
+        }
+        return l;
+      };
       return Invocations.of({
         start: (fn, ns) => {
           const k = key(fn, ns);
-          let l = loads.get(k);
-          if (!l) {
-            loads.set(
-              k,
-              l = {
-                perSecond: new Map(),
-                inFlight: 0,
-                lastStarted: 0,
-                lastEnded: 0,
-                idle: new IdleHistogram(),
-              },
-            );
-          }
+          const l = loadOf(k);
           const startedAt = now();
           if (l.inFlight === 0 && l.lastEnded > 0) l.idle.record(startedAt - l.lastEnded);
           const second = Math.floor(startedAt / 1000);
@@ -86,6 +102,13 @@ export class Invocations
           let n = 0;
           for (const [s, c] of l.perSecond) if (s > from) n += c;
           return n;
+        },
+        restore: (fn, ns, history, replace) => {
+          const l = loadOf(key(fn, ns));
+          l.lastStarted = Math.max(l.lastStarted, history.lastStarted);
+          if (l.inFlight === 0) l.lastEnded = Math.max(l.lastEnded, history.lastEnded);
+          if (replace) l.idle.clear();
+          l.idle.add(history.idle);
         },
         forget: (fn, ns) => {
           loads.delete(key(fn, ns));

@@ -169,6 +169,15 @@ export const metrics = {
     "provider_leader_transitions_total",
     "Changes of the leader election Lease's holder seen by this replica (its own acquisitions included).",
   ),
+  historyAge: registry.gauge(
+    "provider_history_loaded_age_seconds",
+    "Age of the invocation history this replica loaded when it became leader: seconds between the newest " +
+      "record loaded being written and its loading.",
+  ),
+  historyWrites: registry.counter(
+    "provider_history_writes_total",
+    "Writes of per-function invocation history records (ConfigMaps faas-deno-history-<function>), by result.",
+  ),
   kubeRequests: registry.counter(
     "provider_kube_requests_total",
     "Kubernetes API calls by verb and status code.",

@@ -18,11 +18,13 @@
  * With several replicas of the provider, only the leader (Leadership) runs the loop; every replica scales
  * from zero for the requests it holds, with a write that only raises replicas from 0.
  */
-import { Clock, Context, Effect, Layer, Schedule } from "effect";
+import { Clock, Context, Effect, Layer, Option, Schedule } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { Caches } from "../kube/caches.ts";
 import { Replicas } from "../kube/replicas.ts";
 import { Leadership } from "../cluster/leader.ts";
+import { Ring } from "./ring.ts";
+import { History } from "../cluster/history.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
@@ -60,25 +62,6 @@ const tickMs = 2_000;
 const cpuPollMs = 10_000;
 /** How many decisions `decisions()` keeps. */
 const decisionLogSize = 10_000;
-
-/** The newest `capacity` items, read oldest first; a push at capacity overwrites the oldest. */
-class Ring<T> {
-  private readonly items: T[] = [];
-  private oldest = 0;
-  constructor(private readonly capacity: number) {}
-  push(item: T) {
-    if (this.items.length < this.capacity) this.items.push(item);
-    else {
-      this.items[this.oldest] = item;
-      this.oldest = (this.oldest + 1) % this.capacity;
-    }
-  }
-  toArray(): T[] {
-    return this.oldest === 0
-      ? this.items.slice()
-      : [...this.items.slice(this.oldest), ...this.items.slice(0, this.oldest)];
-  }
-}
 
 export interface Decision {
   readonly at: number;
@@ -139,6 +122,10 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const usage = yield* Usage;
         const leadership = yield* Leadership;
         const clock = yield* Clock.Clock;
+        /** Persisted invocation history (src/cluster/history.ts), when configured. */
+        const history = Option.getOrUndefined(yield* Effect.serviceOption(History));
+        /** Whether the history was loaded since this replica last became leader. */
+        let historyLoaded = false;
         const defaults = options.defaults ?? defaultScaling;
         const fromZeroWindowMs = options.fromZeroWindowMs ?? 60_000;
         const windows = options.windows ?? defaultWindows;
@@ -409,8 +396,24 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           }
         };
 
+        /** The functions the predictor runs for: those whose history is persisted. */
+        const predicted = () =>
+          options.predictive
+            ? caches.deployments.list().filter((d) => {
+              if (d.metadata?.labels?.[functionLabel] === undefined) return false;
+              const p = policyOf(d);
+              return p.zero && p.predictive;
+            })
+            : [];
+
         const tick = Effect.gen(function* () {
           const seen = new Set<string>();
+          if (!leadership.isLeader()) historyLoaded = false;
+          else if (history && !historyLoaded) {
+            // A new leader (or a restart) decides nothing before the persisted history is in.
+            historyLoaded = yield* history.load(predicted());
+            if (!historyLoaded) return;
+          }
           if (!leadership.isLeader()) {
             // Not leading: on a takeover every function is judged afresh, as after a restart.
             for (const d of caches.deployments.list()) {
@@ -451,6 +454,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             if (policy.autoscale && options.autoscale !== false) yield* reactiveScale(d, policy, s);
           }
           forgetRemoved(seen);
+          if (history && leadership.isLeader()) yield* history.save(predicted());
         });
 
         yield* Effect.forkScoped(

@@ -4,6 +4,7 @@ import YAML from "yaml";
 import { withSimServer } from "../support/simcluster.ts";
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 import { findKind, type KObj } from "../../sim/kinds.ts";
+import type { SimApiServer } from "../../sim/apiserver.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -128,6 +129,41 @@ const checkManifestsApplied = async (url: string) => {
   assert.equal(svc.metadata.annotations["prometheus.io/port"], "8081");
 };
 
+/** Creates, or replaces, one document through the simulator's API server (as kubectl apply would). */
+const applyDoc = (cluster: { api: Pick<SimApiServer, "handle"> }, doc: KObj) => {
+  const [group, version] = doc.apiVersion!.includes("/") ? doc.apiVersion!.split("/") : ["", doc.apiVersion!];
+  const kind = [
+    "namespaces",
+    "serviceaccounts",
+    "services",
+    "deployments",
+    "roles",
+    "rolebindings",
+    "clusterroles",
+    "clusterrolebindings",
+    "customresourcedefinitions",
+    "poddisruptionbudgets",
+  ].map((p) => findKind(group, version, p)).find((k) => k?.kind === doc.kind);
+  assert.ok(kind, `a known kind: ${doc.apiVersion} ${doc.kind}`);
+  const ns = kind.namespaced ? doc.metadata.namespace : undefined;
+  assert.ok(!kind.namespaced || ns, `${doc.kind} ${doc.metadata.name} names its namespace`);
+  const base = `/${group ? `apis/${group}` : "api"}/${version}${
+    ns ? `/namespaces/${ns}` : ""
+  }/${kind.plural}`;
+  const exists = cluster.api.handle({ method: "GET", path: `${base}/${doc.metadata.name}` });
+  const res = exists.status === 200
+    ? cluster.api.handle({
+      method: "PUT",
+      path: `${base}/${doc.metadata.name}`,
+      body: {
+        ...doc,
+        metadata: { ...doc.metadata, resourceVersion: (exists.body as KObj).metadata.resourceVersion },
+      },
+    })
+    : cluster.api.handle({ method: "POST", path: base, body: structuredClone(doc) });
+  assert.ok(res.status < 300, `${doc.kind} ${doc.metadata.name}: ${JSON.stringify(res.body)}`);
+};
+
 Deno.test("k8s manifests: every document applies to the simulator (SimApiServer.handle)", async () => {
   await withSimServer(async ({ url, cluster }) => {
     const docs = readManifests();
@@ -135,41 +171,7 @@ Deno.test("k8s manifests: every document applies to the simulator (SimApiServer.
     const fnNs = docs.find((d) => d.kind === "Namespace" && d.metadata.name === "openfaas-fn")!;
     assert.equal(fnNs.metadata.labels?.openfaas, "1");
     assert.equal(fnNs.metadata.annotations?.openfaas, "1");
-    for (const doc of applyOrder(docs)) {
-      const [group, version] = doc.apiVersion!.includes("/")
-        ? doc.apiVersion!.split("/")
-        : ["", doc.apiVersion!];
-      const kind = [
-        "namespaces",
-        "serviceaccounts",
-        "services",
-        "deployments",
-        "roles",
-        "rolebindings",
-        "clusterroles",
-        "clusterrolebindings",
-        "customresourcedefinitions",
-        "poddisruptionbudgets",
-      ].map((p) => findKind(group, version, p)).find((k) => k?.kind === doc.kind);
-      assert.ok(kind, `a known kind: ${doc.apiVersion} ${doc.kind}`);
-      const ns = kind.namespaced ? doc.metadata.namespace : undefined;
-      assert.ok(!kind.namespaced || ns, `${doc.kind} ${doc.metadata.name} names its namespace`);
-      const base = `/${group ? `apis/${group}` : "api"}/${version}${
-        ns ? `/namespaces/${ns}` : ""
-      }/${kind.plural}`;
-      const exists = cluster.api.handle({ method: "GET", path: `${base}/${doc.metadata.name}` });
-      const res = exists.status === 200
-        ? cluster.api.handle({
-          method: "PUT",
-          path: `${base}/${doc.metadata.name}`,
-          body: {
-            ...doc,
-            metadata: { ...doc.metadata, resourceVersion: (exists.body as KObj).metadata.resourceVersion },
-          },
-        })
-        : cluster.api.handle({ method: "POST", path: base, body: structuredClone(doc) });
-      assert.ok(res.status < 300, `${doc.kind} ${doc.metadata.name}: ${JSON.stringify(res.body)}`);
-    }
+    for (const doc of applyOrder(docs)) applyDoc(cluster, doc);
     await checkManifestsApplied(url);
   });
 });
@@ -190,4 +192,67 @@ Deno.test({
       await checkManifestsApplied(url);
     });
   },
+});
+
+const sidecarFile = new URL("samples/gateway-sidecar.yaml", manifestDir);
+
+Deno.test("k8s/samples/gateway-sidecar.yaml: the provider as a sidecar of the OpenFaaS Gateway, applied after k8s/", async () => {
+  const docs: KObj[] = YAML.parseAllDocuments(Deno.readTextFileSync(sidecarFile)).map((d) => d.toJS()).filter(
+    Boolean,
+  );
+  assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), [
+    "Deployment/gateway",
+    "PodDisruptionBudget/gateway",
+    "Service/gateway",
+  ]);
+  const dep: Any = docs[0];
+  const pod = dep.spec.template.spec;
+  assert.ok(dep.spec.replicas >= 2, "several gateway replicas");
+  // Runs as the ServiceAccount that k8s/01-rbac.yaml binds the provider's permissions to.
+  assert.equal(pod.serviceAccountName, "faas-deno");
+  const byName = Object.fromEntries(pod.containers.map((c: Any) => [c.name, c]));
+  assert.deepEqual(Object.keys(byName).sort(), ["faas-deno", "gateway"]);
+  const envOf = (c: Any) =>
+    Object.fromEntries(c.env.filter((e: Any) => "value" in e).map((e: Any) => [e.name, e.value]));
+  const gw = byName.gateway, provider = byName["faas-deno"];
+  const gwEnv = envOf(gw), providerEnv = envOf(provider);
+  assert.equal(
+    gwEnv.functions_provider_url,
+    "http://127.0.0.1:8081/",
+    "the gateway calls the provider on the loopback",
+  );
+  assert.equal(providerEnv.port, "8081");
+  assert.ok(provider.ports.some((p: Any) => p.containerPort === 8081));
+  // The containers share the pod's network: no port is claimed twice.
+  const ports = pod.containers.flatMap((c: Any) => c.ports.map((p: Any) => p.containerPort));
+  assert.equal(new Set(ports).size, ports.length, `ports ${ports}`);
+  assert.equal(providerEnv.leader_elect, "true");
+  const fieldOf = (name: string) =>
+    provider.env.find((e: Any) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+  assert.equal(fieldOf("POD_NAME"), "metadata.name");
+  assert.equal(fieldOf("POD_NAMESPACE"), "metadata.namespace");
+  assert.equal(fieldOf("POD_IP"), "status.podIP");
+  // Both check the same credentials: the gateway injects them into its calls to the provider.
+  assert.equal(gwEnv.basic_auth, providerEnv.basic_auth);
+  assert.equal(gwEnv.secret_mount_path, providerEnv.secret_mount_path);
+  assert.equal(gwEnv.function_namespace, providerEnv.function_namespace);
+  for (const c of [gw, provider]) {
+    assert.ok(c.volumeMounts.some((m: Any) => m.mountPath === gwEnv.secret_mount_path), c.name);
+    assert.equal(c.readinessProbe.httpGet.path, "/healthz");
+  }
+  // The provider's Deno cache lives on a writable volume (read-only root filesystem).
+  assert.equal(provider.securityContext.readOnlyRootFilesystem, true);
+  assert.ok(provider.volumeMounts.some((m: Any) => m.mountPath === "/tmp"));
+  assert.deepEqual(docs[1].spec.selector.matchLabels, dep.spec.selector.matchLabels);
+  assert.deepEqual(docs[2].spec.selector, dep.spec.selector.matchLabels);
+  assert.equal(docs[2].spec.ports[0].port, 8080);
+  await withSimServer(async ({ url, cluster }) => {
+    for (const doc of applyOrder(readManifests())) applyDoc(cluster, doc);
+    for (const doc of docs) applyDoc(cluster, doc);
+    const applied = (await getJson(`${url}/apis/apps/v1/namespaces/openfaas/deployments/gateway`)).body;
+    assert.deepEqual(
+      applied.spec.template.spec.containers.map((c: Any) => c.name),
+      ["gateway", "faas-deno"],
+    );
+  });
 });

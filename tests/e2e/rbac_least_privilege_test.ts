@@ -121,6 +121,8 @@ const workout = async () => {
         envProcess: "cat",
         secrets: ["api-key"],
         annotations: { "com.openfaas.profile": "spot" },
+        // Predicted: its invocation history is persisted (a ConfigMap read, created, then updated).
+        labels: { "com.openfaas.scale.zero": "true", "com.openfaas.scale.predictive": "true" },
       };
       await ok("POST", "/system/functions", fn);
       await h.advance(10_000);
@@ -137,6 +139,9 @@ const workout = async () => {
       await ok("POST", "/system/scale-function/workout", { serviceName: "workout", replicas: 2 });
       await h.advance(20_000);
       assert.equal(JSON.parse((await ok("GET", "/system/function/workout")).text).availableReplicas, 2);
+      // Another invocation after the history write interval: the history record is updated.
+      await ok("POST", "/function/workout", "again");
+      await h.advance(4_000);
       // Logs: one-shot, then followed and left.
       assert.match((await ok("GET", "/system/logs?name=workout&tail=5")).text, /"name":"workout"/);
       const follow = await h.request("GET", "/system/logs?name=workout&follow=true");
@@ -164,7 +169,7 @@ const workout = async () => {
       recorder.restore();
     }
     seen = recorder.seen;
-  }, { config: { clusterRole: true } });
+  }, { config: { clusterRole: true, predictiveScaling: true, historyWriteIntervalMs: 10_000 } });
   return seen;
 };
 
@@ -238,6 +243,9 @@ Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", a
       "coordination.k8s.io leases get",
       "coordination.k8s.io leases create",
       "coordination.k8s.io leases update",
+      "core configmaps get",
+      "core configmaps create",
+      "core configmaps update",
     ]
   ) assert.ok(used.has(k), `the workout used ${k}: ${[...used].sort().join("; ")}`);
   // The check can say no: what the manifests do not grant is denied.
@@ -247,7 +255,8 @@ Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", a
       ["apps", "deployments/scale", "update"],
       ["", "secrets", "deletecollection"],
       ["", "pods", "delete"],
-      ["", "configmaps", "get"],
+      ["", "configmaps", "list"],
+      ["", "configmaps", "delete"],
       ["coordination.k8s.io", "leases", "delete"],
       ["coordination.k8s.io", "leases", "list"],
       // Granted in the provider's namespace only.
