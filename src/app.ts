@@ -20,6 +20,7 @@ import { Namespaces } from "./provider/namespaces.ts";
 import { Secrets } from "./provider/secrets.ts";
 import { Scaler } from "./scaling/scaler.ts";
 import { Leadership } from "./cluster/leader.ts";
+import { ClusterLoad, LoadPeers } from "./cluster/loadshare.ts";
 import { makeProxy, type ProxyOptions } from "./invoke/proxy.ts";
 import { makeApi } from "./http/app.ts";
 import type { Credentials } from "./http/middleware/basicauth.ts";
@@ -43,8 +44,29 @@ const leadershipLayer = (config: ProviderConfig) =>
     })
     : Leadership.always(config.identity);
 
-const providerLayer = (config: ProviderConfig) =>
+/** Where the other replicas reach this one: the pod's IP, else the address it binds to. */
+const advertised = (config: ProviderConfig) => {
+  const host = config.podIp ?? (["", "0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host);
+  return `http://${host.includes(":") ? `[${host}]` : host}:${config.port}`;
+};
+
+/**
+ * With leader election, every replica is a member that publishes its load and the leader scales on the sum
+ * (src/cluster/loadshare.ts); without, this replica's load is all there is.
+ */
+const clusterLoadLayer = (config: ProviderConfig, peers: Layer.Layer<LoadPeers>) =>
+  config.leaderElect
+    ? ClusterLoad.layer({
+      leaseName: config.leaseName,
+      namespace: config.leaseNamespace,
+      identity: config.identity,
+      address: advertised(config),
+    }).pipe(Layer.provide(peers))
+    : ClusterLoad.local;
+
+const providerLayer = (config: ProviderConfig, peers: Layer.Layer<LoadPeers>) =>
   scalerLayer(config).pipe(
+    Layer.provideMerge(clusterLoadLayer(config, peers)),
     Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer, Usage.layer)),
     Layer.provideMerge(Namespaces.layer),
     Layer.provideMerge(Replicas.layer),
@@ -59,6 +81,8 @@ interface ProviderOptions {
   readonly credentials?: Credentials;
   /** Overrides of the invoke proxy's options (by default the scaler's scale from zero and its wait). */
   readonly proxy?: ProxyOptions;
+  /** How the leader reads the other replicas' load (default over HTTP; in-process for the test harness). */
+  readonly loadPeers?: Layer.Layer<LoadPeers>;
 }
 
 /** The configuration of a provider started with no environment and no flags, with `overrides`. */
@@ -74,7 +98,7 @@ export const defaultConfig = (overrides: Partial<ProviderConfig> = {}): Provider
  * gives the reader of the scaler's decisions (oldest first) and `metrics` is the registry /metrics exposes.
  */
 export const makeProvider = (config: ProviderConfig, options: ProviderOptions = {}) => ({
-  layer: providerLayer(config),
+  layer: providerLayer(config, options.loadPeers ?? LoadPeers.http),
   synced: Effect.flatMap(Effect.service(Caches), (c) => c.synced),
   decisions: Effect.map(Effect.service(Scaler), (s) => s.decisions),
   metrics,

@@ -23,6 +23,25 @@ interface InvocationsShape {
   rate(fn: string, namespace: string, windowMs: number): number;
   /** Drops what is kept of a function that no longer exists (a redeployed one starts afresh). */
   forget(fn: string, namespace: string): void;
+  /** What this replica alone knows of every function, for the leader (see src/cluster/loadshare.ts). */
+  report(windowMs: number): LoadReport;
+}
+
+/** One function's load on one replica: requests started per second over a window, in flight, last start and end. */
+export interface FunctionReport {
+  readonly name: string;
+  readonly namespace: string;
+  /** [second (epoch), requests started in it], oldest first, over the report's window. */
+  readonly perSecond: readonly (readonly [number, number])[];
+  readonly inFlight: number;
+  readonly lastStarted: number;
+  readonly lastEnded: number;
+}
+
+/** A replica's report: when it was taken (its clock) and its functions. */
+export interface LoadReport {
+  readonly at: number;
+  readonly functions: readonly FunctionReport[];
 }
 
 /** How long per-second counts are kept. */
@@ -35,7 +54,10 @@ export class Invocations
     Effect.gen(function* () {
       const clock = yield* Clock.Clock;
       /** perSecond: invocations started per second, oldest first, over the retained window. */
-      const loads = new Map<string, FunctionLoad & { perSecond: Map<number, number> }>();
+      const loads = new Map<
+        string,
+        FunctionLoad & { name: string; namespace: string; perSecond: Map<number, number> }
+      >();
       const key = (fn: string, ns: string) => `${fn}.${ns}`;
       const now = () => clock.currentTimeMillisUnsafe();
       return Invocations.of({
@@ -46,6 +68,8 @@ export class Invocations
             loads.set(
               k,
               l = {
+                name: fn,
+                namespace: ns,
                 perSecond: new Map(),
                 inFlight: 0,
                 lastStarted: 0,
@@ -89,6 +113,24 @@ export class Invocations
         },
         forget: (fn, ns) => {
           loads.delete(key(fn, ns));
+        },
+        report: (windowMs) => {
+          const at = now();
+          const from = Math.floor((at - windowMs) / 1000);
+          const functions: FunctionReport[] = [];
+          for (const l of loads.values()) {
+            const perSecond: [number, number][] = [];
+            for (const [s, c] of l.perSecond) if (s > from) perSecond.push([s, c]);
+            functions.push({
+              name: l.name,
+              namespace: l.namespace,
+              perSecond,
+              inFlight: l.inFlight,
+              lastStarted: l.lastStarted,
+              lastEnded: l.lastEnded,
+            });
+          }
+          return { at, functions };
         },
       });
     }),

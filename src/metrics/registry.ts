@@ -169,6 +169,14 @@ export const metrics = {
     "provider_leader_transitions_total",
     "Changes of the leader election Lease's holder seen by this replica (its own acquisitions included).",
   ),
+  loadMembers: registry.gauge(
+    "provider_load_members",
+    "Other replicas the leader gathers load from (live membership Leases), by the leader's identity.",
+  ),
+  loadStaleReports: registry.counter(
+    "provider_load_stale_reports_total",
+    "Load reports of a live member the leader could not read or found stale (scale-down waits meanwhile).",
+  ),
   kubeRequests: registry.counter(
     "provider_kube_requests_total",
     "Kubernetes API calls by verb and status code.",

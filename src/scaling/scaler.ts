@@ -23,6 +23,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import { Caches } from "../kube/caches.ts";
 import { Replicas } from "../kube/replicas.ts";
 import { Leadership } from "../cluster/leader.ts";
+import { ClusterLoad } from "../cluster/loadshare.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
@@ -138,6 +139,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const invocations = yield* Invocations;
         const usage = yield* Usage;
         const leadership = yield* Leadership;
+        const cluster = yield* ClusterLoad;
         const clock = yield* Clock.Clock;
         const defaults = options.defaults ?? defaultScaling;
         const fromZeroWindowMs = options.fromZeroWindowMs ?? 60_000;
@@ -253,8 +255,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const cpu = policy.type === "cpu" ? cpuUsage.get(ns)?.byFunction?.get(name) : undefined;
           if (policy.type === "rps") {
             load = {
-              stable: invocations.rate(name, ns, stableMs) / (stableMs / 1000),
-              panic: invocations.rate(name, ns, panicMs) / (panicMs / 1000),
+              stable: cluster.rate(name, ns, stableMs) / (stableMs / 1000),
+              panic: cluster.rate(name, ns, panicMs) / (panicMs / 1000),
             };
             unit = "req/s";
           } else if (cpu !== undefined && cpu.pods > 0) {
@@ -264,7 +266,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             usageWindow = `${cpu.pods} pods, metrics API`;
           } else {
             // capacity, and cpu while the metrics API has no usage for the function: requests in flight.
-            const sampled = inFlightLoad(s.inFlight, invocations.load(name, ns)?.inFlight ?? 0, t, windows);
+            const sampled = inFlightLoad(s.inFlight, cluster.activity(name, ns)?.inFlight ?? 0, t, windows);
             s.inFlight = sampled.samples;
             load = sampled.load;
             unit = "in flight";
@@ -306,6 +308,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             }
             s.holdMs = 0;
           }
+          if (want < current && cluster.uncertain()) return Effect.void; // a member may serve unseen load
           return want !== current ? scale(d, s, want, "reactive", reason) : Effect.void;
         };
 
@@ -313,8 +316,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
 
         /** Scales an idle function to zero; whether it did. */
         const idler = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> => {
+          if (cluster.uncertain()) return notHandled;
           const idle = idleBeyondZeroDuration(
-            invocations.load(d.metadata!.name!, d.metadata!.namespace!),
+            cluster.activity(d.metadata!.name!, d.metadata!.namespace!),
             s.activeSince,
             policy,
             now(),
@@ -366,11 +370,12 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           }
           s.lastPrediction = "histogram";
           const current = d.spec?.replicas ?? 0;
+          const activity = cluster.activity(name, ns) ?? load;
           const prediction = predict(
-            load,
+            activity,
             idleWindows,
             current,
-            scaledFromZeroSince(s, load.lastStarted),
+            scaledFromZeroSince(s, activity.lastStarted),
             now(),
           );
           switch (prediction.kind) {
@@ -381,7 +386,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             case "prewarm":
               return Effect.as(scale(d, s, Math.max(1, policy.min), "predictive", prediction.reason), true);
             case "unload":
-              return Effect.as(scale(d, s, 0, "predictive", prediction.reason), true);
+              return cluster.uncertain()
+                ? handled
+                : Effect.as(scale(d, s, 0, "predictive", prediction.reason), true);
             default:
               return handled;
           }
@@ -421,6 +428,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             }
             return forgetRemoved(seen);
           }
+          yield* cluster.refresh;
           if (options.autoscale !== false) yield* pollCpuUsage;
           for (const listed of caches.deployments.list()) {
             if (listed.metadata?.labels?.[functionLabel] === undefined) continue;
