@@ -187,6 +187,8 @@ const share = (options: MembershipOptions) =>
     const leaseDurationMs = options.leaseDurationMs ?? 15_000;
     const renewMs = options.renewMs ?? 5_000;
     const staleMs = options.staleMs ?? 5_000;
+    /** A member's Lease expired this long ago is deleted by the leader (pods renamed by a rollout, crashes). */
+    const forgetAfterMs = 10 * 60_000;
     const name = `${options.leaseName}-member-${identityHash(identity)}`;
     const selector = `${partOfLabel}=${options.leaseName}-members`;
     const token = randomToken();
@@ -263,17 +265,23 @@ const share = (options: MembershipOptions) =>
       const t = now();
       if (Option.isSome(listed)) {
         members = [];
+        const forgotten: string[] = [];
         for (const l of listed.value.items) {
           const holder = l.spec?.holderIdentity;
-          const renewed = Date.parse(l.spec?.renewTime ?? "");
-          const live = renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000 > t;
-          if (!holder || holder === identity || !live) continue;
+          const expires = Date.parse(l.spec?.renewTime ?? "") + (l.spec?.leaseDurationSeconds ?? 0) * 1000;
+          if (holder !== identity && !(expires > t - forgetAfterMs)) forgotten.push(l.metadata!.name!);
+          if (!holder || holder === identity || !(expires > t)) continue;
           members.push({
             identity: holder,
             address: l.metadata?.annotations?.[addressAnnotation] ?? "",
             token: l.metadata?.annotations?.[tokenAnnotation] ?? "",
           });
         }
+        yield* Effect.forEach(forgotten, (n) =>
+          leases.remove(namespace, n).pipe(
+            Effect.andThen(Effect.logInfo(`load sharing: deleted the long-expired membership Lease ${n}`)),
+            Effect.catch(() => Effect.void),
+          ), { discard: true });
       }
       const known = new Set(members.map((m) => m.identity));
       for (const [id, r] of reports) {
