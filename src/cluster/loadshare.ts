@@ -125,8 +125,8 @@ export interface MembershipOptions {
   readonly leaseName: string;
   readonly namespace: string;
   readonly identity: string;
-  /** Where the other replicas reach this one's HTTP API. */
-  readonly address: string;
+  /** Where the other replicas reach this one's HTTP API (read at each renewal). */
+  readonly address: () => string;
   readonly leaseDurationMs?: number;
   readonly renewMs?: number;
   /** The age past which a member's report no longer counts as current. */
@@ -205,7 +205,7 @@ const share = (options: MembershipOptions) =>
         labels: { ...current?.metadata?.labels, [partOfLabel]: `${options.leaseName}-members` },
         annotations: {
           ...current?.metadata?.annotations,
-          [addressAnnotation]: options.address,
+          [addressAnnotation]: options.address(),
           [tokenAnnotation]: token,
         },
       },
