@@ -71,7 +71,9 @@ const main = async () => {
     backendText =
       `built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`;
   }
-  const provider = makeProvider(config, { credentials });
+  // The port bound (with port 0, known once listening): where the other replicas read this one's load.
+  let boundPort = config.port;
+  const provider = makeProvider(config, { credentials, listenPort: () => boundPort });
   const runtime = ManagedRuntime.make(provider.layer.pipe(Layer.provideMerge(backend)));
   console.log(`${providerName} ${release}: backend: ${backendText}; waiting for the caches to sync ...`);
   await runtime.runPromise(Effect.flatMap(Effect.service(Caches), (c) => c.synced));
@@ -82,6 +84,7 @@ const main = async () => {
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }) => {
+      boundPort = port;
       console.log(`${providerName} ${release}: faas-provider API on http://${hostname}:${port}`);
       console.log(`backend: ${backendText}`);
       console.log(

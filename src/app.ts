@@ -21,6 +21,7 @@ import { Secrets } from "./provider/secrets.ts";
 import { Scaler } from "./scaling/scaler.ts";
 import { Leadership } from "./cluster/leader.ts";
 import { History } from "./cluster/history.ts";
+import { ClusterLoad, LoadPeers } from "./cluster/loadshare.ts";
 import { makeProxy, type ProxyOptions } from "./invoke/proxy.ts";
 import { makeApi } from "./http/app.ts";
 import type { Credentials } from "./http/middleware/basicauth.ts";
@@ -50,8 +51,29 @@ const historyLayer = (config: ProviderConfig) =>
     ? History.layer({ intervalMs: config.historyWriteIntervalMs, identity: config.identity })
     : Layer.empty;
 
-const providerLayer = (config: ProviderConfig) =>
+/** Where the other replicas reach this one: the pod's IP, else the address it binds to. */
+const advertised = (config: ProviderConfig, port: () => number) => () => {
+  const host = config.podIp ?? (["", "0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host);
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port()}`;
+};
+
+/**
+ * With leader election, every replica is a member that publishes its load and the leader scales on the sum
+ * (src/cluster/loadshare.ts); without, this replica's load is all there is.
+ */
+const clusterLoadLayer = (config: ProviderConfig, peers: Layer.Layer<LoadPeers>, port: () => number) =>
+  config.leaderElect
+    ? ClusterLoad.layer({
+      leaseName: config.leaseName,
+      namespace: config.leaseNamespace,
+      identity: config.identity,
+      address: advertised(config, port),
+    }).pipe(Layer.provide(peers))
+    : ClusterLoad.local;
+
+const providerLayer = (config: ProviderConfig, peers: Layer.Layer<LoadPeers>, port: () => number) =>
   scalerLayer(config).pipe(
+    Layer.provideMerge(clusterLoadLayer(config, peers, port)),
     Layer.provideMerge(historyLayer(config)),
     Layer.provideMerge(Layer.mergeAll(Functions.layer, Secrets.layer, Logs.layer, Usage.layer)),
     Layer.provideMerge(Namespaces.layer),
@@ -67,6 +89,10 @@ interface ProviderOptions {
   readonly credentials?: Credentials;
   /** Overrides of the invoke proxy's options (by default the scaler's scale from zero and its wait). */
   readonly proxy?: ProxyOptions;
+  /** How the leader reads the other replicas' load (default over HTTP; in-process for the test harness). */
+  readonly loadPeers?: Layer.Layer<LoadPeers>;
+  /** The port this replica listens on, once known (default the configured port). */
+  readonly listenPort?: () => number;
 }
 
 /** The configuration of a provider started with no environment and no flags, with `overrides`. */
@@ -82,7 +108,11 @@ export const defaultConfig = (overrides: Partial<ProviderConfig> = {}): Provider
  * gives the reader of the scaler's decisions (oldest first) and `metrics` is the registry /metrics exposes.
  */
 export const makeProvider = (config: ProviderConfig, options: ProviderOptions = {}) => ({
-  layer: providerLayer(config),
+  layer: providerLayer(
+    config,
+    options.loadPeers ?? LoadPeers.http,
+    options.listenPort ?? (() => config.port),
+  ),
   synced: Effect.flatMap(Effect.service(Caches), (c) => c.synced),
   decisions: Effect.map(Effect.service(Scaler), (s) => s.decisions),
   metrics,

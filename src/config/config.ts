@@ -58,6 +58,8 @@ export interface ProviderConfig {
   leaseNamespace: string;
   /** This replica's identity: POD_NAME, or host:port off-cluster. */
   identity: string;
+  /** This pod's IP (POD_IP from the downward API): where the leader reads this replica's load. */
+  podIp?: string;
   /** Defaults for functions without scaling labels. */
   scaleDefaults: {
     min: number;

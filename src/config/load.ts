@@ -64,5 +64,6 @@ export function loadConfig(env: Env, args: string[]): ProviderConfig {
   };
   if (kubeconfig !== undefined) config.kubeconfig = kubeconfig;
   if (master !== undefined) config.master = master;
+  if (env.POD_IP) config.podIp = env.POD_IP;
   return config;
 }

@@ -18,6 +18,7 @@ import { secretRoutes } from "./routes/secrets.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { internalRoutes } from "./routes/internal.ts";
 import { invokeRoutes, isInvocation, makeInvoke, type ServeHandler } from "./routes/invoke.ts";
 
 /** The methods a route group serves on each of its paths. */
@@ -49,6 +50,8 @@ export const makeApi = (proxy: InvokeProxy, credentials: Credentials | undefined
       }
       app.route(base, group);
     };
+    // The replicas' internal endpoint authenticates on its own (a Bearer token, or basic auth).
+    app.route("/", yield* internalRoutes(credentials));
     mount("/system", yield* functionRoutes);
     mount("/system", yield* secretRoutes);
     mount("/system", yield* namespaceRoutes);

@@ -28,6 +28,25 @@ interface InvocationsShape {
   restore(fn: string, namespace: string, history: PersistedLoad, replace: boolean): void;
   /** Drops what is kept of a function that no longer exists (a redeployed one starts afresh). */
   forget(fn: string, namespace: string): void;
+  /** What this replica alone knows of every function, for the leader (see src/cluster/loadshare.ts). */
+  report(windowMs: number): LoadReport;
+}
+
+/** One function's load on one replica: requests started per second over a window, in flight, last start and end. */
+export interface FunctionReport {
+  readonly name: string;
+  readonly namespace: string;
+  /** [second (epoch), requests started in it], oldest first, over the report's window. */
+  readonly perSecond: readonly (readonly [number, number])[];
+  readonly inFlight: number;
+  readonly lastStarted: number;
+  readonly lastEnded: number;
+}
+
+/** A replica's report: when it was taken (its clock) and its functions. */
+export interface LoadReport {
+  readonly at: number;
+  readonly functions: readonly FunctionReport[];
 }
 
 /** What a persisted history holds of a function's invocations. */
@@ -47,15 +66,20 @@ export class Invocations
     Effect.gen(function* () {
       const clock = yield* Clock.Clock;
       /** perSecond: invocations started per second, oldest first, over the retained window. */
-      const loads = new Map<string, FunctionLoad & { perSecond: Map<number, number> }>();
+      const loads = new Map<
+        string,
+        FunctionLoad & { name: string; namespace: string; perSecond: Map<number, number> }
+      >();
       const key = (fn: string, ns: string) => `${fn}.${ns}`;
       const now = () => clock.currentTimeMillisUnsafe();
-      const loadOf = (k: string) => {
+      const loadOf = (k: string, name: string, namespace: string) => {
         let l = loads.get(k);
         if (!l) {
           loads.set(
             k,
             l = {
+              name,
+              namespace,
               perSecond: new Map(),
               inFlight: 0,
               lastStarted: 0,
@@ -69,7 +93,7 @@ export class Invocations
       return Invocations.of({
         start: (fn, ns) => {
           const k = key(fn, ns);
-          const l = loadOf(k);
+          const l = loadOf(k, fn, ns);
           const startedAt = now();
           if (l.inFlight === 0 && l.lastEnded > 0) l.idle.record(startedAt - l.lastEnded);
           const second = Math.floor(startedAt / 1000);
@@ -104,7 +128,7 @@ export class Invocations
           return n;
         },
         restore: (fn, ns, history, replace) => {
-          const l = loadOf(key(fn, ns));
+          const l = loadOf(key(fn, ns), fn, ns);
           l.lastStarted = Math.max(l.lastStarted, history.lastStarted);
           if (l.inFlight === 0) l.lastEnded = Math.max(l.lastEnded, history.lastEnded);
           if (replace) l.idle.clear();
@@ -112,6 +136,24 @@ export class Invocations
         },
         forget: (fn, ns) => {
           loads.delete(key(fn, ns));
+        },
+        report: (windowMs) => {
+          const at = now();
+          const from = Math.floor((at - windowMs) / 1000);
+          const functions: FunctionReport[] = [];
+          for (const l of loads.values()) {
+            const perSecond: [number, number][] = [];
+            for (const [s, c] of l.perSecond) if (s > from) perSecond.push([s, c]);
+            functions.push({
+              name: l.name,
+              namespace: l.namespace,
+              perSecond,
+              inFlight: l.inFlight,
+              lastStarted: l.lastStarted,
+              lastEnded: l.lastEnded,
+            });
+          }
+          return { at, functions };
         },
       });
     }),

@@ -178,6 +178,14 @@ export const metrics = {
     "provider_history_writes_total",
     "Writes of per-function invocation history records (ConfigMaps faas-deno-history-<function>), by result.",
   ),
+  loadMembers: registry.gauge(
+    "provider_load_members",
+    "Other replicas the leader gathers load from (live membership Leases), by the leader's identity.",
+  ),
+  loadStaleReports: registry.counter(
+    "provider_load_stale_reports_total",
+    "Load reports of a live member the leader could not read or found stale (scale-down waits meanwhile).",
+  ),
   kubeRequests: registry.counter(
     "provider_kube_requests_total",
     "Kubernetes API calls by verb and status code.",

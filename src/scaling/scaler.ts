@@ -25,6 +25,7 @@ import { Replicas } from "../kube/replicas.ts";
 import { Leadership } from "../cluster/leader.ts";
 import { Ring } from "./ring.ts";
 import { History } from "../cluster/history.ts";
+import { ClusterLoad } from "../cluster/loadshare.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
@@ -121,6 +122,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const invocations = yield* Invocations;
         const usage = yield* Usage;
         const leadership = yield* Leadership;
+        const cluster = yield* ClusterLoad;
         const clock = yield* Clock.Clock;
         /** Persisted invocation history (src/cluster/history.ts), when configured. */
         const history = Option.getOrUndefined(yield* Effect.serviceOption(History));
@@ -240,8 +242,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           const cpu = policy.type === "cpu" ? cpuUsage.get(ns)?.byFunction?.get(name) : undefined;
           if (policy.type === "rps") {
             load = {
-              stable: invocations.rate(name, ns, stableMs) / (stableMs / 1000),
-              panic: invocations.rate(name, ns, panicMs) / (panicMs / 1000),
+              stable: cluster.rate(name, ns, stableMs) / (stableMs / 1000),
+              panic: cluster.rate(name, ns, panicMs) / (panicMs / 1000),
             };
             unit = "req/s";
           } else if (cpu !== undefined && cpu.pods > 0) {
@@ -251,7 +253,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             usageWindow = `${cpu.pods} pods, metrics API`;
           } else {
             // capacity, and cpu while the metrics API has no usage for the function: requests in flight.
-            const sampled = inFlightLoad(s.inFlight, invocations.load(name, ns)?.inFlight ?? 0, t, windows);
+            const sampled = inFlightLoad(s.inFlight, cluster.activity(name, ns)?.inFlight ?? 0, t, windows);
             s.inFlight = sampled.samples;
             load = sampled.load;
             unit = "in flight";
@@ -293,6 +295,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             }
             s.holdMs = 0;
           }
+          if (want < current && cluster.uncertain()) return Effect.void; // a member may serve unseen load
           return want !== current ? scale(d, s, want, "reactive", reason) : Effect.void;
         };
 
@@ -300,8 +303,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
 
         /** Scales an idle function to zero; whether it did. */
         const idler = (d: Deployment, policy: ScalingPolicy, s: FunctionState): Effect.Effect<boolean> => {
+          if (cluster.uncertain()) return notHandled;
           const idle = idleBeyondZeroDuration(
-            invocations.load(d.metadata!.name!, d.metadata!.namespace!),
+            cluster.activity(d.metadata!.name!, d.metadata!.namespace!),
             s.activeSince,
             policy,
             now(),
@@ -353,11 +357,12 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           }
           s.lastPrediction = "histogram";
           const current = d.spec?.replicas ?? 0;
+          const activity = cluster.activity(name, ns) ?? load;
           const prediction = predict(
-            load,
+            activity,
             idleWindows,
             current,
-            scaledFromZeroSince(s, load.lastStarted),
+            scaledFromZeroSince(s, activity.lastStarted),
             now(),
           );
           switch (prediction.kind) {
@@ -368,7 +373,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             case "prewarm":
               return Effect.as(scale(d, s, Math.max(1, policy.min), "predictive", prediction.reason), true);
             case "unload":
-              return Effect.as(scale(d, s, 0, "predictive", prediction.reason), true);
+              return cluster.uncertain()
+                ? handled
+                : Effect.as(scale(d, s, 0, "predictive", prediction.reason), true);
             default:
               return handled;
           }
@@ -408,13 +415,8 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
 
         const tick = Effect.gen(function* () {
           const seen = new Set<string>();
-          if (!leadership.isLeader()) historyLoaded = false;
-          else if (history && !historyLoaded) {
-            // A new leader (or a restart) decides nothing before the persisted history is in.
-            historyLoaded = yield* history.load(predicted());
-            if (!historyLoaded) return;
-          }
           if (!leadership.isLeader()) {
+            historyLoaded = false;
             // Not leading: on a takeover every function is judged afresh, as after a restart.
             for (const d of caches.deployments.list()) {
               if (d.metadata?.labels?.[functionLabel] === undefined) continue;
@@ -424,6 +426,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
             }
             return forgetRemoved(seen);
           }
+          // A new leader (or a restart) decides nothing before the persisted history is in.
+          if (history && !historyLoaded && !(historyLoaded = yield* history.load(predicted()))) return;
+          yield* cluster.refresh;
           if (options.autoscale !== false) yield* pollCpuUsage;
           for (const listed of caches.deployments.list()) {
             if (listed.metadata?.labels?.[functionLabel] === undefined) continue;

@@ -71,13 +71,27 @@ Deno.test({
       const get = await kubectl(sim.url, "get", "lease", "-n", "openfaas");
       assert.equal(get.code, 0, get.stderr);
       const rows = get.stdout.trim().split("\n").slice(1).map((l) => l.split(/\s+/));
-      assert.deepEqual(rows.map((r) => r.slice(0, 2)), [["faas-deno", holder]]);
+      assert.deepEqual(rows.filter((r) => r[0] === "faas-deno").map((r) => r.slice(0, 2)), [[
+        "faas-deno",
+        holder,
+      ]]);
+      // Every replica also announces itself in a membership Lease of its own (load sharing).
+      assert.deepEqual(
+        rows.filter((r) => r[0].startsWith("faas-deno-member-")).map((r) => r[1]).sort(),
+        processes.map((p) => p.name),
+      );
       // The start-up lines say who leads.
       assert.match(
         processes.find((p) => p.name === holder)!.output,
         /leader election: faas-deno-\w now leads/,
       );
       const leader = processes.find((p) => p.name === holder)!;
+      // The leader reads the two others' load over HTTP (their membership Leases give address and token).
+      const leaderUrl = leader.output.match(/faas-provider API on (http:\/\/\S+)/)![1];
+      await eventually("the leader reads two members", 15_000, async () => {
+        const text = await (await fetch(`${leaderUrl}/metrics`)).text();
+        return text.includes(`provider_load_members{identity="${holder}"} 2`) || undefined;
+      });
       const stoppedAt = Date.now();
       leader.child.kill("SIGTERM");
       assert.equal((await leader.exited).code, 0);

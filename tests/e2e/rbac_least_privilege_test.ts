@@ -101,6 +101,18 @@ const workout = async () => {
       // Leader election: the Lease was created at start-up, before the recorder; gone, it is created again.
       h.cluster.store.delete(Kinds.Lease, "openfaas", "faas-deno");
       await h.advance(4_000);
+      // Load sharing: the leader lists the membership Leases each tick, and deletes one long expired.
+      h.cluster.store.create(Kinds.Lease, "openfaas", {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: {
+          name: "faas-deno-member-gone",
+          labels: { "app.kubernetes.io/part-of": "faas-deno-members" },
+        },
+        spec: { holderIdentity: "gone", leaseDurationSeconds: 15, renewTime: "2000-01-01T00:00:00.000000Z" },
+      });
+      await h.advance(4_000);
+      assert.equal(h.cluster.store.peek(Kinds.Lease, "openfaas", "faas-deno-member-gone"), undefined);
 
       h.cluster.store.create(h.cluster.store.kinds.find("openfaas.com", "v1", "profiles")!, "openfaas-fn", {
         apiVersion: "openfaas.com/v1",
@@ -246,6 +258,8 @@ Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", a
       "core configmaps get",
       "core configmaps create",
       "core configmaps update",
+      "coordination.k8s.io leases list",
+      "coordination.k8s.io leases delete",
     ]
   ) assert.ok(used.has(k), `the workout used ${k}: ${[...used].sort().join("; ")}`);
   // The check can say no: what the manifests do not grant is denied.
@@ -257,9 +271,9 @@ Deno.test("rbac: every request of the workout is allowed by k8s/01-rbac.yaml", a
       ["", "pods", "delete"],
       ["", "configmaps", "list"],
       ["", "configmaps", "delete"],
+      // Granted in the provider's namespace only.
       ["coordination.k8s.io", "leases", "delete"],
       ["coordination.k8s.io", "leases", "list"],
-      // Granted in the provider's namespace only.
       ["coordination.k8s.io", "leases", "update"],
     ]
   ) {

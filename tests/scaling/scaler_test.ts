@@ -15,6 +15,7 @@ import { KubeError } from "../../src/kube/api.ts";
 import { Usage, type UsageShape } from "../../src/kube/usage.ts";
 import { functionLabel } from "../../src/domain/keys.ts";
 import { Invocations } from "../../src/metrics/invocations.ts";
+import { ClusterLoad } from "../../src/cluster/loadshare.ts";
 import { Scaler } from "../../src/scaling/scaler.ts";
 import { untilDeploymentGone } from "../support/functions.ts";
 import type { ReactiveWindows } from "../../src/scaling/rules.ts";
@@ -202,6 +203,7 @@ const fakeCluster = async (windows?: ReactiveWindows) => {
     ofFunction: () => Effect.succeed(undefined),
   } as unknown as UsageShape;
   const layer = Scaler.layer({ autoscale: true, idler: true, fromZeroWindowMs: 60_000, windows }).pipe(
+    Layer.provideMerge(ClusterLoad.local),
     Layer.provideMerge(
       Layer.mergeAll(
         Layer.succeed(Caches, caches),

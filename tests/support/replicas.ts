@@ -10,6 +10,8 @@ import type { ProviderConfig } from "../../src/config/config.ts";
 import { type KubeApiShape, KubeError } from "../../src/kube/api.ts";
 import { Caches } from "../../src/kube/caches.ts";
 import { Leadership } from "../../src/cluster/leader.ts";
+import { LoadPeers, PeerRegistry } from "../../src/cluster/loadshare.ts";
+import { Invocations } from "../../src/metrics/invocations.ts";
 import type { Decision } from "../../src/scaling/scaler.ts";
 import { SimCluster, type SimClusterShape } from "../../sim/cluster.ts";
 import { simReplicaBackend } from "../../sim/layer.ts";
@@ -52,6 +54,10 @@ export interface Replica {
   readonly identity: string;
   readonly url: string;
   readonly link: Link;
+  /** The requests this replica proxied (record some to give it traffic without an upstream). */
+  readonly invocations: Invocations["Service"];
+  /** A partition between this replica and the others (its API server link stays as it is). */
+  setReachable(reachable: boolean): void;
   isLeader(): boolean;
   decisions(): Promise<readonly Decision[]>;
   call(method: string, path: string, body?: string): Promise<{ status: number; text: string }>;
@@ -90,6 +96,8 @@ export const startReplicas = async (
   );
   const cluster = await runtime.runPromise(Effect.service(SimCluster));
   const replicas: Replica[] = [];
+  // The leader reads the others' load in process, in virtual time (no HTTP between replicas).
+  const peers = new PeerRegistry();
   const advance = async (ms: number) => {
     await runtime.runPromise(TestClock.adjust(ms));
     for (let i = 0; i < 5; i++) await runtime.runPromise(Effect.yieldNow);
@@ -110,7 +118,7 @@ export const startReplicas = async (
     const identity = `replica-${replicas.length}`;
     const config: ProviderConfig = { ...base, identity };
     const link = new Link();
-    const provider = makeProvider(config);
+    const provider = makeProvider(config, { loadPeers: LoadPeers.inProcess(peers) });
     const layer = provider.layer.pipe(
       Layer.provideMerge(simReplicaBackend(config, { wrapKubeApi: link.wrap })),
     );
@@ -121,6 +129,8 @@ export const startReplicas = async (
       runtime.runPromise(Effect.provideContext(effect, context) as Effect.Effect<A>);
     await advanceUntil(run(Effect.flatMap(Effect.service(Caches), (c) => c.synced)), 100, 60_000);
     const leadership = await run(Effect.service(Leadership));
+    const invocations = await run(Effect.service(Invocations));
+    peers.register(identity, () => invocations.report(60_000));
     const handler = await run(provider.handler);
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
     const url = `http://127.0.0.1:${server.addr.port}`;
@@ -128,6 +138,7 @@ export const startReplicas = async (
     const shutdown = async () => {
       if (stopped) return;
       stopped = true;
+      peers.unregister(identity);
       await server.shutdown();
       await runtime.runPromise(Scope.close(scope, Exit.void));
     };
@@ -135,6 +146,8 @@ export const startReplicas = async (
       identity,
       url,
       link,
+      invocations,
+      setReachable: (reachable) => peers.setReachable(identity, reachable),
       isLeader: () => !stopped && leadership.isLeader(),
       decisions: () => run(provider.decisions).then((d) => d()),
       call: async (method, path, body) => {

@@ -30,7 +30,7 @@ const constantTimeEqual = (a: string, b: string): boolean => {
   return diff === 0;
 };
 
-const checkBasicAuth = (header: string | undefined, creds: Credentials): boolean => {
+export const checkBasicAuth = (header: string | undefined, creds: Credentials): boolean => {
   if (!header || !header.startsWith("Basic ")) return false;
   let decoded: string;
   try {
