@@ -32,6 +32,7 @@ import {
   planNamespaceDeletion,
 } from "./deletion.ts";
 import { Delivery } from "./delivery.ts";
+import { checkInt32 } from "./decode.ts";
 import { generatedName, generateNameAttempts, randomNameSuffix } from "./names.ts";
 import { type EventType, type StoreEvent, type WatchFilter, WatchHistory } from "./watch.ts";
 import { StoreIndexes } from "./storeindex.ts";
@@ -46,9 +47,6 @@ export interface StoreOptions {
   /** Told about a listener or settle hook that threw (default: a line on stderr). */
   readonly onListenerError?: (error: unknown) => void;
 }
-
-/** The largest `spec.replicas` a Deployment (an int32 field) can hold. */
-const maxInt32 = 2_147_483_647;
 
 const clone = <T>(o: T): T => structuredClone(o);
 const objKey = (ns: string | undefined, name: string) => `${ns ?? ""}/${name}`;
@@ -499,17 +497,3 @@ export class Store {
     return this.history.since(fromRv, this.revision, filter);
   }
 }
-
-/**
- * A Deployment's replicas is an int32: a larger number does not decode, and the API server answers
- * 400 before anything else, in Go's words.
- */
-const checkInt32 = (kind: KindInfo, obj: KObj) => {
-  const replicas = obj?.spec?.replicas;
-  if (kind !== Kinds.Deployment || typeof replicas !== "number" || Math.abs(replicas) <= maxInt32) return;
-  throw ApiError.of(
-    400,
-    "BadRequest",
-    `Deployment in version "${kind.version}" cannot be handled as a Deployment: json: cannot unmarshal number ${replicas} into Go struct field DeploymentSpec.spec.replicas of type int32`,
-  );
-};

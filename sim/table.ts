@@ -442,9 +442,8 @@ const customCell = (type: string, value: unknown, now: number): unknown => {
   if (value === undefined || value === null) return null;
   switch (type) {
     case "integer":
-      return typeof value === "number" ? Math.trunc(value) : null;
     case "number":
-      return typeof value === "number" ? value : null;
+      return typeof value === "number" ? (type === "integer" ? Math.trunc(value) : value) : null;
     case "boolean":
       return typeof value === "boolean" ? value : null;
     case "date": {

@@ -94,3 +94,12 @@ Deno.test("architecture: cycles are found once per strongly connected group, sel
   assert.deepEqual(cycles(graphOf({ "a": ["b"], "b": ["a"], "c": ["c"], "d": ["a"] })).length, 2);
   assert.deepEqual(cycles(graphOf({ "a": ["b"], "b": ["c"], "c": [] })), []);
 });
+
+Deno.test("architecture: no source file under src/ or sim/ (or main.ts) is longer than 500 lines", async () => {
+  const long: string[] = [];
+  for (const path of (await readGraph()).keys()) {
+    const lines = (await Deno.readTextFile(new URL(path, root))).split("\n").length - 1;
+    if (lines > 500) long.push(`${path}: ${lines} lines`);
+  }
+  assert.deepEqual(long, [], "split these by responsibility");
+});
