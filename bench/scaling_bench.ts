@@ -10,17 +10,64 @@
  * takes under 60 s of wall time. Exits 1 when the target is missed.
  *
  * Options: --functions N (100), --hours H (24), --seed S (1), --max-wall-s S (60).
+ *
+ * --replicas N (N > 1): the same trace also runs through N provider replicas on one simulated cluster
+ * (leader election, the leader scaling on every replica's load, invocations round-robin across replicas;
+ * sim/trace/replay.ts `replicas`), one worker per policy and replica count. Prints the 1-replica and
+ * N-replica cold starts and replica-seconds per policy side by side; target: each within 5% of the
+ * 1-replica figure. Exits 1 when one is missed (in this mode the policy targets above and the wall-time
+ * target are not checked: four replays share the two cores).
  */
 import { parseArgs } from "node:util";
 import type { PolicyName, PolicyResult } from "../sim/trace/types.ts";
 import { generate } from "../sim/trace/generators.ts";
 import { renderTable } from "../sim/trace/report.ts";
 
+/** Within 5%: the N-replica figure against the 1-replica one. */
+const replicaTolerance = 0.05;
+
+/** The side-by-side table of 1-replica and N-replica figures per policy, and whether all are within 5%. */
+export const compareReplicas = (
+  replicas: number,
+  pairs: readonly (readonly [PolicyResult, PolicyResult])[],
+): { text: string; ok: boolean } => {
+  let ok = true;
+  const rows = [["policy", "figure", "1 replica", `${replicas} replicas`, "difference", "within 5%"]];
+  for (const [one, many] of pairs) {
+    for (
+      const [figure, a, b] of [
+        ["cold starts", one.coldStarts, many.coldStarts],
+        ["replica-seconds", one.replicaSeconds, many.replicaSeconds],
+      ] as const
+    ) {
+      const rel = a ? (b - a) / a : b ? Infinity : 0;
+      const within = Math.abs(rel) <= replicaTolerance;
+      ok &&= within;
+      rows.push([
+        one.policy,
+        figure,
+        String(Math.round(a)),
+        String(Math.round(b)),
+        Number.isFinite(rel) ? `${rel >= 0 ? "+" : ""}${(rel * 100).toFixed(1)}%` : "n/a",
+        within ? "ok" : "MISSED",
+      ]);
+    }
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]) =>
+    r.map((v, c) => (c < 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  ");
+  const text = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join(
+    "\n",
+  );
+  return { text, ok };
+};
+
 interface Job {
   readonly policy: PolicyName;
   readonly functions: number;
   readonly hours: number;
   readonly seed: number;
+  readonly replicas: number;
 }
 
 const isWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined" &&
@@ -35,9 +82,12 @@ if (isWorker) {
     const result = await replay(trace, {
       policy: job.policy,
       seed: job.seed,
+      replicas: job.replicas,
       onHour: (h, total, s) =>
         console.error(
-          `  ${job.policy}: hour ${h}/${total}, ${s.invocations} invocations, ${s.coldStarts} cold starts`,
+          `  ${job.policy}${
+            job.replicas > 1 ? ` x${job.replicas}` : ""
+          }: hour ${h}/${total}, ${s.invocations} invocations, ${s.coldStarts} cold starts`,
         ),
     });
     const { loadPerMinute: _l, replicasPerMinute: _r, perFunction: _p, ...summary } = result;
@@ -57,17 +107,25 @@ if (isWorker) {
       hours: { type: "string", default: "24" },
       seed: { type: "string", default: "1" },
       "max-wall-s": { type: "string", default: "60" },
+      replicas: { type: "string", default: "1" },
     },
   });
+  const replicas = Number(values.replicas);
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    console.error(`--replicas: ${values.replicas} is not a whole number >= 1`);
+    Deno.exit(2);
+  }
   const functions = Number(values.functions), hours = Number(values.hours), seed = Number(values.seed);
   const maxWallS = Number(values["max-wall-s"]);
   const started = performance.now();
   const trace = generate("diurnal", { functions, hours, seed });
   console.error(
     `scaling bench: ${functions} functions x ${hours} h diurnal (seed ${seed}), ${trace.events.length} invocations; ` +
-      `reactive+idler and predictive in parallel workers`,
+      `reactive+idler and predictive in parallel workers${
+        replicas > 1 ? `, 1 and ${replicas} replicas` : ""
+      }`,
   );
-  const run = (policy: PolicyName) =>
+  const run = (policy: PolicyName, replicas = 1) =>
     new Promise<PolicyResult>((resolve, reject) => {
       const worker = new Worker(import.meta.url, { type: "module" });
       worker.onmessage = (e) => resolve(e.data as PolicyResult);
@@ -75,8 +133,23 @@ if (isWorker) {
         e.preventDefault();
         reject(new Error(`${policy} worker: ${e.message}`));
       };
-      worker.postMessage({ policy, functions, hours, seed } satisfies Job);
+      worker.postMessage({ policy, functions, hours, seed, replicas } satisfies Job);
     });
+  if (replicas > 1) {
+    const [reactive, predictive, reactiveN, predictiveN] = await Promise.all([
+      run("reactive+idler"),
+      run("predictive"),
+      run("reactive+idler", replicas),
+      run("predictive", replicas),
+    ]);
+    const wallS = (performance.now() - started) / 1000;
+    console.log(`1 replica:\n${renderTable([reactive, predictive])}`);
+    console.log(`\n${replicas} replicas:\n${renderTable([reactiveN, predictiveN])}`);
+    const { text, ok } = compareReplicas(replicas, [[reactive, reactiveN], [predictive, predictiveN]]);
+    console.log(`\n${text}`);
+    console.log(`wall time: ${wallS.toFixed(1)} s`);
+    Deno.exit(ok ? 0 : 1);
+  }
   const [reactive, predictive] = await Promise.all([run("reactive+idler"), run("predictive")]);
   const wallS = (performance.now() - started) / 1000;
   console.log(renderTable([reactive, predictive]));

@@ -21,7 +21,8 @@ import { Secrets } from "./provider/secrets.ts";
 import { Scaler } from "./scaling/scaler.ts";
 import { Leadership } from "./cluster/leader.ts";
 import { History } from "./cluster/history.ts";
-import { ClusterLoad, LoadPeers } from "./cluster/loadshare.ts";
+import { ClusterLoad, LoadPeers, PeerRegistry } from "./cluster/loadshare.ts";
+import { reportWindowMs } from "./http/routes/internal.ts";
 import { makeProxy, type ProxyOptions } from "./invoke/proxy.ts";
 import { makeApi } from "./http/app.ts";
 import type { Credentials } from "./http/middleware/basicauth.ts";
@@ -95,6 +96,11 @@ interface ProviderOptions {
   readonly listenPort?: () => number;
 }
 
+/** Replicas in one process (the trace replay with several replicas): the leader reads the others' reports. */
+export { PeerRegistry };
+export const inProcessPeers = (registry: PeerRegistry): Layer.Layer<LoadPeers> =>
+  LoadPeers.inProcess(registry);
+
 /** The configuration of a provider started with no environment and no flags, with `overrides`. */
 export const defaultConfig = (overrides: Partial<ProviderConfig> = {}): ProviderConfig => ({
   ...loadConfig({}, []),
@@ -105,7 +111,9 @@ export const defaultConfig = (overrides: Partial<ProviderConfig> = {}): Provider
  * The provider: `layer`, its services over a backend (KubeApi, Upstream, ImageCheck) that the caller
  * provides; `handler`, run in a runtime of that layer, the faas-provider HTTP API for Deno.serve. For
  * drivers that watch it work (the trace replay): `synced` waits for the caches' first sync, `decisions`
- * gives the reader of the scaler's decisions (oldest first) and `metrics` is the registry /metrics exposes.
+ * gives the reader of the scaler's decisions (oldest first), `loadReport` the reader of this replica's load
+ * report (what its internal endpoint serves, for an in-process PeerRegistry) and `metrics` is the registry
+ * /metrics exposes.
  */
 export const makeProvider = (config: ProviderConfig, options: ProviderOptions = {}) => ({
   layer: providerLayer(
@@ -115,6 +123,7 @@ export const makeProvider = (config: ProviderConfig, options: ProviderOptions = 
   ),
   synced: Effect.flatMap(Effect.service(Caches), (c) => c.synced),
   decisions: Effect.map(Effect.service(Scaler), (s) => s.decisions),
+  loadReport: Effect.map(Effect.service(Invocations), (i) => () => i.report(reportWindowMs)),
   metrics,
   handler: Effect.gen(function* () {
     const scaler = yield* Scaler;

@@ -5,11 +5,11 @@
  * simulator's controllers, all on a TestClock that the replay loop advances
  * from one invocation to the next.
  */
-import { Clock, Effect, Layer, ManagedRuntime, References } from "effect";
+import { Clock, Effect, Exit, Layer, ManagedRuntime, References, Scope } from "effect";
 import { TestClock } from "effect/testing";
-import { defaultConfig, makeProvider } from "../../src/app.ts";
-import { simBackend } from "../layer.ts";
-import { SimCluster } from "../cluster.ts";
+import { defaultConfig, inProcessPeers, makeProvider, PeerRegistry } from "../../src/app.ts";
+import { simBackend, simReplicaBackend } from "../layer.ts";
+import { SimCluster, type SimClusterShape } from "../cluster.ts";
 import { Kinds } from "../kinds.ts";
 import type { FunctionResult, PolicyName, PolicyResult, Trace } from "./types.ts";
 import { percentile } from "./stats.ts";
@@ -31,6 +31,12 @@ export interface ReplayOptions {
     totalHours: number,
     soFar: { invocations: number; coldStarts: number },
   ) => void;
+  /**
+   * Provider replicas on the one cluster (default 1): each its own provider runtime and KubeApi client,
+   * leader election on, the leader reading the others' load in process; invocations go to the replicas
+   * round-robin (event k to replica k mod N).
+   */
+  readonly replicas?: number;
   /** Scaler overrides (tick, windows) merged over the provider's defaults. */
   readonly config?: Partial<Parameters<typeof defaultConfig>[0]>;
 }
@@ -61,7 +67,103 @@ const virtualClock = Layer.effectDiscard(TestClock.setTime(Date.parse("2026-01-0
   Layer.provideMerge(TestClock.layer({ warningDelay: "1 hour" })),
 );
 
-/** Runs `trace` on a fresh provider with `options.policy`. */
+type Provider = ReturnType<typeof makeProvider>;
+type Handler = (req: Request) => Response | Promise<Response>;
+type Decisions = () => readonly { at: number; namespace: string; function: string; to: number }[];
+
+/** The providers of a replay on one simulated cluster, in one virtual time. */
+interface Fleet {
+  readonly cluster: SimClusterShape;
+  readonly handlers: readonly Handler[];
+  readonly decisions: readonly Decisions[];
+  readonly metrics: Provider["metrics"];
+  run<A>(effect: Effect.Effect<A>): Promise<A>;
+  dispose(): Promise<void>;
+}
+
+const quiet = Layer.succeed(References.MinimumLogLevel, "None");
+
+/** One provider, as the replay has always run it. */
+const single = async (config: ReturnType<typeof defaultConfig>): Promise<Fleet> => {
+  const provider = makeProvider(config);
+  const layer = provider.layer.pipe(
+    Layer.provideMerge(simBackend(config)),
+    Layer.provideMerge(virtualClock),
+    Layer.provideMerge(quiet),
+  );
+  const runtime = ManagedRuntime.make(layer);
+  try {
+    await runtime.runPromise(provider.synced);
+    return {
+      cluster: await runtime.runPromise(Effect.service(SimCluster)),
+      handlers: [await runtime.runPromise(provider.handler)],
+      decisions: [await runtime.runPromise(provider.decisions)],
+      metrics: provider.metrics,
+      run: (effect) => runtime.runPromise(effect),
+      dispose: () => runtime.dispose(),
+    };
+  } catch (e) {
+    await runtime.dispose();
+    throw e;
+  }
+};
+
+/**
+ * `count` providers on one cluster, wired as tests/support/replicas.ts does (without HTTP servers): each
+ * replica its own runtime scope, KubeApi client, caches, scaler and leader election (replica-0 starts
+ * first and takes the Lease); the leader reads the others' load through an in-process PeerRegistry.
+ */
+const fleet = async (config: ReturnType<typeof defaultConfig>, count: number): Promise<Fleet> => {
+  const runtime = ManagedRuntime.make(
+    SimCluster.layer({
+      seed: config.simSeed,
+      nodes: config.simNodes,
+      nodeCpu: config.simNodeCpu,
+      nodeMemory: config.simNodeMemory,
+      functionNamespace: config.functionNamespace,
+    }).pipe(Layer.provideMerge(virtualClock), Layer.provideMerge(quiet)),
+  );
+  const scopes: Scope.Closeable[] = [];
+  const dispose = async () => {
+    for (const scope of scopes.reverse()) await runtime.runPromise(Scope.close(scope, Exit.void));
+    await runtime.dispose();
+  };
+  try {
+    const peers = new PeerRegistry();
+    const handlers: Handler[] = [], decisions: Decisions[] = [];
+    let metrics: Provider["metrics"] | undefined;
+    for (let i = 0; i < count; i++) {
+      const identity = `replica-${i}`;
+      const replicaConfig = { ...config, leaderElect: true, identity };
+      const provider = makeProvider(replicaConfig, { loadPeers: inProcessPeers(peers) });
+      const layer = provider.layer.pipe(Layer.provideMerge(simReplicaBackend(replicaConfig)));
+      const scope = await runtime.runPromise(Scope.make());
+      scopes.push(scope);
+      const context = await runtime.runPromise(Layer.buildWithScope(layer, scope));
+      // deno-lint-ignore no-explicit-any
+      const run = <A>(effect: Effect.Effect<A, any, any>) =>
+        runtime.runPromise(Effect.provideContext(effect, context) as Effect.Effect<A>);
+      await run(provider.synced);
+      peers.register(identity, await run(provider.loadReport));
+      handlers.push(await run(provider.handler));
+      decisions.push(await run(provider.decisions));
+      metrics = provider.metrics;
+    }
+    return {
+      cluster: await runtime.runPromise(Effect.service(SimCluster)),
+      handlers,
+      decisions,
+      metrics: metrics!,
+      run: (effect) => runtime.runPromise(effect),
+      dispose,
+    };
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+};
+
+/** Runs `trace` on fresh providers (`options.replicas`, default 1) with `options.policy`. */
 export const replay = async (trace: Trace, options: ReplayOptions): Promise<PolicyResult> => {
   const wallStart = performance.now();
   const policy = options.policy;
@@ -76,21 +178,19 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
     simNodeMemory: "256Gi",
     ...options.config,
   });
-  const provider = makeProvider(config);
-  const layer = provider.layer.pipe(
-    Layer.provideMerge(simBackend(config)),
-    Layer.provideMerge(virtualClock),
-    Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "None")),
-  );
-  const runtime = ManagedRuntime.make(layer);
+  const replicas = options.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    throw new Error(`replicas: ${replicas} is not a whole number >= 1`);
+  }
+  const providers = replicas === 1 ? await single(config) : await fleet(config, replicas);
   try {
-    await runtime.runPromise(provider.synced);
-    const cluster = await runtime.runPromise(Effect.service(SimCluster));
-    const handler = await runtime.runPromise(provider.handler);
-    let now = await runtime.runPromise(Clock.currentTimeMillis);
+    const { cluster, handlers } = providers;
+    const handler = handlers[0];
+    const provider = { metrics: providers.metrics };
+    let now = await providers.run(Clock.currentTimeMillis);
     const advanceTo = async (t: number) => {
       if (t <= now) return;
-      await runtime.runPromise(TestClock.adjust(t - now));
+      await providers.run(TestClock.adjust(t - now));
       now = t;
     };
 
@@ -128,7 +228,6 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
 
     // Replicas are piecewise constant: integrated exactly from the Scaler's decisions (the only writer of
     // spec.replicas during a replay), read in batches at every hour mark and at the end.
-    const decisions = await runtime.runPromise(provider.decisions);
     const replicasNow = trace.functions.map((f) =>
       cluster.store.peek(Kinds.Deployment, namespace, f)?.spec?.replicas ?? 0
     );
@@ -148,30 +247,37 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
         t = next;
       }
     };
-    let lastDecision: ReturnType<typeof decisions>[number] | undefined;
+    // Every replica's new decisions (only the leader's, but for scale from zero), merged in time order.
+    const lastDecision: (ReturnType<Decisions>[number] | undefined)[] = providers.decisions.map(() =>
+      undefined
+    );
     const sample = () => {
-      const all = decisions();
-      let from = all.length;
-      while (from > 0 && all[from - 1] !== lastDecision && all[from - 1].at >= start) from--;
-      for (let k = from; k < all.length; k++) {
-        const d = all[k];
+      const fresh: ReturnType<Decisions>[number][] = [];
+      providers.decisions.forEach((decisions, r) => {
+        const all = decisions();
+        let from = all.length;
+        while (from > 0 && all[from - 1] !== lastDecision[r] && all[from - 1].at >= start) from--;
+        for (let k = from; k < all.length; k++) fresh.push(all[k]);
+        if (all.length) lastDecision[r] = all[all.length - 1];
+      });
+      if (providers.decisions.length > 1) fresh.sort((a, b) => a.at - b.at);
+      for (const d of fresh) {
         const i = d.namespace === namespace ? fnIndex.get(d.function) : undefined;
         if (i === undefined) continue;
         addReplicaTime(i, d.at);
         changedAt[i] = Math.max(changedAt[i], d.at);
         replicasNow[i] = d.to;
       }
-      if (all.length) lastDecision = all[all.length - 1];
       const t = cluster.clock.now();
       for (let i = 0; i < nFn; i++) addReplicaTime(i, t);
     };
 
     const clock = () => cluster.clock.now();
-    const fire = (fn: string, durationMs: number) => {
+    const fire = (fn: string, durationMs: number, replica: Handler) => {
       const startedAt = clock();
       outstanding++;
       const req = new Request(`http://provider/function/${fn}?duration_ms=${durationMs}`, { method: "POST" });
-      Promise.resolve(handler(req)).then(async (res) => {
+      Promise.resolve(replica(req)).then(async (res) => {
         await res.arrayBuffer();
         if (res.status >= 500) errors++;
         added[done++] = Math.max(0, clock() - startedAt - durationMs);
@@ -217,7 +323,8 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
         const i = fnIndex.get(e.fn)!;
         invocationsOf[i]++;
         loadPerMinute[Math.min(minutes - 1, Math.floor(e.t / 60_000))]++;
-        cluster.clock.after(start + e.t - cluster.clock.now(), () => fire(e.fn, e.durationMs));
+        const replica = handlers[next % handlers.length];
+        cluster.clock.after(start + e.t - cluster.clock.now(), () => fire(e.fn, e.durationMs, replica));
       }
       await step(start + end);
     }
@@ -260,6 +367,6 @@ export const replay = async (trace: Trace, options: ReplayOptions): Promise<Poli
       wallMs: performance.now() - wallStart,
     };
   } finally {
-    await runtime.dispose();
+    await providers.dispose();
   }
 };

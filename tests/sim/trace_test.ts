@@ -6,6 +6,7 @@ import { parseTrace, TraceParseError } from "../../sim/trace/csv.ts";
 import type { PolicyResult, Trace, TraceEvent } from "../../sim/trace/types.ts";
 import { renderHtml } from "../../sim/trace/report.ts";
 import { replay } from "../../sim/trace/replay.ts";
+import { compareReplicas } from "../../bench/scaling_bench.ts";
 
 const every = (fn: string, periodMs: number, hours: number, durationMs = 100, offset = 0): TraceEvent[] =>
   Array.from({ length: Math.floor((hours * 3_600_000 - offset) / periodMs) }, (_, i) => ({
@@ -110,6 +111,73 @@ Deno.test("reactive+idler: sparse functions cold-start, busy ones do not", async
   assert.ok(r.addedLatencyMax > 500, `a cold start adds latency (${r.addedLatencyMax} ms)`);
   assert.ok(r.perFunction.sparse.replicaSeconds < 0.5 * 7200, "sparse spends most of the time at zero");
   assert.ok(r.perFunction.busy.replicaSeconds >= 7200);
+});
+
+Deno.test("replicas: 2 replicas (leader election, traffic round-robin) match 1 replica within 5%", async () => {
+  const trace = traceOf(
+    [
+      ...every("sparse", 35 * 60_000, 2, 100, 60_000),
+      ...every("mid", 4 * 60_000, 2, 300),
+      ...every("warm", 150_000, 2, 50, 5_000),
+      ...every("busy", 10_000, 2),
+    ],
+    2,
+  );
+  const options = { policy: "reactive+idler", zeroDurationMs: 3 * 60_000 } as const;
+  const one = await replay(trace, options);
+  const two = await replay(trace, { ...options, replicas: 2 });
+  assert.equal(two.errors + one.errors, 0);
+  assert.equal(two.invocations, trace.events.length);
+  assert.deepEqual(Object.keys(two.perFunction).sort(), ["busy", "mid", "sparse", "warm"]);
+  // Every 2.5 min, under the 3 min zero-duration, but each replica alone sees it less often: it stays warm
+  // only if the leader counts every replica's traffic.
+  assert.equal(two.perFunction.warm.coldStarts, 0);
+  assert.ok(one.coldStarts >= 10, `the trace scales to zero and back (${one.coldStarts} cold starts)`);
+  // Tolerance: 5% of the 1-replica figure, the bench's target (bench/scaling_bench.ts --replicas).
+  const close = (a: number, b: number) => Math.abs(b - a) <= 0.05 * a;
+  assert.ok(close(one.coldStarts, two.coldStarts), `cold starts ${one.coldStarts} vs ${two.coldStarts}`);
+  assert.ok(
+    close(one.replicaSeconds, two.replicaSeconds),
+    `replica-seconds ${one.replicaSeconds} vs ${two.replicaSeconds}`,
+  );
+  assert.ok(close(one.scaleEvents, two.scaleEvents), `scale events ${one.scaleEvents} vs ${two.scaleEvents}`);
+  await assert.rejects(replay(trace, { ...options, replicas: 0 }), /replicas: 0 is not a whole number/);
+});
+
+Deno.test("scaling bench --replicas: the side-by-side table marks a figure off by more than 5% MISSED", () => {
+  const result = (
+    policy: PolicyResult["policy"],
+    coldStarts: number,
+    replicaSeconds: number,
+  ): PolicyResult => ({
+    policy,
+    invocations: 10,
+    errors: 0,
+    coldStarts,
+    addedLatencyP50: 0,
+    addedLatencyP99: 0,
+    addedLatencyMax: 0,
+    replicaSeconds,
+    scaleEvents: 0,
+    perFunction: {},
+    loadPerMinute: [],
+    replicasPerMinute: [],
+    wallMs: 0,
+  });
+  const good = compareReplicas(3, [[
+    result("reactive+idler", 100, 1000),
+    result("reactive+idler", 104, 960),
+  ]]);
+  assert.ok(good.ok);
+  assert.match(good.text, /reactive\+idler\s+cold starts\s+100\s+104\s+\+4\.0%\s+ok/);
+  assert.match(good.text, /replica-seconds\s+1000\s+960\s+-4\.0%\s+ok/);
+  const bad = compareReplicas(3, [
+    [result("predictive", 100, 1000), result("predictive", 100, 1100)],
+    [result("reactive+idler", 0, 10), result("reactive+idler", 1, 10)],
+  ]);
+  assert.ok(!bad.ok);
+  assert.match(bad.text, /predictive\s+replica-seconds\s+1000\s+1100\s+\+10\.0%\s+MISSED/);
+  assert.match(bad.text, /reactive\+idler\s+cold starts\s+0\s+1\s+n\/a\s+MISSED/);
 });
 
 Deno.test("predictive: fewer cold starts than reactive+idler for a periodic timer", async () => {

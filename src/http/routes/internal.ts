@@ -13,7 +13,7 @@ import { allowMethods } from "../middleware/methods.ts";
 import { type ApiEnv, json } from "../respond.ts";
 
 /** The report covers the longest window the scaler reads (the stable window, 30 s), with room. */
-const reportWindowMs = 60_000;
+export const reportWindowMs = 60_000;
 
 const encoder = new TextEncoder();
 const sameToken = (a: string, b: string) => {
