@@ -33,6 +33,22 @@ const deploy = async (rs: Replicas, name: string, labels: Record<string, string>
   await rs.advance(10_000);
 };
 
+/**
+ * Three replicas with a leader, and the function `quiet` deployed to go to zero after `zeroDuration`
+ * (with `labels` besides): the leader and a follower.
+ */
+const quietOnThree = async (rs: Replicas, zeroDuration: string, labels: Record<string, string> = {}) => {
+  await rs.advance(3_000);
+  const [leader, follower] = rs.replicas;
+  assert.ok(leader.isLeader());
+  await deploy(rs, "quiet", {
+    ...labels,
+    "com.openfaas.scale.zero": "true",
+    "com.openfaas.scale.zero-duration": zeroDuration,
+  });
+  return { leader, follower };
+};
+
 /** `rps` requests a second for `seconds`, dealt round-robin to `to` (each ends at once with 200). */
 const traffic = async (rs: Replicas, to: Replica[], name: string, rps: number, seconds: number) => {
   let next = 0;
@@ -77,13 +93,7 @@ Deno.test("load sharing: with traffic split over 3 replicas the leader scales as
 
 Deno.test("load sharing: the leader never idles to zero a function another replica served within its zero-duration", () =>
   withReplicas(3, async (rs) => {
-    await rs.advance(3_000);
-    const [leader, follower] = rs.replicas;
-    assert.ok(leader.isLeader());
-    await deploy(rs, "quiet", {
-      "com.openfaas.scale.zero": "true",
-      "com.openfaas.scale.zero-duration": "60s",
-    });
+    const { leader, follower } = await quietOnThree(rs, "60s");
     // Every 40 s one request, only on a follower, for 5 minutes: the leader alone would see nothing.
     let lastAt = 0;
     for (let i = 0; i < 8; i++) {
@@ -106,14 +116,7 @@ Deno.test("load sharing: the leader never idles to zero a function another repli
 
 Deno.test("load sharing: a member whose report is missing blocks scale-down and zero until it is back", () =>
   withReplicas(3, async (rs) => {
-    await rs.advance(3_000);
-    const [leader, follower] = rs.replicas;
-    assert.ok(leader.isLeader());
-    await deploy(rs, "quiet", {
-      ...rpsLabels,
-      "com.openfaas.scale.zero": "true",
-      "com.openfaas.scale.zero-duration": "60s",
-    });
+    const { leader, follower } = await quietOnThree(rs, "60s", rpsLabels);
     await traffic(rs, [follower], "quiet", 30, 40);
     const peak = replicasOf(rs, "quiet");
     assert.ok(peak >= 6, `scaled on the follower's traffic: ${peak}`);
@@ -142,13 +145,7 @@ Deno.test("load sharing: a member whose report is missing blocks scale-down and 
 
 Deno.test("load sharing: a crashed member blocks scale-down until its membership Lease expires", () =>
   withReplicas(3, async (rs) => {
-    await rs.advance(3_000);
-    const [leader, follower] = rs.replicas;
-    assert.ok(leader.isLeader());
-    await deploy(rs, "quiet", {
-      "com.openfaas.scale.zero": "true",
-      "com.openfaas.scale.zero-duration": "10s",
-    });
+    const { follower } = await quietOnThree(rs, "10s");
     follower.invocations.start("quiet", ns)(200);
     await rs.advance(5_000);
     await follower.kill();
