@@ -4,9 +4,7 @@
  * replica at once (it releases on shutdown).
  */
 import assert from "node:assert/strict";
-import { Effect, ManagedRuntime } from "effect";
-import { SimCluster } from "../../sim/cluster.ts";
-import { kubeconfigFor, serveSim } from "../../sim/serve.ts";
+import { servedSimWithKubeconfig } from "../support/simcluster.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 
@@ -50,12 +48,8 @@ Deno.test({
     "three provider processes on one cluster over HTTP: one holder, and a stopped holder hands over within 20 s",
   ignore: !kubectlPath,
   fn: async () => {
-    const rt = ManagedRuntime.make(SimCluster.layer({}));
-    const cluster = await rt.runPromise(Effect.service(SimCluster));
-    const sim = serveSim(cluster);
-    const dir = await Deno.makeTempDir();
-    const kubeconfig = `${dir}/kubeconfig`;
-    await Deno.writeTextFile(kubeconfig, kubeconfigFor(sim.url));
+    const served = await servedSimWithKubeconfig();
+    const { cluster, sim, kubeconfig } = served;
     const processes = ["faas-deno-a", "faas-deno-b", "faas-deno-c"].map((n) => start(n, kubeconfig));
     try {
       for (const p of processes) {
@@ -108,9 +102,7 @@ Deno.test({
         } catch { /* already gone */ }
         await p.exited;
       }
-      await sim.close();
-      await rt.dispose();
-      await Deno.remove(dir, { recursive: true });
+      await served.close();
     }
   },
 });

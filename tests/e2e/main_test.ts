@@ -1,8 +1,6 @@
 /** The CLI: help, configuration errors, and the provider started against `deno task sim` through a kubeconfig. */
 import assert from "node:assert/strict";
-import { Effect, ManagedRuntime } from "effect";
-import { SimCluster } from "../../sim/cluster.ts";
-import { kubeconfigFor, serveSim } from "../../sim/serve.ts";
+import { servedSimWithKubeconfig } from "../support/simcluster.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { runCommand } from "../support/command.ts";
 
@@ -32,12 +30,8 @@ Deno.test("main: --help lists flags and variables; bad configuration stops with 
 });
 
 Deno.test("main: with --kubeconfig pointing at the simulator's API server it serves the same API", async () => {
-  const rt = ManagedRuntime.make(SimCluster.layer({}));
-  const cluster = await rt.runPromise(Effect.service(SimCluster));
-  const sim = serveSim(cluster);
-  const dir = await Deno.makeTempDir();
-  const kubeconfig = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(kubeconfig, kubeconfigFor(sim.url));
+  const served = await servedSimWithKubeconfig();
+  const { cluster, sim, kubeconfig } = served;
   const child = new Deno.Command(Deno.execPath(), {
     args: [...runMain, "--kubeconfig", kubeconfig],
     env: { port: "0", host: "127.0.0.1", scaling: "false" },
@@ -92,8 +86,6 @@ Deno.test("main: with --kubeconfig pointing at the simulator's API server it ser
     await child.status;
     await child.stdout.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});
-    await sim.close();
-    await rt.dispose();
-    await Deno.remove(dir, { recursive: true });
+    await served.close();
   }
 });

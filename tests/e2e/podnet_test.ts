@@ -4,10 +4,8 @@
  * the real network, and the pods answer a plain HTTP client (curl) on their IPs.
  */
 import assert from "node:assert/strict";
-import { Effect, ManagedRuntime } from "effect";
-import { SimCluster } from "../../sim/cluster.ts";
+import { servedSimWithKubeconfig } from "../support/simcluster.ts";
 import { Kinds } from "../../sim/kinds.ts";
-import { kubeconfigFor, serveSim } from "../../sim/serve.ts";
 import { runCommand } from "../support/command.ts";
 import { kubectl, kubectlPath } from "../support/kubectl.ts";
 import { assertRefused, loopbackPodIp, refuses } from "../support/podnet.ts";
@@ -42,12 +40,8 @@ const post = async (url: string, body: unknown) => {
 };
 
 Deno.test("e2e podnet: the provider on --kubeconfig invokes through pod IPs; scale up adds listeners, deleted pods refuse", async () => {
-  const rt = ManagedRuntime.make(SimCluster.layer({ podNetwork: "loopback" }));
-  const cluster = await rt.runPromise(Effect.service(SimCluster));
-  const sim = serveSim(cluster);
-  const dir = await Deno.makeTempDir({ prefix: "podnet-e2e-" });
-  const kubeconfig = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(kubeconfig, kubeconfigFor(sim.url));
+  const served = await servedSimWithKubeconfig({ podNetwork: "loopback" });
+  const { cluster, sim, kubeconfig } = served;
   const provider = await startProviderProcess(kubeconfig);
   try {
     const deployed = await post(`${provider.url}/system/functions`, {
@@ -102,9 +96,7 @@ Deno.test("e2e podnet: the provider on --kubeconfig invokes through pod IPs; sca
     }
   } finally {
     const status = await provider.stop();
-    await sim.close();
-    await rt.dispose();
-    await Deno.remove(dir, { recursive: true });
+    await served.close();
     assert.equal(status.code, 0, provider.stderr.text);
   }
   assert.equal(cluster.listeners!.listening, 0, "the cluster's shutdown closed every pod socket");

@@ -4,7 +4,7 @@ import type { Duration } from "effect";
 import { TestClock } from "effect/testing";
 import { SimCluster, type SimClusterShape, type SimOptions } from "../../sim/cluster.ts";
 import { SimTransport } from "../../sim/transport.ts";
-import { serveSim, type SimServer } from "../../sim/serve.ts";
+import { kubeconfigFor, serveSim, type SimServer } from "../../sim/serve.ts";
 
 /** The simulator behind KubeApi (SimTransport), on a TestClock. */
 export const simRuntime = (opts: SimOptions = {}) =>
@@ -89,4 +89,28 @@ export const readEvents = async (res: Response, count: number, timeoutMs = 3000)
     await reader.cancel().catch(() => {});
   }
   return events;
+};
+
+/**
+ * A simulated cluster on the real clock, served over HTTP on 127.0.0.1, with a kubeconfig for it in a
+ * temporary directory: for tests that run programs (the provider, kubectl) against it. `close` stops
+ * the server and the cluster and removes the directory.
+ */
+export const servedSimWithKubeconfig = async (opts: SimOptions = {}) => {
+  const rt = ManagedRuntime.make(SimCluster.layer(opts));
+  const cluster = await rt.runPromise(Effect.service(SimCluster));
+  const sim = serveSim(cluster);
+  const dir = await Deno.makeTempDir({ prefix: "faas-deno-sim-" });
+  const kubeconfig = `${dir}/kubeconfig`;
+  await Deno.writeTextFile(kubeconfig, kubeconfigFor(sim.url));
+  return {
+    cluster,
+    sim,
+    kubeconfig,
+    close: async () => {
+      await sim.close();
+      await rt.dispose();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 };
