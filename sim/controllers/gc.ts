@@ -24,7 +24,7 @@ import {
   orphanFinalizer,
   waitsForDependents,
 } from "../deletion.ts";
-import { builtinKinds, type KindInfo, kindKey, type KObj } from "../kinds.ts";
+import type { KindInfo, KObj } from "../kinds.ts";
 import type { Store } from "../store.ts";
 import type { StoreEvent } from "../watch.ts";
 import type { Controller, WorkQueue } from "./hub.ts";
@@ -55,7 +55,6 @@ export class GarbageCollector implements Controller {
   private queue?: WorkQueue;
   /** Deletions left in the current step, by key. */
   private readonly stepLeft = new Map<string, number>();
-  private readonly kinds = new Map<string, KindInfo>(builtinKinds.map((k) => [kindKey(k), k]));
   constructor(private readonly store: Store) {}
 
   attach(queue: WorkQueue) {
@@ -63,8 +62,9 @@ export class GarbageCollector implements Controller {
   }
 
   private objectKey(tag: string, kind: KindInfo, o: KObj): string {
-    this.kinds.set(kindKey(kind), kind);
-    return [tag, kindKey(kind), o.metadata.namespace ?? "", o.metadata.name].join(sep);
+    return [tag, kind.group, kind.version, kind.plural, o.metadata.namespace ?? "", o.metadata.name].join(
+      sep,
+    );
   }
 
   keysFor(e: StoreEvent): string[] {
@@ -96,8 +96,9 @@ export class GarbageCollector implements Controller {
   reconcile(key: string): void {
     const [tag, ...rest] = key.split(sep);
     if (tag === "d") return this.ownerGone(key, rest[0]);
-    const kind = this.kinds.get(rest[0]);
-    const object = kind && this.store.peek(kind, rest[1] || undefined, rest[2]);
+    const [group, version, plural, namespace, name] = rest;
+    const kind = this.store.kinds.find(group, version, plural);
+    const object = kind && this.store.peek(kind, namespace || undefined, name);
     if (!kind || !object) return;
     if (tag === "a") this.attemptToDelete(kind, object);
     else if (tag === "f") this.foreground(key, kind, object);
