@@ -31,7 +31,7 @@ Deno.test("main: --help lists flags and variables; bad configuration stops with 
 
 Deno.test("main: with --kubeconfig pointing at the simulator's API server it serves the same API", async () => {
   const served = await servedSimWithKubeconfig();
-  const { cluster, sim, kubeconfig } = served;
+  const { cluster, kubeconfig } = served;
   const child = new Deno.Command(Deno.execPath(), {
     args: [...runMain, "--kubeconfig", kubeconfig],
     env: { port: "0", host: "127.0.0.1", scaling: "false" },

@@ -41,7 +41,7 @@ const post = async (url: string, body: unknown) => {
 
 Deno.test("e2e podnet: the provider on --kubeconfig invokes through pod IPs; scale up adds listeners, deleted pods refuse", async () => {
   const served = await servedSimWithKubeconfig({ podNetwork: "loopback" });
-  const { cluster, sim, kubeconfig } = served;
+  const { cluster, kubeconfig } = served;
   const provider = await startProviderProcess(kubeconfig);
   try {
     const deployed = await post(`${provider.url}/system/functions`, {
