@@ -95,9 +95,9 @@ export class Disruptions {
         this.cancelApiBack = clock.after(ms, () => this.apiServerBack());
       }
     }
-    const closed = api.closeWatches();
+    // Compacted first: a client may resume as soon as its watch ends (synchronously, in process).
     store.compact();
-    return closed;
+    return api.closeWatches();
   }
 
   /** Ends an API server outage now (idempotent). */

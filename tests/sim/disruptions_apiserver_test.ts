@@ -118,8 +118,22 @@ Deno.test("disruptions: the provider's caches recover from an API server restart
     await h.advance(10_000);
     const s = await functionStatus(h, "after-restart");
     assert.equal(s.availableReplicas, 1, "the caches saw the Deployment and its pod become ready");
+    // What the informers ask for after the restart: a resume from their last resourceVersion (410), then a list.
+    const calls: string[] = [];
+    h.cluster.api.interceptor = (req) => {
+      if (req.path.endsWith("/deployments")) {
+        const watch = req.method === "WATCH" || req.query?.watch ? "watch" : "list";
+        calls.push(`${watch}${req.query?.resourceVersion ? " from " + req.query.resourceVersion : ""}`);
+      }
+      return undefined;
+    };
+    const lastRv = h.cluster.store.resourceVersion;
     d.restartApiServer();
     await h.advance(5_000);
+    h.cluster.api.interceptor = undefined;
+    const resumedFrom = Number(/^watch from (\d+)$/.exec(calls[0] ?? "")?.[1]);
+    assert.ok(resumedFrom > 0 && resumedFrom <= lastRv, calls.join(", "));
+    assert.ok(calls.includes("list"), `relisted: ${calls.join(", ")}`);
     const scaled = await h.call("POST", "/system/scale-function/after-restart", {
       serviceName: "after-restart",
       replicas: 2,
