@@ -12,6 +12,8 @@ import {
 } from "../support/functions.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
 import { Disruptions, tolerationMs } from "../../sim/disruptions.ts";
+import { type SimContext, withSimCluster } from "../support/simcluster.ts";
+import { deploymentFixture } from "../support/fixtures.ts";
 
 const condition = (o: KObj, type: string) =>
   (o.status?.conditions ?? []).find((c: { type: string }) => c.type === type);
@@ -236,3 +238,42 @@ Deno.test("disruptions: in a registry outage an image already on the node starts
     await h.advance(30_000);
     assert.ok(container(h.cluster.store.get(Kinds.Pod, "openfaas-fn", "always")).state.running);
   }));
+
+/** A fixed schedule of disruptions on a bare cluster; returns what the cluster holds at the end. */
+const scripted = async (ctx: SimContext) => {
+  const { cluster, advance } = ctx;
+  const d = Disruptions.of(cluster);
+  const ns = "openfaas-fn";
+  const create = (name: string, replicas: number) =>
+    cluster.store.create(Kinds.Deployment, ns, {
+      ...deploymentFixture(name),
+      spec: { ...deploymentFixture(name).spec, replicas },
+    });
+  create("one", 3);
+  await advance(10_000);
+  d.failNode("sim-node-1");
+  await advance(60_000);
+  d.restartKubelet("sim-node-2");
+  d.registryOutage(true);
+  create("two", 2);
+  await advance(30_000);
+  d.registryOutage(false);
+  await advance(400_000);
+  const running = cluster.store.list(Kinds.Pod, ns).items
+    .filter((p) => p.spec.nodeName !== "sim-node-1" && p.status?.containerStatuses?.[0]?.state?.running)
+    .map((p) => p.metadata.name!).sort();
+  assert.ok(d.crashPod(ns, running[0]), `crashed ${running[0]}`);
+  d.recoverNode("sim-node-1");
+  d.restartApiServer({ unavailableMs: 1_000 });
+  await advance(60_000);
+  const kinds = [Kinds.Pod, Kinds.Node, Kinds.Deployment, Kinds.EndpointSlice, Kinds.Event];
+  return JSON.stringify(kinds.map((k) => cluster.store.list(k, undefined).items));
+};
+
+Deno.test("disruptions: the same calls at the same virtual times give the same cluster, byte for byte", async () => {
+  const runs: string[] = [];
+  for (let i = 0; i < 2; i++) await withSimCluster(async (ctx) => void runs.push(await scripted(ctx)));
+  assert.ok(runs[0].includes("TaintManagerEviction"), "the schedule evicted pods");
+  assert.ok(runs[0].includes("Back-off restarting failed container"), "and crashed a pod");
+  assert.equal(runs[0], runs[1]);
+});
