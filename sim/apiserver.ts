@@ -89,6 +89,10 @@ const isRunning = (pod: KObj) =>
 
 export class SimApiServer {
   interceptor: RequestInterceptor | undefined;
+  /** While set, every request and new watch fails with it (the API server restarting: sim/disruptions). */
+  unavailable: ApiError | undefined;
+  /** Ends every open watch (their sinks are closed), as an API server restart does. */
+  private readonly openWatches = new Set<() => void>();
 
   constructor(
     readonly store: Store,
@@ -119,6 +123,7 @@ export class SimApiServer {
   }
 
   private route(req: ApiRequest): ApiResponse {
+    if (this.unavailable) throw this.unavailable;
     const metricsPath = parseMetricsPath(req.path);
     if (metricsPath) return this.metricsRequest(req, metricsPath);
     const parsed = parsePath(req.path, this.store.kinds);
@@ -353,6 +358,7 @@ export class SimApiServer {
    * when resuming from a compacted resourceVersion. Returns a cancel function.
    */
   watch(path: string, query: Readonly<Record<string, string | undefined>>, sink: WatchSink): () => void {
+    if (this.unavailable) throw this.unavailable;
     const metricsPath = parseMetricsPath(path);
     if (metricsPath) {
       // metrics-server serves get and list only.
@@ -377,7 +383,23 @@ export class SimApiServer {
       match: checks.length === 0 ? undefined : (o) => checks.every((c) => c(o)),
     };
     const crd = parsed.kind.custom?.crd;
-    return startWatch(this.store, filter, query, sink, this.timers, {
+    // Tracked while open, so that a restart (closeWatches) can end it as the server would.
+    let cancel = () => {};
+    let ended = false;
+    const end = () => {
+      this.openWatches.delete(end);
+      cancel();
+      sink.close();
+    };
+    const tracked: WatchSink = {
+      event: (type, object) => sink.event(type, object),
+      close: () => {
+        ended = true;
+        this.openWatches.delete(end);
+        sink.close();
+      },
+    };
+    cancel = startWatch(this.store, filter, query, tracked, this.timers, {
       view: (o) => asServedVersion(parsed.kind, o),
       selector,
       // A custom resource's watches end with its CRD (after its resources' DELETED events).
@@ -387,6 +409,18 @@ export class SimApiServer {
           raw.object.metadata.name === crd
         : undefined,
     });
+    if (!ended) this.openWatches.add(end);
+    return () => {
+      this.openWatches.delete(end);
+      cancel();
+    };
+  }
+
+  /** Ends every open watch (each sink is closed); returns how many there were. */
+  closeWatches(): number {
+    const all = [...this.openWatches];
+    for (const end of all) end();
+    return all.length;
   }
 
   /** Streams a pod's log lines (`pods/{name}/log`). */
@@ -396,6 +430,7 @@ export class SimApiServer {
     onLine: (l: string) => void,
     onEnd: () => void,
   ) {
+    if (this.unavailable) throw this.unavailable;
     const parsed = parsePath(path, this.store.kinds);
     const fault = this.interceptor?.({ method: "GET", path, query }, parsed);
     if (fault) throw fault;

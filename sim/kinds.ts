@@ -345,7 +345,10 @@ export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext)
       break;
     }
     case "Pod":
-      if (obj.spec) defaultPodSpec(obj.spec);
+      if (obj.spec) {
+        defaultPodSpec(obj.spec);
+        defaultTolerationSeconds(obj.spec);
+      }
       obj.status ??= { phase: "Pending" };
       break;
     case "CustomResourceDefinition":
@@ -353,6 +356,22 @@ export const applyDefaults = (kind: KindInfo, obj: KObj, ctx: DefaultingContext)
       defaultCrd(obj, !obj.metadata.uid);
       break;
   }
+};
+
+/**
+ * The DefaultTolerationSeconds admission plugin: a pod that does not tolerate the node not-ready and
+ * unreachable NoExecute taints gets tolerations for 300 s, so that it is evicted 5 minutes after its
+ * node fails (sim/disruptions). Pod templates are left alone, as the plugin only sees pods.
+ */
+// deno-lint-ignore no-explicit-any
+const defaultTolerationSeconds = (spec: any) => {
+  const tolerations: { key?: string; effect?: string }[] = spec.tolerations ?? [];
+  const tolerates = (key: string) =>
+    tolerations.some((t) => (t.key === key || !t.key) && (t.effect === "NoExecute" || !t.effect));
+  const added = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]
+    .filter((key) => !tolerates(key))
+    .map((key) => ({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 }));
+  if (added.length > 0) spec.tolerations = [...tolerations, ...added];
 };
 
 const checkMeta = (kind: KindInfo, obj: KObj, errors: string[]) => {

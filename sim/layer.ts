@@ -5,7 +5,7 @@
 import { Effect, Layer, type Scope } from "effect";
 import { Upstream, UpstreamError } from "../src/invoke/upstream.ts";
 import { KubeApi, type KubeApiShape } from "../src/kube/api.ts";
-import { SimCluster, type SimOptions } from "./cluster.ts";
+import { SimCluster, type SimClusterShape, type SimOptions } from "./cluster.ts";
 import { SimTransport } from "./transport.ts";
 import { type NetworkOptions, SimNetwork } from "./network.ts";
 import { type FaultConfig, Faults, installFaults } from "./faults.ts";
@@ -53,6 +53,8 @@ export interface SimBackendOptions extends SimOptions {
    * server, a pause) when several providers share a cluster (`simReplicaBackend`).
    */
   readonly wrapKubeApi?: (api: KubeApiShape) => KubeApiShape;
+  /** Wraps this provider's simulated pod network (sim/disruptions: slow pods, a partition from the pods). */
+  readonly wrapUpstream?: (upstream: Upstream["Service"], cluster: SimClusterShape) => Upstream["Service"];
 }
 
 /**
@@ -141,9 +143,22 @@ export const simReplicaBackend = (config: SimBackendConfig, options: SimBackendO
     : faults
     ? Layer.merge(inProcess, inProcessFaults(faults))
     : inProcess;
+  const wrapUp = options.wrapUpstream;
+  const network = wrapUp
+    ? Layer.effect(
+      Upstream,
+      Effect.zipWith(
+        Effect.service(Upstream),
+        Effect.service(SimCluster),
+        (u, cluster) => wrapUp(u, cluster),
+      ),
+    ).pipe(
+      Layer.provide(SimNetwork(options.network)),
+    )
+    : SimNetwork(options.network);
   return Layer.mergeAll(
     transport,
-    options.upstream === "http" ? loopbackOnly(config) : SimNetwork(options.network),
+    options.upstream === "http" ? loopbackOnly(config) : network,
     config.imageCheck ? catalogImageCheck : ImageCheck.off,
   );
 };

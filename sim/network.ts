@@ -42,6 +42,13 @@ const simUpstream = (cluster: SimClusterShape, options: NetworkOptions = {}) => 
           message: `dial tcp ${endpoint.ip}:${endpoint.port}: connect: connection refused`,
         });
       }
+      if (cluster.kubelet.isNodeDown(pod.spec.nodeName)) {
+        // The node failed (sim/disruptions): nothing answers there.
+        throw new UpstreamError({
+          reason: "unreachable",
+          message: `dial tcp ${endpoint.ip}:${endpoint.port}: connect: no route to host`,
+        });
+      }
       const image = cluster.catalog.lookup(pod.spec.containers[0].image);
       if (!image) {
         throw new UpstreamError({

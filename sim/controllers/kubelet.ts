@@ -12,7 +12,13 @@ import type { StoreEvent } from "../watch.ts";
 import type { ImageCatalog } from "../images/catalog.ts";
 import type { LogStore } from "../logs.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
-import { shortenGrace, terminate } from "./kubelet/container.ts";
+import {
+  crashContainer,
+  restartContainer,
+  shortenGrace,
+  startContainer,
+  terminate,
+} from "./kubelet/container.ts";
 import { PodIps } from "./kubelet/podips.ts";
 import { ImagePulls } from "./kubelet/pull.ts";
 import { backOffMs, type KubeletOptions, type PodRun, RunContext } from "./kubelet/run.ts";
@@ -23,6 +29,8 @@ export class Kubelet implements Controller {
   private readonly ips: PodIps;
   private readonly k: RunContext;
   private readonly images: ImagePulls;
+  /** Nodes whose kubelet is not running (sim/disruptions failNode): their pods are left as they are. */
+  private readonly downNodes = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -52,6 +60,7 @@ export class Kubelet implements Controller {
       this.ips.release(run);
     }
     if (!pod || !pod.spec?.nodeName) return;
+    if (this.downNodes.has(pod.spec.nodeName)) return;
     if (pod.metadata.deletionTimestamp) {
       const current = this.runs.get(key);
       if (!current) this.store.delete(Kinds.Pod, ns, name, { gracePeriodSeconds: 0 });
@@ -61,6 +70,88 @@ export class Kubelet implements Controller {
     }
     if (this.runs.has(key)) return;
     this.start(key, pod);
+  }
+
+  /** Pulls of images `outage` matches fail until it is cleared (an image registry outage). */
+  setRegistryOutage(outage: ((image: string) => boolean) | undefined): void {
+    this.k.registryOutage = outage;
+  }
+
+  isNodeDown(node: string): boolean {
+    return this.downNodes.has(node);
+  }
+
+  /** The runs of the pods bound to `node`, in key order. */
+  private runsOn(node: string): [string, PodRun][] {
+    return [...this.runs.entries()]
+      .filter(([, r]) => this.k.pod(r)?.spec?.nodeName === node)
+      .sort(([a], [b]) => a.localeCompare(b));
+  }
+
+  /**
+   * The node's kubelet stops (the node failed): nothing on it changes any more (no status, no
+   * termination) until `startNode`. Idempotent; false when it was already down.
+   */
+  stopNode(node: string): boolean {
+    if (this.downNodes.has(node)) return false;
+    this.downNodes.add(node);
+    for (const [, r] of this.runsOn(node)) {
+      r.cancel.forEach((c) => c());
+      r.cancel = [];
+      r.terminating?.cancel?.();
+    }
+    return true;
+  }
+
+  /**
+   * The node is back, as after a reboot: pods deleted meanwhile are removed (their containers are
+   * gone), running containers are started again (restartCount rises), and pulls and back-offs that
+   * were cut short start over. Idempotent; false when it was not down.
+   */
+  startNode(node: string): boolean {
+    if (!this.downNodes.delete(node)) return false;
+    for (const [key, r] of this.runsOn(node)) {
+      const pod = this.k.pod(r);
+      if (pod.metadata.deletionTimestamp) {
+        this.runs.delete(key);
+        this.ips.release(r);
+        this.store.delete(Kinds.Pod, r.ns, r.name, { gracePeriodSeconds: 0 });
+        continue;
+      }
+      if (restartContainer(this.k, r)) continue;
+      const image = this.k.catalog.lookup(r.image);
+      const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      if (waiting === "CrashLoopBackOff" && image) startContainer(this.k, r, image);
+      else if (pod.status?.podIP) this.images.pull(r);
+      else this.noIp(r, node);
+    }
+    // Pods bound while it was down.
+    for (const pod of [...this.store.scan(Kinds.Pod)]) {
+      if (pod.spec?.nodeName === node && !this.runs.has(nsName(pod))) this.reconcile(nsName(pod));
+    }
+    return true;
+  }
+
+  /**
+   * Every running container on the node is killed and started again at once (the kubelet and its
+   * runtime restarted): restartCount rises, the pods are unready until their readiness probes pass.
+   * Returns how many were restarted.
+   */
+  restartContainers(node: string): number {
+    if (this.downNodes.has(node)) return 0;
+    let n = 0;
+    for (const [, r] of this.runsOn(node)) if (restartContainer(this.k, r)) n++;
+    return n;
+  }
+
+  /**
+   * The pod's container exits with `exitCode` (non-zero: a crash), and is restarted after the
+   * CrashLoopBackOff back-off. False when the pod has no running container.
+   */
+  crash(namespace: string, name: string, exitCode = 1): boolean {
+    const r = this.runs.get(`${namespace}/${name}`);
+    if (!r || this.downNodes.has(this.k.pod(r)?.spec?.nodeName)) return false;
+    return crashContainer(this.k, r, exitCode);
   }
 
   private start(key: string, pod: KObj) {

@@ -58,7 +58,7 @@ export const startContainer = (k: RunContext, r: PodRun, image: SimImage) => {
   }
 };
 
-const exited = (k: RunContext, r: PodRun, startedAt: number, exitCode: number, reason: string) => {
+export const exited = (k: RunContext, r: PodRun, startedAt: number, exitCode: number, reason: string) => {
   const pod = k.pod(r);
   r.restarts++;
   // Back-off resets after ten minutes of running, as in the kubelet.
@@ -163,4 +163,55 @@ const finishAt = (k: RunContext, r: PodRun) => {
     });
     k.store.delete(Kinds.Pod, r.ns, r.name, { gracePeriodSeconds: 0 });
   });
+};
+
+/** The container, if it is running: when it started (clock ms). */
+const runningSince = (k: RunContext, r: PodRun): number | undefined => {
+  const startedAt = k.pod(r)?.status?.containerStatuses?.[0]?.state?.running?.startedAt;
+  return startedAt === undefined || r.terminating ? undefined : Date.parse(startedAt);
+};
+
+/**
+ * The running container exits with `exitCode` (a crash): restarted after the CrashLoopBackOff
+ * back-off, as `exited` does. False when no container of the run is running.
+ */
+export const crashContainer = (k: RunContext, r: PodRun, exitCode: number): boolean => {
+  const since = runningSince(k, r);
+  if (since === undefined) return false;
+  r.cancel.forEach((c) => c());
+  r.cancel = [];
+  exited(k, r, since, exitCode, "Error");
+  return true;
+};
+
+/**
+ * The container was killed under the kubelet (its sandbox or the node went away, exit 255 reason
+ * Unknown as a node reboot shows it) and is started again at once: restartCount rises and the pod is
+ * not ready until its readiness probe passes again. False when no container of the run was running.
+ */
+export const restartContainer = (k: RunContext, r: PodRun): boolean => {
+  const since = runningSince(k, r);
+  const image = k.catalog.lookup(r.image);
+  if (since === undefined || !image) return false;
+  r.cancel.forEach((c) => c());
+  r.cancel = [];
+  r.restarts++;
+  k.patchStatus(r, (s, o) => {
+    s.conditions = k.conditions(o, false, r);
+    s.containerStatuses = k.containerStatus(r, o, {
+      lastState: {
+        terminated: {
+          exitCode: 255,
+          reason: "Unknown",
+          startedAt: rfc3339(since),
+          finishedAt: rfc3339(k.clock.now()),
+          containerID: o.status.containerStatuses?.[0]?.containerID,
+        },
+      },
+      imageID: o.status.containerStatuses?.[0]?.imageID ?? "",
+      state: { waiting: { reason: "ContainerCreating" } },
+    });
+  });
+  startContainer(k, r, image);
+  return true;
 };

@@ -53,6 +53,10 @@ export class ImagePulls {
         this.failed(r, p);
         return;
       }
+      if (k.registryOutage?.(r.image)) {
+        this.failed(r, p, unreachable(reference(r.image)));
+        return;
+      }
       let images = this.nodeImages.get(node);
       if (!images) this.nodeImages.set(node, images = new Set());
       images.add(r.image);
@@ -66,13 +70,13 @@ export class ImagePulls {
     });
   }
 
-  /** The image does not exist: ErrImagePull, a second later ImagePullBackOff, then a retry after back-off. */
-  private failed(r: PodRun, pod: KObj) {
+  /**
+   * The pull failed (by default: the image does not exist): ErrImagePull, a second later
+   * ImagePullBackOff, then a retry after back-off.
+   */
+  private failed(r: PodRun, pod: KObj, message = notFound(reference(r.image))) {
     const k = this.k;
     r.pullFailures++;
-    const ref = r.image.includes(":") || r.image.includes("@") ? r.image : `${r.image}:latest`;
-    const message =
-      `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": pull access denied, repository does not exist or may require authorization`;
     k.patchStatus(r, (s, o) => {
       s.containerStatuses = k.containerStatus(r, o, {
         state: { waiting: { reason: "ErrImagePull", message } },
@@ -94,3 +98,17 @@ export class ImagePulls {
     });
   }
 }
+
+const reference = (image: string) => image.includes(":") || image.includes("@") ? image : `${image}:latest`;
+
+const notFound = (ref: string) =>
+  `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": pull access denied, repository does not exist or may require authorization`;
+
+/** The registry of `ref` does not answer (an outage). */
+const unreachable = (ref: string) => {
+  const first = ref.split("/")[0];
+  const host = ref.includes("/") && (first.includes(".") || first.includes(":"))
+    ? first
+    : "registry-1.docker.io";
+  return `failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": failed to do request: Head "https://${host}/v2/": dial tcp: lookup ${host}: i/o timeout`;
+};

@@ -67,6 +67,9 @@ const kubeletConditions = new Set([
 ]);
 
 export class RunContext {
+  /** While set, pulls of the images it matches fail: the registry is unreachable (sim/disruptions). */
+  registryOutage: ((image: string) => boolean) | undefined;
+
   constructor(
     readonly store: Store,
     readonly clock: SimClock,
