@@ -170,6 +170,14 @@ export const chaosCli = async (
       wall.toFixed(1)
     } s wall for ${simHours} simulated hours (${(wall / simHours).toFixed(2)} s per simulated hour)`,
   );
+  if (results.length === 1 && results[0].heap.hour1 && results[0].heap.end) {
+    const { hour1, end } = results[0].heap;
+    print(
+      `heap: ${(hour1 / 2 ** 20).toFixed(1)} MiB after hour 1, ${
+        (end / 2 ** 20).toFixed(1)
+      } MiB at the end (x${(end / hour1).toFixed(2)})`,
+    );
+  }
   if (values.report) {
     Deno.writeTextFileSync(values.report, htmlReport(results));
     print(`report: ${values.report}`);

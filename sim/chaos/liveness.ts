@@ -28,6 +28,18 @@ export const resourceSizes = (world: World): Sizes => {
   return sizes;
 };
 
+/** Series /metrics exposes (the registry is the process's: bounded by the function names, not by time). */
+export const metricsSeries = async (world: World): Promise<number> => {
+  const handler = world.replicas.find((r) => r.handler)?.handler;
+  if (!handler) return 0;
+  const text = await settleWithin(
+    world,
+    Promise.resolve(handler(new Request("http://provider/metrics"))).then((res) => res.text()),
+    10_000,
+  );
+  return (text ?? "").split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
+};
+
 /** Where a replica's caches differ from the cluster (names and resourceVersions), or undefined. */
 const cacheDrift = (world: World): string | undefined => {
   const truth = (kind: typeof Kinds.Deployment) =>
@@ -93,6 +105,8 @@ export const settleWithin = async <T>(world: World, pending: Promise<T>, maxMs: 
     done = true;
     value = v;
   }, () => (done = true));
+  // Work that needs no virtual time settles without moving the clock.
+  for (let i = 0; i < 3 && !done; i++) await new Promise((r) => setTimeout(r, 0));
   for (let t = 0; t < maxMs && !done; t += stepMs) await world.advance(stepMs);
   return done ? value : undefined;
 };

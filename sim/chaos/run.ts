@@ -18,7 +18,7 @@ import {
   writeKey,
 } from "./workload.ts";
 import { type ProviderOptions, World } from "./world.ts";
-import { checkLiveness, resourceSizes, type Sizes } from "./liveness.ts";
+import { checkLiveness, metricsSeries, resourceSizes, type Sizes } from "./liveness.ts";
 
 export interface ChaosOptions {
   readonly seed: number;
@@ -256,7 +256,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       if (end % hourMs === 0 || end === durationMs) {
         const hour = Math.ceil(end / hourMs);
         if (hour === 1) {
-          sizes = { hour1: resourceSizes(world) };
+          sizes = { hour1: { ...resourceSizes(world), "metrics series": await metricsSeries(world) } };
           heap = { hour1: Deno.memoryUsage().heapUsed };
         }
         options.onHour?.(hour, Math.ceil(options.hours), { invocations, ops: opsDone });
@@ -275,7 +275,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       checks += liveness.checks;
       for (const v of liveness.violations) violate(v.invariant, v.detail);
       for (const v of model.check(world.cluster, rel())) violate(v.invariant, v.detail);
-      const endSizes = resourceSizes(world);
+      const endSizes = { ...resourceSizes(world), "metrics series": await metricsSeries(world) };
       sizes = { ...sizes, end: endSizes };
       heap = { ...heap, end: Deno.memoryUsage().heapUsed };
       if (sizes.hour1) {
