@@ -148,14 +148,20 @@ export class World {
     replica.starts++;
     const generation = replica.starts;
     const build = async () => {
+      const stale = () => replica.down || replica.starts !== generation || this.closed;
       const scope = await this.runtime.runPromise(Scope.make());
+      if (stale()) return await this.runtime.runPromise(Scope.close(scope, Exit.void));
       this.scopes.set(identity, scope);
       const context = await this.runtime.runPromise(Layer.buildWithScope(layer, scope));
       // deno-lint-ignore no-explicit-any
       const run = <A>(effect: Effect.Effect<A, any, any>) =>
         this.runtime.runPromise(Effect.provideContext(effect, context) as Effect.Effect<A>);
       await run(provider.synced);
-      if (replica.down || replica.starts !== generation || this.closed) return;
+      if (stale()) {
+        // Crashed while starting: this runtime must not live on beside the next one.
+        if (this.scopes.get(identity) === scope) this.scopes.delete(identity);
+        return await this.runtime.runPromise(Scope.close(scope, Exit.void));
+      }
       const report = await run(provider.loadReport);
       this.peers.register(identity, report);
       replica.caches = await run(provider.caches);
