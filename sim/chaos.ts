@@ -101,7 +101,7 @@ export const chaosCli = async (
       const text = values.schedule.startsWith("@")
         ? Deno.readTextFileSync(values.schedule.slice(1))
         : values.schedule;
-      schedule = decodeSchedule(text.trim(), replicas);
+      schedule = decodeSchedule(text.trim(), { replicas, functions });
     }
   } catch (e) {
     return usage((e as Error).message);

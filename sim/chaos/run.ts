@@ -85,6 +85,7 @@ export const plan = (options: ChaosOptions): { workload: Workload; schedule: Sch
         seed: options.seed,
         durationMs,
         replicas: options.replicas ?? 1,
+        functions: options.functions ?? 6,
         perHour: options.faultsPerHour,
       }),
     };

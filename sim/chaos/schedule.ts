@@ -18,8 +18,8 @@ export interface FaultWindow {
 
 export interface FaultKind {
   readonly name: string;
-  /** Targets one provider replica (else the whole cluster). */
-  readonly perReplica: boolean;
+  /** What `target` numbers: a provider replica, a node or a function (else the fault is cluster-wide). */
+  readonly targets?: "replica" | "node" | "function";
   /** Intensity drawn for a new window (a probability, a latency), or undefined for none. */
   readonly level?: (random: () => number) => number;
   readonly apply: (world: World, w: FaultWindow, active: readonly FaultWindow[]) => void | Promise<void>;
@@ -46,7 +46,6 @@ const recomputeApiFaults = (world: World, active: readonly FaultWindow[]) => {
 
 const apiFault = (name: string, level: (random: () => number) => number): FaultKind => ({
   name,
-  perReplica: false,
   level,
   apply: (world, _w, active) => recomputeApiFaults(world, active),
   revert: (world, _w, active) => recomputeApiFaults(world, active),
@@ -68,7 +67,7 @@ const linkState = (world: World, target: number, active: readonly FaultWindow[])
 
 const linkFault = (name: string, level?: (random: () => number) => number): FaultKind => ({
   name,
-  perReplica: true,
+  targets: "replica",
   level,
   apply: (world, w, active) => linkState(world, w.target ?? 0, active),
   revert: (world, w, active) => linkState(world, w.target ?? 0, active),
@@ -88,7 +87,7 @@ export const faultKinds: ReadonlyMap<string, FaultKind> = new Map(
     linkFault("pause"),
     {
       name: "crash",
-      perReplica: true,
+      targets: "replica",
       level: undefined,
       apply: (world, w) => world.crash(w.target ?? 0),
       revert: (world, w) => void world.restart(w.target ?? 0),
@@ -96,10 +95,27 @@ export const faultKinds: ReadonlyMap<string, FaultKind> = new Map(
   ] satisfies FaultKind[]).map((k) => [k.name, k]),
 );
 
-export interface GenerateOptions {
+/** How many of each target there are. */
+export interface Targets {
+  readonly replicas: number;
+  /** Default 3, the runner's simulated nodes. */
+  readonly nodes?: number;
+  /** Default 6. */
+  readonly functions?: number;
+}
+
+const countOf = (kind: FaultKind, t: Targets) =>
+  kind.targets === "replica"
+    ? t.replicas
+    : kind.targets === "node"
+    ? t.nodes ?? 3
+    : kind.targets === "function"
+    ? t.functions ?? 6
+    : 0;
+
+export interface GenerateOptions extends Targets {
   readonly seed: number;
   readonly durationMs: number;
-  readonly replicas: number;
   /** Windows per simulated hour on average (default 6). */
   readonly perHour?: number;
   /** Kinds to draw from (default all). */
@@ -116,7 +132,7 @@ export const generateFaults = (options: GenerateOptions): FaultWindow[] => {
     const kind = kinds[Math.floor(random() * kinds.length)];
     const ms = Math.round(20 + random() * random() * 580) * 1000;
     const at = Math.round(random() * Math.max(0, options.durationMs - ms) / 1000) * 1000;
-    const target = kind.perReplica ? Math.floor(random() * options.replicas) : undefined;
+    const target = kind.targets ? Math.floor(random() * countOf(kind, options)) : undefined;
     const level = kind.level?.(random);
     windows.push({
       kind: kind.name,
@@ -137,7 +153,7 @@ export const encodeFaults = (windows: readonly FaultWindow[]): string =>
     }`
   ).join(",");
 
-export const decodeFaults = (text: string, replicas: number): FaultWindow[] => {
+export const decodeFaults = (text: string, targets: Targets): FaultWindow[] => {
   if (text.trim() === "" || text.trim() === "none") return [];
   return text.split(",").map((part) => {
     const m = /^([a-z-]+)@(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)(?::(\d+))?(?:=(\d+(?:\.\d+)?))?$/.exec(
@@ -148,9 +164,13 @@ export const decodeFaults = (text: string, replicas: number): FaultWindow[] => {
     if (!kind) {
       throw new Error(`fault "${part}": unknown kind ${m[1]} (one of ${[...faultKinds.keys()].join(", ")})`);
     }
-    const target = m[4] !== undefined ? Number(m[4]) : kind.perReplica ? 0 : undefined;
-    if (target !== undefined && target >= replicas) {
-      throw new Error(`fault "${part}": replica ${target} does not exist (${replicas} replicas)`);
+    const target = m[4] !== undefined ? Number(m[4]) : kind.targets ? 0 : undefined;
+    if (target !== undefined && target >= countOf(kind, targets)) {
+      throw new Error(
+        `fault "${part}": ${kind.targets ?? "target"} ${target} does not exist (${
+          countOf(kind, targets)
+        } of them)`,
+      );
     }
     return {
       kind: kind.name,
@@ -197,14 +217,14 @@ export interface Schedule {
 export const encodeSchedule = (s: Schedule): string =>
   `faults=${encodeFaults(s.faults) || "none"}${s.ops ? `;ops=${encodeIndices(s.ops)}` : ""}`;
 
-export const decodeSchedule = (text: string, replicas: number): Schedule => {
+export const decodeSchedule = (text: string, targets: Targets): Schedule => {
   let faults: FaultWindow[] = [];
   let ops: number[] | undefined;
   for (const part of text.split(";")) {
     const [key, value = ""] = part.split("=", 2).length === 2
       ? [part.slice(0, part.indexOf("=")), part.slice(part.indexOf("=") + 1)]
       : [part, ""];
-    if (key === "faults") faults = decodeFaults(value, replicas);
+    if (key === "faults") faults = decodeFaults(value, targets);
     else if (key === "ops") ops = decodeIndices(value);
     else throw new Error(`--schedule: unknown part "${key}" (faults=..., ops=...)`);
   }

@@ -24,18 +24,18 @@ Deno.test("chaos schedule: a seed gives the same windows; encode and decode roun
     if (w.target !== undefined) assert.ok(w.target < 3);
   }
   const schedule = { faults: a, ops: [0, 1, 2, 5, 9, 10] };
-  assert.deepEqual(decodeSchedule(encodeSchedule(schedule), 3), schedule);
-  assert.deepEqual(decodeSchedule("faults=none", 1), { faults: [], ops: undefined });
+  assert.deepEqual(decodeSchedule(encodeSchedule(schedule), { replicas: 3 }), schedule);
+  assert.deepEqual(decodeSchedule("faults=none", { replicas: 1 }), { faults: [], ops: undefined });
   assert.equal(encodeIndices([0, 1, 2, 5, 9, 10]), "0-2,5,9-10");
   assert.deepEqual(decodeIndices("0-2,5"), [0, 1, 2, 5]);
 });
 
 Deno.test("chaos schedule: bad schedules are refused with a message", () => {
-  assert.throws(() => decodeSchedule("faults=meteor@1+2", 1), /unknown kind meteor/);
-  assert.throws(() => decodeSchedule("faults=crash@1+2:4", 2), /replica 4 does not exist/);
-  assert.throws(() => decodeSchedule("faults=crash@x", 1), /expected kind@AT/);
-  assert.throws(() => decodeSchedule("ops=1-x", 1), /expected N or A-B/);
-  assert.throws(() => decodeSchedule("what=1", 1), /unknown part/);
+  assert.throws(() => decodeSchedule("faults=meteor@1+2", { replicas: 1 }), /unknown kind meteor/);
+  assert.throws(() => decodeSchedule("faults=crash@1+2:4", { replicas: 2 }), /replica 4 does not exist/);
+  assert.throws(() => decodeSchedule("faults=crash@x", { replicas: 1 }), /expected kind@AT/);
+  assert.throws(() => decodeSchedule("ops=1-x", { replicas: 1 }), /expected N or A-B/);
+  assert.throws(() => decodeSchedule("what=1", { replicas: 1 }), /unknown part/);
 });
 
 Deno.test("chaos workload: seeded, every function deployed first, secrets recognisable", () => {
