@@ -5,6 +5,7 @@
  * Everything the run decides and observes goes into a log whose SHA-256 is the run's digest: the same seed
  * gives the same digest, or the simulation depends on something it should not.
  */
+import { createHash } from "node:crypto";
 import { Kinds } from "../kinds.ts";
 import { Model, type Violation } from "./model.ts";
 import { faultKinds, type FaultWindow, generateFaults, type Schedule } from "./schedule.ts";
@@ -35,6 +36,12 @@ export interface ChaosOptions {
   readonly keepLog?: boolean;
   readonly onHour?: (hour: number, total: number, soFar: { invocations: number; ops: number }) => void;
 }
+
+/** The heap in use, after a full collection when the runtime allows one (`--v8-flags=--expose-gc`). */
+const heapUsed = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  return Deno.memoryUsage().heapUsed;
+};
 
 /** A minute of the run, for the report's timeline. */
 export interface Minute {
@@ -92,11 +99,25 @@ export const plan = (options: ChaosOptions): { workload: Workload; schedule: Sch
   return { workload, schedule };
 };
 
-const sha256 = async (lines: readonly string[]): Promise<string> => {
-  const bytes = new TextEncoder().encode(lines.join("\n"));
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
-};
+/**
+ * The run's log: hashed line by line (SHA-256, streaming, so a long run holds none of it), kept only when
+ * asked for.
+ */
+class RunLog {
+  private readonly hash = createHash("sha256");
+  readonly lines: string[] | undefined;
+  constructor(keep: boolean) {
+    this.lines = keep ? [] : undefined;
+  }
+  push(line: string) {
+    this.hash.update(line);
+    this.hash.update("\n");
+    this.lines?.push(line);
+  }
+  digest(): string {
+    return this.hash.digest("hex");
+  }
+}
 
 export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
   const wallStart = performance.now();
@@ -105,7 +126,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
   const { workload, schedule } = plan(options);
   const keep = schedule.ops ? new Set(schedule.ops) : undefined;
   const ops = workload.ops.filter((op) => !keep || keep.has(op.i));
-  const log: string[] = [];
+  const log = new RunLog(options.keepLog ?? false);
   const model = new Model(workload.functions, workload.secrets);
   for (const op of workload.ops) if ("value" in op) model.remember(op.value);
   const violations: Violation[] = [];
@@ -265,7 +286,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
           for (const [what, n] of Object.entries(now)) early[what] = Math.max(early[what] ?? 0, n);
           sizes = { early };
         }
-        if (hour === 1) heap = { hour1: Deno.memoryUsage().heapUsed };
+        if (hour === 1) heap = { hour1: heapUsed() };
         options.onHour?.(hour, Math.ceil(options.hours), { invocations, ops: opsDone });
       }
     }
@@ -284,7 +305,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       for (const v of model.check(world.cluster, rel())) violate(v.invariant, v.detail);
       const endSizes = { ...resourceSizes(world), "metrics series": await metricsSeries(world) };
       sizes = { ...sizes, end: endSizes };
-      heap = { ...heap, end: Deno.memoryUsage().heapUsed };
+      heap = { ...heap, end: heapUsed() };
       // Long runs only: in the first hours caches fill and rings (decisions) are still filling.
       if (sizes.early && options.hours >= boundedCheckHours) {
         for (const [what, n] of Object.entries(endSizes)) {
@@ -312,12 +333,12 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
     faults: schedule.faults,
     violations,
     checks,
-    digest: await sha256(log),
+    digest: log.digest(),
     wallMs: performance.now() - wallStart,
     timeline,
     chartedFunctions: charted,
     sizes,
     heap,
-    ...(options.keepLog ? { log } : {}),
+    ...(log.lines ? { log: log.lines } : {}),
   };
 };
