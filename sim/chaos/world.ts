@@ -5,12 +5,12 @@
  * can crash (its runtime scope closes without a word to the API server) and restart (a new runtime on the
  * same cluster: its state is rebuilt from the cluster).
  */
-import { Effect, Exit, Layer, Logger, ManagedRuntime, Random, References, Scope } from "effect";
+import { Effect, Exit, Layer, Logger, ManagedRuntime, References, Scope } from "effect";
 import { TestClock } from "effect/testing";
 import { defaultConfig, inProcessPeers, makeProvider, PeerRegistry } from "../../src/app.ts";
 import { SimCluster, type SimClusterShape } from "../cluster.ts";
 import { simReplicaBackend } from "../layer.ts";
-import { seededRandom } from "../clock.ts";
+import { seededEffectRandom } from "../clock.ts";
 import { type FaultConfig, Faults, installFaults } from "../faults.ts";
 import { Link } from "./link.ts";
 
@@ -59,15 +59,6 @@ const render = (message: unknown): string =>
     ? message.message
     : JSON.stringify(message) ?? String(message);
 
-/** Effect's Random from a seeded generator. */
-const seededEffectRandom = (seed: number): Random.Random => {
-  const next = seededRandom(seed * 31 + 5);
-  return {
-    nextDoubleUnsafe: next,
-    nextIntUnsafe: () => Math.floor(next() * 2 ** 53) - 2 ** 52,
-  };
-};
-
 export class World {
   readonly replicas: ChaosReplica[] = [];
   private readonly peers = new PeerRegistry();
@@ -106,7 +97,7 @@ export class World {
         Layer.provideMerge(Logger.layer([logger])),
         Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Info")),
         // Retry jitter and the proxy's picks draw from Effect's Random: seeded, they replay.
-        Layer.provideMerge(Layer.succeed(Random.Random, seededEffectRandom(options.seed))),
+        Layer.provideMerge(seededEffectRandom(options.seed)),
       ),
     );
     const cluster = await runtime.runPromise(Effect.service(SimCluster));
