@@ -70,7 +70,13 @@ export interface ChaosResult {
   readonly chartedFunctions: readonly string[];
   /** `early`: the largest of each size over hours 1 to 3; `end`: after the tail. */
   readonly sizes: { readonly early?: Sizes; readonly end?: Sizes };
-  readonly heap: { readonly hour1?: number; readonly end?: number };
+  /** Heap in use after hour 1 and at the end, with the simulated API server's watch history (capped). */
+  readonly heap: {
+    readonly hour1?: number;
+    readonly end?: number;
+    readonly historyHour1?: number;
+    readonly historyEnd?: number;
+  };
   readonly log?: readonly string[];
 }
 
@@ -286,7 +292,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
           for (const [what, n] of Object.entries(now)) early[what] = Math.max(early[what] ?? 0, n);
           sizes = { early };
         }
-        if (hour === 1) heap = { hour1: heapUsed() };
+        if (hour === 1) heap = { hour1: heapUsed(), historyHour1: world.cluster.store.historyLength };
         options.onHour?.(hour, Math.ceil(options.hours), { invocations, ops: opsDone });
       }
     }
@@ -305,7 +311,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       for (const v of model.check(world.cluster, rel())) violate(v.invariant, v.detail);
       const endSizes = { ...resourceSizes(world), "metrics series": await metricsSeries(world) };
       sizes = { ...sizes, end: endSizes };
-      heap = { ...heap, end: heapUsed() };
+      heap = { ...heap, end: heapUsed(), historyEnd: world.cluster.store.historyLength };
       // Long runs only: in the first hours caches fill and rings (decisions) are still filling.
       if (sizes.early && options.hours >= boundedCheckHours) {
         for (const [what, n] of Object.entries(endSizes)) {
