@@ -171,12 +171,14 @@ export const chaosCli = async (
     } s wall for ${simHours} simulated hours (${(wall / simHours).toFixed(2)} s per simulated hour)`,
   );
   if (results.length === 1 && results[0].heap.hour1 && results[0].heap.end) {
-    const { hour1, end, historyHour1, historyEnd } = results[0].heap;
+    const { hour1, end, historyHour1, historyEnd, endWithoutHistory = end } = results[0].heap;
     print(
       `heap: ${(hour1 / 2 ** 20).toFixed(1)} MiB after hour 1, ${
         (end / 2 ** 20).toFixed(1)
       } MiB at the end (x${(end / hour1).toFixed(2)}); the simulated API server's watch history (capped) ` +
-        `held ${historyHour1} then ${historyEnd} events`,
+        `held ${historyHour1} then ${historyEnd} events; without it at the end: ${
+          (endWithoutHistory / 2 ** 20).toFixed(1)
+        } MiB (x${(endWithoutHistory / hour1).toFixed(2)})`,
     );
   }
   if (values.report) {

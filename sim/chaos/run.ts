@@ -76,6 +76,7 @@ export interface ChaosResult {
     readonly end?: number;
     readonly historyHour1?: number;
     readonly historyEnd?: number;
+    readonly endWithoutHistory?: number;
   };
   readonly log?: readonly string[];
 }
@@ -87,6 +88,8 @@ export const quietMs = 10 * minuteMs;
 export const convergeMs = 10 * minuteMs;
 /** The bounded-state invariant compares the end of runs this long with their first three hours. */
 export const boundedCheckHours = 6;
+/** The heap at the end of such a run (the simulator's capped watch history dropped) within this of hour 1's. */
+export const heapBound = 1.5;
 
 /** The workload and schedule a seed gives. */
 export const plan = (options: ChaosOptions): { workload: Workload; schedule: Schedule } => {
@@ -312,6 +315,21 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       const endSizes = { ...resourceSizes(world), "metrics series": await metricsSeries(world) };
       sizes = { ...sizes, end: endSizes };
       heap = { ...heap, end: heapUsed(), historyEnd: world.cluster.store.historyLength };
+      // The run is over: without the watch history, what is left is what the provider and cluster hold.
+      world.cluster.store.compact();
+      heap = { ...heap, endWithoutHistory: heapUsed() };
+      // Measured after full collections only (sim:chaos runs with --expose-gc).
+      const collected = typeof (globalThis as { gc?: unknown }).gc === "function";
+      if (collected && options.hours >= boundedCheckHours && heap.hour1 && heap.endWithoutHistory) {
+        if (heap.endWithoutHistory > heapBound * heap.hour1) {
+          violate(
+            "bounded-heap",
+            `heap ${(heap.endWithoutHistory / 2 ** 20).toFixed(1)} MiB at the end (watch history dropped), ${
+              (heap.hour1 / 2 ** 20).toFixed(1)
+            } MiB after hour 1: more than x${heapBound}`,
+          );
+        }
+      }
       // Long runs only: in the first hours caches fill and rings (decisions) are still filling.
       if (sizes.early && options.hours >= boundedCheckHours) {
         for (const [what, n] of Object.entries(endSizes)) {
