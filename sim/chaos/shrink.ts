@@ -70,12 +70,22 @@ export const shrink = async (
     return fails;
   };
 
-  // A shorter run, when the violation came before the end.
+  // Nothing that starts after the violation can have caused it (violations in the run, not at its end).
   const at = failing.violations[0].at;
+  if (at < options.hours * 3_600_000 && more()) {
+    const before: Schedule = {
+      faults: best.schedule.faults.filter((w) => w.at < at),
+      ops: (best.schedule.ops ?? allOps).filter((i) => plan(options).workload.ops[i].at < at),
+    };
+    if (await tryRun(before, best.hours)) {
+      shrinkOptions.onStep?.("faults and operations after the violation dropped");
+    }
+  }
+  // A shorter run, when the violation came before the end.
   const quarterHours = Math.ceil((at + 5 * 60_000) / 900_000) / 4;
   if (quarterHours < options.hours && more()) {
     const cut: Schedule = {
-      faults: best.schedule.faults.filter((w) => w.at < quarterHours * 3_600_000),
+      faults: best.schedule.faults.filter((w) => w.at + w.ms <= quarterHours * 3_600_000),
       ops: best.schedule.ops,
     };
     if (await tryRun(cut, quarterHours)) shrinkOptions.onStep?.(`run shortened to ${quarterHours} h`);

@@ -79,7 +79,10 @@ export interface WorkloadOptions {
 }
 
 export const generateWorkload = (options: WorkloadOptions): Workload => {
-  const random = seededRandom(options.seed * 40503 + 7);
+  // Independent streams (the functions, the operations, each function's traffic), so that a shorter run
+  // draws a prefix of a longer one's workload: the shrinker can end a run sooner and keep the rest.
+  const stream = (k: number) => seededRandom(options.seed * 40503 + 7 + k * 1_000_003);
+  let random = stream(0);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const hex = () => Math.floor(random() * 0xffffffff).toString(16).padStart(8, "0");
   const functions: FunctionSpec[] = Array.from({ length: options.functions }, (_, k) => {
@@ -95,6 +98,7 @@ export const generateWorkload = (options: WorkloadOptions): Workload => {
     };
   });
   const secrets = ["api-key", "db-password", "token"];
+  random = stream(1);
   const ops: Op[] = [];
   let i = 0;
   // Every function is deployed at the start, one second apart.
@@ -128,7 +132,8 @@ export const generateWorkload = (options: WorkloadOptions): Workload => {
 
   const invocations: Invocation[] = [];
   const start = functions.length * 1_000 + 60_000;
-  for (const f of functions) {
+  for (const [k, f] of functions.entries()) {
+    random = stream(2 + k);
     if (f.traffic === "steady") {
       // Poisson, 1 to 4 a minute.
       const gap = 60_000 / (1 + random() * 3);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { runChaos } from "../../../sim/chaos/run.ts";
+import { decodeSchedule } from "../../../sim/chaos/schedule.ts";
 
 /** 20 seeds x 1 simulated hour, one provider. */
 const ciSeeds = Array.from({ length: 20 }, (_, i) => i + 1);
@@ -40,4 +41,25 @@ Deno.test("chaos: the same seed twice gives the same digest, another seed anothe
   assert.match(a.digest, /^[0-9a-f]{64}$/);
   assert.equal(b.digest, a.digest);
   assert.notEqual(c.digest, a.digest);
+});
+
+/**
+ * Regression seeds: each replays the shrunk schedule of a defect the runner found, fixed since.
+ * - seed 37 (`--faults-per-hour 30`, also seed 160 of `--seeds 1..200 --hours 2`): an update whose Service
+ *   write kept conflicting answered 409 although its Deployment had been updated; it now answers 500.
+ */
+const regressions = [
+  {
+    seed: 37,
+    hours: 0.5,
+    schedule: "faults=crash@410+273:0,pause@667+444:0,conflicts@1066+135=0.26;ops=0-49",
+  },
+];
+
+Deno.test("chaos: regression seeds keep every invariant", async () => {
+  for (const { seed, hours, schedule } of regressions) {
+    const r = await runChaos({ seed, hours, schedule: decodeSchedule(schedule, { replicas: 1 }) });
+    assert.deepEqual(r.violations, [], `seed ${seed} --schedule '${schedule}'`);
+    assert.ok(r.ops >= 40, `seed ${seed}: ${r.ops} operations`);
+  }
 });
