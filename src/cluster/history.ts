@@ -193,7 +193,8 @@ export class History extends Context.Service<History, HistoryShape>()("faas/clus
             function: f.name,
             savedAt: now(),
             lastStarted: l.lastStarted,
-            lastEnded: l.lastEnded,
+            // The end of the last busy time of any replica (the leader may have served none of it).
+            lastEnded: Math.max(l.lastEnded, l.timeline.lastBusyEnd),
             idle: l.idle.snapshot(),
           };
         };

@@ -9,7 +9,8 @@
  *    the token of its Lease or the provider's basic-auth credentials) and the leader reads every live
  *    member each tick through `LoadPeers` (HTTP, or in-process for several runtimes in one process);
  *  - the view: rates, requests in flight and the last start and end are the leader's own plus every
- *    member's latest report; while a live member's report is missing or older than `staleMs`, the view is
+ *    member's latest report; idle times (the predictor's histogram) are the gaps between the busy periods of
+ *    all replicas together, folded up to the oldest report's time (src/metrics/idletimeline.ts); while a live member's report is missing or older than `staleMs`, the view is
  *    `uncertain` and the scaler neither scales down nor to zero (any function may be served by that member),
  *    until the report is back or the member's Lease expires.
  * A replica with no other live member decides exactly as alone: the view is its own Invocations.
@@ -19,6 +20,7 @@ import type { Lease } from "kubernetes-types/coordination/v1.d.ts";
 import { isNotFound, KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
 import { type FunctionReport, Invocations, type LoadReport } from "../metrics/invocations.ts";
+import type { BusyPeriods } from "../metrics/idletimeline.ts";
 import { metrics } from "../metrics/registry.ts";
 
 /** In flight, and the last start and end (0: never), as the scaler's rules read them. */
@@ -111,7 +113,7 @@ export class LoadPeers extends Context.Service<LoadPeers, LoadPeersShape>()("faa
 export interface ClusterLoadShape {
   /** This replica's token for the internal endpoint (empty: no membership). */
   readonly token: string;
-  /** The leader, each tick: lists the live members and reads their reports. */
+  /** The leader, each tick: lists the live members, reads their reports and folds idle times. */
   readonly refresh: Effect.Effect<void>;
   /** Requests started in the last `windowMs`, on every replica. */
   rate(fn: string, namespace: string, windowMs: number): number;
@@ -159,14 +161,20 @@ export class ClusterLoad
   /** No membership (leader_elect=false): the load this replica sees is all there is. */
   static local: Layer.Layer<ClusterLoad, never, Invocations> = Layer.effect(
     ClusterLoad,
-    Effect.map(Effect.service(Invocations), (invocations) =>
-      ClusterLoad.of({
+    Effect.gen(function* () {
+      const invocations = yield* Invocations;
+      const clock = yield* Clock.Clock;
+      return ClusterLoad.of({
         token: "",
-        refresh: Effect.void,
+        refresh: Effect.sync(() => {
+          const t = clock.currentTimeMillisUnsafe();
+          for (const b of invocations.busy()) invocations.observeIdle(b.name, b.namespace, [b], t);
+        }),
         rate: invocations.rate,
         activity: invocations.load,
         uncertain: () => false,
-      })),
+      });
+    }),
   );
 
   /** Publishes this replica's membership Lease for the life of the layer, and gathers the others' reports. */
@@ -250,7 +258,10 @@ const share = (options: MembershipOptions) =>
      * still count for the idler's zero-duration.
      */
     const departed = new Map<string, { lastStarted: number; lastEnded: number }>();
+    /** Reports of members gone, until their busy periods are folded (the fold's horizon passed them). */
+    let departedReports: LoadReport[] = [];
     const depart = (report: LoadReport) => {
+      departedReports.push(report);
       for (const f of report.functions) {
         const k = `${f.name}.${f.namespace}`, d = departed.get(k);
         departed.set(k, {
@@ -310,7 +321,45 @@ const share = (options: MembershipOptions) =>
       }
       uncertain = stale.length > 0;
       metrics.loadMembers.set({ identity }, members.length);
+      foldIdle();
     });
+
+    /**
+     * Folds every replica's busy periods into the idle-time histograms, up to the oldest live member's
+     * report (a member never read: not at all, its requests may fill any gap).
+     */
+    const foldIdle = () => {
+      let horizon = now();
+      for (const m of members) {
+        const r = reports.get(m.identity);
+        if (!r) return;
+        horizon = Math.min(horizon, r.report.at);
+      }
+      const sources = new Map<string, { name: string; namespace: string; busy: BusyPeriods[] }>();
+      const add = (name: string, namespace: string, busy: BusyPeriods) => {
+        const k = `${name}.${namespace}`;
+        const s = sources.get(k);
+        if (s) s.busy.push(busy);
+        else sources.set(k, { name, namespace, busy: [busy] });
+      };
+      for (const b of invocations.busy()) add(b.name, b.namespace, b);
+      const gone = (r: LoadReport) => (f: FunctionReport) =>
+        // A member gone with requests in flight was busy until its last report.
+        add(f.name, f.namespace, {
+          periods: [...(f.periods ?? []), ...(f.since ? [[f.since, r.at] as const] : [])],
+          since: 0,
+        });
+      for (const r of departedReports) r.functions.forEach(gone(r));
+      for (const { report } of reports.values()) {
+        for (const f of report.functions) {
+          add(f.name, f.namespace, { periods: f.periods ?? [], since: f.since ?? 0 });
+        }
+      }
+      for (const s of sources.values()) {
+        invocations.observeIdle(s.name, s.namespace, s.busy, horizon);
+      }
+      if (departedReports.length) departedReports = departedReports.filter((r) => r.at > horizon);
+    };
 
     const reportsOf = (fn: string, ns: string) => {
       const out: FunctionReport[] = [];

@@ -5,14 +5,19 @@
 import { Clock, Context, Effect, Layer } from "effect";
 import { metrics } from "./registry.ts";
 import { type IdleCounts, IdleHistogram } from "./idlehistogram.ts";
+import { type BusyPeriods, IdleTimeline } from "./idletimeline.ts";
 
 interface FunctionLoad {
   inFlight: number;
   lastStarted: number;
   /** When the last invocation ended (0 = never). */
   lastEnded: number;
-  /** Idle times between invocations, for the predictive policy. */
+  /**
+   * Idle times between invocations, for the predictive policy: on the leader, the gaps between every
+   * replica's busy periods (`observeIdle`), folded by `timeline`.
+   */
   readonly idle: IdleHistogram;
+  readonly timeline: IdleTimeline;
 }
 
 interface InvocationsShape {
@@ -21,9 +26,17 @@ interface InvocationsShape {
   load(fn: string, namespace: string): FunctionLoad | undefined;
   /** Requests started in the last `windowMs` (virtual time). */
   rate(fn: string, namespace: string, windowMs: number): number;
+  /** This replica's busy periods of every function it served (closed ones retained 10 minutes). */
+  busy(): IterableIterator<{ readonly name: string; readonly namespace: string } & BusyPeriods>;
+  /**
+   * The leader: folds the busy periods of every replica (this one's included in `sources`) up to
+   * `horizon` into the function's idle-time histogram (see src/metrics/idletimeline.ts).
+   */
+  observeIdle(fn: string, namespace: string, sources: readonly BusyPeriods[], horizon: number): void;
   /**
    * Takes in a persisted history (src/cluster/history.ts): the last start and end become the later of
-   * both, and the idle-time counts are added to this replica's (`replace`: they replace them).
+   * both, and the idle-time counts are added to this replica's (`replace`: they replace them, and idle
+   * times are folded again from when the record was saved).
    */
   restore(fn: string, namespace: string, history: PersistedLoad, replace: boolean): void;
   /** Drops what is kept of a function that no longer exists (a redeployed one starts afresh). */
@@ -41,6 +54,9 @@ export interface FunctionReport {
   readonly inFlight: number;
   readonly lastStarted: number;
   readonly lastEnded: number;
+  /** Busy periods: closed ones ending in the last 10 minutes, and the one open now (see `BusyPeriods`). */
+  readonly periods?: readonly (readonly [number, number])[];
+  readonly since?: number;
 }
 
 /** A replica's report: when it was taken (its clock) and its functions. */
@@ -54,10 +70,21 @@ export interface PersistedLoad {
   readonly lastStarted: number;
   readonly lastEnded: number;
   readonly idle: IdleCounts;
+  /** When it was saved: its idle times were folded up to then. */
+  readonly savedAt?: number;
 }
 
-/** How long per-second counts are kept. */
+/** How long per-second counts and closed busy periods are kept. */
 const retainSeconds = 600;
+/** Closed busy periods kept per function at most (the oldest two merge beyond it). */
+const maxPeriods = 2_000;
+
+/** The periods ending at or after `from` (the list is oldest first). */
+const recentPeriods = (periods: readonly (readonly [number, number])[], from: number) => {
+  let i = periods.length;
+  while (i > 0 && periods[i - 1][1] >= from) i--;
+  return i === 0 ? periods : periods.slice(i);
+};
 
 export class Invocations
   extends Context.Service<Invocations, InvocationsShape>()("faas/metrics/Invocations") {
@@ -68,7 +95,14 @@ export class Invocations
       /** perSecond: invocations started per second, oldest first, over the retained window. */
       const loads = new Map<
         string,
-        FunctionLoad & { name: string; namespace: string; perSecond: Map<number, number> }
+        FunctionLoad & {
+          name: string;
+          namespace: string;
+          perSecond: Map<number, number>;
+          /** Closed busy periods, oldest first, and the start of the open one (0: none in flight). */
+          periods: [number, number][];
+          since: number;
+        }
       >();
       const key = (fn: string, ns: string) => `${fn}.${ns}`;
       const now = () => clock.currentTimeMillisUnsafe();
@@ -85,6 +119,9 @@ export class Invocations
               lastStarted: 0,
               lastEnded: 0,
               idle: new IdleHistogram(),
+              timeline: new IdleTimeline(),
+              periods: [],
+              since: 0,
             },
           );
         }
@@ -95,7 +132,7 @@ export class Invocations
           const k = key(fn, ns);
           const l = loadOf(k, fn, ns);
           const startedAt = now();
-          if (l.inFlight === 0 && l.lastEnded > 0) l.idle.record(startedAt - l.lastEnded);
+          if (l.inFlight === 0) l.since = startedAt;
           const second = Math.floor(startedAt / 1000);
           l.perSecond.set(second, (l.perSecond.get(second) ?? 0) + 1);
           for (const s of l.perSecond.keys()) {
@@ -109,7 +146,16 @@ export class Invocations
           const load = l;
           return (status) => {
             load.inFlight--;
-            if (load.inFlight === 0) load.lastEnded = now();
+            if (load.inFlight === 0) {
+              load.lastEnded = now();
+              const periods = load.periods;
+              periods.push([load.since, load.lastEnded]);
+              load.since = 0;
+              let old = 0;
+              while (old < periods.length && periods[old][1] < load.lastEnded - retainSeconds * 1000) old++;
+              if (old > 0) periods.splice(0, old);
+              if (periods.length > maxPeriods) periods.splice(0, 2, [periods[0][0], periods[1][1]]);
+            }
             metrics.inFlight.set({ function_name: k }, load.inFlight);
             metrics.invocations.inc({ function_name: k, code: String(status) });
             metrics.invocationSeconds.observe(
@@ -127,12 +173,25 @@ export class Invocations
           for (const [s, c] of l.perSecond) if (s > from) n += c;
           return n;
         },
+        busy: function* () {
+          for (const l of loads.values()) {
+            yield { name: l.name, namespace: l.namespace, periods: l.periods, since: l.since };
+          }
+        },
+        observeIdle: (fn, ns, sources, horizon) => {
+          const l = loadOf(key(fn, ns), fn, ns);
+          l.timeline.fold(sources, horizon, (idleMs) => l.idle.record(idleMs));
+        },
         restore: (fn, ns, history, replace) => {
           const l = loadOf(key(fn, ns), fn, ns);
           l.lastStarted = Math.max(l.lastStarted, history.lastStarted);
           if (l.inFlight === 0) l.lastEnded = Math.max(l.lastEnded, history.lastEnded);
           if (replace) l.idle.clear();
           l.idle.add(history.idle);
+          const { timeline } = l;
+          const lastBusyEnd = Math.max(timeline.lastBusyEnd, history.lastEnded);
+          if (replace) timeline.reset(history.savedAt ?? timeline.frontier, lastBusyEnd);
+          else timeline.reset(timeline.frontier, lastBusyEnd);
         },
         forget: (fn, ns) => {
           loads.delete(key(fn, ns));
@@ -151,6 +210,8 @@ export class Invocations
               inFlight: l.inFlight,
               lastStarted: l.lastStarted,
               lastEnded: l.lastEnded,
+              periods: recentPeriods(l.periods, at - retainSeconds * 1000),
+              since: l.since,
             });
           }
           return { at, functions };

@@ -31,75 +31,25 @@ import { Invocations } from "../metrics/invocations.ts";
 import { type FunctionUsage, Usage } from "../kube/usage.ts";
 import { metrics } from "../metrics/registry.ts";
 import type { FromZero } from "../domain/fromzero.ts";
-import { defaultScaling, policyFrom, type ScalingDefaults, type ScalingPolicy } from "../domain/scaling.ts";
+import { defaultScaling, policyFrom, type ScalingPolicy } from "../domain/scaling.ts";
+import { type Decision, freshState, type FunctionState, type ScalerOptions } from "./state.ts";
 import {
   defaultWindows,
-  freshMemory,
   idleBeyondZeroDuration,
   inFlightLoad,
   type Load,
   nextHoldMs,
   predict,
   reactive,
-  type ReactiveMemory,
-  type ReactiveWindows,
 } from "./rules.ts";
 
-interface ScalerOptions {
-  /** The global switch for predictive scaling (functions opt in with com.openfaas.scale.predictive=true). */
-  readonly predictive?: boolean;
-  /** Run the reactive autoscaler (functions with min != max). */
-  readonly autoscale?: boolean;
-  /** Run the idler (functions with com.openfaas.scale.zero=true). */
-  readonly idler?: boolean;
-  readonly defaults?: ScalingDefaults;
-  /** How long after a scale from zero further requests are treated as part of it. */
-  readonly fromZeroWindowMs?: number;
-  readonly windows?: ReactiveWindows;
-}
+export type { Decision };
 
 const tickMs = 2_000;
 /** How often the usage of `cpu`-scaled functions is read from the metrics API (per namespace). */
 const cpuPollMs = 10_000;
 /** How many decisions `decisions()` keeps. */
 const decisionLogSize = 10_000;
-
-export interface Decision {
-  readonly at: number;
-  readonly function: string;
-  readonly namespace: string;
-  readonly from: number;
-  readonly to: number;
-  readonly policy: "reactive" | "idler" | "predictive" | "from-zero";
-  readonly reason: string;
-}
-
-interface FunctionState {
-  readonly name: string;
-  readonly namespace: string;
-  reactive: ReactiveMemory;
-  /** In-flight samples for `capacity` scaling: [time, inFlight]. */
-  inFlight: readonly (readonly [number, number])[];
-  /** When the function last went from 0 (or unknown) to running replicas. */
-  activeSince: number;
-  lastReplicas: number | undefined;
-  /** No scale-up before this time (capacity back-off). */
-  holdUntil: number;
-  holdMs: number;
-  /** The predictor's last verdict, to log changes only. */
-  lastPrediction?: string;
-  /**
-   * Scaled to 0 by someone else (through the API): it stays there, whatever its min, until a request
-   * arrives (scale from zero), and the predictor does not pre-warm it.
-   */
-  heldAtZero: boolean;
-  /**
-   * When the function was last scaled up from zero for a request: requests arriving within the
-   * from-zero window wait as long as the first, and the predictor leaves the function alone while
-   * they wait for its pod (no invocation has started since).
-   */
-  fromZeroAt?: number;
-}
 
 interface ScalerShape {
   /** One decision round (the loop runs it every tick). */
@@ -146,20 +96,7 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
         const stateOf = (key: string, name: string, namespace: string): FunctionState => {
           let s = states.get(key);
           if (!s) {
-            states.set(
-              key,
-              s = {
-                name,
-                namespace,
-                reactive: freshMemory,
-                inFlight: [],
-                activeSince: now(),
-                lastReplicas: undefined,
-                holdUntil: 0,
-                holdMs: 0,
-                heldAtZero: false,
-              },
-            );
+            states.set(key, s = freshState(name, namespace, now()));
           }
           return s;
         };
@@ -335,9 +272,11 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           s: FunctionState,
         ): Effect.Effect<boolean> => {
           const name = d.metadata!.name!, ns = d.metadata!.namespace!;
+          // The histogram holds the idle times of all replicas together (ClusterLoad folds them in).
           const load = invocations.load(name, ns);
           const idleWindows = load?.idle.windows(policy.zeroDurationMs);
-          if (!load || !idleWindows || load.lastEnded === 0) {
+          const activity = cluster.activity(name, ns) ?? load;
+          if (!load || !idleWindows || !activity || activity.lastEnded === 0) {
             const verdict = "fallback";
             if (s.lastPrediction === verdict || !load) return notHandled;
             s.lastPrediction = verdict;
@@ -357,7 +296,6 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
           }
           s.lastPrediction = "histogram";
           const current = d.spec?.replicas ?? 0;
-          const activity = cluster.activity(name, ns) ?? load;
           const prediction = predict(
             activity,
             idleWindows,
@@ -447,6 +385,9 @@ export class Scaler extends Context.Service<Scaler, ScalerShape>()("faas/scaling
               // Not our change (ours set lastReplicas): an operator's, the Gateway's or an external idler's.
               s.reactive = { ...s.reactive, externalUntil: now() + downDelayMs };
               s.heldAtZero = replicas === 0;
+              // Raised from zero by another replica for its requests (or by anyone): they wait for its pod, so
+              // the predictor must not unload it before they start.
+              if (s.lastReplicas === 0 && replicas > 0) s.fromZeroAt = now();
             }
             s.lastReplicas = replicas;
             const policy = policyOf(d);

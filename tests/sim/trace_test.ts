@@ -144,6 +144,26 @@ Deno.test("replicas: 2 replicas (leader election, traffic round-robin) match 1 r
   await assert.rejects(replay(trace, { ...options, replicas: 0 }), /replicas: 0 is not a whole number/);
 });
 
+Deno.test("replicas: 3 replicas under the predictive policy match 1 replica (the histogram spans every replica)", async () => {
+  // A timer every 5 min, dealt round-robin: each replica alone sees it every 15 min, past its keep-alive.
+  const trace = traceOf([...every("timer", 5 * 60_000, 3, 200, 30_000), ...every("busy", 20_000, 3)], 3);
+  const options = { policy: "predictive", zeroDurationMs: 2 * 60_000 } as const;
+  const one = await replay(trace, options);
+  const three = await replay(trace, { ...options, replicas: 3 });
+  assert.equal(one.errors, 0);
+  assert.equal(three.errors, 0, "no request failed while another replica's scale from zero was pending");
+  assert.ok(
+    one.perFunction.timer.coldStarts <= 6,
+    `the predictor learns the 5 min period (${one.perFunction.timer.coldStarts} cold starts)`,
+  );
+  const close = (a: number, b: number) => Math.abs(b - a) <= Math.max(1, 0.05 * a);
+  assert.ok(close(one.coldStarts, three.coldStarts), `cold starts ${one.coldStarts} vs ${three.coldStarts}`);
+  assert.ok(
+    close(one.replicaSeconds, three.replicaSeconds),
+    `replica-seconds ${one.replicaSeconds} vs ${three.replicaSeconds}`,
+  );
+});
+
 Deno.test("scaling bench --replicas: the side-by-side table marks a figure off by more than 5% MISSED", () => {
   const result = (
     policy: PolicyResult["policy"],
