@@ -21,6 +21,23 @@ import { decodeSchedule, encodeSchedule } from "./chaos/schedule.ts";
 import { shrink } from "./chaos/shrink.ts";
 import { htmlReport, summaryTable } from "./chaos/report.ts";
 
+const helpText =
+  `deno task sim:chaos [options]: the provider under a seeded workload and fault schedule, in virtual time
+
+  --seed N | --seeds A..B   seeds to run (default 1)
+  --hours H                 simulated hours per seed before the faults stop (default 1)
+  --replicas R              provider replicas on the one cluster (default 1)
+  --functions N             function names in the workload (default 6)
+  --faults-per-hour N       fault windows per simulated hour on average (default 6)
+  --schedule S              replay this schedule (faults=...;ops=..., or @file) instead of the seed's
+  --check-determinism       run every seed twice and fail when the two digests differ
+  --no-shrink               print a violation without shrinking its schedule
+  --shrink-runs N           candidate runs the shrinker may make (default 40)
+  --stop-at-first           stop at the first seed with a violation
+  --report FILE             write an HTML report with a timeline per seed
+
+Exit status: 0 when every invariant held, 1 on a violation, 2 on bad arguments.`;
+
 export interface CliResult {
   readonly code: number;
   readonly results: ChaosResult[];
@@ -62,10 +79,15 @@ export const chaosCli = async (
         "shrink-runs": { type: "string", default: "40" },
         "stop-at-first": { type: "boolean", default: false },
         report: { type: "string" },
+        help: { type: "boolean", default: false },
       },
     }).values;
   } catch (e) {
     return usage((e as Error).message);
+  }
+  if (values.help) {
+    print(helpText);
+    return { code: 0, results: [] };
   }
   let seeds: number[],
     hours: number,

@@ -115,6 +115,13 @@ Deno.test("chaos CLI: bad arguments get exit status 2 and a message", async () =
   }
 });
 
+Deno.test("chaos CLI: --help prints the options and exits 0", async () => {
+  const lines: string[] = [];
+  const r = await chaosCli(["--help"], { print: (l) => lines.push(l) });
+  assert.equal(r.code, 0);
+  assert.match(lines.join("\n"), /--check-determinism/);
+});
+
 Deno.test("chaos CLI: a short replay with the determinism check, and the HTML report", async () => {
   const file = await Deno.makeTempFile({ suffix: ".html" });
   try {
