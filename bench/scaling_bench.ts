@@ -74,9 +74,12 @@ const isWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGl
   self instanceof (globalThis as unknown as { WorkerGlobalScope: typeof EventTarget }).WorkerGlobalScope;
 
 if (isWorker) {
-  const { replay } = await import("../sim/trace/replay.ts");
   const scope = self as unknown as Worker & { close(): void };
+  // The handler goes in before anything is awaited: a message that arrives while the module is still
+  // loading (after an edit, the replay's modules are transpiled first) finds no handler and is lost, and
+  // the worker then waits for ever.
   scope.onmessage = async (e: MessageEvent<Job>) => {
+    const { replay } = await import("../sim/trace/replay.ts");
     const job = e.data;
     const trace = generate("diurnal", { functions: job.functions, hours: job.hours, seed: job.seed });
     const result = await replay(trace, {

@@ -7,7 +7,7 @@
  * so a thousand pods that become ready together cost one reconcile, not a
  * thousand. Randomness is a seeded PRNG, so a run replays from its seed.
  */
-import { Clock, Effect, FiberSet, type Scope } from "effect";
+import { Clock, Effect, FiberSet, Layer, Random, type Scope } from "effect";
 
 export interface SimClock {
   /** Current time in milliseconds (virtual under TestClock). */
@@ -38,6 +38,18 @@ export const seededRandom = (seed: number): () => number => {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+};
+
+/**
+ * Effect's Random drawn from a seeded generator: what the provider draws through it (retry jitter, the
+ * proxy's pick among equally loaded endpoints) replays from the seed in a simulation.
+ */
+export const seededEffectRandom = (seed: number): Layer.Layer<never> => {
+  const next = seededRandom(seed * 31 + 5);
+  return Layer.succeed(Random.Random, {
+    nextDoubleUnsafe: next,
+    nextIntUnsafe: () => Math.floor(next() * 2 ** 53) - 2 ** 52,
+  });
 };
 
 const uidFrom = (random: () => number) => (): string => {

@@ -112,8 +112,8 @@ export const defaultConfig = (overrides: Partial<ProviderConfig> = {}): Provider
  * provides; `handler`, run in a runtime of that layer, the faas-provider HTTP API for Deno.serve. For
  * drivers that watch it work (the trace replay): `synced` waits for the caches' first sync, `decisions`
  * gives the reader of the scaler's decisions (oldest first), `loadReport` the reader of this replica's load
- * report (what its internal endpoint serves, for an in-process PeerRegistry) and `metrics` is the registry
- * /metrics exposes.
+ * report (what its internal endpoint serves, for an in-process PeerRegistry), `caches` the informer caches
+ * and `metrics` is the registry /metrics exposes.
  */
 export const makeProvider = (config: ProviderConfig, options: ProviderOptions = {}) => ({
   layer: providerLayer(
@@ -125,6 +125,8 @@ export const makeProvider = (config: ProviderConfig, options: ProviderOptions = 
   decisions: Effect.map(Effect.service(Scaler), (s) => s.decisions),
   loadReport: Effect.map(Effect.service(Invocations), (i) => () => i.report(reportWindowMs)),
   metrics,
+  /** The caches themselves, for drivers that compare what they hold with the cluster (the chaos runner). */
+  caches: Effect.service(Caches),
   handler: Effect.gen(function* () {
     const scaler = yield* Scaler;
     const caches = yield* Caches;

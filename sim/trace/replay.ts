@@ -10,6 +10,7 @@ import { TestClock } from "effect/testing";
 import { defaultConfig, inProcessPeers, makeProvider, PeerRegistry } from "../../src/app.ts";
 import { simBackend, simReplicaBackend } from "../layer.ts";
 import { SimCluster, type SimClusterShape } from "../cluster.ts";
+import { seededEffectRandom } from "../clock.ts";
 import { Kinds } from "../kinds.ts";
 import type { FunctionResult, PolicyName, PolicyResult, Trace } from "./types.ts";
 import { percentile } from "./stats.ts";
@@ -90,6 +91,7 @@ const single = async (config: ReturnType<typeof defaultConfig>): Promise<Fleet> 
     Layer.provideMerge(simBackend(config)),
     Layer.provideMerge(virtualClock),
     Layer.provideMerge(quiet),
+    Layer.provideMerge(seededEffectRandom(config.simSeed)),
   );
   const runtime = ManagedRuntime.make(layer);
   try {
@@ -121,7 +123,11 @@ const fleet = async (config: ReturnType<typeof defaultConfig>, count: number): P
       nodeCpu: config.simNodeCpu,
       nodeMemory: config.simNodeMemory,
       functionNamespace: config.functionNamespace,
-    }).pipe(Layer.provideMerge(virtualClock), Layer.provideMerge(quiet)),
+    }).pipe(
+      Layer.provideMerge(virtualClock),
+      Layer.provideMerge(quiet),
+      Layer.provideMerge(seededEffectRandom(config.simSeed)),
+    ),
   );
   const scopes: Scope.Closeable[] = [];
   const dispose = async () => {

@@ -9,7 +9,7 @@
  * the invocation is recorded with status 499 (nginx's "client closed request",
  * what faas-netes' Go proxy sees as a cancelled context), not as a 502.
  */
-import { Clock, Effect } from "effect";
+import { Clock, Effect, Random } from "effect";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import { ProviderConfig } from "../config/config.ts";
 import { Caches } from "../kube/caches.ts";
@@ -99,6 +99,8 @@ export const makeProxy = (options: ProxyOptions = {}) =>
     const context = yield* Effect.context<never>();
     const run = <A>(e: Effect.Effect<A>) => Effect.runPromiseWith(context)(e);
     const clock = yield* Clock.Clock;
+    // Effect's Random, not Math.random: a simulation that seeds it replays the same picks.
+    const random = yield* Random.Random;
     const fromZeroWaitMs = options.fromZeroWaitMs ?? 30_000;
     /** In-flight requests per pod IP, for least-loaded picking; only pods with requests in flight. */
     const busy = new Map<string, number>();
@@ -113,7 +115,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
           best = [c];
         } else if (n === least) best.push(c);
       }
-      return best[Math.floor(Math.random() * best.length)];
+      return best[Math.floor(random.nextDoubleUnsafe() * best.length)];
     };
 
     /** Ready endpoints per `namespace/name`, rebuilt in one pass when the EndpointSlice cache has changed. */

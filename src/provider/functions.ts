@@ -23,7 +23,13 @@ import {
   toFunctionStatus,
   toKubernetes,
 } from "./translate.ts";
-import { AlreadyExists, InvalidRequest, NotFound, type ProviderError } from "../domain/errors.ts";
+import {
+  AlreadyExists,
+  ClusterError,
+  InvalidRequest,
+  NotFound,
+  type ProviderError,
+} from "../domain/errors.ts";
 import type { FunctionDeployment, FunctionStatus } from "../domain/types.ts";
 import { validateFunctionDeployment } from "../domain/function.ts";
 import { validateDnsLabel, validateReplicas } from "../domain/validation.ts";
@@ -195,10 +201,22 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
               Effect.ignore,
             )
           ),
-          mapKube,
+          kubeErrors({
+            alreadyExists: () => stillConflicting(`deploy function ${req.service}`, "its Service"),
+          }),
         );
         yield* Effect.logInfo(`deployed function ${req.service} in ${ns} (image ${req.image})`);
       });
+
+      /**
+       * A read-modify-write still conflicting after conflictRetry's tries: a 500, as faas-netes answers a
+       * failed update, not a 409 that clients read as "already exists" or "nothing changed".
+       */
+      const stillConflicting = (what: string, object: string) =>
+        new ClusterError({
+          status: 500,
+          message: `unable to ${what}: ${object} kept changing under the update (409 Conflict after retries)`,
+        });
 
       const upsertService = (ns: string, req: FunctionDeployment) =>
         k8s.services.get(ns, req.service).pipe(
@@ -228,12 +246,19 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           ),
           Effect.retry(conflictRetry),
           withApiRetry,
-          kubeErrors({ notFound: () => notFound(req.service, ns) }),
+          kubeErrors({
+            notFound: () => notFound(req.service, ns),
+            alreadyExists: () => stillConflicting(`update function ${req.service}`, "its Deployment"),
+          }),
         );
         deployments.upsert(updated);
+        // The Deployment is updated: a failure from here is the server's (5xx), never "nothing happened" (4xx).
         yield* upsertService(ns, req).pipe(
           Effect.catchIf(isNotFound, () => k8s.services.create(ns, serviceFor(req, ns))),
-          mapKube,
+          kubeErrors({
+            alreadyExists: () =>
+              stillConflicting(`update function ${req.service}`, "its Service (its Deployment was updated)"),
+          }),
         );
         yield* Effect.logInfo(`updated function ${req.service} in ${ns} (image ${req.image})`);
       });

@@ -3,11 +3,11 @@
  * provider built by src/app.ts with its own KubeApi client (so a partition or a pause hits one replica),
  * its own caches, scaler and leader election, and its own HTTP server on 127.0.0.1.
  */
-import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect";
+import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect";
 import { TestClock } from "effect/testing";
 import { makeProvider } from "../../src/app.ts";
 import type { ProviderConfig } from "../../src/config/config.ts";
-import { type KubeApiShape, KubeError } from "../../src/kube/api.ts";
+import { Link, type LinkState } from "../../sim/chaos/link.ts";
 import { Caches } from "../../src/kube/caches.ts";
 import { Leadership } from "../../src/cluster/leader.ts";
 import { LoadPeers, PeerRegistry } from "../../src/cluster/loadshare.ts";
@@ -17,38 +17,7 @@ import { SimCluster, type SimClusterShape } from "../../sim/cluster.ts";
 import { simReplicaBackend } from "../../sim/layer.ts";
 import { testConfig, virtualClock } from "./harness.ts";
 
-/** How a replica reaches the API server: normally, not at all (partitioned), or frozen (paused). */
-export type LinkState = "up" | "partitioned" | "paused";
-
-/** One replica's connection to the API server, switchable at any time. */
-export class Link {
-  state: LinkState = "up";
-  private resume: (() => void)[] = [];
-  set(state: LinkState) {
-    this.state = state;
-    if (state !== "paused") { for (const r of this.resume.splice(0)) r(); }
-  }
-  private readonly gate = <A>(call: Effect.Effect<A, KubeError>): Effect.Effect<A, KubeError> =>
-    Effect.suspend(() => {
-      if (this.state === "partitioned") {
-        return Effect.fail(KubeError.transport("Connection", "partitioned from the API server (test)"));
-      }
-      if (this.state === "paused") {
-        // A frozen process: the call goes out only when it thaws.
-        return Effect.andThen(
-          Effect.promise(() => new Promise<void>((r) => this.resume.push(r))),
-          this.gate(call),
-        );
-      }
-      return call;
-    });
-  wrap = (api: KubeApiShape): KubeApiShape => ({
-    request: (req) => this.gate(api.request(req)),
-    watch: <T>(path: string, query?: Readonly<Record<string, string | undefined>>) =>
-      Stream.unwrap(Effect.map(this.gate(Effect.void), () => api.watch<T>(path, query))),
-    lines: (path, query) => Stream.unwrap(Effect.map(this.gate(Effect.void), () => api.lines(path, query))),
-  });
-}
+export { Link, type LinkState };
 
 export interface Replica {
   readonly identity: string;
