@@ -6,25 +6,10 @@
 import { seededRandom } from "../clock.ts";
 import type { FaultStatus } from "../faults.ts";
 import type { World } from "./world.ts";
+import type { FaultKind, FaultWindow } from "./fault.ts";
+import { clusterFaultKinds } from "./clusterfaults.ts";
 
-/** One fault window: `kind` from `at` for `ms` (ms from the run's start), on replica `target`, at `level`. */
-export interface FaultWindow {
-  readonly kind: string;
-  readonly at: number;
-  readonly ms: number;
-  readonly target?: number;
-  readonly level?: number;
-}
-
-export interface FaultKind {
-  readonly name: string;
-  /** What `target` numbers: a provider replica, a node or a function (else the fault is cluster-wide). */
-  readonly targets?: "replica" | "node" | "function";
-  /** Intensity drawn for a new window (a probability, a latency), or undefined for none. */
-  readonly level?: (random: () => number) => number;
-  readonly apply: (world: World, w: FaultWindow, active: readonly FaultWindow[]) => void | Promise<void>;
-  readonly revert: (world: World, w: FaultWindow, active: readonly FaultWindow[]) => void | Promise<void>;
-}
+export type { FaultKind, FaultWindow } from "./fault.ts";
 
 /** The API server's injected faults follow the windows open now (several may overlap). */
 const recomputeApiFaults = (world: World, active: readonly FaultWindow[]) => {
@@ -92,7 +77,7 @@ export const faultKinds: ReadonlyMap<string, FaultKind> = new Map(
       apply: (world, w) => world.crash(w.target ?? 0),
       revert: (world, w) => void world.restart(w.target ?? 0),
     },
-  ] satisfies FaultKind[]).map((k) => [k.name, k]),
+  ] satisfies FaultKind[]).concat(clusterFaultKinds).map((k) => [k.name, k]),
 );
 
 /** How many of each target there are. */

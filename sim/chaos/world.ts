@@ -13,6 +13,7 @@ import { simReplicaBackend } from "../layer.ts";
 import { seededEffectRandom } from "../clock.ts";
 import { type FaultConfig, Faults, installFaults } from "../faults.ts";
 import { Link } from "./link.ts";
+import { Disruptions, Partition, partitionKubeApi } from "../disruptions.ts";
 
 export type Handler = (req: Request) => Response | Promise<Response>;
 type Provider = ReturnType<typeof makeProvider>;
@@ -24,6 +25,10 @@ type DecisionsView = Effect.Success<Provider["decisions"]>;
 export interface ChaosReplica {
   readonly identity: string;
   readonly link: Link;
+  /** Its link to the API server cut with timeouts (sim/disruptions), beside `link`'s refusals and pauses. */
+  readonly apiCut: Partition;
+  /** Its link to the function pods (sim/disruptions). */
+  readonly podLink: Partition;
   /** The HTTP handler while the replica runs (undefined while it is down or starting). */
   handler?: Handler;
   caches?: CachesView;
@@ -105,7 +110,14 @@ export class World {
     installFaults(cluster.api, new Faults(faultConfig));
     const world = new World(runtime, cluster, config, faultConfig, options);
     for (let i = 0; i < options.replicas; i++) {
-      world.replicas.push({ identity: `replica-${i}`, link: new Link(), starts: 0, down: false });
+      world.replicas.push({
+        identity: `replica-${i}`,
+        link: new Link(),
+        apiCut: new Partition(),
+        podLink: new Partition(),
+        starts: 0,
+        down: false,
+      });
     }
     for (const r of world.replicas) await world.bootNow(r);
     return world;
@@ -134,7 +146,13 @@ export class World {
       loadPeers: inProcessPeers(this.peers),
     });
     const layer = provider.layer.pipe(
-      Layer.provideMerge(simReplicaBackend(replicaConfig, { wrapKubeApi: replica.link.wrap })),
+      Layer.provideMerge(simReplicaBackend(replicaConfig, {
+        wrapKubeApi: (api) => replica.link.wrap(partitionKubeApi(api, replica.apiCut)),
+        wrapUpstream: (upstream, cluster) => ({
+          ...upstream,
+          ...Disruptions.of(cluster).upstream(upstream, replica.podLink),
+        }),
+      })),
     );
     replica.starts++;
     const generation = replica.starts;
@@ -204,6 +222,8 @@ export class World {
     for (const r of this.replicas) {
       r.link.set("up");
       r.link.latencyMs = 0;
+      r.apiCut.heal();
+      r.podLink.heal();
     }
     for (let i = 0; i < this.replicas.length; i++) {
       const r = this.replicas[i];
