@@ -7,9 +7,10 @@
  *   (`--populations`, default 100,1000,10000 functions, one ready replica each), the functions are
  *   deployed through a builder provider (POST /system/functions, what a gateway does), then a fresh
  *   provider is started and timed from process start to /healthz 200 and to every function listed;
- *   after a load run (status, list and invocations over a sample of functions) its RSS (from
- *   /proc/<pid>/status), V8 heap used and external memory (from its /metrics) are printed, with the
- *   growth per function between populations;
+ *   after a load run (status, list and invocations over a sample of functions) its RSS, V8 heap used
+ *   and external memory (from its /metrics) are printed, then again after a full garbage collection
+ *   forced through its V8 inspector (what it keeps, without the load run's garbage), with the growth
+ *   per function between populations;
  * - `--soak MINUTES`: on the largest population, steady invocations and a redeploy of a few functions
  *   every 30 s, RSS sampled each minute; flat when no sample exceeds the first by more than 10%.
  *
@@ -21,6 +22,7 @@ import { mainArgs, spawn, startProviderProcess, startSimTask } from "../tests/su
 import { formatTable, percentile } from "./util.ts";
 import {
   call,
+  collectGarbage,
   deployFunctions,
   freePort,
   functionName,
@@ -68,20 +70,32 @@ interface Started {
   readonly url: string;
   readonly pid: number;
   readonly healthzMs: number;
+  readonly inspectorPort?: number;
   stop(): Promise<unknown>;
 }
 
-/** The provider (main.ts) with `env` (and `args`), timed from process start to /healthz 200. */
-const startTimed = async (env: Record<string, string>, args: string[] = []): Promise<Started> => {
+/**
+ * The provider (main.ts) with `env` (and `args`), timed from process start to /healthz 200; with
+ * `inspect`, its V8 inspector on a free port (for collectGarbage).
+ */
+const startTimed = async (
+  env: Record<string, string>,
+  args: string[] = [],
+  inspect = false,
+): Promise<Started> => {
   const port = freePort();
+  const inspectorPort = inspect ? freePort() : undefined;
   const url = `http://127.0.0.1:${port}`;
+  const [run, ...rest] = mainArgs;
   const t0 = performance.now();
-  const child = spawn(Deno.execPath(), [...mainArgs, ...args], {
-    env: { port: String(port), host: "127.0.0.1", ...env },
-  });
+  const child = spawn(
+    Deno.execPath(),
+    [run, ...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), ...rest, ...args],
+    { env: { port: String(port), host: "127.0.0.1", ...env } },
+  );
   try {
     const healthzMs = await until200(`${url}/healthz`, t0);
-    return { url, pid: child.pid, healthzMs, stop: () => child.stop() };
+    return { url, pid: child.pid, healthzMs, inspectorPort, stop: () => child.stop() };
   } catch (e) {
     await child.stop();
     throw new Error(`${(e as Error).message}\nstderr:\n${child.stderr.text}`);
@@ -119,8 +133,8 @@ interface PopulationResult {
   readonly listedMs: number;
   readonly idle: ProcessMemory;
   readonly afterLoad: ProcessMemory;
-  /** VmRSS of /proc after the load run (the same figure as afterLoad.rss, read from outside). */
-  readonly procRss: number | undefined;
+  /** After a full garbage collection (forced through the inspector) that followed the load run. */
+  readonly afterGc: ProcessMemory;
 }
 
 /** A fresh provider on the cluster of `kubeconfig` holding `n` functions: start-up, load run, memory. */
@@ -132,7 +146,7 @@ const measure = async (
   keep = false,
 ): Promise<{ result: PopulationResult; provider: Started }> => {
   const t0 = performance.now();
-  const provider = await startTimed({}, ["--kubeconfig", kubeconfig]);
+  const provider = await startTimed({}, ["--kubeconfig", kubeconfig], true);
   let listedMs: number;
   while (true) {
     const listed = (JSON.parse(await call(`${provider.url}/system/functions`)) as unknown[]).length;
@@ -150,10 +164,11 @@ const measure = async (
   );
   await loadRun(provider.url, n, requests, concurrency);
   const afterLoad = await scrapeMemory(provider.url);
-  const procRss = await readRss(provider.pid);
+  await collectGarbage(provider.inspectorPort!);
+  const afterGc = await scrapeMemory(provider.url);
   if (!keep) await provider.stop();
   return {
-    result: { functions: n, healthzMs: provider.healthzMs, listedMs, idle, afterLoad, procRss },
+    result: { functions: n, healthzMs: provider.healthzMs, listedMs, idle, afterLoad, afterGc },
     provider,
   };
 };
@@ -314,6 +329,8 @@ const main = async () => {
       "heap used",
       "heap total",
       "external",
+      "after GC: RSS",
+      "heap used",
     ],
     results.map((r) => [
       String(r.functions),
@@ -324,14 +341,18 @@ const main = async () => {
       mib(r.afterLoad.heapUsed),
       mib(r.afterLoad.heapTotal),
       mib(r.afterLoad.external),
+      mib(r.afterGc.rss),
+      mib(r.afterGc.heapUsed),
     ]),
   ));
   for (let i = 1; i < results.length; i++) {
     const a = results[i - 1], b = results[i];
     const per = (x: number, y: number) => `${((y - x) / (b.functions - a.functions) / 1024).toFixed(1)} KiB`;
     console.log(
-      `growth per function ${a.functions} -> ${b.functions}: RSS ${per(a.afterLoad.rss, b.afterLoad.rss)}, ` +
-        `heap used ${per(a.afterLoad.heapUsed, b.afterLoad.heapUsed)}`,
+      `growth per function ${a.functions} -> ${b.functions}: RSS ${per(a.afterLoad.rss, b.afterLoad.rss)} ` +
+        `after load, ${per(a.afterGc.rss, b.afterGc.rss)} after GC; heap used after GC ${
+          per(a.afterGc.heapUsed, b.afterGc.heapUsed)
+        }`,
     );
   }
   console.log(`baseline: bare Deno.serve RSS ${mib(bare)}`);

@@ -141,3 +141,37 @@ export const waitReady = async (
     await new Promise((r) => setTimeout(r, 1_000));
   }
 };
+
+/**
+ * A full garbage collection in the process whose V8 inspector listens on `inspectorPort` (started with
+ * `--inspect=127.0.0.1:PORT`), through the DevTools protocol (HeapProfiler.collectGarbage): what the
+ * heap holds afterwards is what the process keeps, not garbage a later collection would free.
+ */
+export const collectGarbage = async (inspectorPort: number): Promise<void> => {
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json() as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error(`inspector on port ${inspectorPort}: cannot connect`));
+    });
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error("inspector: no answer to collectGarbage in 30 s")),
+        30_000,
+      );
+      ws.onmessage = (e) => {
+        if ((JSON.parse(e.data) as { id?: number }).id === 1) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+    });
+    ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.collectGarbage" }));
+    await done;
+  } finally {
+    ws.close();
+  }
+};
