@@ -8,9 +8,9 @@
  *   deployed through a builder provider (POST /system/functions, what a gateway does), then a fresh
  *   provider is started and timed from process start to /healthz 200 and to every function listed;
  *   after a load run (status, list and invocations over a sample of functions) its RSS, V8 heap used
- *   and external memory (from its /metrics) are printed, then again after a full garbage collection
- *   forced through its V8 inspector (what it keeps, without the load run's garbage), with the growth
- *   per function between populations;
+ *   and external memory (from its /metrics) are printed; and the heap a full garbage collection leaves
+ *   (what it keeps, without the load run's garbage) in a second provider, forced through its V8
+ *   inspector; with the growth per function between populations;
  * - `--soak MINUTES`: on the largest population, steady invocations and a redeploy of a few functions
  *   every 30 s, RSS sampled each minute; flat when no sample exceeds the first by more than 10%.
  *
@@ -133,7 +133,10 @@ interface PopulationResult {
   readonly listedMs: number;
   readonly idle: ProcessMemory;
   readonly afterLoad: ProcessMemory;
-  /** After a full garbage collection (forced through the inspector) that followed the load run. */
+  /**
+   * Of a second provider started with its inspector, after a shorter load run and a full garbage
+   * collection: only its heap used compares (the inspector adds RSS and external memory of its own).
+   */
   readonly afterGc: ProcessMemory;
 }
 
@@ -146,16 +149,8 @@ const measure = async (
   keep = false,
 ): Promise<{ result: PopulationResult; provider: Started }> => {
   const t0 = performance.now();
-  const provider = await startTimed({}, ["--kubeconfig", kubeconfig], true);
-  let listedMs: number;
-  while (true) {
-    const listed = (JSON.parse(await call(`${provider.url}/system/functions`)) as unknown[]).length;
-    if (listed >= n) {
-      listedMs = performance.now() - t0;
-      break;
-    }
-    await sleep(10);
-  }
+  const provider = await startTimed({}, ["--kubeconfig", kubeconfig]);
+  const listedMs = await untilListed(provider.url, n, t0);
   const idle = await scrapeMemory(provider.url);
   log(
     `  ${n} functions: /healthz 200 after ${ms(provider.healthzMs)}, all listed after ${
@@ -164,13 +159,31 @@ const measure = async (
   );
   await loadRun(provider.url, n, requests, concurrency);
   const afterLoad = await scrapeMemory(provider.url);
-  await collectGarbage(provider.inspectorPort!);
-  const afterGc = await scrapeMemory(provider.url);
   if (!keep) await provider.stop();
-  return {
-    result: { functions: n, healthzMs: provider.healthzMs, listedMs, idle, afterLoad, afterGc },
-    provider,
-  };
+  // The inspector itself costs memory (scripts' sources kept for the debugger, about 30-60 MiB of RSS and
+  // external memory): a second provider, inspected, gives only the heap a full collection leaves.
+  const inspected = await startTimed({}, ["--kubeconfig", kubeconfig], true);
+  try {
+    await untilListed(inspected.url, n, performance.now());
+    await loadRun(inspected.url, n, Math.ceil(requests / 4), concurrency);
+    await collectGarbage(inspected.inspectorPort!);
+    const afterGc = await scrapeMemory(inspected.url);
+    return {
+      result: { functions: n, healthzMs: provider.healthzMs, listedMs, idle, afterLoad, afterGc },
+      provider,
+    };
+  } finally {
+    await inspected.stop();
+  }
+};
+
+/** Polls the list until it has `n` functions; milliseconds since `t0` (performance.now()). */
+const untilListed = async (url: string, n: number, t0: number): Promise<number> => {
+  while (true) {
+    const listed = (JSON.parse(await call(`${url}/system/functions`)) as unknown[]).length;
+    if (listed >= n) return performance.now() - t0;
+    await sleep(10);
+  }
 };
 
 /** Steady invocations and periodic redeploys for `minutes`; RSS sampled each minute. */
@@ -329,8 +342,7 @@ const main = async () => {
       "heap used",
       "heap total",
       "external",
-      "after GC: RSS",
-      "heap used",
+      "heap after GC",
     ],
     results.map((r) => [
       String(r.functions),
@@ -341,7 +353,6 @@ const main = async () => {
       mib(r.afterLoad.heapUsed),
       mib(r.afterLoad.heapTotal),
       mib(r.afterLoad.external),
-      mib(r.afterGc.rss),
       mib(r.afterGc.heapUsed),
     ]),
   ));
@@ -350,9 +361,7 @@ const main = async () => {
     const per = (x: number, y: number) => `${((y - x) / (b.functions - a.functions) / 1024).toFixed(1)} KiB`;
     console.log(
       `growth per function ${a.functions} -> ${b.functions}: RSS ${per(a.afterLoad.rss, b.afterLoad.rss)} ` +
-        `after load, ${per(a.afterGc.rss, b.afterGc.rss)} after GC; heap used after GC ${
-          per(a.afterGc.heapUsed, b.afterGc.heapUsed)
-        }`,
+        `after load, heap ${per(a.afterGc.heapUsed, b.afterGc.heapUsed)} after GC`,
     );
   }
   console.log(`baseline: bare Deno.serve RSS ${mib(bare)}`);
