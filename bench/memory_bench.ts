@@ -15,7 +15,8 @@
  *   every 30 s, RSS sampled each minute; flat when no sample exceeds the first by more than 10%.
  *
  * Options: --populations LIST, --requests N (status requests and invocations per load run, 2000),
- * --concurrency N (16), --startup-runs N (3), --soak MINUTES (0).
+ * --concurrency N (16), --startup-runs N (3), --soak MINUTES (0), --provider-v8-flags FLAGS (V8 flags of
+ * the measured providers on the Kubernetes backend, e.g. --max-semi-space-size=2).
  */
 import { parseArgs } from "node:util";
 import { mainArgs, spawn, startProviderProcess, startSimTask } from "../tests/support/processes.ts";
@@ -146,10 +147,11 @@ const measure = async (
   n: number,
   requests: number,
   concurrency: number,
+  env: Record<string, string>,
   keep = false,
 ): Promise<{ result: PopulationResult; provider: Started }> => {
   const t0 = performance.now();
-  const provider = await startTimed({}, ["--kubeconfig", kubeconfig]);
+  const provider = await startTimed(env, ["--kubeconfig", kubeconfig]);
   const listedMs = await untilListed(provider.url, n, t0);
   const idle = await scrapeMemory(provider.url);
   log(
@@ -162,7 +164,7 @@ const measure = async (
   if (!keep) await provider.stop();
   // The inspector itself costs memory (scripts' sources kept for the debugger, about 30-60 MiB of RSS and
   // external memory): a second provider, inspected, gives only the heap a full collection leaves.
-  const inspected = await startTimed({}, ["--kubeconfig", kubeconfig], true);
+  const inspected = await startTimed(env, ["--kubeconfig", kubeconfig], true);
   try {
     await untilListed(inspected.url, n, performance.now());
     await loadRun(inspected.url, n, Math.ceil(requests / 4), concurrency);
@@ -242,6 +244,7 @@ const main = async () => {
       requests: { type: "string", default: "2000" },
       concurrency: { type: "string", default: "16" },
       "startup-runs": { type: "string", default: "3" },
+      "provider-v8-flags": { type: "string", default: "" },
       soak: { type: "string", default: "0" },
     },
   });
@@ -258,6 +261,10 @@ const main = async () => {
   const concurrency = positive("concurrency", values.concurrency);
   const startupRuns = positive("startup-runs", values["startup-runs"]);
   const soakMinutes = positive("soak", values.soak, true);
+  // V8 flags of the measured providers (e.g. --max-semi-space-size=2), as DENO_V8_FLAGS.
+  const providerEnv: Record<string, string> = values["provider-v8-flags"]
+    ? { DENO_V8_FLAGS: values["provider-v8-flags"] }
+    : {};
   log(
     `load average: ${
       Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
@@ -309,7 +316,7 @@ const main = async () => {
       await waitReady(builder.url, n, { progress: (ready) => log(`  ${ready} of ${n} ready`) });
       log(`  ${n} functions deployed and ready in ${ms(performance.now() - t)}`);
       const last = n === largest && soakMinutes > 0;
-      const { result, provider } = await measure(kubeconfig, n, requests, concurrency, last);
+      const { result, provider } = await measure(kubeconfig, n, requests, concurrency, providerEnv, last);
       results.push(result);
       log(
         `  RSS ${mib(result.afterLoad.rss)}, heap used ${mib(result.afterLoad.heapUsed)}, external ${
