@@ -8,11 +8,12 @@
  *   deployed through a builder provider (POST /system/functions, what a gateway does), then a fresh
  *   provider is started and timed from process start to /healthz 200 and to every function listed;
  *   after a load run (status, list and invocations over a sample of functions) its RSS, V8 heap used
- *   and external memory (from its /metrics) are printed; and the heap a full garbage collection leaves
- *   (what it keeps, without the load run's garbage) in a second provider, forced through its V8
- *   inspector; with the growth per function between populations;
+ *   and external memory (from its /metrics) are printed, then RSS and heap after a full garbage
+ *   collection (what it keeps, without the load run's garbage; bench/gc_hook.ts, preloaded, collects on
+ *   SIGUSR2); with the growth per function between populations;
  * - `--soak MINUTES`: on the largest population, steady invocations and a redeploy of a few functions
- *   every 30 s, RSS sampled each minute; flat when no sample exceeds the first by more than 10%.
+ *   every 30 s, RSS and heap after a full collection sampled each minute; flat when no sample exceeds
+ *   the first by more than 10%.
  *
  * Options: --populations LIST, --requests N (status requests and invocations per load run, 2000),
  * --concurrency N (16), --startup-runs N (3), --soak MINUTES (0), --provider-v8-flags FLAGS (V8 flags of
@@ -27,6 +28,7 @@ import {
   deployFunctions,
   freePort,
   functionName,
+  gcHookArgs,
   pool,
   type ProcessMemory,
   readRss,
@@ -71,32 +73,36 @@ interface Started {
   readonly url: string;
   readonly pid: number;
   readonly healthzMs: number;
-  readonly inspectorPort?: number;
+  /** A full garbage collection (bench/gc_hook.ts), then the memory /metrics reports. */
+  collect(): Promise<ProcessMemory>;
   stop(): Promise<unknown>;
 }
 
 /**
  * The provider (main.ts) with `env` (and `args`), timed from process start to /healthz 200; with
- * `inspect`, its V8 inspector on a free port (for collectGarbage).
+ * bench/gc_hook.ts preloaded, so that `collect` can ask it for a full garbage collection.
  */
-const startTimed = async (
-  env: Record<string, string>,
-  args: string[] = [],
-  inspect = false,
-): Promise<Started> => {
+const startTimed = async (env: Record<string, string>, args: string[] = []): Promise<Started> => {
   const port = freePort();
-  const inspectorPort = inspect ? freePort() : undefined;
   const url = `http://127.0.0.1:${port}`;
   const [run, ...rest] = mainArgs;
   const t0 = performance.now();
-  const child = spawn(
-    Deno.execPath(),
-    [run, ...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []), ...rest, ...args],
-    { env: { port: String(port), host: "127.0.0.1", ...env } },
-  );
+  const child = spawn(Deno.execPath(), [run, ...gcHookArgs, ...rest, ...args], {
+    env: { port: String(port), host: "127.0.0.1", ...env },
+  });
+  let collections = 0;
   try {
     const healthzMs = await until200(`${url}/healthz`, t0);
-    return { url, pid: child.pid, healthzMs, inspectorPort, stop: () => child.stop() };
+    return {
+      url,
+      pid: child.pid,
+      healthzMs,
+      collect: async () => {
+        await collectGarbage(child, ++collections);
+        return await scrapeMemory(url);
+      },
+      stop: () => child.stop(),
+    };
   } catch (e) {
     await child.stop();
     throw new Error(`${(e as Error).message}\nstderr:\n${child.stderr.text}`);
@@ -134,10 +140,7 @@ interface PopulationResult {
   readonly listedMs: number;
   readonly idle: ProcessMemory;
   readonly afterLoad: ProcessMemory;
-  /**
-   * Of a second provider started with its inspector, after a shorter load run and a full garbage
-   * collection: only its heap used compares (the inspector adds RSS and external memory of its own).
-   */
+  /** After a full garbage collection that followed the load run: what the provider keeps. */
   readonly afterGc: ProcessMemory;
 }
 
@@ -161,22 +164,12 @@ const measure = async (
   );
   await loadRun(provider.url, n, requests, concurrency);
   const afterLoad = await scrapeMemory(provider.url);
+  const afterGc = await provider.collect();
   if (!keep) await provider.stop();
-  // The inspector itself costs memory (scripts' sources kept for the debugger, about 30-60 MiB of RSS and
-  // external memory): a second provider, inspected, gives only the heap a full collection leaves.
-  const inspected = await startTimed(env, ["--kubeconfig", kubeconfig], true);
-  try {
-    await untilListed(inspected.url, n, performance.now());
-    await loadRun(inspected.url, n, Math.ceil(requests / 4), concurrency);
-    await collectGarbage(inspected.inspectorPort!);
-    const afterGc = await scrapeMemory(inspected.url);
-    return {
-      result: { functions: n, healthzMs: provider.healthzMs, listedMs, idle, afterLoad, afterGc },
-      provider,
-    };
-  } finally {
-    await inspected.stop();
-  }
+  return {
+    result: { functions: n, healthzMs: provider.healthzMs, listedMs, idle, afterLoad, afterGc },
+    provider,
+  };
 };
 
 /** Polls the list until it has `n` functions; milliseconds since `t0` (performance.now()). */
@@ -188,10 +181,14 @@ const untilListed = async (url: string, n: number, t0: number): Promise<number> 
   }
 };
 
-/** Steady invocations and periodic redeploys for `minutes`; RSS sampled each minute. */
+/**
+ * Steady invocations and periodic redeploys for `minutes`; each minute the RSS, then the heap a full
+ * garbage collection leaves (a leak shows there first; RSS also moves with V8's young generation).
+ */
 const soak = async (provider: Started, n: number, minutes: number) => {
   const names = sample(n, 100);
   const samples: number[] = [];
+  const heaps: number[] = [];
   const end = Date.now() + minutes * 60_000;
   let invocations = 0, redeploys = 0, stop = false;
   const invoker = (async () => {
@@ -223,17 +220,18 @@ const soak = async (provider: Started, n: number, minutes: number) => {
     if (Date.now() >= nextSample) {
       nextSample += 60_000;
       const rss = (await readRss(provider.pid)) ?? (await scrapeMemory(provider.url)).rss;
+      const heap = (await provider.collect()).heapUsed;
       samples.push(rss);
+      heaps.push(heap);
       log(
-        `  soak minute ${samples.length}: RSS ${mib(rss)} (${invocations} invocations, ${
-          redeploys * 5
-        } redeploys)`,
+        `  soak minute ${samples.length}: RSS ${mib(rss)}, heap after GC ${mib(heap)} (${invocations} ` +
+          `invocations, ${redeploys * 5} redeploys)`,
       );
     }
   }
   stop = true;
   await invoker;
-  return { samples, invocations, redeploys: redeploys * 5 };
+  return { samples, heaps, invocations, redeploys: redeploys * 5 };
 };
 
 const main = async () => {
@@ -349,7 +347,8 @@ const main = async () => {
       "heap used",
       "heap total",
       "external",
-      "heap after GC",
+      "after GC: RSS",
+      "heap used",
     ],
     results.map((r) => [
       String(r.functions),
@@ -360,6 +359,7 @@ const main = async () => {
       mib(r.afterLoad.heapUsed),
       mib(r.afterLoad.heapTotal),
       mib(r.afterLoad.external),
+      mib(r.afterGc.rss),
       mib(r.afterGc.heapUsed),
     ]),
   ));
@@ -378,14 +378,15 @@ const main = async () => {
     }`,
   );
   if (soakResult && soakResult.samples.length > 0) {
-    const first = soakResult.samples[0];
-    const max = Math.max(...soakResult.samples);
-    const last = soakResult.samples[soakResult.samples.length - 1];
+    const trend = (what: string, xs: number[]) => {
+      const first = xs[0], max = Math.max(...xs), last = xs[xs.length - 1];
+      return `${what} first ${mib(first)}, max ${mib(max)}, last ${mib(last)}: ${
+        max <= first * 1.1 ? "flat within 10%" : `grew ${(((max / first) - 1) * 100).toFixed(0)}%`
+      }`;
+    };
     console.log(
-      `soak ${soakMinutes} min (${soakResult.invocations} invocations, ${soakResult.redeploys} redeploys): RSS ` +
-        `first ${mib(first)}, max ${mib(max)}, last ${mib(last)}: ${
-          max <= first * 1.1 ? "flat within 10%" : `grew ${(((max / first) - 1) * 100).toFixed(0)}%`
-        }`,
+      `soak ${soakMinutes} min (${soakResult.invocations} invocations, ${soakResult.redeploys} redeploys): ` +
+        `${trend("RSS", soakResult.samples)}; ${trend("heap after GC", soakResult.heaps)}`,
     );
   }
 };

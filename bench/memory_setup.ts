@@ -4,6 +4,7 @@
  * population builder (functions deployed through a provider's API until `n` exist and are ready).
  */
 import { functionRequest } from "./setup.ts";
+import type { ChildProcess } from "../tests/support/processes.ts";
 
 /**
  * A process's resident memory in bytes: VmRSS of /proc/<pid>/status (Deno lets only --allow-all read
@@ -142,36 +143,15 @@ export const waitReady = async (
   }
 };
 
+/** bench/gc_hook.ts, and the flags that load it into a `deno run` (before the main module). */
+export const gcHook = new URL("./gc_hook.ts", import.meta.url).pathname;
+export const gcHookArgs = ["--v8-flags=--expose-gc", `--preload=${gcHook}`];
+
 /**
- * A full garbage collection in the process whose V8 inspector listens on `inspectorPort` (started with
- * `--inspect=127.0.0.1:PORT`), through the DevTools protocol (HeapProfiler.collectGarbage): what the
- * heap holds afterwards is what the process keeps, not garbage a later collection would free.
+ * A full garbage collection in a process started with `gcHookArgs`: SIGUSR2, then its `bench:memory gc
+ * <count>` line (`count`: the collections asked of it so far, this one included).
  */
-export const collectGarbage = async (inspectorPort: number): Promise<void> => {
-  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json() as {
-    webSocketDebuggerUrl: string;
-  }[];
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error(`inspector on port ${inspectorPort}: cannot connect`));
-    });
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error("inspector: no answer to collectGarbage in 30 s")),
-        30_000,
-      );
-      ws.onmessage = (e) => {
-        if ((JSON.parse(e.data) as { id?: number }).id === 1) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-    });
-    ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.collectGarbage" }));
-    await done;
-  } finally {
-    ws.close();
-  }
+export const collectGarbage = async (child: ChildProcess, count: number): Promise<void> => {
+  Deno.kill(child.pid, "SIGUSR2");
+  await child.stdout.until(new RegExp(`^bench:memory gc ${count}$`, "m"), 30_000, "garbage collection");
 };

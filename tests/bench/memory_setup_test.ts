@@ -1,6 +1,6 @@
 /**
  * The pieces of `deno task bench:memory` (bench/memory_setup.ts): reading a process's RSS and the
- * provider's memory gauges, the request pool, a garbage collection through the inspector, and the
+ * provider's memory gauges, the request pool, a garbage collection on request, and the
  * population builder against a provider on the simulator.
  */
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import {
   collectGarbage,
   countReady,
   deployFunctions,
-  freePort,
+  gcHookArgs,
   parseMemoryMetrics,
   parseVmRss,
   pool,
@@ -47,24 +47,17 @@ Deno.test("bench:memory: the pool runs every task, never more than its concurren
   await assert.rejects(() => pool(3, 2, () => Promise.reject(new Error("boom"))), /boom/);
 });
 
-Deno.test("bench:memory: a full garbage collection through a process's inspector", async () => {
-  const port = freePort();
+Deno.test("bench:memory: a full garbage collection on SIGUSR2 in a process with the preloaded hook", async () => {
   const child = spawn(Deno.execPath(), [
     "eval",
-    `--inspect=127.0.0.1:${port}`,
-    "globalThis.keep = []; setInterval(() => {}, 1000);",
+    ...gcHookArgs,
+    "console.log('ready'); setInterval(() => {}, 1000);",
   ]);
   try {
-    let ready = false;
-    for (let i = 0; i < 100 && !ready; i++) {
-      try {
-        ready = (await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json())).length > 0;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    assert.ok(ready, "the inspector listens");
-    await collectGarbage(port);
+    await child.stdout.until(/^ready$/m, 30_000, "the child");
+    await collectGarbage(child, 1);
+    await collectGarbage(child, 2);
+    assert.match(child.stdout.text, /bench:memory gc 1\nbench:memory gc 2\n/);
   } finally {
     await child.stop();
   }
