@@ -11,7 +11,6 @@ import { loadConfig } from "./src/config/load.ts";
 import { parseArgs } from "./src/config/flags.ts";
 import { makeProvider } from "./src/app.ts";
 import { type Credentials, readCredentials } from "./src/http/middleware/basicauth.ts";
-import { simBackend } from "./sim/layer.ts";
 import { Caches } from "./src/kube/caches.ts";
 import { Leadership } from "./src/cluster/leader.ts";
 import { providerName, release } from "./src/domain/version.ts";
@@ -67,6 +66,8 @@ const main = async () => {
     );
     backendText = `Kubernetes API at ${connection.server} (${connection.source})`;
   } else {
+    // Loaded only when selected: the Kubernetes backend never runs the simulator's code.
+    const { simBackend } = await import("./sim/layer.ts");
     backend = simBackend(config);
     backendText =
       `built-in cluster simulator (${config.simNodes} nodes of ${config.simNodeCpu} CPU / ${config.simNodeMemory}, seed ${config.simSeed})`;

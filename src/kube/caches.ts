@@ -8,6 +8,7 @@ import type { Namespace, Pod, Secret } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import { emptyInformer, type Informer, makeInformer, type ObjectMetaLike } from "./informer.ts";
 import { paths } from "./resources.ts";
+import { keepDeployment, keepEndpointSlice, keepPod, keepSecret } from "./projection.ts";
 import type { KubeApi } from "./api.ts";
 import { functionLabel } from "../domain/keys.ts";
 import { ProviderConfig } from "../config/config.ts";
@@ -18,7 +19,7 @@ export interface CachesShape {
   readonly endpointSlices: Informer<EndpointSlice>;
   /** OpenFaaS secrets (label app.kubernetes.io/managed-by=openfaas), without their data. */
   readonly secrets: Informer<Secret>;
-  /** Function pods (label faas_function), for readiness reasons. */
+  /** Function pods (label faas_function), for readiness reasons: names, labels and status, no spec. */
   readonly pods: Informer<Pod>;
   /** Why the provider cannot serve from its caches (not synced, API server unreachable), or undefined. */
   readonly unhealthy: () => string | undefined;
@@ -45,20 +46,26 @@ export class Caches extends Context.Service<Caches, CachesShape>()("faas/kube/Ca
       const scope = config.clusterRole ? undefined : config.functionNamespace;
       const informer = <T extends ObjectMetaLike>(path: string, labelSelector?: string, keep?: (o: T) => T) =>
         makeInformer<T>({ path, labelSelector, resyncMs, keep });
-      const deployments = yield* informer<Deployment>(paths.deployments(scope), functionLabel);
+      // Each cache keeps what the provider reads of its objects (src/kube/projection.ts).
+      const deployments = yield* informer<Deployment>(
+        paths.deployments(scope),
+        functionLabel,
+        keepDeployment,
+      );
       const namespaces = config.clusterRole
         ? yield* informer<Namespace>(paths.namespaces())
         : emptyInformer<Namespace>();
       const endpointSlices = yield* informer<EndpointSlice>(
         paths.endpointSlices(scope),
         "kubernetes.io/service-name",
+        keepEndpointSlice,
       );
-      const pods = yield* informer<Pod>(paths.pods(scope), functionLabel);
+      const pods = yield* informer<Pod>(paths.pods(scope), functionLabel, keepPod);
       // Secret values stay in the API server: the cache keeps names and metadata only.
       const secrets = yield* informer<Secret>(
         paths.secrets(scope),
         `${managedByLabel}=${managedByValue}`,
-        ({ data: _data, stringData: _stringData, ...rest }) => rest,
+        keepSecret,
       );
       const synced = Effect.all(
         [deployments.synced, namespaces.synced, endpointSlices.synced, pods.synced, secrets.synced],

@@ -25,7 +25,8 @@ import type { Env } from "./kubeconfig/files.ts";
 import { type ClusterConnection, loadKubeconfig } from "./kubeconfig/resolve.ts";
 import { loadInCluster, withMaster } from "./incluster.ts";
 import { isInCluster } from "../config/settings.ts";
-import { makeNodeFetch } from "./nodefetch.ts";
+// node:https (and Node's TLS layer) loads only for a connection that needs it (clientFor).
+import type { makeNodeFetch } from "./nodefetch.ts";
 
 export interface HttpTransportOptions {
   /** Per-request timeout in ms (for watch and lines: until the response headers arrive). Default 30 000. */
@@ -116,7 +117,7 @@ export const makeHttpKubeApi = (
         try {
           entry = viaNode
             ? {
-              node: makeNodeFetch({
+              node: (await import("./nodefetch.ts")).makeNodeFetch({
                 ca: conn.caCert,
                 ...mtls,
                 servername: conn.tlsServerName,

@@ -38,7 +38,17 @@ export interface InformerOptions<T = unknown> {
   readonly resyncMs?: number;
   /** What is kept of each object (e.g. without a Secret's data). */
   readonly keep?: (obj: T) => T;
+  /** Items per page of a list (default `listPageSize`). */
+  readonly pageSize?: number;
 }
+
+interface ListPage<T> {
+  metadata: { resourceVersion: string; continue?: string };
+  items: T[];
+}
+
+/** Items per page of a list (client-go's reflector asks for 500). */
+export const listPageSize = 500;
 
 /** Numeric comparison where both are numbers (etcd revisions); otherwise "newer". */
 const isOlder = (a: string | undefined, b: string | undefined): boolean => {
@@ -68,7 +78,8 @@ export const makeInformer = <T extends ObjectMetaLike>(
     };
     const current = (ns: string | undefined, name: string) => byNamespace.get(ns ?? "")?.get(name);
 
-    const put = (obj: T, fromWriter: boolean) => {
+    /** `kept`: already what `options.keep` makes of it (a relist projects each page as it arrives). */
+    const put = (obj: T, fromWriter: boolean, kept = false) => {
       const m = obj.metadata ?? {};
       // Being deleted (e.g. a foreground delete waiting for its pods): gone for the provider's purposes.
       if (m.deletionTimestamp) return drop(m.namespace, m.name!, m.resourceVersion);
@@ -79,7 +90,7 @@ export const makeInformer = <T extends ObjectMetaLike>(
         if (!fromWriter && !isOlder(tomb, m.resourceVersion)) return;
         tombstones.delete(key(m.namespace, m.name!));
       }
-      bucket(m.namespace).set(m.name!, options.keep ? options.keep(obj) : obj);
+      bucket(m.namespace).set(m.name!, options.keep && !kept ? options.keep(obj) : obj);
       version++;
     };
     const drop = (ns: string | undefined, name: string, atRv: string | undefined) => {
@@ -101,16 +112,34 @@ export const makeInformer = <T extends ObjectMetaLike>(
       else put(e.object, false);
     };
 
+    /**
+     * The whole list in pages of `listPageSize` items (as client-go's reflector pages its lists), each page
+     * projected as it arrives: the process never holds the whole list's text and objects at once, only a
+     * page of them and what the cache keeps. Every page shows the list's first resourceVersion; an expired
+     * continue token fails with 410 and the list starts over.
+     */
     const relist = Effect.gen(function* () {
-      const list = yield* kube.request<{ metadata: { resourceVersion: string }; items: T[] }>({
-        method: "GET",
-        path: options.path,
-        query: { labelSelector: options.labelSelector },
-      });
+      const items: T[] = [];
+      let listRv = "";
+      let token: string | undefined;
+      do {
+        const page = yield* kube.request<ListPage<T>>({
+          method: "GET",
+          path: options.path,
+          query: {
+            labelSelector: options.labelSelector,
+            limit: String(options.pageSize ?? listPageSize),
+            continue: token,
+          },
+        });
+        for (const item of page.items) items.push(options.keep ? options.keep(item) : item);
+        listRv = page.metadata.resourceVersion;
+        token = page.metadata.continue || undefined;
+      } while (token !== undefined);
       byNamespace.clear();
       version++;
-      for (const item of list.items) put(item, true);
-      rv = list.metadata.resourceVersion;
+      for (const item of items) put(item, true, true);
+      rv = listRv;
       lastError = undefined;
       yield* Deferred.succeed(synced, undefined);
     });

@@ -201,3 +201,22 @@ export const metrics = {
     "Kubernetes API calls abandoned after retries.",
   ),
 };
+
+/**
+ * The process's memory, read when /metrics is scraped (the names of Prometheus' process collector and of
+ * Node's prom-client, which dashboards know): resident set, V8 heap used and allocated, and memory outside
+ * the V8 heap that JS objects hold (buffers, streams).
+ */
+const memoryGauge = (name: string, help: string, read: (m: Deno.MemoryUsage) => number) => {
+  const gauge = registry.gauge(name, help);
+  gauge.collect = () => [[{}, read(Deno.memoryUsage())]];
+  return gauge;
+};
+memoryGauge("process_resident_memory_bytes", "Resident memory size in bytes.", (m) => m.rss);
+memoryGauge("nodejs_heap_size_used_bytes", "V8 heap in use, in bytes.", (m) => m.heapUsed);
+memoryGauge("nodejs_heap_size_total_bytes", "V8 heap allocated, in bytes.", (m) => m.heapTotal);
+memoryGauge(
+  "nodejs_external_memory_bytes",
+  "Memory outside the V8 heap held by JavaScript objects, in bytes.",
+  (m) => m.external,
+);

@@ -13,11 +13,14 @@ import { deploymentFixture } from "../support/fixtures.ts";
 const withInformer = <T extends { metadata?: { name?: string } }>(
   path: string,
   fn: (ctx: SimContext & { informer: Informer<T> }) => Promise<void>,
+  before: (ctx: SimContext) => void = () => {},
+  pageSize?: number,
 ) =>
   withSimCluster(async (ctx) => {
+    before(ctx);
     const scope = await ctx.rt.runPromise(Scope.make());
     try {
-      const informer = await ctx.rt.runPromise(Scope.provide(scope)(makeInformer<T>({ path })));
+      const informer = await ctx.rt.runPromise(Scope.provide(scope)(makeInformer<T>({ path, pageSize })));
       await ctx.rt.runPromise(informer.synced);
       await fn({ ...ctx, informer });
     } finally {
@@ -45,4 +48,24 @@ Deno.test("informer: an object being deleted (deletionTimestamp) is gone from th
     assert.ok(cluster.store.peek(Kinds.Pod, "openfaas-fn", pod.metadata.name!)?.metadata.deletionTimestamp);
     assert.equal(informer.get("openfaas-fn", pod.metadata.name!), undefined, "terminating: not cached");
   });
+});
+
+Deno.test("informer: the first list comes in pages and the cache holds every page's objects", async () => {
+  const names = ["s1", "s2", "s3", "s4", "s5", "s6", "s7"];
+  await withInformer<Secret>(
+    paths.secrets("openfaas-fn"),
+    async ({ informer, cluster, advance }) => {
+      assert.deepEqual(informer.list("openfaas-fn").map((s) => s.metadata?.name).sort(), names);
+      // The watch resumes from the list's resourceVersion: a change after it arrives.
+      cluster.store.create(Kinds.Secret, "openfaas-fn", { metadata: { name: "s8" }, stringData: { a: "b" } });
+      await advance(10);
+      assert.equal(informer.list("openfaas-fn").length, 8);
+    },
+    ({ cluster }) => {
+      for (const name of names) {
+        cluster.store.create(Kinds.Secret, "openfaas-fn", { metadata: { name }, stringData: { a: "b" } });
+      }
+    },
+    2,
+  );
 });

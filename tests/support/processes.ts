@@ -77,6 +77,8 @@ class Output {
 }
 
 export interface ChildProcess {
+  /** The process id (for reading /proc/<pid>). */
+  readonly pid: number;
   readonly stdout: Output;
   readonly stderr: Output;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with its exit status once its output has ended. */
@@ -101,6 +103,7 @@ export const spawn = (
   const stderr = new Output(child.stderr);
   let stopping: Promise<Deno.CommandStatus> | undefined;
   return {
+    pid: child.pid,
     stdout,
     stderr,
     stop: (graceMs = 10_000) =>
