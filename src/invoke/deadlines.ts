@@ -15,6 +15,9 @@ export interface Deadline {
   readonly expire: () => void;
 }
 
+/** The longest wait a timer takes: setTimeout fires at once past 2^31 - 1 ms (about 24.8 days). */
+export const maxTimerMs = 2 ** 31 - 1;
+
 export interface DeadlineClock {
   now(): number;
   /** Calls `fn` after `ms`; the returned handle cancels it. The timer must not keep the process alive. */
@@ -82,7 +85,9 @@ export class Deadlines {
   #arm(at: number) {
     this.#cancel?.();
     this.#armedAt = at;
-    this.#cancel = this.clock.schedule(() => this.#fire(), Math.max(0, at - this.clock.now()));
+    // A deadline further off than a timer can wait: wait that long, then re-arm for the rest.
+    const ms = Math.min(maxTimerMs, Math.max(0, at - this.clock.now()));
+    this.#cancel = this.clock.schedule(() => this.#fire(), ms);
   }
 
   #fire() {

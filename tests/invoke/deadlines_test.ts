@@ -1,16 +1,18 @@
 /** Deadlines: many timeouts on one timer, in order, each cleared when what it bounds is over. */
 import assert from "node:assert/strict";
-import { type DeadlineClock, Deadlines } from "../../src/invoke/deadlines.ts";
+import { type DeadlineClock, Deadlines, maxTimerMs } from "../../src/invoke/deadlines.ts";
 
 /** A clock the test moves by hand: `advance` runs the armed timer when its time has come. */
 const manualClock = () => {
   let now = 0;
   let timer: { at: number; fn: () => void } | undefined;
   let armed = 0;
+  let longest = 0;
   const clock: DeadlineClock = {
     now: () => now,
     schedule: (fn, ms) => {
       armed++;
+      longest = Math.max(longest, ms);
       const t = { at: now + ms, fn };
       timer = t;
       return () => {
@@ -28,7 +30,7 @@ const manualClock = () => {
     }
     now = end;
   };
-  return { clock, advance, armed: () => armed, pending: () => timer !== undefined };
+  return { clock, advance, armed: () => armed, longest: () => longest, pending: () => timer !== undefined };
 };
 
 Deno.test("deadlines: each expires once, at its time, in order of time whatever the order added", () => {
@@ -99,4 +101,16 @@ Deno.test("deadlines: on the wall clock, a deadline fires and a cleared one does
   await done;
   clearTimeout(keepAlive);
   assert.deepEqual(fired, ["kept"]);
+});
+
+Deno.test("deadlines: a deadline beyond setTimeout's range waits, rather than firing at once", () => {
+  const m = manualClock();
+  const d = new Deadlines(m.clock);
+  const fired: string[] = [];
+  d.add(40 * 24 * 3600_000, () => fired.push("forty days"));
+  m.advance(25 * 24 * 3600_000);
+  assert.equal(fired.length, 0);
+  m.advance(15 * 24 * 3600_000);
+  assert.deepEqual(fired, ["forty days"]);
+  assert.equal(m.longest(), maxTimerMs, "no timer was asked to wait longer than setTimeout can");
 });
