@@ -19,9 +19,13 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** An HTTP server on 127.0.0.1 that answers every request with 200 and the request body. */
+/**
+ * An HTTP server on 127.0.0.1 that answers every request with 200 and the request body. A request whose
+ * client has gone (a load generator stopping mid-request) is answered quietly, not logged as an error.
+ */
 export const startEchoUpstream = (): Running => {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+  const onError = () => new Response(null, { status: 500 });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {}, onError }, async (req) => {
     const body = await req.arrayBuffer();
     return new Response(body, {
       status: 200,
@@ -40,7 +44,8 @@ export const startEchoUpstream = (): Running => {
  */
 export const startBareProxy = (upstreamPort: number): Running => {
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 1024, poolIdleTimeout: 5_000 });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+  const onError = () => new Response(null, { status: 502 });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {}, onError }, (req) => {
     const url = new URL(req.url);
     return fetch(`http://127.0.0.1:${upstreamPort}${url.pathname}${url.search}`, {
       method: req.method,

@@ -7,13 +7,14 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { ProviderConfig } from "../config/config.ts";
 import type { InvokeProxy } from "../invoke/proxy.ts";
 import { textError } from "./errors.ts";
+import { goQuery } from "./query.ts";
 import type { ApiEnv } from "./respond.ts";
 import { allowMethods } from "./middleware/methods.ts";
-import { basicAuth, type Credentials } from "./middleware/basicauth.ts";
+import { basicAuth, checkBasicAuth, type Credentials, unauthorized } from "./middleware/basicauth.ts";
 import { bodyLimit } from "./middleware/bodylimit.ts";
-import { requestMetrics } from "./middleware/metrics.ts";
+import { recordRequest, requestMetrics } from "./middleware/metrics.ts";
 import { readTimeout } from "./middleware/readtimeout.ts";
-import { functionRoutes } from "./routes/functions.ts";
+import { functionRoutes, functionStatus, statusPathName } from "./routes/functions.ts";
 import { secretRoutes } from "./routes/secrets.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
 import { logRoutes } from "./routes/logs.ts";
@@ -60,13 +61,42 @@ export const makeApi = (proxy: InvokeProxy, credentials: Credentials | undefined
     const invoke = makeInvoke(proxy);
     app.route("/function", invokeRoutes(invoke));
     app.notFound(() => textError(404, "404 page not found"));
-    app.onError((err) => {
+    const unhandled = (err: Error) => {
       Effect.runFork(Effect.logError(`unhandled error: ${err.message}`));
       return textError(500, "internal error");
-    });
+    };
+    app.onError(unhandled);
 
-    /** Invocations, the hot path, skip the router (and read_timeout: the upstream timeout bounds them). */
-    const fetch: ServeHandler = (req, info) =>
-      isInvocation(req.url) ? invoke(req, info) : app.fetch(req, info);
+    /**
+     * `GET /system/function/{name}` without the router, through what the router's chain does for it: the
+     * method is allowed, a GET has no body to time or limit, so credentials, the status, and its metrics.
+     */
+    const status = yield* functionStatus;
+    const serveStatus = (req: Request, name: string): Response | Promise<Response> => {
+      const started = performance.now();
+      const answered = (res: Response) => {
+        recordRequest(res.status, "GET", "/system/function", started);
+        return res;
+      };
+      try {
+        if (credentials && !checkBasicAuth(req.headers.get("authorization") ?? undefined, credentials)) {
+          return answered(unauthorized());
+        }
+        const res = status(name, goQuery(req.url));
+        return res instanceof Response ? answered(res) : res.then(answered, unhandled);
+      } catch (e) {
+        return unhandled(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+
+    /**
+     * Invocations, the hot path, skip the router (and read_timeout: the upstream timeout bounds them); so
+     * does a function's status, the hot read.
+     */
+    const fetch: ServeHandler = (req, info) => {
+      if (isInvocation(req.url)) return invoke(req, info);
+      const name = req.method === "GET" ? statusPathName(req.url) : undefined;
+      return name === undefined ? app.fetch(req, info) : serveStatus(req, name);
+    };
     return fetch;
   });

@@ -68,7 +68,11 @@ const rawQuery = (url: string): string => {
   return url.slice(q + 1, hash < 0 ? undefined : hash);
 };
 
+/** The query of a URL without one. */
+const noQuery: GoQuery = { first: () => "", last: () => "" };
+
 export const goQuery = (url: string): GoQuery => {
+  if (!url.includes("?")) return noQuery;
   const values = parseGoQuery(rawQuery(url));
   return {
     first: (key) => values.get(key)?.[0] ?? "",

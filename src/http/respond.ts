@@ -17,7 +17,25 @@ export type ApiContext = Context<ApiEnv>;
 export const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
+/**
+ * JSON text per object, for objects the provider keeps while they stay the same (a function's status is
+ * rebuilt whenever its Deployment changes): an unchanged one is answered without encoding it again.
+ */
+const encoded = new WeakMap<object, string>();
+export const jsonText = (value: object): string => {
+  let text = encoded.get(value);
+  if (text === undefined) encoded.set(value, text = JSON.stringify(value));
+  return text;
+};
+
+/** `json` for an object that is not changed once built (see jsonText). */
+export const cachedJson = (value: object) =>
+  new Response(jsonText(value), { status: 200, headers: { "Content-Type": "application/json" } });
+
 export const accepted = () => new Response(null, { status: 202 });
+
+/** A use case's error as the status errors.ts maps it to. */
+export const failed = (error: ProviderError) => textError(statusOf(error), error.message);
 
 /** Runs a use case and renders its result, or its error as the status errors.ts maps it to. */
 type Respond = <A>(
@@ -32,7 +50,7 @@ export const responder: Effect.Effect<Respond> = Effect.map(Effect.context<never
     const exit = await runExit(effect);
     if (Exit.isSuccess(exit)) return render(exit.value);
     const failure = exit.cause.reasons.find(Cause.isFailReason);
-    if (failure) return textError(statusOf(failure.error), failure.error.message);
+    if (failure) return failed(failure.error);
     await Effect.runPromise(Effect.logError("request failed", Cause.pretty(exit.cause)));
     return textError(500, "internal error");
   };

@@ -224,10 +224,11 @@ export const makeProxy = (options: ProxyOptions = {}) =>
       }
 
       const startMs = clock.currentTimeMillisUnsafe();
-      const callId = req.headers.get("x-call-id") ?? crypto.randomUUID();
-      const startTime = String(BigInt(Math.floor(startMs)) * 1_000_000n);
+      // One pass over the request's headers (each `get` would search them again).
       const headers: Record<string, string> = {};
       for (const [k, v] of req.headers) if (!requestDrop.has(k)) headers[k] = v;
+      const callId = headers["x-call-id"] ?? crypto.randomUUID();
+      const startTime = String(BigInt(Math.floor(startMs)) * 1_000_000n);
       headers["x-call-id"] = callId;
       headers["x-start-time"] = startTime;
       headers["x-forwarded-host"] ??= url.host;
@@ -245,6 +246,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         headers,
         body: hasBody ? req.body : null,
         signal: clientGone.signal,
+        delivered: completed,
       };
 
       const finish = invocations.start(name, ns);
@@ -276,7 +278,7 @@ export const makeProxy = (options: ProxyOptions = {}) =>
         if (k === "content-type") hasType = true;
         out.push([k, v]);
       }
-      if (!hasType) out.push(["content-type", req.headers.get("content-type") ?? "text/plain"]);
+      if (!hasType) out.push(["content-type", headers["content-type"] ?? "text/plain"]);
       out.push(["x-call-id", callId], ["x-start-time", startTime]);
       out.push(["x-duration-seconds", ((clock.currentTimeMillisUnsafe() - startMs) / 1000).toFixed(6)]);
       const status = res.status;

@@ -3,6 +3,7 @@
  * http://<podIP>:<port>; in the simulator: a direct call into the simulated pod.
  */
 import { Context, Data, Layer } from "effect";
+import { Deadlines } from "./deadlines.ts";
 
 export interface Endpoint {
   readonly ip: string;
@@ -34,6 +35,11 @@ export interface ForwardRequest {
    * the client's departure reaches the pod by cancelling the response body.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Settles once the response has been delivered to the client (or abandoned): nothing of the exchange is
+   * left for the timeout to bound, so what enforces it can be let go then rather than at the deadline.
+   */
+  readonly delivered?: Promise<unknown>;
 }
 
 interface UpstreamShape {
@@ -48,38 +54,50 @@ interface UpstreamShape {
   readonly webSocket?: (url: string, protocols: string[]) => WebSocket;
 }
 
+/** Why an exchange was aborted: its own reasons, told apart by identity. */
+const timedOut = new DOMException("the pod did not answer within the timeout", "TimeoutError");
+const clientLeft = new DOMException("the client closed the request", "AbortError");
+
 export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/invoke/Upstream") {
   /** Plain HTTP to pod IPs, with a keep-alive pool, never following redirects. */
   static http = (options: { maxIdleConnsPerHost?: number } = {}) =>
     Layer.sync(Upstream, () => {
-      const client = Deno.createHttpClient({
+      const pool = Deno.createHttpClient({
         poolMaxIdlePerHost: options.maxIdleConnsPerHost ?? 1024,
         poolIdleTimeout: 5_000,
       });
+      /** One timer for the timeouts of every exchange in flight (see deadlines.ts). */
+      const deadlines = new Deadlines();
       return Upstream.of({
         webSocket: (url, protocols) => new WebSocket(url, protocols),
         fetch: async (_endpoint, req, timeoutMs) => {
-          // The timeout covers the whole exchange: the signal also errors the body stream.
-          const timeout = AbortSignal.timeout(timeoutMs);
-          const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
+          // One signal for both ends of the exchange: the timeout, or the client leaving. The timeout covers
+          // the whole exchange, so it also errors the body stream, until the response has been delivered.
+          const exchange = new AbortController();
+          const deadline = deadlines.add(timeoutMs, () => exchange.abort(timedOut));
+          const client = req.signal;
+          if (client?.aborted) exchange.abort(clientLeft);
+          else client?.addEventListener("abort", () => exchange.abort(clientLeft), { once: true });
+          const release = () => deadlines.clear(deadline);
           try {
             // The response goes back as it is, so Deno can stream its body without copying through JS.
-            return await fetch(req.url, {
+            const res = await fetch(req.url, {
               method: req.method,
               headers: req.headers,
               body: req.body,
               redirect: "manual",
-              signal,
-              client,
-              // deno-lint-ignore no-explicit-any
-              ...({ duplex: "half" } as any),
-            });
+              signal: exchange.signal,
+              client: pool,
+              duplex: "half",
+            } as RequestInit);
+            req.delivered?.then(release, release);
+            return res;
           } catch (e) {
-            // The reason of the signal that aborted first: a client leaving just after the timeout is a timeout.
-            if (signal.aborted && signal.reason === timeout.reason) {
-              throw new UpstreamError({ reason: "timeout", message: "timeout" });
-            }
-            if (signal.aborted) {
+            release();
+            // The reason it aborted with first: a client leaving just after the timeout is a timeout.
+            const reason = exchange.signal.aborted ? exchange.signal.reason : undefined;
+            if (reason === timedOut) throw new UpstreamError({ reason: "timeout", message: "timeout" });
+            if (reason === clientLeft) {
               throw new UpstreamError({ reason: "aborted", message: "the client closed the request" });
             }
             throw new UpstreamError({ reason: "unreachable", message: (e as Error).message });

@@ -3,7 +3,7 @@
  * KubeApi, with reads from the watch-fed Deployment cache and read-after-write
  * for the provider's own writes.
  */
-import { Clock, Context, Effect, Layer } from "effect";
+import { Clock, Context, Effect, Layer, Result } from "effect";
 import type { Deployment } from "kubernetes-types/apps/v1.d.ts";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { isAlreadyExists, isNotFound, KubeApi, type KubeError } from "../kube/api.ts";
@@ -42,6 +42,8 @@ import { dockerAuths, ImageCheck } from "./imagecheck.ts";
 export interface FunctionsShape {
   list(namespace?: string): Effect.Effect<FunctionStatus[], ProviderError>;
   status(name: string, namespace?: string): Effect.Effect<FunctionStatus, ProviderError>;
+  /** `status` without running an Effect (the hot read: a lookup in the caches): the status, or the error. */
+  statusNow(name: string, namespace?: string): Result.Result<FunctionStatus, ProviderError>;
   deploy(req: FunctionDeployment): Effect.Effect<void, ProviderError>;
   update(req: FunctionDeployment): Effect.Effect<void, ProviderError>;
   remove(name: string, namespace?: string): Effect.Effect<void, ProviderError>;
@@ -107,9 +109,24 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         });
 
       /** A name no function can have is simply not found (404, as faas-netes answers; faas-cli says "no such function"). */
-      const checkName = (name: string) => {
+      const nameError = (name: string) => {
         const m = validateDnsLabel("name", name);
-        return m ? Effect.fail(new NotFound({ message: `function ${name} not found: ${m}` })) : Effect.void;
+        return m ? new NotFound({ message: `function ${name} not found: ${m}` }) : undefined;
+      };
+      const checkName = (name: string) => {
+        const invalid = nameError(name);
+        return invalid ? Effect.fail(invalid) : Effect.void;
+      };
+
+      /** The checks of checkName and existing, then the status; plain code, no Effect (bench:check). */
+      const statusNow = (name: string, namespace?: string): Result.Result<FunctionStatus, ProviderError> => {
+        const invalid = nameError(name);
+        if (invalid) return Result.fail(invalid);
+        const ns = namespaces.resolveNow(namespace);
+        if (typeof ns !== "string") return Result.fail(ns);
+        const d = deployments.get(ns, name);
+        if (!isFunction(d)) return Result.fail(notFound(name, ns));
+        return Result.succeed(statusOf(d, () => podsByFunction(ns)));
       };
 
       /** Looks up the named secrets in the function's namespace; any missing one is a 400. */
@@ -305,13 +322,8 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
           lists.set(ns, { version, items });
           return items;
         }),
-        // Not Effect.fn: its span and call-site stack measurably slow the status route, the hot read (bench:check).
-        status: (name, namespace) =>
-          Effect.gen(function* () {
-            yield* checkName(name);
-            const { ns, d } = yield* existing(name, namespace);
-            return statusOf(d, () => podsByFunction(ns));
-          }),
+        status: (name, namespace) => Effect.suspend(() => Effect.fromResult(statusNow(name, namespace))),
+        statusNow,
         deploy,
         update,
         remove,

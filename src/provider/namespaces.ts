@@ -31,6 +31,8 @@ const isOpenFaaSNamespace = (ns: Namespace): boolean =>
 export interface NamespacesShape {
   /** The namespace a request acts on: the given one (validated) or the default. */
   resolve(namespace: string | undefined): Effect.Effect<string, ProviderError>;
+  /** `resolve` without running an Effect, for hot read paths: the namespace, or the error. */
+  resolveNow(namespace: string | undefined): string | ProviderError;
   list(): Effect.Effect<string[]>;
   get(name: string): Effect.Effect<FunctionNamespace, ProviderError>;
   create(req: FunctionNamespace): Effect.Effect<void, ProviderError>;
@@ -47,36 +49,43 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
       const k8s = resources(yield* KubeApi);
       const defaultNs = config.functionNamespace;
 
-      const checkName = (name: string) => {
+      const nameError = (name: string): ProviderError | undefined => {
         const m = validateDnsLabel("namespace", name);
-        if (m) return Effect.fail(new InvalidRequest({ message: m }));
+        if (m) return new InvalidRequest({ message: m });
         if (systemNamespaces.has(name)) {
-          return Effect.fail(
-            new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` }),
-          );
+          return new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` });
         }
-        return Effect.void;
+        return undefined;
+      };
+      const checkName = (name: string) => {
+        const invalid = nameError(name);
+        return invalid ? Effect.fail(invalid) : Effect.void;
       };
 
+      const resolveNow = (namespace: string | undefined): string | ProviderError => {
+        const ns = namespace === undefined || namespace === "" ? defaultNs : namespace;
+        if (ns === defaultNs) return ns;
+        const invalid = nameError(ns);
+        if (invalid) return invalid;
+        if (!config.clusterRole) {
+          return new InvalidRequest({
+            message:
+              `namespace must be: ${defaultNs} (set cluster_role=true to manage functions in other namespaces)`,
+          });
+        }
+        const obj = caches.namespaces.get(undefined, ns);
+        if (!obj || !isOpenFaaSNamespace(obj)) {
+          return new InvalidRequest({
+            message:
+              `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
+          });
+        }
+        return ns;
+      };
       const resolve = (namespace: string | undefined) =>
-        Effect.gen(function* () {
-          const ns = namespace === undefined || namespace === "" ? defaultNs : namespace;
-          if (ns === defaultNs) return ns;
-          yield* checkName(ns);
-          if (!config.clusterRole) {
-            return yield* new InvalidRequest({
-              message:
-                `namespace must be: ${defaultNs} (set cluster_role=true to manage functions in other namespaces)`,
-            });
-          }
-          const obj = caches.namespaces.get(undefined, ns);
-          if (!obj || !isOpenFaaSNamespace(obj)) {
-            return yield* new InvalidRequest({
-              message:
-                `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
-            });
-          }
-          return ns;
+        Effect.suspend(() => {
+          const ns = resolveNow(namespace);
+          return typeof ns === "string" ? Effect.succeed(ns) : Effect.fail(ns);
         });
 
       const list = () =>
@@ -124,6 +133,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
       if (!config.clusterRole) {
         return Namespaces.of({
           resolve,
+          resolveNow,
           list,
           get: () => Effect.fail(singleNamespace),
           create: () => Effect.fail(singleNamespace),
@@ -134,6 +144,7 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
 
       return Namespaces.of({
         resolve,
+        resolveNow,
         list,
         get: Effect.fn("Namespaces.get")(function* (name: string) {
           return toWire(yield* getMarked(name));

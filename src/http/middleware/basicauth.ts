@@ -45,7 +45,8 @@ export const checkBasicAuth = (header: string | undefined, creds: Credentials): 
   return userOk && passOk;
 };
 
-const unauthorized = () =>
+/** The 401 of a request without the credentials. */
+export const unauthorized = () =>
   new Response("invalid credentials", {
     status: 401,
     headers: { "WWW-Authenticate": 'Basic realm="Restricted"', "Content-Type": "text/plain; charset=utf-8" },

@@ -10,13 +10,18 @@ const metricPath = (path: string) =>
     ? "/system/scale-function"
     : path;
 
+/** Counts and times one answer (`started`: performance.now() when the request arrived); `path` as a label. */
+export const recordRequest = (code: number, method: string, path: string, started: number) => {
+  const labels = { code: String(code), method, path };
+  metrics.httpRequests.inc(labels);
+  metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+};
+
 /** Counts and times each answer by code, method and path, a 401 included. */
 export const requestMetrics: MiddlewareHandler = async (c, next) => {
   const started = performance.now();
   await next();
   // An error no handler caught is answered and logged by onError: it is not an answer of the API.
   if (c.error) return;
-  const labels = { code: String(c.res.status), method: c.req.method, path: metricPath(c.req.path) };
-  metrics.httpRequests.inc(labels);
-  metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+  recordRequest(c.res.status, c.req.method, metricPath(c.req.path), started);
 };
