@@ -292,6 +292,9 @@ const main = async () => {
   const kubeconfig = `${dir}/kubeconfig`;
   const largest = populations[populations.length - 1];
   const sim = await startSimTask(kubeconfig, [
+    // Pod IPs clear of the default range, so a test suite running beside the benchmark keeps its own.
+    "--pod-cidr",
+    "127.60.0.0/16",
     "--nodes",
     String(Math.ceil(largest / 100) + 1),
     "--node-cpu",

@@ -52,6 +52,11 @@ export interface SimOptions {
    * 10.244.0.0/16, reachable only through the in-process network (sim/network.ts).
    */
   readonly podNetwork?: PodNetworkMode;
+  /**
+   * Where pod IPs start, `A.B.0.0/16` (default 10.244.0.0/16 virtual, 127.10.0.0/16 loopback): two clusters
+   * with loopback pods on one host need different ones.
+   */
+  readonly podCidr?: string;
   /** How the pods' sockets report a port they cannot bind (default: a line on stderr). */
   readonly podListeners?: PodListenersOptions;
 }
@@ -117,6 +122,7 @@ const makeSimCluster = (options: SimOptions = {}) =>
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
       ...options.kubelet,
       podNetwork: opts.podNetwork,
+      podCidr: options.podCidr,
     });
     const listeners = opts.podNetwork === "loopback"
       ? new PodListeners({ clock, store, logs, catalog, usage }, options.podListeners)

@@ -16,6 +16,7 @@ import YAML from "yaml";
 import { SimCluster, type SimClusterShape, type SimOptions } from "./cluster.ts";
 import type { KObj } from "./kinds.ts";
 import { Faults, installFaults, parseFaultFlags } from "./faults.ts";
+import { defaultPodCidr, parsePodCidr } from "./controllers/kubelet/podips.ts";
 import { makeHandler } from "./serve/handler.ts";
 import { ensureKubernetesService } from "./kubernetesservice.ts";
 
@@ -116,6 +117,9 @@ const simHelp = `deno task sim [flags]: the cluster simulator as a Kubernetes AP
   --pod-network MODE        loopback (default): pod IPs in 127.10.0.0/16 and every running pod listens
                             there on real sockets (curl http://<podIP>:8080/); virtual: pod IPs in
                             10.244.0.0/16 that nothing outside the simulator can reach
+  --pod-cidr A.B.0.0/16     where pod IPs start (default 127.10.0.0/16 loopback, 10.244.0.0/16 virtual);
+                            node n gets A.(B+n/256).(n%256).0/24. Two simulators with loopback pods on one
+                            host need different ones (e.g. --pod-cidr 127.60.0.0/16)
   --speed X                 simulated time runs X times faster than real time (default 1)
   --fault-rate R | VERB=R,...   injected error probability (verbs: get list watch create update patch delete, *)
   --fault-status LIST       statuses to inject (default 500,503,429,409; 409 only on update/patch)
@@ -156,6 +160,7 @@ const known = new Set([
   "function-namespace",
   "profile-crd",
   "pod-network",
+  "pod-cidr",
   "speed",
   "fault-rate",
   "fault-status",
@@ -180,9 +185,9 @@ const watchdogLog = (image: { repository?: string }, _pod: KObj, c: KObj): strin
 };
 
 /** Whether this host routes loopback addresses beyond 127.0.0.1 (Linux does; macOS needs `ifconfig lo0 alias`). */
-const loopbackRangeUsable = (): boolean => {
+const loopbackRangeUsable = (cidr: string): boolean => {
   try {
-    Deno.listen({ hostname: "127.10.0.1", port: 0 }).close();
+    Deno.listen({ hostname: cidr.replace(/\.0\/16$/, ".1"), port: 0 }).close();
     return true;
   } catch {
     return false;
@@ -219,6 +224,14 @@ const main = async (args: readonly string[]) => {
     if (podNetwork !== "loopback" && podNetwork !== "virtual") {
       throw new Error(`--pod-network: expected loopback or virtual, not "${podNetwork}"`);
     }
+    const podCidr = flags["pod-cidr"];
+    if (podCidr !== undefined) {
+      try {
+        parsePodCidr(podNetwork, podCidr);
+      } catch (e) {
+        throw new Error(`--pod-cidr: ${(e as Error).message}`);
+      }
+    }
     simOptions = {
       seed,
       nodes: int("nodes", 3),
@@ -228,6 +241,7 @@ const main = async (args: readonly string[]) => {
       profileCrd: bool("profile-crd", true),
       kubelet: { startupLog: watchdogLog },
       podNetwork,
+      podCidr,
     };
     const faultFlags = {
       seed: flags["fault-seed"] ?? seed,
@@ -246,14 +260,16 @@ const main = async (args: readonly string[]) => {
     console.error(`sim: ${(e as Error).message}\n\n${simHelp}`);
     Deno.exit(2);
   }
-  if (simOptions.podNetwork === "loopback" && !loopbackRangeUsable()) {
-    const why = "cannot listen on 127.10.0.1 (on macOS: sudo ifconfig lo0 alias 127.10.x.y for each address)";
-    if (flags["pod-network"]) {
+  const podCidr = simOptions.podCidr ?? defaultPodCidr(simOptions.podNetwork ?? "virtual");
+  if (simOptions.podNetwork === "loopback" && !loopbackRangeUsable(podCidr)) {
+    const first = podCidr.replace(/\.0\/16$/, ".1");
+    const why = `cannot listen on ${first} (on macOS: sudo ifconfig lo0 alias <podIP> for each address)`;
+    if (flags["pod-network"] || flags["pod-cidr"]) {
       console.error(`sim: --pod-network loopback: ${why}`);
       Deno.exit(2);
     }
     console.error(`sim: ${why}; pods use the virtual network (--pod-network virtual)`);
-    simOptions = { ...simOptions, podNetwork: "virtual" };
+    simOptions = { ...simOptions, podNetwork: "virtual", podCidr: undefined };
   }
   const clusterLayer = SimCluster.layer(simOptions);
   const runtime = ManagedRuntime.make(
@@ -274,8 +290,10 @@ const main = async (args: readonly string[]) => {
   );
   console.log(
     simOptions.podNetwork === "loopback"
-      ? "pods: listening on their IPs in 127.10.0.0/16 (curl http://<podIP>:8080/)"
-      : "pods: virtual IPs in 10.244.0.0/16, not reachable from the host",
+      ? `pods: listening on their IPs in ${podCidr} (curl http://<podIP>:8080/)`
+      : `pods: virtual IPs in ${
+        simOptions.podCidr ?? defaultPodCidr("virtual")
+      }, not reachable from the host`,
   );
   if (flags["write-kubeconfig"]) {
     await Deno.writeTextFile(flags["write-kubeconfig"], kubeconfigFor(sim.url));

@@ -40,7 +40,7 @@ export class Kubelet implements Controller {
     options: KubeletOptions = {},
   ) {
     this.k = new RunContext(store, clock, catalog, logs, options);
-    this.ips = new PodIps(options.podNetwork);
+    this.ips = new PodIps(options.podNetwork, options.podCidr);
     this.images = new ImagePulls(this.k);
   }
 

@@ -104,16 +104,17 @@ Deno.test("e2e podnet: the provider on --kubeconfig invokes through pod IPs; sca
 
 Deno.test({
   name:
-    "e2e podnet: `deno task sim --port 0` with the provider on its kubeconfig: invocations through pod IPs, curl to a pod",
+    "e2e podnet: `deno task sim --port 0 --pod-cidr 127.30.0.0/16` with the provider on its kubeconfig: invocations through pod IPs, curl to a pod",
   ignore: !kubectlPath,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "podnet-task-" });
     const kubeconfig = `${dir}/kubeconfig`;
-    const sim = await startSimTask(kubeconfig, ["--nodes", "2"]);
+    // Not the default range: a simulator started this way keeps clear of other simulators' pods.
+    const sim = await startSimTask(kubeconfig, ["--nodes", "2", "--pod-cidr", "127.30.0.0/16"]);
     let provider: Awaited<ReturnType<typeof startProviderProcess>> | undefined;
     let ips: string[] = [];
     try {
-      assert.match(sim.stdout.text, /pods: listening on their IPs in 127\.10\.0\.0\/16/);
+      assert.match(sim.stdout.text, /pods: listening on their IPs in 127\.30\.0\.0\/16/);
       provider = await startProviderProcess(kubeconfig);
       const deployed = await post(`${provider.url}/system/functions`, {
         service: "echo-task",
@@ -143,7 +144,7 @@ Deno.test({
       assert.equal(got.code, 0, got.stderr);
       ips = got.stdout.trim().split(/\s+/);
       assert.equal(ips.length, 1);
-      assert.match(ips[0], loopbackPodIp);
+      assert.match(ips[0], /^127\.30\.[12]\.\d+$/);
       const direct = JSON.parse(await getPod(ips[0]));
       assert.equal(direct.function, "echo-task");
       assert.equal(direct.pod, echoed.pod);
@@ -169,7 +170,7 @@ Deno.test({
   },
 });
 
-Deno.test("e2e podnet: `deno task sim --pod-network` takes loopback or virtual, and says what it does", async () => {
+Deno.test("e2e podnet: `deno task sim --pod-network` takes loopback or virtual, `--pod-cidr` A.B.0.0/16, and says what it does", async () => {
   const serve = new URL("../../sim/serve.ts", import.meta.url).pathname;
   const sim = (...args: string[]) =>
     runCommand(Deno.execPath(), [
@@ -187,4 +188,18 @@ Deno.test("e2e podnet: `deno task sim --pod-network` takes loopback or virtual, 
   const bad = await sim("--pod-network", "bridge");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--pod-network: expected loopback or virtual, not "bridge"/);
+  assert.match(help.stdout, /--pod-cidr A\.B\.0\.0\/16 +where pod IPs start/);
+  for (
+    const [args, message] of [
+      [["--pod-cidr", "127.10.0.0/24"], /--pod-cidr: pod CIDR "127\.10\.0\.0\/24": expected A\.B\.0\.0\/16/],
+      [["--pod-cidr", "10.244.0.0/16"], /loopback pods need 127\.B\.0\.0\/16/],
+      [["--pod-cidr", "127.0.0.0/16"], /loopback pods need 127\.B\.0\.0\/16 with B from 1/],
+      [["--pod-network", "virtual", "--pod-cidr", "127.20.0.0/16"], /must not be loopback addresses/],
+      [["--pod-cidr", "300.1.0.0/16"], /expected A\.B\.0\.0\/16/],
+    ] as const
+  ) {
+    const r = await sim(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, message);
+  }
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Effect } from "effect";
-import { nodePodNet, PodIps } from "../../sim/controllers/kubelet/podips.ts";
+import { defaultPodCidr, nodePodNet, parsePodCidr, PodIps } from "../../sim/controllers/kubelet/podips.ts";
 import type { PodRun } from "../../sim/controllers/kubelet/run.ts";
 import { Kinds, type KObj } from "../../sim/kinds.ts";
 import { SimCluster } from "../../sim/cluster.ts";
@@ -77,6 +77,21 @@ Deno.test("podnet: pod IP ranges: 10.244.n / 127.10.n per node, spilling into th
   assert.equal(nodePodNet("loopback", 1000), "127.13.232");
   assert.equal(nodePodNet("loopback", 62975), "127.255.255");
   assert.equal(nodePodNet("loopback", 62976), undefined);
+
+  // Another range: node n gets A.(B + n / 256).(n % 256).
+  const moved = new PodIps("loopback", "127.60.0.0/16");
+  assert.equal(moved.allocate(run(), "sim-node-1"), "127.60.1.3");
+  assert.equal(moved.allocate(run(), "sim-node-300"), "127.61.44.3");
+  assert.equal(moved.allocate(run(), "sim-node-50175"), "127.255.255.3");
+  assert.equal(moved.allocate(run(), "sim-node-50176"), undefined);
+  assert.equal(new PodIps("virtual", "10.100.0.0/16").allocate(run(), "sim-node-2"), "10.100.2.3");
+  assert.throws(() => parsePodCidr("loopback", "10.244.0.0/16"), /loopback pods need 127\.B\.0\.0\/16/);
+  assert.throws(() => parsePodCidr("virtual", "127.20.0.0/16"), /must not be loopback/);
+  assert.throws(
+    () => parsePodCidr("virtual", "10.244.1.0/24"),
+    /expected A\.B\.0\.0\/16, e\.g\. 10\.244\.0\.0\/16/,
+  );
+  assert.deepEqual(parsePodCidr("loopback", defaultPodCidr("loopback")), [127, 10]);
 
   const ips = new PodIps("loopback");
   assert.equal(ips.allocate(run(), "sim-node-1"), "127.10.1.3");

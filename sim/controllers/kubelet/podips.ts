@@ -10,6 +10,8 @@
  * - "loopback" (pods listening on the host, ./../../podnet/listeners.ts): 127.10, so the addresses are
  *   in 127.0.0.0/8, which Linux routes to `lo` with no configuration; nodes 256 and up spill into
  *   127.11.x ... up to 127.255.x (62,976 nodes).
+ * `podCidr` (`A.B.0.0/16`, `deno task sim --pod-cidr`) moves the start: two simulators with loopback pods
+ * on one host need different ones, or their pods would ask for the same sockets.
  * A node past the last range gets no pod IPs: its pods fail to get a sandbox (FailedCreatePodSandBox).
  */
 import type { PodNetworkMode, PodRun } from "./run.ts";
@@ -19,20 +21,46 @@ export type { PodNetworkMode };
 /** Pod IPs per node: .2 to .251 (slots 0 to 249), handed out round-robin. */
 const podIpSlots = 250;
 
-const firstOctets: Record<PodNetworkMode, readonly [number, number]> = {
+type FirstOctets = readonly [number, number];
+
+const defaultOctets: Record<PodNetworkMode, FirstOctets> = {
   virtual: [10, 244],
   loopback: [127, 10],
 };
 
+/** The default pod CIDR of a mode, as `--pod-cidr` spells it. */
+export const defaultPodCidr = (mode: PodNetworkMode): string => `${defaultOctets[mode].join(".")}.0.0/16`;
+
+/**
+ * The first two octets of a pod CIDR `A.B.0.0/16`; throws a message naming what is wrong. Loopback pods
+ * need 127.B with B from 1 (127.0.0.0/16 holds 127.0.0.1, where the API server and the provider listen);
+ * virtual pod IPs must not be loopback addresses, which the host would answer.
+ */
+export const parsePodCidr = (mode: PodNetworkMode, cidr: string): FirstOctets => {
+  const m = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/.exec(cidr);
+  const [a, b] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(a <= 255 && b <= 255)) {
+    throw new Error(`pod CIDR "${cidr}": expected A.B.0.0/16, e.g. ${defaultPodCidr(mode)}`);
+  }
+  if (mode === "loopback" && (a !== 127 || b === 0)) {
+    throw new Error(`pod CIDR "${cidr}": loopback pods need 127.B.0.0/16 with B from 1 to 255`);
+  }
+  if (mode === "virtual" && a === 127) {
+    throw new Error(`pod CIDR "${cidr}": virtual pod IPs must not be loopback addresses (127.0.0.0/8)`);
+  }
+  return [a, b];
+};
+
 /** The first three octets of node number `n`'s pod network, or undefined past the last range. */
-export const nodePodNet = (mode: PodNetworkMode, n: number): string | undefined => {
-  const [a, b] = firstOctets[mode];
+export const nodePodNet = (
+  mode: PodNetworkMode,
+  n: number,
+  octets = defaultOctets[mode],
+): string | undefined => {
+  const [a, b] = octets;
   const second = b + Math.floor(n / 256);
   return second > 255 ? undefined : `${a}.${second}.${n % 256}`;
 };
-
-/** The highest node number with a range. */
-const lastNodeNumber = (mode: PodNetworkMode) => (256 - firstOctets[mode][1]) * 256 - 1;
 
 /** A node's pod IP range: the slots in use by its pods, and where the next search starts. */
 interface NodeIps {
@@ -46,7 +74,14 @@ export class PodIps {
   /** Node numbers given out (a number names one node's range). */
   private readonly numbers = new Set<number>();
 
-  constructor(private readonly mode: PodNetworkMode = "virtual") {}
+  private readonly octets: FirstOctets;
+  /** The highest node number with a range. */
+  private readonly lastNodeNumber: number;
+
+  constructor(private readonly mode: PodNetworkMode = "virtual", podCidr?: string) {
+    this.octets = podCidr === undefined ? defaultOctets[mode] : parsePodCidr(mode, podCidr);
+    this.lastNodeNumber = (256 - this.octets[1]) * 256 - 1;
+  }
 
   private rangeOf(node: string): NodeIps {
     let ips = this.nodes.get(node);
@@ -55,11 +90,11 @@ export class PodIps {
     let n = suffix === undefined ? NaN : Number(suffix);
     if (!Number.isSafeInteger(n) || this.numbers.has(n)) {
       // 0 first (no sim-node has it), then from the last range down, clear of the numbered nodes.
-      n = this.numbers.has(0) ? lastNodeNumber(this.mode) : 0;
+      n = this.numbers.has(0) ? this.lastNodeNumber : 0;
       while (this.numbers.has(n) && n > 0) n--;
     }
     this.numbers.add(n);
-    this.nodes.set(node, ips = { net: nodePodNet(this.mode, n), next: 1, used: new Set() });
+    this.nodes.set(node, ips = { net: nodePodNet(this.mode, n, this.octets), next: 1, used: new Set() });
     return ips;
   }
 

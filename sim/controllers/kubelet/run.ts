@@ -55,6 +55,8 @@ export interface KubeletOptions {
   readonly startupLog?: (image: SimImage, pod: KObj, container: KObj) => string[];
   /** Where pod IPs come from (./podips.ts; default "virtual"). */
   readonly podNetwork?: PodNetworkMode;
+  /** Where pod IPs start, `A.B.0.0/16` (./podips.ts; default 10.244.0.0/16 virtual, 127.10.0.0/16 loopback). */
+  readonly podCidr?: string;
 }
 
 /** The pod conditions the kubelet writes (with PodScheduled, the scheduler's). */
