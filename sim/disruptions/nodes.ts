@@ -13,31 +13,9 @@ import { rfc3339 } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { SimClusterShape } from "../cluster.ts";
 import { recordEvent } from "../controllers/events.ts";
-
-interface Taint {
-  readonly key: string;
-  readonly value?: string;
-  readonly effect: string;
-  readonly timeAdded?: string;
-}
-
-interface Toleration {
-  readonly key?: string;
-  readonly operator?: string;
-  readonly value?: string;
-  readonly effect?: string;
-  readonly tolerationSeconds?: number;
-}
+import { type Taint, tolerates, type Toleration } from "../taints.ts";
 
 export const unreachableTaintKey = "node.kubernetes.io/unreachable";
-
-/** Whether `t` tolerates `taint` (core/v1 Toleration.ToleratesTaint). */
-const tolerates = (t: Toleration, taint: Taint): boolean => {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== "Exists") return false;
-  return t.operator === "Exists" || (t.value ?? "") === (taint.value ?? "");
-};
 
 /**
  * How long `pod` may stay on a node with `taints` (NoExecute ones count): 0 when one of them is not
