@@ -68,6 +68,8 @@ export interface MetricsSource {
   readonly windowMs: number;
   now(): number;
   podMetrics(namespace: string, pod: string): PodUsageSample | undefined;
+  /** Whether the node's kubelet answers scrapes (default: every node); an unscraped node has no metrics. */
+  scraped?(node: string): boolean;
 }
 
 /** A hook that may fail a request before it reaches the store (fault injection). */
@@ -247,6 +249,7 @@ export class SimApiServer {
     const fields = fieldFilter(q.fieldSelector);
     if (fields instanceof ApiError) throw fields;
     const pick = (o: KObj) => matches(selector, o.metadata.labels) && (!fields.match || fields.match(o));
+    const scraped = (node: string | undefined) => node !== undefined && (metrics.scraped?.(node) ?? true);
     const sorted = (objects: KObj[]) =>
       objects.sort((a, b) =>
         (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
@@ -256,7 +259,7 @@ export class SimApiServer {
     const podUsage = (pods: Iterable<KObj>, filter: (o: KObj) => boolean = () => true) => {
       const out: { pod: KObj; usage: PodUsageSample }[] = [];
       for (const pod of pods) {
-        if (!isRunning(pod) || !filter(pod)) continue;
+        if (!isRunning(pod) || !filter(pod) || !scraped(pod.spec?.nodeName)) continue;
         const usage = metrics.podMetrics(pod.metadata.namespace!, pod.metadata.name!);
         if (usage) out.push({ pod, usage });
       }
@@ -269,7 +272,7 @@ export class SimApiServer {
     if (path.kind === MetricsKinds.PodMetrics) {
       if (path.name !== undefined) {
         const pod = this.store.peek(Kinds.Pod, path.namespace, path.name);
-        const usage = pod && path.namespace !== undefined && isRunning(pod)
+        const usage = pod && path.namespace !== undefined && isRunning(pod) && scraped(pod.spec?.nodeName)
           ? metrics.podMetrics(path.namespace, path.name)
           : undefined;
         if (!pod || !usage) throw notFound(path.name);
@@ -285,8 +288,10 @@ export class SimApiServer {
     }
     // A node's usage is the sum of its pods' (one pass over the pods for all nodes asked for).
     const nodes = path.name !== undefined
-      ? [this.store.peek(Kinds.Node, undefined, path.name)].filter((n): n is KObj => n !== undefined)
-      : sorted([...this.store.scan(Kinds.Node)].filter(pick));
+      ? [this.store.peek(Kinds.Node, undefined, path.name)].filter((n): n is KObj =>
+        n !== undefined && scraped(n.metadata.name)
+      )
+      : sorted([...this.store.scan(Kinds.Node)].filter((n) => pick(n) && scraped(n.metadata.name)));
     if (path.name !== undefined && nodes.length === 0) throw notFound(path.name);
     const sums = new Map(
       nodes.map((n) => [n.metadata.name, { cpuNanoCores: 0, memoryBytes: 0, windowMs: 0 }]),

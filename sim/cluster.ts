@@ -111,13 +111,19 @@ const makeSimCluster = (options: SimOptions = {}) =>
         logs.end(e.object.metadata.namespace!, e.object.metadata.name!);
       }
     });
-    const api = new SimApiServer(store, logs, usage, clock);
     const shape: { current?: SimClusterShape } = {};
     const kubelet = new Kubelet(store, clock, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
       ...options.kubelet,
       podNetwork: opts.podNetwork,
     });
+    const api = new SimApiServer(store, logs, {
+      windowMs: usage.windowMs,
+      now: () => usage.now(),
+      podMetrics: (ns, pod) => usage.podMetrics(ns, pod),
+      // metrics-server cannot reach a failed node's kubelet (sim/disruptions): no metrics from it.
+      scraped: (node) => !kubelet.isNodeDown(node),
+    }, clock);
     const listeners = opts.podNetwork === "loopback"
       ? new PodListeners({ clock, store, logs, catalog, usage }, options.podListeners)
       : undefined;
