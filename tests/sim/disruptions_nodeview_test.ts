@@ -1,7 +1,7 @@
 /**
- * A failed node (sim/disruptions.ts) is not scraped: metrics-server cannot reach its kubelet, so the
- * metrics API lists neither the node nor its pods (a get of either is 404) until the node recovers, while
- * the pods elsewhere are served as before.
+ * A failed node as others see it (sim/disruptions.ts): metrics-server cannot reach its kubelet, so the
+ * metrics API lists neither the node nor its pods (a get of either is 404) until it recovers; the node
+ * lifecycle controller sets the kubelet's conditions Unknown, and the kubelet posts them again on recovery.
  */
 import assert from "node:assert/strict";
 import { withSimCluster } from "../support/simcluster.ts";
@@ -56,4 +56,32 @@ Deno.test("disruptions: the metrics API leaves out a failed node and its pods un
     assert.deepEqual(names(get(cluster, `${base}/nodes`).body), ["sim-node-1", "sim-node-2"]);
     assert.equal(get(cluster, `${base}/namespaces/openfaas-fn/pods/${onFailed}`).status, 200);
   }, { nodes: 2 });
+});
+
+Deno.test("disruptions: a failed node's kubelet conditions go Unknown and come back on recovery; other conditions are left alone", async () => {
+  await withSimCluster(async ({ cluster }) => {
+    const conditions = (): Record<string, string> =>
+      Object.fromEntries(
+        cluster.store.peek(Kinds.Node, undefined, "sim-node-1")!.status.conditions.map((
+          c: { type: string; status: string; reason: string },
+        ) => [c.type, `${c.status} ${c.reason}`]),
+      );
+    cluster.store.mutate(Kinds.Node, undefined, "sim-node-1", (n) => {
+      n.status.conditions = [
+        { type: "NetworkUnavailable", status: "False", reason: "RouteCreated" },
+        { type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory" },
+        ...n.status.conditions,
+      ];
+    });
+    const before = conditions();
+    Disruptions.of(cluster).failNode("sim-node-1");
+    assert.deepEqual(conditions(), {
+      // Managed by the control plane, not posted by the kubelet: the node lifecycle controller leaves it.
+      NetworkUnavailable: "False RouteCreated",
+      MemoryPressure: "Unknown NodeStatusUnknown",
+      Ready: "Unknown NodeStatusUnknown",
+    });
+    Disruptions.of(cluster).recoverNode("sim-node-1");
+    assert.deepEqual(conditions(), before);
+  }, { nodes: 1 });
 });
