@@ -59,7 +59,7 @@ Deno.test("disruptions: the metrics API leaves out a failed node and its pods un
 });
 
 Deno.test("disruptions: a failed node's kubelet conditions go Unknown and come back on recovery; other conditions are left alone", async () => {
-  await withSimCluster(async ({ cluster }) => {
+  await withSimCluster(({ cluster }) => {
     const conditions = (): Record<string, string> =>
       Object.fromEntries(
         cluster.store.peek(Kinds.Node, undefined, "sim-node-1")!.status.conditions.map((
