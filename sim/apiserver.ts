@@ -95,6 +95,8 @@ export class SimApiServer {
   unavailable: ApiError | undefined;
   /** Ends every open watch (their sinks are closed), as an API server restart does. */
   private readonly openWatches = new Set<() => void>();
+  /** Ends every followed log stream (closeLogStreams), as the restart drops their connections too. */
+  private readonly openLogs = new Set<() => void>();
 
   constructor(
     readonly store: Store,
@@ -464,7 +466,14 @@ export class SimApiServer {
       }
       sinceTime = this.store.now() - seconds * 1000;
     }
-    return this.logs.read(
+    let ended = false;
+    const ends = () => {
+      ended = true;
+      this.openLogs.delete(end);
+      onEnd();
+    };
+    const end = () => (cancel(), ends());
+    const cancel = this.logs.read(
       parsed.namespace!,
       parsed.name,
       {
@@ -475,7 +484,16 @@ export class SimApiServer {
         timestamps: truthy(query.timestamps),
       },
       onLine,
-      onEnd,
+      ends,
     );
+    if (!ended) this.openLogs.add(end);
+    return () => (this.openLogs.delete(end), cancel());
+  }
+
+  /** Ends every followed log stream; returns how many there were. */
+  closeLogStreams(): number {
+    const all = [...this.openLogs];
+    for (const end of all) end();
+    return all.length;
   }
 }
