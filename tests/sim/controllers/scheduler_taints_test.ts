@@ -9,6 +9,8 @@ import { withSimCluster } from "../../support/simcluster.ts";
 import { Kinds } from "../../../sim/kinds.ts";
 import type { SimClusterShape } from "../../../sim/cluster.ts";
 import { Disruptions } from "../../../sim/disruptions.ts";
+import { withProvider } from "../../support/harness.ts";
+import { deployFunction as deploy, functionStatus as status } from "../../support/functions.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -115,3 +117,21 @@ Deno.test('scheduler: reasons are counted per node and sorted as "<count> <reaso
     assert.equal(nodeOf(cluster, "tolerant"), "sim-node-1");
   }, { nodes: 3 });
 });
+
+Deno.test("scheduler: a function whose only node failed reports the replacement pod's untolerated taint", () =>
+  withProvider(async (h) => {
+    await deploy(h, { service: "alone" });
+    await h.advance(10_000);
+    assert.equal((await status(h, "alone")).availableReplicas, 1);
+    Disruptions.of(h.cluster).failNode("sim-node-1");
+    // Evicted after the 300 s of the DefaultTolerationSeconds tolerations; its replacement cannot be placed.
+    await h.advance(310_000);
+    const s = await status(h, "alone");
+    assert.equal(s.availableReplicas, 0);
+    assert.equal(s.readiness?.reason, "Unschedulable");
+    assert.equal(
+      s.readiness?.message,
+      "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }. " +
+        "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+    );
+  }, { sim: { nodes: 1 } }));
