@@ -68,6 +68,8 @@ export interface MetricsSource {
   readonly windowMs: number;
   now(): number;
   podMetrics(namespace: string, pod: string): PodUsageSample | undefined;
+  /** Whether the node's kubelet answers scrapes (default: every node); an unscraped node has no metrics. */
+  scraped?(node: string): boolean;
 }
 
 /** A hook that may fail a request before it reaches the store (fault injection). */
@@ -93,6 +95,8 @@ export class SimApiServer {
   unavailable: ApiError | undefined;
   /** Ends every open watch (their sinks are closed), as an API server restart does. */
   private readonly openWatches = new Set<() => void>();
+  /** Ends every followed log stream (closeLogStreams), as the restart drops their connections too. */
+  private readonly openLogs = new Set<() => void>();
 
   constructor(
     readonly store: Store,
@@ -247,6 +251,7 @@ export class SimApiServer {
     const fields = fieldFilter(q.fieldSelector);
     if (fields instanceof ApiError) throw fields;
     const pick = (o: KObj) => matches(selector, o.metadata.labels) && (!fields.match || fields.match(o));
+    const scraped = (node: string | undefined) => node !== undefined && (metrics.scraped?.(node) ?? true);
     const sorted = (objects: KObj[]) =>
       objects.sort((a, b) =>
         (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
@@ -256,7 +261,7 @@ export class SimApiServer {
     const podUsage = (pods: Iterable<KObj>, filter: (o: KObj) => boolean = () => true) => {
       const out: { pod: KObj; usage: PodUsageSample }[] = [];
       for (const pod of pods) {
-        if (!isRunning(pod) || !filter(pod)) continue;
+        if (!isRunning(pod) || !filter(pod) || !scraped(pod.spec?.nodeName)) continue;
         const usage = metrics.podMetrics(pod.metadata.namespace!, pod.metadata.name!);
         if (usage) out.push({ pod, usage });
       }
@@ -269,7 +274,7 @@ export class SimApiServer {
     if (path.kind === MetricsKinds.PodMetrics) {
       if (path.name !== undefined) {
         const pod = this.store.peek(Kinds.Pod, path.namespace, path.name);
-        const usage = pod && path.namespace !== undefined && isRunning(pod)
+        const usage = pod && path.namespace !== undefined && isRunning(pod) && scraped(pod.spec?.nodeName)
           ? metrics.podMetrics(path.namespace, path.name)
           : undefined;
         if (!pod || !usage) throw notFound(path.name);
@@ -285,8 +290,10 @@ export class SimApiServer {
     }
     // A node's usage is the sum of its pods' (one pass over the pods for all nodes asked for).
     const nodes = path.name !== undefined
-      ? [this.store.peek(Kinds.Node, undefined, path.name)].filter((n): n is KObj => n !== undefined)
-      : sorted([...this.store.scan(Kinds.Node)].filter(pick));
+      ? [this.store.peek(Kinds.Node, undefined, path.name)].filter((n): n is KObj =>
+        n !== undefined && scraped(n.metadata.name)
+      )
+      : sorted([...this.store.scan(Kinds.Node)].filter((n) => pick(n) && scraped(n.metadata.name)));
     if (path.name !== undefined && nodes.length === 0) throw notFound(path.name);
     const sums = new Map(
       nodes.map((n) => [n.metadata.name, { cpuNanoCores: 0, memoryBytes: 0, windowMs: 0 }]),
@@ -459,7 +466,14 @@ export class SimApiServer {
       }
       sinceTime = this.store.now() - seconds * 1000;
     }
-    return this.logs.read(
+    let ended = false;
+    const ends = () => {
+      ended = true;
+      this.openLogs.delete(end);
+      onEnd();
+    };
+    const end = () => (cancel(), ends());
+    const cancel = this.logs.read(
       parsed.namespace!,
       parsed.name,
       {
@@ -470,7 +484,16 @@ export class SimApiServer {
         timestamps: truthy(query.timestamps),
       },
       onLine,
-      onEnd,
+      ends,
     );
+    if (!ended) this.openLogs.add(end);
+    return () => (this.openLogs.delete(end), cancel());
+  }
+
+  /** Ends every followed log stream; returns how many there were. */
+  closeLogStreams(): number {
+    const all = [...this.openLogs];
+    for (const end of all) end();
+    return all.length;
   }
 }

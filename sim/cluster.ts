@@ -116,7 +116,6 @@ const makeSimCluster = (options: SimOptions = {}) =>
         logs.end(e.object.metadata.namespace!, e.object.metadata.name!);
       }
     });
-    const api = new SimApiServer(store, logs, usage, clock);
     const shape: { current?: SimClusterShape } = {};
     const kubelet = new Kubelet(store, clock, catalog, logs, {
       startupLog: (image, pod) => startupLog(image, containerContext(shape.current!, pod)),
@@ -124,6 +123,13 @@ const makeSimCluster = (options: SimOptions = {}) =>
       podNetwork: opts.podNetwork,
       podCidr: options.podCidr,
     });
+    const api = new SimApiServer(store, logs, {
+      windowMs: usage.windowMs,
+      now: () => usage.now(),
+      podMetrics: (ns, pod) => usage.podMetrics(ns, pod),
+      // metrics-server cannot reach a failed node's kubelet (sim/disruptions): no metrics from it.
+      scraped: (node) => !kubelet.isNodeDown(node),
+    }, clock);
     const listeners = opts.podNetwork === "loopback"
       ? new PodListeners({ clock, store, logs, catalog, usage }, options.podListeners)
       : undefined;

@@ -4,7 +4,7 @@
  * so the same calls at the same virtual times give the same cluster. Every fault is idempotent and
  * reversible where that makes sense:
  *
- * - `restartApiServer`: every open watch ends (in process and over HTTP), the watch history is
+ * - `restartApiServer`: every open watch and followed log ends (in process and over HTTP), the watch history is
  *   compacted so resuming from an older resourceVersion gets 410 Expired and clients relist;
  *   optionally the API answers 503 (Retry-After 1) for a while.
  * - `failNode` / `recoverNode`: ./disruptions/nodes.ts (NotReady, taints, pods unready, eviction
@@ -97,6 +97,8 @@ export class Disruptions {
     }
     // Compacted first: a client may resume as soon as its watch ends (synchronously, in process).
     store.compact();
+    // Its connections drop: followed pod logs end as well as watches.
+    api.closeLogStreams();
     return api.closeWatches();
   }
 

@@ -3,6 +3,9 @@
  * requests (least-allocated first). A pod that fits nowhere stays Pending with
  * PodScheduled=False, reason Unschedulable, and a FailedScheduling event saying
  * why ("3 Insufficient cpu"); it is retried whenever capacity may have freed up.
+ * Each node is filtered as kube-scheduler's default plugins do, stopping at the
+ * first that fails: NodeUnschedulable, TaintToleration (NoSchedule and NoExecute
+ * taints), the node selector, then resources.
  */
 import { rfc3339 } from "../clock.ts";
 import type { SimClock } from "../clock.ts";
@@ -12,6 +15,7 @@ import type { StoreEvent } from "../watch.ts";
 import { type Controller, nsName, splitKey } from "./hub.ts";
 import { recordEvent } from "./events.ts";
 import { quantityValue } from "./quantity.ts";
+import { type Taint, tolerates, type Toleration, untoleratedTaint } from "../taints.ts";
 
 export interface PodRequests {
   /** Millicores (whole numbers, as the scheduler counts them: 40 x 100m fit in 4 CPUs exactly). */
@@ -44,20 +48,47 @@ interface Usage {
 /** What the scheduler reads of a Node, parsed once per change of the Node. */
 interface NodeInfo {
   readonly name: string;
-  readonly ready: boolean;
   readonly unschedulable: boolean;
+  /** Its taints, with the one the node lifecycle controller puts on a node that is not Ready. */
+  readonly taints: readonly Taint[];
   readonly labels: Record<string, string>;
   readonly cap: { readonly cpu: number; readonly memory: number; readonly pods: number };
 }
+
+/** Taints that keep pods off a node (PreferNoSchedule only weighs in scoring). */
+const doNotSchedule = new Set(["NoSchedule", "NoExecute"]);
+
+const unschedulableTaint: Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };
+
+/**
+ * A node that is not Ready has the taint the node lifecycle controller adds for it (TaintNodesByCondition):
+ * unreachable while its Ready condition is Unknown, not-ready while it is False. The scheduler reads
+ * taints, not conditions.
+ */
+const taintsOf = (node: KObj): Taint[] => {
+  const taints: Taint[] = node.spec?.taints ?? [];
+  const ready = (node.status?.conditions ?? []).find((c: { type: string }) => c.type === "Ready");
+  if (ready?.status === "True") return taints;
+  const key = ready?.status === "Unknown" ? "node.kubernetes.io/unreachable" : "node.kubernetes.io/not-ready";
+  return taints.some((t) => t.key === key && t.effect === "NoSchedule")
+    ? taints
+    : [...taints, { key, effect: "NoSchedule" }];
+};
+
+/** Reasons the scheduler cannot resolve by preempting pods (UnschedulableAndUnresolvable). */
+const unresolvable = "Preemption is not helpful for scheduling";
+const noVictims = "No preemption victims found for incoming pod";
+
+/** FitError's histogram: "<count> <reason>", sorted as strings, joined with ", ". */
+const histogram = (reasons: ReadonlyMap<string, number>) =>
+  [...reasons.entries()].map(([r, n]) => `${n} ${r}`).sort().join(", ");
 
 const nodeInfo = (node: KObj): NodeInfo => {
   const alloc = node.status?.allocatable ?? {};
   return {
     name: node.metadata.name!,
-    ready: (node.status?.conditions ?? []).some((c: { type: string; status: string }) =>
-      c.type === "Ready" && c.status === "True"
-    ),
     unschedulable: Boolean(node.spec?.unschedulable),
+    taints: taintsOf(node),
     labels: node.metadata.labels ?? {},
     cap: {
       cpu: millicores(alloc.cpu),
@@ -141,15 +172,28 @@ export class Scheduler implements Controller {
     const nodes = this.nodes();
     const reasons = new Map<string, number>();
     const note = (r: string) => reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    /** Per node, what preemption could do there. */
+    const preemption = new Map<string, number>();
+    const notePreemption = (r: string) => preemption.set(r, (preemption.get(r) ?? 0) + 1);
+    const refuse = (r: string) => {
+      note(r);
+      notePreemption(unresolvable);
+    };
     let best: { node: NodeInfo; score: number } | undefined;
     const selector = Object.entries(pod.spec.nodeSelector ?? {});
+    const tolerations: Toleration[] = pod.spec.tolerations ?? [];
     for (const node of nodes) {
-      if (!node.ready || node.unschedulable) {
-        note(node.unschedulable ? "node(s) were unschedulable" : "node(s) were not ready");
+      if (node.unschedulable && !tolerations.some((t) => tolerates(t, unschedulableTaint))) {
+        refuse("node(s) were unschedulable");
+        continue;
+      }
+      const taint = untoleratedTaint(node.taints, tolerations, doNotSchedule);
+      if (taint) {
+        refuse(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ""}}`);
         continue;
       }
       if (selector.some(([k, v]) => node.labels[k] !== v)) {
-        note("node(s) didn't match Pod's node affinity/selector");
+        refuse("node(s) didn't match Pod's node affinity/selector");
         continue;
       }
       const cap = node.cap;
@@ -167,18 +211,19 @@ export class Scheduler implements Controller {
         note("Insufficient memory");
         fits = false;
       }
-      if (!fits) continue;
+      if (!fits) {
+        // Every pod has the same priority here: none is a victim to preempt.
+        notePreemption(noVictims);
+        continue;
+      }
       const score = (u.cpu + want.cpu) / (cap.cpu || 1) + (u.memory + want.memory) / (cap.memory || 1);
       if (!best || score < best.score) best = { node, score };
     }
     const now = rfc3339(this.clock.now());
     if (!best) {
-      const detail = [...reasons.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) =>
-        `${n} ${r}`
-      )
-        .join(", ");
-      const message =
-        `0/${nodes.length} nodes are available: ${detail}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} No preemption victims found for incoming pod.`;
+      const message = `0/${nodes.length} nodes are available: ${
+        histogram(reasons)
+      }. preemption: 0/${nodes.length} nodes are available: ${histogram(preemption)}.`;
       const before = (pod.status?.conditions ?? []).find((c: { type: string }) => c.type === "PodScheduled");
       if (before?.message !== message) {
         this.store.mutate(Kinds.Pod, ns, name, (o) => {

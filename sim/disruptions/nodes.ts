@@ -13,31 +13,9 @@ import { rfc3339 } from "../clock.ts";
 import { Kinds, type KObj } from "../kinds.ts";
 import type { SimClusterShape } from "../cluster.ts";
 import { recordEvent } from "../controllers/events.ts";
-
-interface Taint {
-  readonly key: string;
-  readonly value?: string;
-  readonly effect: string;
-  readonly timeAdded?: string;
-}
-
-interface Toleration {
-  readonly key?: string;
-  readonly operator?: string;
-  readonly value?: string;
-  readonly effect?: string;
-  readonly tolerationSeconds?: number;
-}
+import { type Taint, tolerates, type Toleration } from "../taints.ts";
 
 export const unreachableTaintKey = "node.kubernetes.io/unreachable";
-
-/** Whether `t` tolerates `taint` (core/v1 Toleration.ToleratesTaint). */
-const tolerates = (t: Toleration, taint: Taint): boolean => {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== "Exists") return false;
-  return t.operator === "Exists" || (t.value ?? "") === (taint.value ?? "");
-};
 
 /**
  * How long `pod` may stay on a node with `taints` (NoExecute ones count): 0 when one of them is not
@@ -58,6 +36,12 @@ export const tolerationMs = (pod: KObj, taints: readonly Taint[]): number | unde
   return least;
 };
 
+/**
+ * The conditions the kubelet posts, which the node lifecycle controller sets Unknown when it stops
+ * posting (NetworkUnavailable and conditions of other components are left alone).
+ */
+const kubeletConditions = new Set(["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"]);
+
 const isReady = (node: KObj) =>
   (node.status?.conditions ?? []).some((c: { type: string; status: string }) =>
     c.type === "Ready" && c.status === "True"
@@ -66,6 +50,8 @@ const isReady = (node: KObj) =>
 export class NodeFailures {
   /** Pending evictions per failed node: pod key -> cancel. */
   private readonly evictions = new Map<string, Map<string, () => void>>();
+  /** The kubelet's conditions of each failed node as they were, posted again when it recovers. */
+  private readonly posted = new Map<string, Map<string, KObj>>();
 
   constructor(private readonly cluster: SimClusterShape) {}
 
@@ -89,13 +75,22 @@ export class NodeFailures {
       node.spec ??= {};
       const others = (node.spec.taints ?? []).filter((t: Taint) => t.key !== unreachableTaintKey);
       node.spec.taints = [...others, ...taints];
-      node.status.conditions = (node.status.conditions ?? []).map((c: KObj) => ({
-        ...c,
-        status: "Unknown",
-        reason: "NodeStatusUnknown",
-        message: "Kubelet stopped posting node status.",
-        lastTransitionTime: now,
-      }));
+      const conditions: KObj[] = node.status.conditions ?? [];
+      this.posted.set(
+        name,
+        new Map(conditions.filter((c) => kubeletConditions.has(c.type)).map((c) => [c.type, { ...c }])),
+      );
+      node.status.conditions = conditions.map((c: KObj) =>
+        kubeletConditions.has(c.type) && c.status !== "Unknown"
+          ? {
+            ...c,
+            status: "Unknown",
+            reason: "NodeStatusUnknown",
+            message: "Kubelet stopped posting node status.",
+            lastTransitionTime: now,
+          }
+          : c
+      );
     });
     const pending = new Map<string, () => void>();
     this.evictions.set(name, pending);
@@ -130,22 +125,26 @@ export class NodeFailures {
     if (!pending) return;
     for (const cancel of pending.values()) cancel();
     this.evictions.delete(name);
+    const posted = this.posted.get(name) ?? new Map<string, KObj>();
+    this.posted.delete(name);
     const now = rfc3339(clock.now());
     store.mutate(Kinds.Node, undefined, name, (node) => {
       const taints = (node.spec?.taints ?? []).filter((t: Taint) => t.key !== unreachableTaintKey);
       if (taints.length > 0) node.spec.taints = taints;
       else delete node.spec?.taints;
-      node.status.conditions = (node.status.conditions ?? []).map((c: KObj) =>
-        c.type === "Ready"
-          ? {
-            ...c,
-            status: "True",
-            reason: "KubeletReady",
-            message: "kubelet is posting ready status",
-            lastTransitionTime: now,
-          }
-          : c
-      );
+      // The kubelet posts its conditions again: as they were before it stopped, and Ready.
+      node.status.conditions = (node.status.conditions ?? []).map((c: KObj) => {
+        if (!kubeletConditions.has(c.type)) return c;
+        const again = posted.get(c.type) ?? c;
+        const status = c.type === "Ready"
+          ? { status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }
+          : { status: again.status, reason: again.reason, message: again.message };
+        return {
+          ...again,
+          ...status,
+          lastTransitionTime: status.status === c.status ? c.lastTransitionTime : now,
+        };
+      });
     });
     kubelet.startNode(name);
   }

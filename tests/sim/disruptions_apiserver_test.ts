@@ -11,6 +11,7 @@ import { envFunction, functionStatus } from "../support/functions.ts";
 import { KubeApi, type WatchEvent } from "../../src/kube/api.ts";
 import { Kinds } from "../../sim/kinds.ts";
 import { Disruptions } from "../../sim/disruptions.ts";
+import { deploymentFixture } from "../support/fixtures.ts";
 
 const secrets = "/api/v1/namespaces/default/secrets";
 
@@ -141,4 +142,27 @@ Deno.test("disruptions: the provider's caches recover from an API server restart
     assert.equal(scaled.status, 202, scaled.text);
     await h.advance(10_000);
     assert.equal((await functionStatus(h, "after-restart")).availableReplicas, 2);
+  }));
+
+Deno.test("disruptions: an API server restart also ends followed pod logs (in process and HTTP), as it drops every connection", () =>
+  withSimServer(async ({ cluster, advance, url }) => {
+    const res = cluster.api.handle({
+      method: "POST",
+      path: "/apis/apps/v1/namespaces/openfaas-fn/deployments",
+      body: deploymentFixture("logger"),
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    await advance(30_000);
+    const [pod] = [...cluster.store.scan(Kinds.Pod, "openfaas-fn")];
+    const path = `/api/v1/namespaces/openfaas-fn/pods/${pod.metadata.name}/log`;
+    let ended = false;
+    cluster.api.readLog(path, { follow: "true" }, () => {}, () => (ended = true));
+    const http = await fetch(`${url}${path}?follow=true`);
+    assert.equal(http.status, 200);
+    const text = http.text();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(ended, false, "a followed log stays open while the API server runs");
+    Disruptions.of(cluster).restartApiServer();
+    assert.equal(ended, true, "the in-process log stream ended");
+    await within(text, "the followed log over HTTP");
   }));
