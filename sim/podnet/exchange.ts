@@ -60,7 +60,7 @@ export const exchange = async (
   let cancel = () => {};
   let onAbort = () => {};
   const timeoutOrAbort = new Promise<never>((_, reject) => {
-    if (options.timeoutMs !== undefined) {
+    if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
       cancel = host.clock.after(
         options.timeoutMs,
         () => reject(new UpstreamError({ reason: "timeout", message: "timeout" })),

@@ -233,7 +233,7 @@ export const settings = {
     "read_timeout",
     10_000,
     "10s",
-    "How long a request body may take to arrive (then 408) and an invocation may take: seconds, or a Go duration such as 65s or 1m5s. Request headers are not bounded.",
+    "How long a request body may take to arrive (then 408) and an invocation may take: seconds, or a Go duration such as 65s or 1m5s; 0 sets no limit. Request headers are not bounded.",
   ),
   write_timeout: durationEnv(
     "write_timeout",

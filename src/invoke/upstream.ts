@@ -46,13 +46,40 @@ interface UpstreamShape {
   /**
    * Sends the request and resolves with the response as soon as its headers
    * arrive; the body streams. Rejects with an UpstreamError when the pod cannot
-   * be reached or does not answer within `timeoutMs` (which covers the body too),
+   * be reached or does not answer within `timeoutMs` (0: no limit; it also ends a streamed body),
    * and with kind `aborted` when `req.signal` aborts first.
    */
   fetch(endpoint: Endpoint, req: ForwardRequest, timeoutMs: number): Promise<Response>;
   /** Opens a WebSocket to the pod (`ws://<podIP>:<port>/<path>`); absent where pods cannot speak it. */
   readonly webSocket?: (url: string, protocols: string[]) => WebSocket;
 }
+
+/**
+ * A streamed body (no Content-Length: chunked output, server-sent events) read through JavaScript, so the
+ * exchange's timeout can end it: Deno serves a fetched body it is handed as it is, natively, and an abort
+ * after the headers no longer reaches that stream. On the timeout the body ends where it is, cleanly, as
+ * faas-netes' Go proxy ends its response when the client timeout stops its copy; any other failure of the
+ * pod's stream errors it. A client that goes away cancels the pod's stream.
+ */
+export const boundedBody = (
+  body: ReadableStream<Uint8Array>,
+  timedOut: () => boolean,
+): ReadableStream<Uint8Array> => {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        if (timedOut()) controller.close();
+        else controller.error(e);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+};
 
 /** Why an exchange was aborted: its own reasons, told apart by identity. */
 const timedOut = new DOMException("the pod did not answer within the timeout", "TimeoutError");
@@ -74,13 +101,16 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
           // One signal for both ends of the exchange: the timeout, or the client leaving. The timeout covers
           // the whole exchange, so it also errors the body stream, until the response has been delivered.
           const exchange = new AbortController();
-          const deadline = deadlines.add(timeoutMs, () => exchange.abort(timedOut));
+          // read_timeout 0: no deadline, as a Go http.Client with Timeout 0.
+          const deadline = timeoutMs > 0
+            ? deadlines.add(timeoutMs, () => exchange.abort(timedOut))
+            : undefined;
           const client = req.signal;
           if (client?.aborted) exchange.abort(clientLeft);
           else client?.addEventListener("abort", () => exchange.abort(clientLeft), { once: true });
-          const release = () => deadlines.clear(deadline);
+          const release = () => deadline && deadlines.clear(deadline);
           try {
-            // The response goes back as it is, so Deno can stream its body without copying through JS.
+            // A body of known length goes back as it is, so Deno streams it without copying through JS.
             const res = await fetch(req.url, {
               method: req.method,
               headers: req.headers,
@@ -91,7 +121,13 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("faas/i
               duplex: "half",
             } as RequestInit);
             req.delivered?.then(release, release);
-            return res;
+            if (deadline === undefined || res.body === null || res.headers.has("content-length")) return res;
+            const body = boundedBody(res.body, () => exchange.signal.reason === timedOut);
+            return new Response(body, {
+              status: res.status,
+              statusText: res.statusText,
+              headers: res.headers,
+            });
           } catch (e) {
             release();
             // The reason it aborted with first: a client leaving just after the timeout is a timeout.

@@ -22,6 +22,62 @@ Deno.test("proxy: an upstream slower than read_timeout gives 504 from the proxy"
   }, { config: { readTimeoutMs: 200 } });
 });
 
+/** A pod that streams "tick\n" every 100 ms, `ticks` times, without a Content-Length unless `length`. */
+const tickingPod = (ticks: number, length = false) => () => {
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (sent++ === ticks) controller.close();
+      else controller.enqueue(new TextEncoder().encode("tick\n"));
+    },
+  });
+  return new Response(body, length ? { headers: { "Content-Length": String(5 * ticks) } } : {});
+};
+
+Deno.test("proxy: read_timeout bounds a streamed response body: it ends where it is, as faas-netes' Go proxy's does", async () => {
+  await withUpstream(tickingPod(30), async (h, up) => {
+    await routeTo(h, "stream", up.port);
+    const started = Date.now();
+    const res = await h.request("GET", "/function/stream");
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const ticks = text.split("\n").filter((l) => l === "tick").length;
+    // About 5 ticks in 550 ms; never the 30 the pod would send in 3 s.
+    assert.ok(ticks >= 1 && ticks < 30, `${ticks} ticks`);
+    assert.ok(Date.now() - started < 2_500, "the body ended at the timeout, not when the pod finished");
+  }, { config: { readTimeoutMs: 550 } });
+});
+
+Deno.test("proxy: read_timeout 0 sets no deadline (a Go http.Client with Timeout 0): slow answers and long streams arrive whole", async () => {
+  await withUpstream(tickingPod(8), async (h, up) => {
+    await routeTo(h, "stream", up.port);
+    const res = await h.request("GET", "/function/stream");
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "tick\n".repeat(8));
+  }, { config: { readTimeoutMs: 0 } });
+  await withUpstream(async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    return new Response("late");
+  }, async (h, up) => {
+    await routeTo(h, "slow", up.port);
+    const res = await h.request("GET", "/function/slow");
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "late");
+  }, { config: { readTimeoutMs: 0 } });
+});
+
+Deno.test("proxy: a streamed body within read_timeout arrives whole, with or without a Content-Length", async () => {
+  for (const length of [false, true]) {
+    await withUpstream(tickingPod(4, length), async (h, up) => {
+      await routeTo(h, "stream", up.port);
+      const res = await h.request("GET", "/function/stream");
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "tick\n".repeat(4));
+    }, { config: { readTimeoutMs: 5_000 } });
+  }
+});
+
 Deno.test("proxy: an unreachable upstream gives 502 from the proxy", async () => {
   const up = startUpstream(() => new Response("x"));
   const port = up.port;
