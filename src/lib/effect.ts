@@ -6,6 +6,8 @@
  * each alone). A module not listed here is added here when first needed; `effect/<Module>` and
  * `effect/testing` resolve to the package as before.
  */
+// First: Effect must not find node:async_hooks while its modules load (see ./asynccontext.ts).
+import { restoreAsyncHooks } from "./asynccontext.ts";
 export * as Cause from "effect/Cause";
 export * as Clock from "effect/Clock";
 export * as Context from "effect/Context";
@@ -28,3 +30,5 @@ export * as Schedule from "effect/Schedule";
 export * as Schema from "effect/Schema";
 export * as Scope from "effect/Scope";
 export * as Stream from "effect/Stream";
+
+restoreAsyncHooks();
