@@ -100,34 +100,27 @@ export class Functions extends Context.Service<Functions, FunctionsShape>()("faa
         new NotFound({ message: `function ${name} not found in namespace ${ns}` });
 
       /** The function's namespace (resolved) and its Deployment from the cache, or NotFound. */
-      const existing = (name: string, namespace: string | undefined) =>
-        Effect.gen(function* () {
-          const ns = yield* namespaces.resolve(namespace);
+      const lookup = (name: string, namespace: string | undefined) =>
+        Result.flatMap(namespaces.resolveNow(namespace), (ns) => {
           const d = deployments.get(ns, name);
-          if (!isFunction(d)) return yield* notFound(name, ns);
-          return { ns, d };
+          return isFunction(d) ? Result.succeed({ ns, d }) : Result.fail(notFound(name, ns));
         });
+      const existing = (name: string, namespace: string | undefined) =>
+        Effect.suspend(() => Effect.fromResult(lookup(name, namespace)));
 
       /** A name no function can have is simply not found (404, as faas-netes answers; faas-cli says "no such function"). */
-      const nameError = (name: string) => {
+      const nameCheck = (name: string): Result.Result<void, ProviderError> => {
         const m = validateDnsLabel("name", name);
-        return m ? new NotFound({ message: `function ${name} not found: ${m}` }) : undefined;
+        return m ? Result.fail(new NotFound({ message: `function ${name} not found: ${m}` })) : Result.void;
       };
-      const checkName = (name: string) => {
-        const invalid = nameError(name);
-        return invalid ? Effect.fail(invalid) : Effect.void;
-      };
+      const checkName = (name: string) => Effect.fromResult(nameCheck(name));
 
       /** The checks of checkName and existing, then the status; plain code, no Effect (bench:check). */
-      const statusNow = (name: string, namespace?: string): Result.Result<FunctionStatus, ProviderError> => {
-        const invalid = nameError(name);
-        if (invalid) return Result.fail(invalid);
-        const ns = namespaces.resolveNow(namespace);
-        if (typeof ns !== "string") return Result.fail(ns);
-        const d = deployments.get(ns, name);
-        if (!isFunction(d)) return Result.fail(notFound(name, ns));
-        return Result.succeed(statusOf(d, () => podsByFunction(ns)));
-      };
+      const statusNow = (name: string, namespace?: string): Result.Result<FunctionStatus, ProviderError> =>
+        Result.flatMap(
+          nameCheck(name),
+          () => Result.map(lookup(name, namespace), ({ ns, d }) => statusOf(d, () => podsByFunction(ns))),
+        );
 
       /** Looks up the named secrets in the function's namespace; any missing one is a 400. */
       const resolveSecrets = (names: readonly string[], ns: string) =>

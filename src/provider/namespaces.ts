@@ -4,7 +4,7 @@
  * of /system/namespace. Otherwise (faas-netes' default): only the default
  * namespace; any other is a 400 and the CRUD routes answer 501.
  */
-import { Context, Effect, Layer } from "effect";
+import { Context, Effect, Layer, Result } from "effect";
 import type { Namespace } from "kubernetes-types/core/v1.d.ts";
 import { KubeApi } from "../kube/api.ts";
 import { resources } from "../kube/resources.ts";
@@ -32,7 +32,7 @@ export interface NamespacesShape {
   /** The namespace a request acts on: the given one (validated) or the default. */
   resolve(namespace: string | undefined): Effect.Effect<string, ProviderError>;
   /** `resolve` without running an Effect, for hot read paths: the namespace, or the error. */
-  resolveNow(namespace: string | undefined): string | ProviderError;
+  resolveNow(namespace: string | undefined): Result.Result<string, ProviderError>;
   list(): Effect.Effect<string[]>;
   get(name: string): Effect.Effect<FunctionNamespace, ProviderError>;
   create(req: FunctionNamespace): Effect.Effect<void, ProviderError>;
@@ -49,44 +49,44 @@ export class Namespaces extends Context.Service<Namespaces, NamespacesShape>()("
       const k8s = resources(yield* KubeApi);
       const defaultNs = config.functionNamespace;
 
-      const nameError = (name: string): ProviderError | undefined => {
+      const nameCheck = (name: string): Result.Result<void, ProviderError> => {
         const m = validateDnsLabel("namespace", name);
-        if (m) return new InvalidRequest({ message: m });
+        if (m) return Result.fail(new InvalidRequest({ message: m }));
         if (systemNamespaces.has(name)) {
-          return new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` });
+          return Result.fail(
+            new NamespaceForbidden({ message: `namespace ${name} is reserved for the system` }),
+          );
         }
-        return undefined;
+        return Result.void;
       };
-      const checkName = (name: string) => {
-        const invalid = nameError(name);
-        return invalid ? Effect.fail(invalid) : Effect.void;
-      };
+      const checkName = (name: string) => Effect.fromResult(nameCheck(name));
 
-      const resolveNow = (namespace: string | undefined): string | ProviderError => {
+      const resolveNow = (namespace: string | undefined): Result.Result<string, ProviderError> => {
         const ns = namespace === undefined || namespace === "" ? defaultNs : namespace;
-        if (ns === defaultNs) return ns;
-        const invalid = nameError(ns);
-        if (invalid) return invalid;
+        if (ns === defaultNs) return Result.succeed(ns);
+        const invalid = nameCheck(ns);
+        if (Result.isFailure(invalid)) return Result.fail(invalid.failure);
         if (!config.clusterRole) {
-          return new InvalidRequest({
-            message:
-              `namespace must be: ${defaultNs} (set cluster_role=true to manage functions in other namespaces)`,
-          });
+          return Result.fail(
+            new InvalidRequest({
+              message:
+                `namespace must be: ${defaultNs} (set cluster_role=true to manage functions in other namespaces)`,
+            }),
+          );
         }
         const obj = caches.namespaces.get(undefined, ns);
         if (!obj || !isOpenFaaSNamespace(obj)) {
-          return new InvalidRequest({
-            message:
-              `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
-          });
+          return Result.fail(
+            new InvalidRequest({
+              message:
+                `namespace ${ns} is not a function namespace: it must exist and be labelled or annotated openfaas=1`,
+            }),
+          );
         }
-        return ns;
+        return Result.succeed(ns);
       };
       const resolve = (namespace: string | undefined) =>
-        Effect.suspend(() => {
-          const ns = resolveNow(namespace);
-          return typeof ns === "string" ? Effect.succeed(ns) : Effect.fail(ns);
-        });
+        Effect.suspend(() => Effect.fromResult(resolveNow(namespace)));
 
       const list = () =>
         Effect.sync(() => {
