@@ -185,9 +185,9 @@ const watchdogLog = (image: { repository?: string }, _pod: KObj, c: KObj): strin
 };
 
 /** Whether this host routes loopback addresses beyond 127.0.0.1 (Linux does; macOS needs `ifconfig lo0 alias`). */
-const loopbackRangeUsable = (cidr: string): boolean => {
+const loopbackUsable = (ip: string): boolean => {
   try {
-    Deno.listen({ hostname: cidr.replace(/\.0\/16$/, ".1"), port: 0 }).close();
+    Deno.listen({ hostname: ip, port: 0 }).close();
     return true;
   } catch {
     return false;
@@ -261,8 +261,9 @@ const main = async (args: readonly string[]) => {
     Deno.exit(2);
   }
   const podCidr = simOptions.podCidr ?? defaultPodCidr(simOptions.podNetwork ?? "virtual");
-  if (simOptions.podNetwork === "loopback" && !loopbackRangeUsable(podCidr)) {
-    const first = podCidr.replace(/\.0\/16$/, ".1");
+  // The range's first address (A.B.0.1 of A.B.0.0/16) stands for the rest.
+  const first = podCidr.replace(/\.0\/16$/, ".1");
+  if (simOptions.podNetwork === "loopback" && !loopbackUsable(first)) {
     const why = `cannot listen on ${first} (on macOS: sudo ifconfig lo0 alias <podIP> for each address)`;
     if (flags["pod-network"] || flags["pod-cidr"]) {
       console.error(`sim: --pod-network loopback: ${why}`);
